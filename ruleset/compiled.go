@@ -1,0 +1,172 @@
+package ruleset
+
+import (
+	"regexp"
+	"sort"
+	"time"
+)
+
+// RuleSet is a compiled Document, ready to evaluate. It is immutable and
+// safe for concurrent use; a new Document gives a new RuleSet.
+type RuleSet struct {
+	doc   *Document
+	flags map[string]*flag
+	keys  []string
+	now   func() time.Time
+}
+
+// flag is a compiled Flag: variant names resolved to indexes, values
+// decoded, audiences resolved to pointers.
+type flag struct {
+	key      string
+	src      *Flag
+	names    []string // variant names, in file order
+	values   []any    // decoded variant values, parallel to names
+	enabled  bool
+	off, def int
+	rules    []rule
+	override *override
+	// recoverySalt is "<flag>/recovery", the salt of recovery ramps.
+	recoverySalt string
+}
+
+// rule is a compiled Rule.
+type rule struct {
+	name      string
+	users     []string            // scanned when short
+	userSet   map[string]struct{} // used instead of users when long
+	audiences []*audience
+	matchAny  bool
+	conds     []condition
+	serve     int      // variant index, when rollout is empty
+	rollout   []bucket // cumulative upper bounds, in file order
+	by        string
+	src       *Rule
+}
+
+// hasSelector reports whether the rule restricts who it matches.
+func (r *rule) hasSelector() bool {
+	return len(r.users) > 0 || r.userSet != nil || len(r.audiences) > 0 || len(r.conds) > 0
+}
+
+// bucket is one rollout slice: buckets below upTo (and at or above the
+// previous slice's upTo) get variant.
+type bucket struct {
+	upTo    int
+	variant int
+}
+
+// audience is a compiled Audience.
+type audience struct {
+	key      string
+	matchAny bool
+	conds    []condition
+}
+
+// attrKind is an attribute's type, resolved from AttrType.
+type attrKind uint8
+
+const (
+	kindString attrKind = iota + 1
+	kindBoolean
+	kindNumber
+	kindSemver
+	kindDatetime
+)
+
+var attrKinds = map[AttrType]attrKind{
+	AttrString:   kindString,
+	AttrBoolean:  kindBoolean,
+	AttrNumber:   kindNumber,
+	AttrSemver:   kindSemver,
+	AttrDatetime: kindDatetime,
+}
+
+// opKind is an operator, resolved from its name.
+type opKind uint8
+
+const (
+	opEq opKind = iota + 1
+	opNeq
+	opIn
+	opNotIn
+	opContains
+	opNotContains
+	opStartsWith
+	opEndsWith
+	opMatches
+	opLt
+	opLte
+	opGt
+	opGte
+	opExists
+	opNotExists
+)
+
+var opKinds = map[string]opKind{
+	OpEq: opEq, OpNeq: opNeq, OpIn: opIn, OpNotIn: opNotIn,
+	OpContains: opContains, OpNotContains: opNotContains,
+	OpStartsWith: opStartsWith, OpEndsWith: opEndsWith, OpMatches: opMatches,
+	OpLt: opLt, OpLte: opLte, OpGt: opGt, OpGte: opGte,
+	OpExists: opExists, OpNotExists: opNotExists,
+}
+
+// condition is a compiled Condition: either a reference to an audience or
+// a typed test of one attribute with its operands decoded.
+type condition struct {
+	audience *audience
+	attr     string
+	isNow    bool // attr is the built-in "now": the clock stands in when missing
+	kind     attrKind
+	op       opKind
+	strs     []string
+	strSet   map[string]struct{} // for long in/not_in lists of strings
+	bools    []bool
+	nums     []float64
+	vers     []semver
+	times    []time.Time
+	re       *regexp.Regexp
+	src      *Condition
+}
+
+// override is a compiled Override.
+type override struct {
+	serve    int
+	expires  *time.Time
+	recovery *Recovery
+	src      *Override
+}
+
+// Version returns the version of the compiled Document.
+func (rs *RuleSet) Version() string { return rs.doc.Version }
+
+// Environment returns the environment of the compiled Document.
+func (rs *RuleSet) Environment() string { return rs.doc.Environment }
+
+// Document returns the Document rs was compiled from. It is shared and must
+// not be modified.
+func (rs *RuleSet) Document() *Document { return rs.doc }
+
+// Keys returns the keys of all flags, sorted, in a new slice.
+func (rs *RuleSet) Keys() []string {
+	return append([]string(nil), rs.keys...)
+}
+
+// Flag returns the flag with the given key as it is in the Document (shared,
+// not to be modified), and whether it exists.
+func (rs *RuleSet) Flag(key string) (*Flag, bool) {
+	f, ok := rs.flags[key]
+	if !ok {
+		return nil, false
+	}
+	return f.src, true
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,96 @@
+package ruleset
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Problem is one thing wrong with a Document, found by Compile.
+type Problem struct {
+	// Path locates the field at fault, such as
+	// "flags.checkout-v2.rules[1].rollout".
+	Path string
+	// Message says what is wrong with it.
+	Message string
+}
+
+// String returns "path: message".
+func (p Problem) String() string {
+	return p.Path + ": " + p.Message
+}
+
+// CompileError lists every problem Compile found in a Document, sorted by
+// path, then message.
+type CompileError struct {
+	Problems []Problem
+}
+
+// Error returns the problems one per line.
+func (e *CompileError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "invalid rule set: %d problem", len(e.Problems))
+	if len(e.Problems) != 1 {
+		b.WriteByte('s')
+	}
+	for _, p := range e.Problems {
+		b.WriteString("\n\t")
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// problems collects Problems during compilation.
+type problems struct {
+	list []Problem
+}
+
+func (ps *problems) add(path, format string, args ...any) {
+	ps.list = append(ps.list, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+func (ps *problems) err() error {
+	if len(ps.list) == 0 {
+		return nil
+	}
+	sort.SliceStable(ps.list, func(i, j int) bool {
+		a, b := ps.list[i], ps.list[j]
+		if a.Path != b.Path {
+			return naturalLess(a.Path, b.Path)
+		}
+		return a.Message < b.Message
+	})
+	return &CompileError{Problems: ps.list}
+}
+
+// naturalLess orders strings with runs of digits compared by value, so that
+// rules[2] sorts before rules[10].
+func naturalLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := leadingDigits(a), leadingDigits(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if len(na) != len(nb) {
+				return len(na) < len(nb)
+			}
+			if na != nb {
+				return na < nb
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+func leadingDigits(s string) int {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i
+}

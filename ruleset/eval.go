@@ -1,0 +1,294 @@
+package ruleset
+
+import (
+	"math"
+	"time"
+)
+
+// evalState is the state of one evaluation. It lives on the caller's stack.
+type evalState struct {
+	ctx     Context
+	clock   func() time.Time
+	now     time.Time
+	haveNow bool
+	tr      *tracer // nil unless explaining
+}
+
+// time returns the evaluation time, reading it once: the context's "now"
+// when it is a valid datetime, else the clock.
+func (st *evalState) time() time.Time {
+	if !st.haveNow {
+		st.haveNow = true
+		if v, ok := st.ctx["now"]; ok {
+			if t, ok := toTime(v); ok {
+				st.now = t
+				return t
+			}
+		}
+		st.now = st.clock()
+	}
+	return st.now
+}
+
+// Evaluate evaluates the flag with the given key for ctx. It never panics,
+// never blocks and does not allocate on its usual paths. The order is:
+// override (unless expired; during its recovery ramp, users whose recovery
+// bucket is below the cap are evaluated normally), enabled=false (the off
+// variant, DISABLED), rules in order (serve: TARGETING_MATCH; rollout:
+// SPLIT), then the default variant (DEFAULT). An unknown flag gives
+// ReasonError with ErrorFlagNotFound and Rule -1.
+func (rs *RuleSet) Evaluate(key string, ctx Context) Result {
+	if rs == nil {
+		return Result{Reason: ReasonError, ErrorCode: ErrorGeneral, Rule: -1}
+	}
+	f, ok := rs.flags[key]
+	if !ok {
+		return Result{Reason: ReasonError, ErrorCode: ErrorFlagNotFound, Rule: -1}
+	}
+	st := evalState{ctx: ctx, clock: rs.now}
+	return f.evaluate(&st)
+}
+
+// Explain evaluates like Evaluate and also returns a Trace of every step
+// taken: the override considered, the disabled check, each rule tried with
+// each selector and condition, the context values seen and the outcome.
+func (rs *RuleSet) Explain(key string, ctx Context) (Result, Trace) {
+	tr := &tracer{trace: Trace{Flag: key}}
+	var res Result
+	switch f, ok := rs.lookup(key); {
+	case rs == nil:
+		res = Result{Reason: ReasonError, ErrorCode: ErrorGeneral, Rule: -1}
+		tr.leaf(StepNotFound, "no rule set", "", false, "")
+	case !ok:
+		res = Result{Reason: ReasonError, ErrorCode: ErrorFlagNotFound, Rule: -1}
+		tr.leaf(StepNotFound, "flag "+quote(key), "", false, "no such flag")
+	default:
+		st := evalState{ctx: ctx, clock: rs.now, tr: tr}
+		res = f.evaluate(&st)
+		if st.haveNow {
+			tr.trace.Now = st.now
+		}
+	}
+	tr.trace.Result = res
+	return res, tr.trace
+}
+
+func (rs *RuleSet) lookup(key string) (*flag, bool) {
+	if rs == nil {
+		return nil, false
+	}
+	f, ok := rs.flags[key]
+	return f, ok
+}
+
+// evaluate runs the evaluation order for f.
+func (f *flag) evaluate(st *evalState) Result {
+	if f.override != nil {
+		if res, done := f.applyOverride(st); done {
+			return res
+		}
+	} else if st.tr != nil {
+		st.tr.leaf(StepOverride, "override", "", false, "none")
+	}
+	if !f.enabled {
+		if st.tr != nil {
+			st.tr.leaf(StepDisabled, "enabled", "", false, "flag disabled: serve "+quote(f.names[f.off]))
+		}
+		return f.result(f.off, ReasonDisabled, -1, "")
+	}
+	for i := range f.rules {
+		r := &f.rules[i]
+		if res, ok := f.tryRule(i, r, st); ok {
+			return res
+		}
+	}
+	if st.tr != nil {
+		st.tr.leaf(StepDefault, "default", "", true, "serve "+quote(f.names[f.def]))
+	}
+	return f.result(f.def, ReasonDefault, -1, "")
+}
+
+func (f *flag) result(variant int, reason Reason, rule int, name string) Result {
+	return Result{Value: f.values[variant], Variant: f.names[variant], Reason: reason, Rule: rule, RuleName: name}
+}
+
+// applyOverride decides whether f's override serves this context.
+func (f *flag) applyOverride(st *evalState) (Result, bool) {
+	o := f.override
+	now := st.time()
+	if o.expires != nil && !now.Before(*o.expires) {
+		if st.tr != nil {
+			st.tr.leaf(StepOverride, "override serve "+quote(f.names[o.serve]), "", false, "expired at "+o.expires.UTC().Format(time.RFC3339))
+		}
+		return Result{}, false
+	}
+	if rec := o.recovery; rec != nil && !now.Before(rec.StartAt) {
+		limit := recoveryCap(rec, now) * 1000
+		b, ok := -1, false
+		if v, has := st.ctx["key"]; has && v != nil {
+			b, ok = canonicalBucket(f.recoverySalt, v)
+		}
+		if st.tr != nil {
+			st.tr.overrideRecovery(f, rec, now, b, ok)
+		}
+		if ok && float64(b) < limit {
+			return Result{}, false
+		}
+	} else if st.tr != nil {
+		st.tr.leaf(StepOverride, "override serve "+quote(f.names[o.serve]), "", true, o.src.Reason)
+	}
+	return f.result(o.serve, ReasonOverride, -1, ""), true
+}
+
+// recoveryCap is the percentage of users a recovery ramp evaluates
+// normally at now (now >= StartAt): min(100, start + step*floor((now -
+// start_at)/every)).
+func recoveryCap(rec *Recovery, now time.Time) float64 {
+	steps := 0.0
+	if rec.Every > 0 {
+		steps = math.Floor(float64(now.Sub(rec.StartAt)) / float64(rec.Every))
+	}
+	return math.Min(100, rec.Start+rec.Step*steps)
+}
+
+// tryRule evaluates rule i; ok is true when it matched and chose a variant.
+func (f *flag) tryRule(i int, r *rule, st *evalState) (Result, bool) {
+	var step int
+	if st.tr != nil {
+		step = st.tr.begin(StepRule, ruleSubject(i, r), "")
+	}
+	matched := r.matches(st)
+	if !matched {
+		if st.tr != nil {
+			st.tr.end(step, false, "")
+		}
+		return Result{}, false
+	}
+	if r.rollout == nil {
+		if st.tr != nil {
+			st.tr.end(step, true, "serve "+quote(f.names[r.serve]))
+		}
+		return f.result(r.serve, ReasonTargetingMatch, i, r.name), true
+	}
+	v, has := st.ctx[r.by]
+	b, ok := -1, false
+	if has && v != nil {
+		b, ok = canonicalBucket(f.key, v)
+	}
+	if !ok {
+		if st.tr != nil {
+			st.tr.rolloutMissing(step, r, v, has)
+		}
+		return Result{}, false
+	}
+	variant := r.rollout[len(r.rollout)-1].variant
+	for _, s := range r.rollout {
+		if b < s.upTo {
+			variant = s.variant
+			break
+		}
+	}
+	if st.tr != nil {
+		st.tr.rolloutChose(step, f, r, v, b, variant)
+	}
+	return f.result(variant, ReasonSplit, i, r.name), true
+}
+
+// matches reports whether every selector of r matches.
+func (r *rule) matches(st *evalState) bool {
+	if len(r.users) > 0 || r.userSet != nil {
+		if !r.matchUsers(st) {
+			return false
+		}
+	}
+	if len(r.audiences) > 0 {
+		if !r.matchAudiences(st) {
+			return false
+		}
+	}
+	if len(r.conds) > 0 {
+		var step int
+		if st.tr != nil {
+			step = st.tr.begin(StepConditions, "conditions ("+matchName(r.matchAny)+")", "")
+		}
+		m := matchConditions(r.conds, r.matchAny, st)
+		if st.tr != nil {
+			st.tr.end(step, m, "")
+		}
+		return m
+	}
+	return true
+}
+
+// matchUsers reports whether the context's key is in the users list.
+func (r *rule) matchUsers(st *evalState) bool {
+	v := st.ctx["key"]
+	key, ok := v.(string)
+	m := false
+	if ok {
+		if r.userSet != nil {
+			_, m = r.userSet[key]
+		} else {
+			for _, u := range r.users {
+				if u == key {
+					m = true
+					break
+				}
+			}
+		}
+	}
+	if st.tr != nil {
+		st.tr.users(r, v, m)
+	}
+	return m
+}
+
+// matchAudiences reports whether the context is in any of r's audiences.
+func (r *rule) matchAudiences(st *evalState) bool {
+	var step int
+	if st.tr != nil {
+		step = st.tr.begin(StepAudiences, "audiences (any)", "")
+	}
+	m := false
+	for _, a := range r.audiences {
+		if a.contains(st) {
+			m = true
+			break
+		}
+	}
+	if st.tr != nil {
+		st.tr.end(step, m, "")
+	}
+	return m
+}
+
+// contains reports whether the context is in audience a.
+func (a *audience) contains(st *evalState) bool {
+	var step int
+	if st.tr != nil {
+		step = st.tr.begin(StepAudience, "audience "+a.key+" ("+matchName(a.matchAny)+")", "")
+	}
+	m := matchConditions(a.conds, a.matchAny, st)
+	if st.tr != nil {
+		st.tr.end(step, m, "")
+	}
+	return m
+}
+
+// matchConditions combines conditions: all of them, or any with matchAny.
+// No conditions is true for all and false for any.
+func matchConditions(conds []condition, matchAny bool, st *evalState) bool {
+	for i := range conds {
+		if conds[i].match(st) == matchAny {
+			return matchAny
+		}
+	}
+	return !matchAny
+}
+
+func matchName(any bool) string {
+	if any {
+		return "any"
+	}
+	return "all"
+}
