@@ -1,0 +1,38 @@
+package bearer
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/flagpole/flagpole/ruleset"
+)
+
+// This file is the bearer's only contact with the ruleset package's
+// compilation and evaluation API.
+
+// compiled is an evaluable rule set.
+type compiled = *ruleset.RuleSet
+
+// compile compiles doc with the server's clock.
+func compile(doc *ruleset.Document, now func() time.Time) (compiled, error) {
+	rs, err := ruleset.CompileWith(doc, ruleset.Options{Now: now})
+	if err != nil {
+		return nil, fmt.Errorf("compiling rule set %s of environment %s: %w", doc.Version, doc.Environment, err)
+	}
+	return rs, nil
+}
+
+// evaluate evaluates one flag of rs for c.
+func evaluate(rs compiled, flag string, c ruleset.Context) ruleset.Result {
+	return rs.Evaluate(flag, c)
+}
+
+// diff returns the patch that turns old into new.
+func diff(old, new *ruleset.Document) *ruleset.Patch {
+	return ruleset.Diff(old, new)
+}
+
+// parseContext decodes the JSON object of an evaluation context.
+func parseContext(b []byte) (ruleset.Context, error) {
+	return ruleset.ParseContext(b)
+}

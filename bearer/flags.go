@@ -1,0 +1,25 @@
+package bearer
+
+import (
+	"net/http"
+
+	"github.com/flagpole/flagpole/internal/store"
+)
+
+// serveFlags is GET /v1/flags: the environment's full rule set, with the
+// version as its ETag.
+func (s *Server) serveFlags(w http.ResponseWriter, r *http.Request) {
+	a, fail := s.authenticate(r, "", store.KeyServer)
+	if fail != nil {
+		writeError(w, fail.status, fail.code, fail.message)
+		return
+	}
+	etag := `"` + a.state.version + `"`
+	w.Header().Set("ETag", etag)
+	w.Header().Set("Cache-Control", "no-cache")
+	if etagMatches(r.Header.Get("If-None-Match"), etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	writeBody(w, http.StatusOK, a.state.docJSON)
+}

@@ -1,0 +1,146 @@
+package bearer
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+
+	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/ruleset"
+)
+
+// The OpenFeature Remote Evaluation Protocol
+// (https://github.com/open-feature/protocol, service/openapi.yaml):
+// evaluation successes are {key, value, reason, variant, metadata}; failures
+// are {key, errorCode, errorDetails}; other errors {errorDetails}.
+
+// ofrepError is an OFREP failure body.
+type ofrepError struct {
+	Key          string `json:"key,omitempty"`
+	ErrorCode    string `json:"errorCode,omitempty"`
+	ErrorDetails string `json:"errorDetails"`
+}
+
+// ofrepAuth authenticates an OFREP request, answering failures in OFREP's
+// form.
+func (s *Server) ofrepAuth(w http.ResponseWriter, r *http.Request) (*access, bool) {
+	a, fail := s.authenticate(r, "", store.KeyClient, store.KeyServer)
+	if fail != nil {
+		writeJSON(w, fail.status, ofrepError{ErrorCode: "GENERAL", ErrorDetails: fail.message})
+		return nil, false
+	}
+	return a, true
+}
+
+// ofrepContext reads an OFREP request's context, mapping OpenFeature's
+// targetingKey to our key attribute and ignoring structured attributes.
+func (s *Server) ofrepContext(w http.ResponseWriter, r *http.Request, key string) (ruleset.Context, bool) {
+	c, rerr := s.readContext(r, true)
+	if rerr != nil {
+		writeJSON(w, rerr.status, ofrepError{Key: key, ErrorCode: rerr.ofrep, ErrorDetails: rerr.msg})
+		return nil, false
+	}
+	if tk, ok := c["targetingKey"]; ok {
+		if _, has := c["key"]; !has {
+			c["key"] = tk
+		}
+		delete(c, "targetingKey")
+	}
+	return c, true
+}
+
+// serveOFREPFlag is POST /ofrep/v1/evaluate/flags/{key}.
+func (s *Server) serveOFREPFlag(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	a, ok := s.ofrepAuth(w, r)
+	if !ok {
+		return
+	}
+	c, ok := s.ofrepContext(w, r, key)
+	if !ok {
+		return
+	}
+	f := a.state.byKey[key]
+	if f == nil || (a.kind == store.KeyClient && !f.client) {
+		writeJSON(w, http.StatusNotFound, ofrepError{Key: key, ErrorCode: "FLAG_NOT_FOUND", ErrorDetails: "flag " + key + " does not exist"})
+		return
+	}
+	res := evaluate(a.state.rs, key, c)
+	if res.Reason == ruleset.ReasonError {
+		writeJSON(w, http.StatusBadRequest, ofrepError{Key: key, ErrorCode: ofrepErrorCode(res.ErrorCode), ErrorDetails: "evaluating flag " + key + " failed"})
+		return
+	}
+	bp := bufPool.Get().(*[]byte)
+	b := appendOFREPResult((*bp)[:0], a.state, f, res)
+	writeBody(w, http.StatusOK, b)
+	*bp = b
+	bufPool.Put(bp)
+}
+
+// serveOFREPBulk is POST /ofrep/v1/evaluate/flags: every flag the key may
+// see, with an ETag of the response so that If-None-Match gives 304.
+func (s *Server) serveOFREPBulk(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.ofrepAuth(w, r)
+	if !ok {
+		return
+	}
+	c, ok := s.ofrepContext(w, r, "")
+	if !ok {
+		return
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	b := append((*bp)[:0], `{"flags":[`...)
+	first := true
+	for _, f := range a.state.flags {
+		if a.kind == store.KeyClient && !f.client {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		res := evaluate(a.state.rs, f.key, c)
+		if res.Reason == ruleset.ReasonError {
+			b = append(b, `{"key":`...)
+			b = append(b, f.keyJSON...)
+			b = append(b, `,"errorCode":"`...)
+			b = append(b, ofrepErrorCode(res.ErrorCode)...)
+			b = append(b, `","errorDetails":"evaluation failed"}`...)
+			continue
+		}
+		b = appendOFREPResult(b, a.state, f, res)
+	}
+	b = append(b, "]}"...)
+	*bp = b
+	sum := sha256.Sum256(b)
+	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	w.Header().Set("ETag", etag)
+	if etagMatches(r.Header.Get("If-None-Match"), etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	writeBody(w, http.StatusOK, b)
+}
+
+// appendOFREPResult appends {"key","value","variant","reason","metadata"}.
+func appendOFREPResult(b []byte, st *envState, f *flagEnc, res ruleset.Result) []byte {
+	b = append(b, `{"key":`...)
+	b = append(b, f.keyJSON...)
+	b = append(b, `,"value":`...)
+	b = appendResult(b, f, res)
+	b = append(b, `,"metadata":{"version":`...)
+	b = appendJSONString(b, st.version)
+	return append(b, "}}"...)
+}
+
+// ofrepErrorCode maps an evaluation error to an OFREP error code.
+func ofrepErrorCode(c ruleset.ErrorCode) string {
+	switch c {
+	case ruleset.ErrorFlagNotFound:
+		return "FLAG_NOT_FOUND"
+	case ruleset.ErrorParseError:
+		return "PARSE_ERROR"
+	}
+	return "GENERAL"
+}

@@ -1,0 +1,107 @@
+package bearer
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/flagpole/flagpole/internal/store"
+)
+
+// Defaults applied by New to zero fields of Options.
+const (
+	DefaultPingInterval    = 15 * time.Second
+	DefaultMaxBodyBytes    = 1 << 20  // 1 MiB
+	DefaultMaxContextBytes = 64 << 10 // 64 KiB
+	DefaultClientBuffer    = 16
+	DefaultRequestTimeout  = 10 * time.Second
+	DefaultWriteTimeout    = 10 * time.Second
+	DefaultRetryMin        = 250 * time.Millisecond
+	DefaultRetryMax        = 30 * time.Second
+)
+
+// Options configures a Server. Only Store is required.
+type Options struct {
+	// Store is where snapshots are read and watched. Required.
+	Store store.Store
+	// Registerer receives the bearer's own metrics. Zero: a new private
+	// prometheus.Registry (which then also serves /metrics when Gatherer is
+	// nil).
+	Registerer prometheus.Registerer
+	// Gatherer is what /metrics serves. Zero: Registerer if it is also a
+	// prometheus.Gatherer, otherwise prometheus.DefaultGatherer.
+	Gatherer prometheus.Gatherer
+	// Webhook, if set, is mounted at POST /v1/hooks/git (the syncer's git
+	// push webhook; it checks its own HMAC signature). Zero: no such route.
+	Webhook http.Handler
+	// Logger receives structured logs. Zero: logs are discarded.
+	Logger *slog.Logger
+	// PingInterval is how often every SSE stream gets a ": ping" comment
+	// (and evaluated streams re-check time-dependent results). Zero: 15 s.
+	PingInterval time.Duration
+	// MaxBodyBytes caps request bodies; larger ones get 413. Zero: 1 MiB.
+	MaxBodyBytes int64
+	// MaxContextBytes caps the JSON of one evaluation context, in a body or
+	// in the context query parameter; larger ones get 413. Zero: 64 KiB.
+	MaxContextBytes int
+	// ClientBuffer is how many events an SSE client may fall behind before
+	// it is dropped (its stream closes; it reconnects and gets a put).
+	// Zero: 16.
+	ClientBuffer int
+	// RequestTimeout bounds reading the body of, evaluating and answering
+	// a non-streaming request. Zero: 10 s.
+	RequestTimeout time.Duration
+	// WriteTimeout bounds each write to an SSE stream; a client that does
+	// not take an event within it is disconnected. Zero: 10 s.
+	WriteTimeout time.Duration
+	// RetryMin and RetryMax bound the exponential backoff (with jitter) used
+	// when the store cannot be watched or a snapshot cannot be loaded.
+	// Zero: 250 ms and 30 s.
+	RetryMin, RetryMax time.Duration
+	// Now is the clock for load times, overrides and recovery ramps (it is
+	// passed to ruleset.Compile). Zero: time.Now.
+	Now func() time.Time
+}
+
+// withDefaults returns o with every zero field set to its default.
+func (o Options) withDefaults() Options {
+	if o.Registerer == nil {
+		reg := prometheus.NewRegistry()
+		o.Registerer = reg
+		if o.Gatherer == nil {
+			o.Gatherer = reg
+		}
+	}
+	if o.Gatherer == nil {
+		if g, ok := o.Registerer.(prometheus.Gatherer); ok {
+			o.Gatherer = g
+		} else {
+			o.Gatherer = prometheus.DefaultGatherer
+		}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	setDefault(&o.PingInterval, DefaultPingInterval)
+	setDefault(&o.MaxBodyBytes, DefaultMaxBodyBytes)
+	setDefault(&o.MaxContextBytes, DefaultMaxContextBytes)
+	setDefault(&o.ClientBuffer, DefaultClientBuffer)
+	setDefault(&o.RequestTimeout, DefaultRequestTimeout)
+	setDefault(&o.WriteTimeout, DefaultWriteTimeout)
+	setDefault(&o.RetryMin, DefaultRetryMin)
+	setDefault(&o.RetryMax, DefaultRetryMax)
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// setDefault sets *p to def when *p is zero or negative.
+func setDefault[T int | int64 | time.Duration](p *T, def T) {
+	if *p <= 0 {
+		*p = def
+	}
+}

@@ -1,0 +1,246 @@
+package bearer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flagpole/flagpole/internal/store"
+)
+
+// Server is a bearer: it loads rule sets from a store and serves them over
+// HTTP. Create it with New, start Run, and serve Handler.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	metrics *metrics
+
+	hubs atomic.Pointer[map[string]*hub] // copy on write; written by Run only
+	done chan struct{}                   // closed when Run returns
+
+	mu         sync.Mutex
+	loadErrors map[string]string // environment → last load error, for status
+	running    bool
+}
+
+// New returns a Server for opts. It fails when opts.Store is nil or the
+// metrics cannot be registered.
+func New(opts Options) (*Server, error) {
+	if opts.Store == nil {
+		return nil, errors.New("bearer: Options.Store is required")
+	}
+	opts = opts.withDefaults()
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("bearer: registering metrics: %w", err)
+	}
+	s := &Server{opts: opts, log: opts.Logger, metrics: m, done: make(chan struct{}), loadErrors: map[string]string{}}
+	empty := map[string]*hub{}
+	s.hubs.Store(&empty)
+	m.registerClientGauge(opts.Registerer, s)
+	return s, nil
+}
+
+// Run loads every environment's snapshot from the store and follows its
+// changes until ctx is cancelled; then it closes every stream and returns
+// nil. Reload failures and store outages are logged and retried with
+// backoff and jitter while the last good rule sets keep serving. Run may be
+// called once.
+func (s *Server) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.running {
+		s.mu.Unlock()
+		return errors.New("bearer: Run called twice")
+	}
+	s.running = true
+	s.mu.Unlock()
+	defer close(s.done)
+
+	l := &loop{s: s, pending: map[string]bool{}, all: true}
+	l.run(ctx)
+	return nil
+}
+
+// loop is Run's state: which environments still need a reload.
+type loop struct {
+	s        *Server
+	changes  <-chan store.Change
+	pending  map[string]bool
+	all      bool // list environments from the store and reload them all
+	failures int
+}
+
+func (l *loop) run(ctx context.Context) {
+	for {
+		if l.changes == nil {
+			ch, err := l.s.opts.Store.Watch(ctx)
+			if err != nil {
+				l.s.log.Warn("watching the store; retrying", "error", err)
+			} else {
+				l.changes, l.all = ch, true
+			}
+		}
+		if l.changes != nil && l.reload(ctx) {
+			l.failures = 0
+		} else {
+			l.failures++
+		}
+		if !l.wait(ctx) {
+			return
+		}
+	}
+}
+
+// wait waits for the next change, or for the retry delay after a failure,
+// and reports false when ctx is done.
+func (l *loop) wait(ctx context.Context) bool {
+	var retry <-chan time.Time
+	if l.failures > 0 {
+		t := time.NewTimer(backoff(l.s.opts.RetryMin, l.s.opts.RetryMax, l.failures))
+		defer t.Stop()
+		retry = t.C
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-retry:
+	case c, open := <-l.changes:
+		if !open {
+			if ctx.Err() != nil {
+				return false
+			}
+			l.s.log.Warn("store watch ended; watching again")
+			l.changes = nil
+			t := time.NewTimer(backoff(l.s.opts.RetryMin, l.s.opts.RetryMax, l.failures+1))
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return false
+			case <-t.C:
+			}
+		}
+		l.note(c)
+		l.drain()
+	}
+	return true
+}
+
+// note records that c requires a reload.
+func (l *loop) note(c store.Change) {
+	if c.Resync || c.Environment == "" {
+		l.all = true
+		return
+	}
+	l.pending[c.Environment] = true
+}
+
+// drain notes every change already waiting, so that a burst costs one reload.
+func (l *loop) drain() {
+	for {
+		select {
+		case c, open := <-l.changes:
+			if !open {
+				return
+			}
+			l.note(c)
+		default:
+			return
+		}
+	}
+}
+
+// reload loads what is pending and reports whether everything succeeded;
+// what failed stays pending.
+func (l *loop) reload(ctx context.Context) bool {
+	if l.all {
+		envs, err := l.s.opts.Store.Environments(ctx)
+		if err != nil {
+			l.s.log.Warn("listing environments in the store; retrying", "error", err)
+			return false
+		}
+		for _, env := range envs {
+			l.pending[env] = true
+		}
+		l.all = false
+	}
+	ok := true
+	for env := range l.pending {
+		if err := l.s.load(ctx, env); err != nil {
+			ok = false
+			l.s.setLoadError(env, err)
+			l.s.log.Error("loading rule set; keeping the last good one", "environment", env, "error", err)
+			continue
+		}
+		l.s.setLoadError(env, nil)
+		delete(l.pending, env)
+	}
+	return ok
+}
+
+// load reads env's snapshot and, when its version is new, makes it current.
+func (s *Server) load(ctx context.Context, env string) error {
+	snap, err := s.opts.Store.Snapshot(ctx, env)
+	if err != nil {
+		return fmt.Errorf("reading snapshot of environment %s: %w", env, err)
+	}
+	if snap.Environment != env {
+		return fmt.Errorf("reading snapshot of environment %s: store returned environment %q", env, snap.Environment)
+	}
+	hubs := *s.hubs.Load()
+	if h := hubs[env]; h != nil && h.cur.Load().version == snap.Version && sameKeys(h.cur.Load(), snap) {
+		return nil
+	}
+	st, err := newEnvState(snap, s.opts.Now)
+	if err != nil {
+		return err
+	}
+	if h := hubs[env]; h != nil {
+		h.offer(st)
+	} else {
+		h = newHub(s, st)
+		next := maps.Clone(hubs)
+		next[env] = h
+		s.hubs.Store(&next)
+		go h.run(s.done, s.opts.PingInterval)
+	}
+	s.log.Info("loaded rule set", "environment", env, "version", st.version, "flags", len(st.flags))
+	return nil
+}
+
+// sameKeys reports whether snap has exactly the keys st was built with.
+func sameKeys(st *envState, snap *store.Snapshot) bool {
+	keys, err := keyHashes(snap)
+	return err == nil && maps.Equal(keys, st.keys)
+}
+
+func (s *Server) setLoadError(env string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil {
+		delete(s.loadErrors, env)
+		return
+	}
+	s.loadErrors[env] = err.Error()
+}
+
+// hub returns the hub of env, or nil.
+func (s *Server) hub(env string) *hub {
+	return (*s.hubs.Load())[env]
+}
+
+// backoff is the delay before retry number n (1-based): exponential from
+// lo, capped at hi, with full jitter over its upper half.
+func backoff(lo, hi time.Duration, n int) time.Duration {
+	d := lo
+	for i := 1; i < n && d < hi; i++ {
+		d *= 2
+	}
+	d = min(d, hi)
+	return d/2 + rand.N(d/2+1)
+}
