@@ -1,0 +1,215 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisOptions configures a Redis store. The zero value is usable.
+type RedisOptions struct {
+	// Prefix starts every key and the pub/sub channel. Default "flagpole:".
+	// With a Cluster URL a prefix without a hash tag is wrapped in one
+	// ("{flagpole}:") so that a publish touches a single slot.
+	Prefix string
+	// LockTTL is how long a leader lock lives without renewal; it is renewed
+	// every LockTTL/3. Default DefaultLockTTL (10 s).
+	LockTTL time.Duration
+	// LockRetry is how often a standby tries to take the lock. Default
+	// LockTTL/10.
+	LockRetry time.Duration
+	// WatchBuffer is how many changes a watcher may fall behind before it is
+	// sent a Resync instead. Default 64.
+	WatchBuffer int
+	// HealthInterval is how long a watch waits for a message before it pings
+	// Redis to find a silently dead connection. Default 2 s.
+	HealthInterval time.Duration
+	// Logger receives reconnects and lock events. Default: discard.
+	Logger *slog.Logger
+}
+
+// Redis is a Store (and Locker) on Redis: single node, Sentinel or Cluster
+// through go-redis's UniversalClient.
+//
+// Key layout, with the default prefix:
+//
+//	flagpole:snap:<env>   JSON Snapshot, the latest of environment env
+//	flagpole:envs         set of environments with a snapshot
+//	flagpole:status       JSON SyncStatus
+//	flagpole:lock:<name>  leader lock token (SET NX PX)
+//	flagpole:changes      pub/sub channel, messages {"env":…,"version":…}
+type Redis struct {
+	client  redis.UniversalClient
+	opts    RedisOptions
+	prefix  string
+	channel string
+	log     *slog.Logger
+}
+
+var (
+	_ Store  = (*Redis)(nil)
+	_ Locker = (*Redis)(nil)
+)
+
+// publishScript stores a snapshot, records its environment and announces it
+// atomically: KEYS snapshot key, envs key; ARGV snapshot JSON, env, channel,
+// change JSON.
+var publishScript = redis.NewScript(`
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1`)
+
+// NewRedis connects to Redis at url and checks that it answers. URL forms:
+//
+//	redis://[user:pass@]host:port[/db][?dial_timeout=3s&…]
+//	rediss://…                                        (TLS)
+//	unix://[user:pass@]/path/to/redis.sock[?db=N]
+//	redis+sentinel://[user:pass@]h1:p1,h2:p2/master[/db][?sentinel_password=…]
+//	redis+cluster://[user:pass@]h1:p1,h2:p2[?…]
+//
+// rediss+sentinel and rediss+cluster use TLS. Query parameters are go-redis's
+// (see redis.ParseURL). Errors never contain the password.
+func NewRedis(ctx context.Context, url string, opts RedisOptions) (*Redis, error) {
+	client, cluster, err := newRedisClient(url)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = "flagpole:"
+	}
+	if cluster && !strings.Contains(opts.Prefix, "{") {
+		opts.Prefix = "{" + strings.TrimSuffix(opts.Prefix, ":") + "}:"
+	}
+	if opts.LockTTL <= 0 {
+		opts.LockTTL = DefaultLockTTL
+	}
+	if opts.LockRetry <= 0 {
+		opts.LockRetry = opts.LockTTL / 10
+	}
+	if opts.WatchBuffer <= 0 {
+		opts.WatchBuffer = watchBuffer
+	}
+	if opts.HealthInterval <= 0 {
+		opts.HealthInterval = 2 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	r := &Redis{client: client, opts: opts, prefix: opts.Prefix, channel: opts.Prefix + "changes", log: opts.Logger}
+	if err := client.Ping(ctx).Err(); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("connecting to redis %s: %s", RedactURL(url), redactErr(err, url))
+	}
+	return r, nil
+}
+
+// Client returns the underlying go-redis client, for other users of the same
+// Redis (override fast path, metric buckets) that share its connections.
+func (r *Redis) Client() redis.UniversalClient { return r.client }
+
+// Prefix returns the key prefix in use.
+func (r *Redis) Prefix() string { return r.prefix }
+
+func (r *Redis) snapKey(env string) string { return r.prefix + "snap:" + env }
+func (r *Redis) envsKey() string           { return r.prefix + "envs" }
+func (r *Redis) statusKey() string         { return r.prefix + "status" }
+
+// changeMsg is the pub/sub payload of a publish.
+type changeMsg struct {
+	Env     string `json:"env"`
+	Version string `json:"version"`
+}
+
+// Publish implements Store: SET, SADD and PUBLISH in one Lua script.
+func (r *Redis) Publish(ctx context.Context, s *Snapshot) error {
+	if s.Environment == "" {
+		return errors.New("redis publish: snapshot has no environment")
+	}
+	body, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("redis publish %s: encoding snapshot: %w", s.Environment, err)
+	}
+	msg, err := json.Marshal(changeMsg{Env: s.Environment, Version: s.Version})
+	if err != nil {
+		return fmt.Errorf("redis publish %s: encoding change: %w", s.Environment, err)
+	}
+	keys := []string{r.snapKey(s.Environment), r.envsKey()}
+	if err := publishScript.Run(ctx, r.client, keys, body, s.Environment, r.channel, msg).Err(); err != nil {
+		return fmt.Errorf("redis publish %s version %s: %w", s.Environment, s.Version, err)
+	}
+	return nil
+}
+
+// Snapshot implements Store.
+func (r *Redis) Snapshot(ctx context.Context, env string) (*Snapshot, error) {
+	body, err := r.client.Get(ctx, r.snapKey(env)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redis get snapshot %s: %w", env, err)
+	}
+	var s Snapshot
+	if err := json.Unmarshal(body, &s); err != nil {
+		return nil, fmt.Errorf("redis snapshot %s (key %s): decoding: %w", env, r.snapKey(env), err)
+	}
+	return &s, nil
+}
+
+// Environments implements Store.
+func (r *Redis) Environments(ctx context.Context) ([]string, error) {
+	envs, err := r.client.SMembers(ctx, r.envsKey()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis list environments (key %s): %w", r.envsKey(), err)
+	}
+	slices.Sort(envs)
+	return envs, nil
+}
+
+// PutStatus implements Store.
+func (r *Redis) PutStatus(ctx context.Context, st *SyncStatus) error {
+	body, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("redis put status: encoding: %w", err)
+	}
+	if err := r.client.Set(ctx, r.statusKey(), body, 0).Err(); err != nil {
+		return fmt.Errorf("redis put status (key %s): %w", r.statusKey(), err)
+	}
+	return nil
+}
+
+// Status implements Store. It returns ErrNotFound before the first PutStatus
+// (or after Redis lost its data).
+func (r *Redis) Status(ctx context.Context) (*SyncStatus, error) {
+	body, err := r.client.Get(ctx, r.statusKey()).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redis get status (key %s): %w", r.statusKey(), err)
+	}
+	var st SyncStatus
+	if err := json.Unmarshal(body, &st); err != nil {
+		return nil, fmt.Errorf("redis status (key %s): decoding: %w", r.statusKey(), err)
+	}
+	return &st, nil
+}
+
+// Close implements Store.
+func (r *Redis) Close() error { return r.client.Close() }
+
+// isTimeout reports whether err is a read timeout rather than a failure.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

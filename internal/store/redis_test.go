@@ -1,0 +1,242 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/internal/testutil/redistest"
+	"github.com/flagpole/flagpole/ruleset"
+)
+
+// eventually is the generous bound for asynchronous effects in these tests.
+const eventually = 10 * time.Second
+
+func newRedis(t *testing.T, srv *redistest.Server, opts store.RedisOptions) *store.Redis {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), eventually)
+	defer cancel()
+	r, err := store.NewRedis(ctx, srv.URL(), opts)
+	if err != nil {
+		t.Fatalf("NewRedis: %v", err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func snap(env, version string) *store.Snapshot {
+	return &store.Snapshot{
+		Environment: env,
+		Version:     version,
+		Document:    &ruleset.Document{Version: version, Environment: env, Flags: map[string]*ruleset.Flag{}},
+		Keys:        []store.Key{{Name: "svc", Environment: env, Kind: store.KeyServer, SHA256: strings.Repeat("a", 64)}},
+		Published:   time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC),
+	}
+}
+
+func TestRedisPublishAndRead(t *testing.T) {
+	srv := redistest.Start(t)
+	r := newRedis(t, srv, store.RedisOptions{})
+	ctx := t.Context()
+
+	if _, err := r.Snapshot(ctx, "production"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Snapshot before publish: err = %v, want ErrNotFound", err)
+	}
+	if _, err := r.Status(ctx); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Status before put: err = %v, want ErrNotFound", err)
+	}
+	for _, s := range []*store.Snapshot{snap("staging", "v1"), snap("production", "v1"), snap("production", "v2")} {
+		if err := r.Publish(ctx, s); err != nil {
+			t.Fatalf("Publish %s %s: %v", s.Environment, s.Version, err)
+		}
+	}
+	got, err := r.Snapshot(ctx, "production")
+	if err != nil {
+		t.Fatalf("Snapshot: %v", err)
+	}
+	if got.Version != "v2" || got.Document.Version != "v2" || len(got.Keys) != 1 || !got.Published.Equal(snap("", "").Published) {
+		t.Fatalf("Snapshot = %+v, want version v2 with one key", got)
+	}
+	envs, err := r.Environments(ctx)
+	if err != nil || strings.Join(envs, ",") != "production,staging" {
+		t.Fatalf("Environments = %v, %v; want production,staging", envs, err)
+	}
+	st := &store.SyncStatus{Source: "file:///repo", Commit: "abc", LastError: &store.SyncError{Message: "bad", Problems: []string{"flags/a.yaml:1:2: key: required"}}}
+	if err := r.PutStatus(ctx, st); err != nil {
+		t.Fatalf("PutStatus: %v", err)
+	}
+	gst, err := r.Status(ctx)
+	if err != nil || gst.Commit != "abc" || gst.LastError == nil || gst.LastError.Problems[0] != st.LastError.Problems[0] {
+		t.Fatalf("Status = %+v, %v", gst, err)
+	}
+	// The documented key layout is what other tools may rely on.
+	n, err := r.Client().Exists(ctx, "flagpole:snap:production", "flagpole:envs", "flagpole:status").Result()
+	if err != nil || n != 3 {
+		t.Fatalf("documented keys present = %d, %v; want 3", n, err)
+	}
+}
+
+func TestRedisPrefix(t *testing.T) {
+	srv := redistest.Start(t)
+	a := newRedis(t, srv, store.RedisOptions{Prefix: "a:"})
+	b := newRedis(t, srv, store.RedisOptions{Prefix: "b:"})
+	if err := a.Publish(t.Context(), snap("production", "v1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Snapshot(t.Context(), "production"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("prefix b sees prefix a's snapshot: err = %v", err)
+	}
+}
+
+func recv(t *testing.T, ch <-chan store.Change) store.Change {
+	t.Helper()
+	select {
+	case c, ok := <-ch:
+		if !ok {
+			t.Fatal("watch channel closed")
+		}
+		return c
+	case <-time.After(eventually):
+		t.Fatal("no change within", eventually)
+	}
+	return store.Change{}
+}
+
+func TestRedisWatch(t *testing.T) {
+	srv := redistest.Start(t)
+	pub := newRedis(t, srv, store.RedisOptions{})
+	sub := newRedis(t, srv, store.RedisOptions{HealthInterval: 200 * time.Millisecond})
+	ctx, cancel := context.WithCancel(t.Context())
+	ch, err := sub.Watch(ctx)
+	if err != nil {
+		t.Fatalf("Watch: %v", err)
+	}
+	if err := pub.Publish(t.Context(), snap("production", "v1")); err != nil {
+		t.Fatal(err)
+	}
+	if c := recv(t, ch); c != (store.Change{Environment: "production", Version: "v1"}) {
+		t.Fatalf("change = %+v", c)
+	}
+
+	// Redis dies and comes back empty: the watcher must be told to reload.
+	srv.Restart()
+	if c := recv(t, ch); !c.Resync {
+		t.Fatalf("after restart: change = %+v, want Resync", c)
+	}
+	if err := pub.Publish(t.Context(), snap("production", "v2")); err != nil {
+		t.Fatalf("Publish after restart: %v", err)
+	}
+	if c := recv(t, ch); c.Version != "v2" {
+		t.Fatalf("after restart: change = %+v, want v2", c)
+	}
+
+	cancel()
+	deadline := time.After(eventually)
+	for {
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatal("watch channel not closed after cancel")
+		}
+	}
+}
+
+func TestRedisWatchSlowConsumer(t *testing.T) {
+	srv := redistest.Start(t)
+	r := newRedis(t, srv, store.RedisOptions{WatchBuffer: 4})
+	ch, err := r.Watch(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if err := r.Publish(t.Context(), snap("production", "v"+string(rune('a'+i%26)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Nobody read: the publisher was not blocked, and the watcher is told to
+	// resync rather than silently missing changes.
+	deadline := time.After(eventually)
+	for {
+		select {
+		case c := <-ch:
+			if c.Resync {
+				return
+			}
+		case <-deadline:
+			t.Fatal("slow watcher never got a Resync")
+		}
+	}
+}
+
+func TestRedisNewErrors(t *testing.T) {
+	cases := []struct {
+		name, url, want string
+	}{
+		{"no scheme", "localhost:6379", "missing scheme"},
+		{"unknown scheme", "http://u:hunter2@localhost", "unknown scheme"},
+		{"sentinel without master", "redis+sentinel://u:hunter2@h1:26379,h2:26379", "mastername"},
+		{"cluster with path", "redis+cluster://u:hunter2@h1:7000,h2:7001/3", "no path"},
+		{"unreachable", "redis://u:hunter2@127.0.0.1:1/0?dial_timeout=200ms", "connecting to redis"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := store.NewRedis(t.Context(), tc.url, store.RedisOptions{})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to mention %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("err leaks the password: %v", err)
+			}
+		})
+	}
+}
+
+func TestRedisURLForms(t *testing.T) {
+	srv := redistest.Start(t)
+	cases := []struct{ name, url string }{
+		{"redis", "redis://" + srv.Addr()},
+		{"redis with db and options", "redis://" + srv.Addr() + "/2?dial_timeout=2s"},
+		{"cluster form, single node", "redis+cluster://" + srv.Addr()},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := store.NewRedis(t.Context(), tc.url, store.RedisOptions{})
+			if err != nil {
+				if strings.Contains(tc.name, "cluster") && strings.Contains(err.Error(), "cluster support disabled") {
+					t.Skip("redis-server runs without cluster mode")
+				}
+				t.Fatalf("NewRedis(%s): %v", tc.url, err)
+			}
+			defer r.Close()
+			if strings.Contains(tc.name, "cluster") && r.Prefix() != "{flagpole}:" {
+				t.Errorf("cluster prefix = %q, want hash-tagged {flagpole}:", r.Prefix())
+			}
+		})
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"redis://localhost:6379/0", "redis://localhost:6379/0"},
+		{"redis://:s3cret@localhost:6379/0", "redis://:xxxxx@localhost:6379/0"},
+		{"redis://user:s3cret@h/1?password=p2&db=1", "redis://user:xxxxx@h/1?db=1&password=xxxxx"},
+		{"redis+sentinel://u:s3cret@h1:1,h2:2/mymaster?sentinel_password=p3", "redis+sentinel://u:xxxxx@h1:1,h2:2/mymaster?sentinel_password=xxxxx"},
+		{"unix:///run/redis.sock", "unix:///run/redis.sock"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.in, func(t *testing.T) {
+			if got := store.RedactURL(tc.in); got != tc.want {
+				t.Errorf("RedactURL = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
