@@ -1,0 +1,230 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flagpole/flagpole/ruleset"
+)
+
+// Errors a Client reports through New, StateChange.Err and its logs.
+var (
+	// ErrKeyRejected: the bearer answered 401 (unknown key) or 403 (not a
+	// server key). New returns it when it happens before the first rule set.
+	ErrKeyRejected = errors.New("sdk key rejected by the bearer")
+	// ErrStreamSilent: the stream sent neither an event nor a ping for
+	// longer than Options.StaleAfter.
+	ErrStreamSilent = errors.New("stream silent")
+	// errResync: a patch did not apply to the rule set held; refetch.
+	errResync = errors.New("patch does not apply to the rule set held")
+)
+
+// snapshot is one immutable, compiled rule set; Clients swap them whole.
+type snapshot struct {
+	doc   *ruleset.Document
+	rs    *ruleset.RuleSet
+	types map[string]ruleset.FlagType
+}
+
+// Client holds an environment's compiled rule set, kept current by a
+// stream from the bearer, and evaluates flags against it. All methods are
+// safe for concurrent use; evaluation never blocks on I/O or on a lock.
+type Client struct {
+	opts Options
+	log  *slog.Logger
+	now  func() time.Time
+
+	snap  atomic.Pointer[snapshot]
+	state atomic.Int32
+
+	stateMu   sync.Mutex // orders state transitions and their notifications
+	ready     chan struct{}
+	readyOnce sync.Once
+	initErr   chan error // a key rejection before New returns
+
+	changes *dispatcher[Change]
+	states  *dispatcher[StateChange]
+
+	cancel    context.CancelFunc
+	done      chan struct{} // closed when the stream loop has exited
+	closeOnce sync.Once
+	ownHTTP   bool
+}
+
+// New starts a Client. It loads Options.Bootstrap if set, connects to the
+// bearer unless Offline, and waits up to InitTimeout for the first rule set
+// (ctx can cut that wait short, which closes the client and returns
+// ctx's error; ctx does not bound the client's life: Close does). When the
+// wait times out New returns a working client serving the bootstrap or the
+// defaults, which keeps trying in the background. New fails at once on bad
+// Options, an unreadable bootstrap, or a key the bearer rejects.
+func New(ctx context.Context, opts Options) (*Client, error) {
+	own := opts.HTTPClient == nil
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		opts: o, log: o.Logger, now: time.Now, ready: make(chan struct{}),
+		initErr: make(chan error, 1), changes: newDispatcher[Change](),
+		states: newDispatcher[StateChange](), done: make(chan struct{}), ownHTTP: own,
+	}
+	if o.Bootstrap != "" {
+		doc, err := loadBootstrap(o.Bootstrap, o.Environment)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.install(doc, nil); err != nil {
+			return nil, fmt.Errorf("bootstrap %s: %w", o.Bootstrap, err)
+		}
+	}
+	if o.Offline {
+		if c.snap.Load() == nil {
+			if err := c.install(&ruleset.Document{Flags: map[string]*ruleset.Flag{}}, nil); err != nil {
+				return nil, fmt.Errorf("compiling the empty offline rule set: %w", err)
+			}
+		}
+		c.cancel = func() {}
+		close(c.done)
+		c.setState(StateReady, nil)
+		return c, nil
+	}
+	if c.snap.Load() != nil {
+		c.setState(StateStale, errors.New("serving the bootstrap until the bearer answers"))
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	go c.run(runCtx)
+	if err := c.waitInit(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// waitInit waits for the first rule set from the bearer, up to InitTimeout.
+func (c *Client) waitInit(ctx context.Context) error {
+	if c.opts.InitTimeout < 0 {
+		return nil
+	}
+	t := time.NewTimer(c.opts.InitTimeout)
+	defer t.Stop()
+	select {
+	case <-c.ready:
+		return nil
+	case err := <-c.initErr:
+		return fmt.Errorf("starting the flagpole client: %w", err)
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the first rule set from %s: %w", redactURL(c.opts.URL), ctx.Err())
+	case <-t.C:
+		c.log.Warn("flagpole: no rule set from the bearer yet; serving bootstrap or defaults and retrying",
+			"url", redactURL(c.opts.URL), "waited", c.opts.InitTimeout, "state", c.State().String())
+		return nil
+	}
+}
+
+// Ready returns a channel closed once the client has a rule set from the
+// bearer (or, when Offline, at once).
+func (c *Client) Ready() <-chan struct{} { return c.ready }
+
+// State returns the client's current state.
+func (c *Client) State() State { return State(c.state.Load()) }
+
+// Version returns the version of the rule set served, "" before any.
+func (c *Client) Version() string {
+	if s := c.snap.Load(); s != nil {
+		return s.doc.Version
+	}
+	return ""
+}
+
+// Document returns the rule set served, nil before any. It is shared:
+// never modify it.
+func (c *Client) Document() *ruleset.Document {
+	if s := c.snap.Load(); s != nil {
+		return s.doc
+	}
+	return nil
+}
+
+// Subscribe calls fn, on a goroutine of its own and in order, after every
+// change of the rule set served. It returns the function that stops the
+// calls. fn must not call Close.
+func (c *Client) Subscribe(fn func(Change)) (unsubscribe func()) {
+	return c.changes.subscribe(fn)
+}
+
+// WatchState calls fn, on a goroutine of its own and in order, after every
+// change of State. It returns the function that stops the calls. fn must
+// not call Close.
+func (c *Client) WatchState(fn func(StateChange)) (unsubscribe func()) {
+	return c.states.subscribe(fn)
+}
+
+// Close stops the stream and the subscribers' goroutines and waits for
+// them. The client keeps answering evaluations from its last rule set.
+func (c *Client) Close() error {
+	c.closeOnce.Do(func() {
+		c.cancel()
+		<-c.done
+		c.changes.close()
+		c.states.close()
+		if c.ownHTTP {
+			c.opts.HTTPClient.CloseIdleConnections()
+		}
+	})
+	return nil
+}
+
+// setState records a new state and tells the watchers if it changed.
+func (c *Client) setState(s State, err error) {
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
+	from := State(c.state.Swap(int32(s)))
+	if s == StateReady {
+		c.readyOnce.Do(func() { close(c.ready) })
+	}
+	if from == s {
+		return
+	}
+	if err != nil {
+		c.log.Warn("flagpole: client state changed", "from", from.String(), "to", s.String(), "err", err)
+	} else {
+		c.log.Info("flagpole: client state changed", "from", from.String(), "to", s.String())
+	}
+	c.states.publish(StateChange{From: from, To: s, Err: err})
+}
+
+// install compiles doc and makes it the rule set served; p, when doc came
+// from applying a patch, limits the search for changed flags.
+func (c *Client) install(doc *ruleset.Document, p *ruleset.Patch) error {
+	rs, err := ruleset.Compile(doc)
+	if err != nil {
+		return fmt.Errorf("compiling rule set %s: %w", doc.Version, err)
+	}
+	next := &snapshot{doc: doc, rs: rs, types: make(map[string]ruleset.FlagType, len(doc.Flags))}
+	for k, f := range doc.Flags {
+		next.types[k] = flagType(f)
+	}
+	prev := c.snap.Swap(next)
+	flags := changedFlags(prev, next, p)
+	if prev != nil && prev.doc.Version == doc.Version && len(flags) == 0 {
+		return nil
+	}
+	c.log.Info("flagpole: rule set updated", "version", doc.Version, "flags", len(doc.Flags), "changed", len(flags))
+	c.changes.publish(Change{Version: doc.Version, Flags: flags})
+	return nil
+}
+
+// flagType returns f's type, boolean when unset.
+func flagType(f *ruleset.Flag) ruleset.FlagType {
+	if f == nil || f.Type == "" {
+		return ruleset.TypeBoolean
+	}
+	return f.Type
+}

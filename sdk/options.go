@@ -1,0 +1,123 @@
+package sdk
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Defaults applied by New to zero Options fields.
+const (
+	DefaultInitTimeout    = 5 * time.Second
+	DefaultReconnectMin   = 500 * time.Millisecond
+	DefaultReconnectMax   = 30 * time.Second
+	DefaultStaleAfter     = 45 * time.Second
+	DefaultRequestTimeout = 10 * time.Second
+)
+
+// maxDocumentBytes bounds one rule set (a `put` event, a `patch` event or
+// the body of GET /v1/flags) so that a broken peer cannot exhaust memory.
+const maxDocumentBytes = 64 << 20
+
+// Options configures a Client. The zero value of every field is usable; the
+// comment of each field says what its zero value means.
+type Options struct {
+	// URL is the bearer's base URL, such as "http://127.0.0.1:8080".
+	// Required unless Offline is set.
+	URL string
+	// Key is the server SDK key of the environment (sent as
+	// "Authorization: Bearer <key>"). Required unless Offline is set.
+	Key string
+	// HTTPClient makes the requests. Zero: a client of its own on a clone
+	// of http.DefaultTransport. Its Timeout must be zero (or longer than
+	// any stream should live): the stream is one long response.
+	HTTPClient *http.Client
+	// Bootstrap is served until the bearer answers, and for good when
+	// Offline is set: the path of a rule-set snapshot file (a JSON
+	// ruleset.Document, as GET /v1/flags returns it) or of a flags
+	// repository directory. Zero: no bootstrap; defaults are served until
+	// the first rule set arrives.
+	Bootstrap string
+	// Environment picks the environment when Bootstrap is a repository
+	// directory. Zero: the repository's only environment (an error if it
+	// has several).
+	Environment string
+	// InitTimeout is how long New waits for the first rule set from the
+	// bearer. On timeout New still returns a working client that serves
+	// the bootstrap or the defaults and keeps trying. Zero: 5 s. Negative:
+	// do not wait.
+	InitTimeout time.Duration
+	// Logger receives connection and rule-set events. Zero: slog.Default().
+	Logger *slog.Logger
+	// Offline serves Bootstrap only and never contacts a bearer. With no
+	// Bootstrap every flag is unknown and evaluates to its default.
+	Offline bool
+	// ReconnectMin and ReconnectMax bound the reconnect backoff: the n-th
+	// consecutive failure waits a random time in
+	// [0, min(ReconnectMax, ReconnectMin * 2^n)) (full jitter).
+	// Zero: 500 ms and 30 s.
+	ReconnectMin, ReconnectMax time.Duration
+	// StaleAfter is how long the stream may go without an event or a
+	// `: ping` before the client calls its rule set stale and reconnects.
+	// The bearer pings every 15 s. Zero: 45 s.
+	StaleAfter time.Duration
+	// RequestTimeout bounds GET /v1/flags and the wait for the stream's
+	// response headers. Zero: 10 s.
+	RequestTimeout time.Duration
+}
+
+// withDefaults returns o with every zero field replaced by its default, or
+// an error naming the field that is wrong.
+func (o Options) withDefaults() (Options, error) {
+	if !o.Offline {
+		if o.URL == "" {
+			return o, errors.New("sdk options: URL is required unless Offline is set")
+		}
+		u, err := url.Parse(o.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return o, fmt.Errorf("sdk options: URL %q must be an absolute http or https URL", redactURL(o.URL))
+		}
+		if o.Key == "" {
+			return o, errors.New("sdk options: Key is required unless Offline is set")
+		}
+		o.URL = strings.TrimRight(o.URL, "/")
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	if o.InitTimeout == 0 {
+		o.InitTimeout = DefaultInitTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.ReconnectMin <= 0 {
+		o.ReconnectMin = DefaultReconnectMin
+	}
+	if o.ReconnectMax <= 0 {
+		o.ReconnectMax = DefaultReconnectMax
+	}
+	if o.ReconnectMax < o.ReconnectMin {
+		o.ReconnectMax = o.ReconnectMin
+	}
+	if o.StaleAfter <= 0 {
+		o.StaleAfter = DefaultStaleAfter
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = DefaultRequestTimeout
+	}
+	return o, nil
+}
+
+// redactURL hides the password of a URL that carries credentials.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}

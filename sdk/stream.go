@@ -1,0 +1,251 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/flagpole/flagpole/ruleset"
+)
+
+// run keeps a stream open until ctx ends: it reconnects with backoff after
+// every failure and refetches the rule set when a patch does not apply.
+func (c *Client) run(ctx context.Context) {
+	defer close(c.done)
+	bo := newBackoff(c.opts.ReconnectMin, c.opts.ReconnectMax)
+	resume := true
+	for {
+		err := c.stream(ctx, resume, bo)
+		if ctx.Err() != nil {
+			return
+		}
+		resume = true
+		switch {
+		case errors.Is(err, errResync):
+			c.log.Warn("flagpole: refetching the rule set", "err", err)
+			if ferr := c.refetch(ctx); ferr != nil {
+				c.log.Warn("flagpole: refetch failed; reconnecting for a full rule set", "err", ferr)
+				resume = false
+			}
+		case errors.Is(err, ErrKeyRejected):
+			c.setState(StateError, err)
+			select {
+			case c.initErr <- err:
+			default:
+			}
+		case c.snap.Load() != nil:
+			c.setState(StateStale, err)
+		default:
+			c.setState(StateError, err)
+		}
+		delay := bo.next()
+		c.log.Debug("flagpole: reconnecting", "in", delay, "after", err)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// stream runs one GET /v1/stream until it fails or ctx ends. resume sends
+// the version held as Last-Event-ID, so that a current client gets no put.
+func (c *Client) stream(ctx context.Context, resume bool, bo *backoff) error {
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	endpoint := c.opts.URL + "/v1/stream"
+	req, err := http.NewRequestWithContext(sctx, http.MethodGet, endpoint, nil)
+	if err != nil {
+		return fmt.Errorf("building GET %s: %w", redactURL(endpoint), err)
+	}
+	c.authorize(req)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Cache-Control", "no-cache")
+	held := c.snap.Load()
+	if resume && held != nil && held.doc.Version != "" {
+		req.Header.Set("Last-Event-ID", held.doc.Version)
+	}
+	headers := time.AfterFunc(c.opts.RequestTimeout, func() {
+		cancel(fmt.Errorf("no response headers within %s", c.opts.RequestTimeout))
+	})
+	resp, err := c.opts.HTTPClient.Do(req)
+	headers.Stop()
+	if err != nil {
+		return fmt.Errorf("connecting to GET %s: %w", redactURL(endpoint), causeOf(sctx, err))
+	}
+	defer resp.Body.Close()
+	if err := checkResponse(resp, "GET "+redactURL(endpoint)); err != nil {
+		return err
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
+		return fmt.Errorf("GET %s: content type %q, want text/event-stream", redactURL(endpoint), mt)
+	}
+	bo.reset()
+	if req.Header.Get("Last-Event-ID") != "" {
+		// The bearer sends a put first if our version is not current.
+		c.setState(StateReady, nil)
+	}
+	var last atomic.Int64
+	last.Store(c.now().UnixNano())
+	watchdog := make(chan struct{})
+	go func() {
+		defer close(watchdog)
+		c.watchdog(sctx, &last, cancel)
+	}()
+	defer func() { cancel(nil); <-watchdog }()
+	rd := newSSEReader(resp.Body, maxDocumentBytes, func() { last.Store(c.now().UnixNano()) })
+	for {
+		ev, err := rd.Next()
+		if err != nil {
+			if err == io.EOF {
+				err = errors.New("closed by the bearer")
+			}
+			return fmt.Errorf("reading GET %s: %w", redactURL(endpoint), causeOf(sctx, err))
+		}
+		if err := c.handle(ev); err != nil {
+			return err
+		}
+	}
+}
+
+// handle applies one stream event.
+func (c *Client) handle(ev sseEvent) error {
+	switch ev.Type {
+	case "put":
+		var doc ruleset.Document
+		if err := json.Unmarshal(ev.Data, &doc); err != nil {
+			return fmt.Errorf("decoding put event %q: %w", ev.ID, err)
+		}
+		if err := c.install(&doc, nil); err != nil {
+			return fmt.Errorf("put event %q: %w", ev.ID, err)
+		}
+		c.setState(StateReady, nil)
+	case "patch":
+		var p ruleset.Patch
+		if err := json.Unmarshal(ev.Data, &p); err != nil {
+			return fmt.Errorf("decoding patch event %q: %w: %w", ev.ID, err, errResync)
+		}
+		held := c.snap.Load()
+		if held == nil || held.doc.Version != p.Base {
+			have := ""
+			if held != nil {
+				have = held.doc.Version
+			}
+			return fmt.Errorf("patch %q→%q, rule set held is %q: %w", p.Base, p.Version, have, errResync)
+		}
+		doc, err := held.doc.Apply(&p)
+		if err != nil {
+			return fmt.Errorf("applying patch %q→%q: %w: %w", p.Base, p.Version, err, errResync)
+		}
+		if err := c.install(doc, &p); err != nil {
+			return fmt.Errorf("patch %q→%q: %w: %w", p.Base, p.Version, err, errResync)
+		}
+		c.setState(StateReady, nil)
+	default:
+		c.log.Debug("flagpole: ignoring stream event", "event", ev.Type, "id", ev.ID)
+	}
+	return nil
+}
+
+// watchdog cancels the stream when nothing, not even a ping, arrived for
+// longer than StaleAfter.
+func (c *Client) watchdog(ctx context.Context, last *atomic.Int64, cancel context.CancelCauseFunc) {
+	t := time.NewTicker(max(c.opts.StaleAfter/4, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			silent := c.now().Sub(time.Unix(0, last.Load()))
+			if silent > c.opts.StaleAfter {
+				cancel(fmt.Errorf("%w: nothing received for %s", ErrStreamSilent, silent.Round(time.Millisecond)))
+				return
+			}
+		}
+	}
+}
+
+// refetch replaces the rule set held with GET /v1/flags.
+func (c *Client) refetch(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.RequestTimeout)
+	defer cancel()
+	endpoint := c.opts.URL + "/v1/flags"
+	what := "GET " + redactURL(endpoint)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
+	if err != nil {
+		return fmt.Errorf("building %s: %w", what, err)
+	}
+	c.authorize(req)
+	req.Header.Set("Accept", "application/json")
+	if held := c.snap.Load(); held != nil && held.doc.Version != "" {
+		req.Header.Set("If-None-Match", `"`+held.doc.Version+`"`)
+	}
+	resp, err := c.opts.HTTPClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotModified {
+		return nil
+	}
+	if err := checkResponse(resp, what); err != nil {
+		return err
+	}
+	var doc ruleset.Document
+	dec := json.NewDecoder(io.LimitReader(resp.Body, maxDocumentBytes))
+	if err := dec.Decode(&doc); err != nil {
+		return fmt.Errorf("decoding %s: %w", what, err)
+	}
+	if err := c.install(&doc, nil); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// authorize adds the SDK key; it is never logged or put in an error.
+func (c *Client) authorize(req *http.Request) {
+	req.Header.Set("Authorization", "Bearer "+c.opts.Key)
+	req.Header.Set("User-Agent", "flagpole-go-sdk")
+}
+
+// checkResponse turns a non-200 answer into an error naming the request and
+// the bearer's error message ({"error":{"code","message"}}).
+func checkResponse(resp *http.Response, what string) error {
+	if resp.StatusCode == http.StatusOK {
+		return nil
+	}
+	var body struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body)
+	msg := body.Error.Message
+	if msg == "" {
+		msg = http.StatusText(resp.StatusCode)
+	}
+	err := fmt.Errorf("%s: %d %s", what, resp.StatusCode, msg)
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		return fmt.Errorf("%w: %w", ErrKeyRejected, err)
+	}
+	return err
+}
+
+// causeOf prefers the reason ctx was cancelled (silence, header timeout)
+// over the I/O error it produced.
+func causeOf(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return err
+}
