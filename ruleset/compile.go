@@ -276,15 +276,6 @@ func (c *compiler) override(key string, src *Override, flags map[string]*flag) {
 	if src.Environment != "" && c.doc.Environment != "" && src.Environment != c.doc.Environment {
 		c.ps.add(path+".environment", "%q is not this rule set's environment %q", src.Environment, c.doc.Environment)
 	}
-	if _, ok := c.doc.Flags[key]; !ok {
-		c.ps.add(path, "unknown flag %q", key)
-		return
-	}
-	f := flags[key]
-	if f == nil {
-		return // the flag's own problems are reported
-	}
-	o := &override{serve: c.variantIndex(path+".serve", src.Serve, f), expires: src.Expires, recovery: src.Recovery, src: src}
 	if r := src.Recovery; r != nil {
 		if r.Every <= 0 {
 			c.ps.add(path+".recovery.every", "must be a positive duration, not %s", time.Duration(r.Every))
@@ -295,6 +286,18 @@ func (c *compiler) override(key string, src *Override, flags map[string]*flag) {
 		if r.Step < 0 || r.Step > 100 {
 			c.ps.add(path+".recovery.step", "%g is outside 0..100 (percent)", r.Step)
 		}
+	}
+	if _, ok := c.doc.Flags[key]; !ok {
+		c.ps.add(path, "unknown flag %q", key)
+		return
+	}
+	f := flags[key]
+	if f == nil {
+		return // the flag's own problems are reported
+	}
+	o := &override{serve: c.variantIndex(path+".serve", src.Serve, f), expires: src.Expires, recovery: src.Recovery, src: src}
+	if o.serve < 0 {
+		return
 	}
 	f.override = o
 }
