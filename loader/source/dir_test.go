@@ -1,0 +1,181 @@
+package source_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flagpole/flagpole/loader/source"
+)
+
+// eventually bounds asynchronous effects; generous for a loaded machine.
+const eventually = 10 * time.Second
+
+// runSource runs src until the test ends and returns its updates. Revision
+// directories are read inside the callback, as the syncer does.
+type seen struct {
+	Update source.Update
+	Files  map[string]string // relative path → content, read during the callback
+}
+
+func runSource(t *testing.T, src source.Source) <-chan seen {
+	t.Helper()
+	ch := make(chan seen, 100)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- src.Run(ctx, func(_ context.Context, u source.Update) {
+			s := seen{Update: u}
+			if u.Err == nil {
+				s.Files = readTree(t, u.Revision.Dir)
+			}
+			ch <- s
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return ch
+}
+
+func readTree(t *testing.T, root string) map[string]string {
+	files := map[string]string{}
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			if d != nil && d.IsDir() && d.Name() == ".git" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		b, _ := os.ReadFile(p)
+		rel, _ := filepath.Rel(root, p)
+		files[filepath.ToSlash(rel)] = string(b)
+		return nil
+	})
+	return files
+}
+
+// next waits for an update that satisfies ok, skipping others.
+func next(t *testing.T, ch <-chan seen, what string, ok func(seen) bool) seen {
+	t.Helper()
+	deadline := time.After(eventually)
+	for {
+		select {
+		case s := <-ch:
+			if ok(s) {
+				return s
+			}
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func hasFile(name, content string) func(seen) bool {
+	return func(s seen) bool { return s.Update.Err == nil && s.Files[name] == content }
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDirSource(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		opts source.DirOptions
+	}{
+		{"fsnotify", source.DirOptions{}},
+		{"polling", source.DirOptions{PollOnly: true, Poll: 20 * time.Millisecond}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "repo")
+			write(t, filepath.Join(root, "flags", "a.yaml"), "v1")
+			src, err := source.NewDir(root, mode.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ch := runSource(t, src)
+			first := next(t, ch, "initial revision", hasFile("flags/a.yaml", "v1"))
+			if len(first.Update.Revision.ID) != 64 || first.Update.Revision.Dir != root {
+				t.Fatalf("revision = %+v", first.Update.Revision)
+			}
+			ids := map[string]bool{first.Update.Revision.ID: true}
+			step := func(what string, change func(), ok func(seen) bool) {
+				t.Helper()
+				change()
+				s := next(t, ch, what, ok)
+				if ids[s.Update.Revision.ID] {
+					t.Fatalf("%s: reused revision ID %s", what, s.Update.Revision.ID)
+				}
+				ids[s.Update.Revision.ID] = true
+			}
+
+			step("edit in place", func() { write(t, filepath.Join(root, "flags", "a.yaml"), "v2") }, hasFile("flags/a.yaml", "v2"))
+			step("rename-and-replace save", func() {
+				tmp := filepath.Join(root, "flags", ".a.yaml.swp")
+				write(t, tmp, "v3")
+				if err := os.Rename(tmp, filepath.Join(root, "flags", "a.yaml")); err != nil {
+					t.Fatal(err)
+				}
+			}, hasFile("flags/a.yaml", "v3"))
+			step("directory created later", func() {
+				write(t, filepath.Join(root, "overrides", "production", "a.yaml"), "o1")
+			}, hasFile("overrides/production/a.yaml", "o1"))
+			step("file in the new directory", func() {
+				write(t, filepath.Join(root, "overrides", "production", "a.yaml"), "o2")
+			}, hasFile("overrides/production/a.yaml", "o2"))
+			step("directory removed and re-created", func() {
+				if err := os.RemoveAll(filepath.Join(root, "overrides")); err != nil {
+					t.Fatal(err)
+				}
+				write(t, filepath.Join(root, "overrides", "staging", "b.yaml"), "s1")
+			}, hasFile("overrides/staging/b.yaml", "s1"))
+
+			// The whole root goes away: an error, then recovery.
+			if err := os.RemoveAll(root); err != nil {
+				t.Fatal(err)
+			}
+			bad := next(t, ch, "error for the missing root", func(s seen) bool { return s.Update.Err != nil })
+			if !strings.Contains(bad.Update.Err.Error(), root) {
+				t.Errorf("error %q does not name the directory", bad.Update.Err)
+			}
+			step("root re-created", func() { write(t, filepath.Join(root, "flags", "a.yaml"), "v4") }, hasFile("flags/a.yaml", "v4"))
+			step("edit after re-creation", func() { write(t, filepath.Join(root, "flags", "a.yaml"), "v5") }, hasFile("flags/a.yaml", "v5"))
+		})
+	}
+}
+
+func TestDirSourceIgnoresNoOpsAndGit(t *testing.T) {
+	root := t.TempDir()
+	write(t, filepath.Join(root, "flags", "a.yaml"), "v1")
+	src, err := source.NewDir(root, source.DirOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := runSource(t, src)
+	next(t, ch, "initial revision", hasFile("flags/a.yaml", "v1"))
+	// Same content rewritten, a chmod, a change inside .git, a trigger:
+	// none is a new revision.
+	write(t, filepath.Join(root, "flags", "a.yaml"), "v1")
+	os.Chmod(filepath.Join(root, "flags", "a.yaml"), 0o600)
+	write(t, filepath.Join(root, ".git", "HEAD"), "ref: refs/heads/main")
+	src.Trigger()
+	// A real change afterwards must be the very next update.
+	write(t, filepath.Join(root, "flags", "a.yaml"), "v2")
+	s := next(t, ch, "next update", func(seen) bool { return true })
+	if s.Update.Err != nil || s.Files["flags/a.yaml"] != "v2" {
+		t.Fatalf("next update = %+v, want the v2 revision (no-ops must not produce revisions)", s)
+	}
+}

@@ -1,0 +1,95 @@
+// Package source watches where a flags repository lives — a plain directory
+// or a git branch — and hands each new version of it, checked out in a
+// directory, to a callback (the syncer), together with the errors met on the
+// way (an unreachable remote, a deleted branch, a missing directory).
+package source
+
+import (
+	"context"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// Revision is one version of the repository, ready to load.
+type Revision struct {
+	// ID identifies the version: the full commit hash for git, the SHA-256
+	// of the files' paths and contents for a directory.
+	ID string
+	// Dir holds the files. It is valid only during the callback that
+	// receives the revision; the source may remove it afterwards.
+	Dir string
+}
+
+// Short is the first 12 characters of ID, used as the rule-set version.
+func (r Revision) Short() string {
+	if len(r.ID) > 12 {
+		return r.ID[:12]
+	}
+	return r.ID
+}
+
+// Update is what a source reports: a new revision, or an error.
+type Update struct {
+	// Revision is set when Err is nil.
+	Revision Revision
+	// Err says why no revision could be produced (fetch failed, branch
+	// deleted, directory missing). The last good revision stays current and
+	// the source retries by itself. Errors never contain credentials.
+	Err error
+}
+
+// Source produces revisions of a flags repository.
+type Source interface {
+	// Run reports the current revision, then every new one, to fn until ctx
+	// is done (it then returns nil). fn runs on Run's goroutine: the source
+	// waits for it before looking for the next revision, and reports a
+	// revision only when it differs from the last one reported. It returns
+	// an error only when the source cannot work at all.
+	Run(ctx context.Context, fn func(context.Context, Update)) error
+	// Trigger asks for an immediate check (a webhook announced a push). It
+	// never blocks; triggers during a check coalesce into one more check.
+	Trigger()
+	// String describes the source for status and logs, without credentials.
+	String() string
+}
+
+// Brancher is implemented by sources that follow a branch.
+type Brancher interface {
+	Branch() string
+}
+
+// scpLike matches scp-style git addresses (user@host:path), whose user part
+// is not a secret.
+var scpLike = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/]`)
+
+// Redact returns rawURL without a password or token: "https://x:tok@host/r"
+// becomes "https://x:xxxxx@host/r", a token alone in the user part
+// ("https://tok@host/r") becomes "https://xxxxx@host/r". Plain paths and
+// scp-style addresses come back unchanged.
+func Redact(rawURL string) string {
+	if scpLike.MatchString(rawURL) || !strings.Contains(rawURL, "://") {
+		return rawURL
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// Unparsable: cut out anything between :// and the last @ of the
+		// authority rather than risk printing a secret.
+		scheme, rest, _ := strings.Cut(rawURL, "://")
+		authority, tail, _ := strings.Cut(rest, "/")
+		if i := strings.LastIndexByte(authority, '@'); i >= 0 {
+			authority = "xxxxx@" + authority[i+1:]
+		}
+		return scheme + "://" + authority + "/" + tail
+	}
+	if u.User == nil {
+		return rawURL
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	} else if u.Scheme == "http" || u.Scheme == "https" {
+		// A lone user part over HTTP is usually a token.
+		u.User = url.User("xxxxx")
+	}
+	return u.String()
+}
