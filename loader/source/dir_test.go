@@ -166,14 +166,22 @@ func TestDirSourceIgnoresNoOpsAndGit(t *testing.T) {
 	}
 	ch := runSource(t, src)
 	next(t, ch, "initial revision", hasFile("flags/a.yaml", "v1"))
-	// Same content rewritten, a chmod, a change inside .git, a trigger:
-	// none is a new revision.
-	write(t, filepath.Join(root, "flags", "a.yaml"), "v1")
+	// Same content rewritten (atomically, so that no scan can see it half
+	// written), a chmod, a change inside .git, a trigger: none is a new
+	// revision.
+	tmp := filepath.Join(t.TempDir(), "a.yaml")
+	write(t, tmp, "v1")
+	if err := os.Rename(tmp, filepath.Join(root, "flags", "a.yaml")); err != nil {
+		t.Fatal(err)
+	}
 	os.Chmod(filepath.Join(root, "flags", "a.yaml"), 0o600)
 	write(t, filepath.Join(root, ".git", "HEAD"), "ref: refs/heads/main")
 	src.Trigger()
-	// A real change afterwards must be the very next update.
-	write(t, filepath.Join(root, "flags", "a.yaml"), "v2")
+	// A real change afterwards (atomic too) must be the very next update.
+	write(t, tmp, "v2")
+	if err := os.Rename(tmp, filepath.Join(root, "flags", "a.yaml")); err != nil {
+		t.Fatal(err)
+	}
 	s := next(t, ch, "next update", func(seen) bool { return true })
 	if s.Update.Err != nil || s.Files["flags/a.yaml"] != "v2" {
 		t.Fatalf("next update = %+v, want the v2 revision (no-ops must not produce revisions)", s)
