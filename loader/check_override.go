@@ -1,0 +1,89 @@
+package loader
+
+import (
+	"path"
+	"time"
+
+	"github.com/flagpole/flagpole/ruleset"
+)
+
+// checkOverride checks overrides/<env>/<flag>.yaml against the flag it
+// overrides in that environment.
+func (c *checker) checkOverride(f *yfile) {
+	var raw overrideYAML
+	if !c.decode(f, &raw) {
+		return
+	}
+	dirEnv := path.Base(path.Dir(f.rel))
+	ok := true
+	if c.settingsOK && !c.envs[dirEnv] {
+		c.errorf(f, p("environment"), "overrides/%s/ is not a declared environment", dirEnv)
+		ok = false
+	} else if raw.Environment != dirEnv {
+		c.errorf(f, p("environment"), "environment %q does not match the directory: files in overrides/%s/ must have environment %q", raw.Environment, dirEnv, dirEnv)
+		ok = false
+	}
+	if want := baseName(f.rel); raw.Flag != want {
+		c.errorf(f, p("flag"), "flag %q does not match the file name: %s must have flag %q", raw.Flag, f.rel, want)
+		ok = false
+	}
+	fs, known := c.flags[raw.Flag]
+	if !known {
+		if !c.broken["flag/"+raw.Flag] {
+			c.errorf(f, p("flag"), "unknown flag %q", raw.Flag)
+		}
+		ok = false
+	}
+	at, _ := time.Parse(time.RFC3339, raw.At)
+	o := &ruleset.Override{Flag: raw.Flag, Environment: raw.Environment, Serve: raw.Serve,
+		Reason: raw.Reason, By: raw.By, At: at}
+	if raw.Expires != "" {
+		exp, _ := time.Parse(time.RFC3339, raw.Expires)
+		o.Expires = &exp
+		if !exp.After(at) {
+			c.errorf(f, p("expires"), "expires (%s) must be after at (%s)", raw.Expires, raw.At)
+			ok = false
+		} else if !c.now.Before(exp) {
+			c.warnf(f, p("expires"), "override expired at %s and no longer applies: remove the file", raw.Expires)
+		}
+	}
+	if r := raw.Recovery; r != nil {
+		startAt, _ := time.Parse(time.RFC3339, r.StartAt)
+		every, err := time.ParseDuration(r.Every)
+		if err != nil || every <= 0 {
+			c.errorf(f, p("recovery", "every"), "must be a positive duration such as 1m")
+			ok = false
+		}
+		o.Recovery = &ruleset.Recovery{StartAt: startAt, Start: r.Start, Step: r.Step, Every: ruleset.Duration(every)}
+	}
+	if !ok {
+		return
+	}
+	fl := fs.perEnv[raw.Environment]
+	if fl == nil {
+		return // the flag itself is invalid and already reported
+	}
+	found := false
+	for _, v := range fl.Variants {
+		found = found || v.Name == raw.Serve
+	}
+	if !found {
+		names := ""
+		for i, v := range fl.Variants {
+			if i > 0 {
+				names += ", "
+			}
+			names += v.Name
+		}
+		c.errorf(f, p("serve"), "unknown variant %q of flag %s (variants: %s)", raw.Serve, raw.Flag, names)
+		return
+	}
+	if prev, dup := c.overrides[raw.Environment][raw.Flag]; dup {
+		c.errorf(f, p("flag"), "duplicate override of flag %q in %s (already overridden to %q)", raw.Flag, raw.Environment, prev.Serve)
+		return
+	}
+	if c.overrides[raw.Environment] == nil {
+		c.overrides[raw.Environment] = map[string]*ruleset.Override{}
+	}
+	c.overrides[raw.Environment][raw.Flag] = o
+}

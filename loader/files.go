@@ -1,0 +1,266 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Repository layout.
+const (
+	settingsFile   = "flagpole.yaml"
+	attributesFile = "attributes.yaml"
+	audiencesDir   = "audiences"
+	flagsDir       = "flags"
+	overridesDir   = "overrides"
+)
+
+// rawFile is a repository file read from disk.
+type rawFile struct {
+	rel  string // slash-separated, relative to the root
+	data []byte
+}
+
+// tree is the set of files that make up a repository.
+type tree struct {
+	settings   *rawFile // nil when missing or unreadable
+	attributes *rawFile
+	audiences  []*rawFile
+	flags      []*rawFile
+	overrides  []*rawFile
+	diags      Diagnostics
+}
+
+// reader reads a repository without leaving its root.
+type reader struct {
+	root    string // absolute, symlinks resolved
+	maxSize int64
+	t       *tree
+}
+
+// readTree reads every file of the repository at dir. Problems with single
+// files become diagnostics; failing to read the repository at all is an
+// error.
+func readTree(dir string, maxSize int64) (*tree, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("resolving repository path %s: %w", dir, err)
+	}
+	root, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, fmt.Errorf("opening repository %s: %w", dir, err)
+	}
+	st, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("opening repository %s: %w", dir, err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("opening repository %s: not a directory", dir)
+	}
+	r := &reader{root: root, maxSize: maxSize, t: &tree{}}
+	if r.t.settings, err = r.readOptional(settingsFile); err != nil {
+		return nil, err
+	}
+	if r.t.settings == nil && !r.hasDiag(settingsFile) {
+		r.fileError(settingsFile, "file not found: this is not a flags repository (flagpole init creates one)")
+	}
+	if r.t.attributes, err = r.readOptional(attributesFile); err != nil {
+		return nil, err
+	}
+	if r.t.audiences, err = r.readDir(audiencesDir); err != nil {
+		return nil, err
+	}
+	if r.t.flags, err = r.readDir(flagsDir); err != nil {
+		return nil, err
+	}
+	if err := r.readOverrides(); err != nil {
+		return nil, err
+	}
+	return r.t, nil
+}
+
+func (r *reader) fileError(rel, msg string) {
+	r.t.diags = append(r.t.diags, Diagnostic{File: rel, Message: msg})
+}
+
+func (r *reader) fileWarning(rel, msg string) {
+	r.t.diags = append(r.t.diags, Diagnostic{File: rel, Message: msg, Severity: SeverityWarning})
+}
+
+func (r *reader) hasDiag(rel string) bool {
+	for _, d := range r.t.diags {
+		if d.File == rel {
+			return true
+		}
+	}
+	return false
+}
+
+// resolve returns the real path of rel and whether it stays inside the
+// root; a missing path yields fs.ErrNotExist.
+func (r *reader) resolve(rel string) (string, os.FileInfo, error) {
+	full := filepath.Join(r.root, filepath.FromSlash(rel))
+	real, err := filepath.EvalSymlinks(full)
+	if err != nil {
+		if _, lerr := os.Lstat(full); lerr == nil && errors.Is(err, fs.ErrNotExist) {
+			return "", nil, errDangling
+		}
+		return "", nil, err
+	}
+	if !inside(r.root, real) {
+		return "", nil, errOutside
+	}
+	st, err := os.Stat(real)
+	if err != nil {
+		return "", nil, err
+	}
+	return real, st, nil
+}
+
+var (
+	errOutside  = errors.New("resolves outside the repository root")
+	errDangling = errors.New("is a symlink to nothing")
+)
+
+func inside(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+// readOptional reads rel if it exists.
+func (r *reader) readOptional(rel string) (*rawFile, error) {
+	real, st, err := r.resolve(rel)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case errors.Is(err, errOutside), errors.Is(err, errDangling):
+		r.fileError(rel, "symlink "+err.Error())
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading %s: %w", filepath.Join(r.root, rel), err)
+	}
+	if !st.Mode().IsRegular() {
+		r.fileError(rel, "not a regular file")
+		return nil, nil
+	}
+	if st.Size() > r.maxSize {
+		r.fileError(rel, fmt.Sprintf("file is %d bytes, over the limit of %d", st.Size(), r.maxSize))
+		return nil, nil
+	}
+	fh, err := os.Open(real)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", real, err)
+	}
+	defer fh.Close()
+	data, err := io.ReadAll(io.LimitReader(fh, r.maxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", real, err)
+	}
+	if int64(len(data)) > r.maxSize {
+		r.fileError(rel, fmt.Sprintf("file is over the limit of %d bytes", r.maxSize))
+		return nil, nil
+	}
+	return &rawFile{rel: rel, data: data}, nil
+}
+
+// listDir lists the entries of directory rel, sorted; missing is fine.
+func (r *reader) listDir(rel string) ([]os.DirEntry, bool, error) {
+	real, st, err := r.resolve(rel)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, false, nil
+	case errors.Is(err, errOutside), errors.Is(err, errDangling):
+		r.fileError(rel, "symlink "+err.Error())
+		return nil, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("reading %s: %w", filepath.Join(r.root, rel), err)
+	}
+	if !st.IsDir() {
+		r.fileError(rel, "must be a directory")
+		return nil, false, nil
+	}
+	entries, err := os.ReadDir(real)
+	if err != nil {
+		return nil, false, fmt.Errorf("reading directory %s: %w", real, err)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	return entries, true, nil
+}
+
+// readDir reads the .yaml and .yml files of directory rel.
+func (r *reader) readDir(rel string) ([]*rawFile, error) {
+	entries, _, err := r.listDir(rel)
+	if err != nil {
+		return nil, err
+	}
+	var out []*rawFile
+	for _, e := range entries {
+		name := e.Name()
+		child := path.Join(rel, name)
+		if strings.HasPrefix(name, ".") {
+			continue // .gitkeep, editor files
+		}
+		if e.IsDir() {
+			r.fileWarning(child, fmt.Sprintf("directory ignored: %s/ holds files only", rel))
+			continue
+		}
+		if !isYAML(name) {
+			r.fileWarning(child, "file ignored: not a .yaml or .yml file")
+			continue
+		}
+		f, err := r.readOptional(child)
+		if err != nil {
+			return nil, err
+		}
+		if f != nil {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+func (r *reader) readOverrides() error {
+	entries, _, err := r.listDir(overridesDir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		child := path.Join(overridesDir, name)
+		if strings.HasPrefix(name, ".") {
+			continue
+		}
+		isDir := e.IsDir()
+		if e.Type()&fs.ModeSymlink != 0 {
+			if _, st, err := r.resolve(child); err == nil {
+				isDir = st.IsDir()
+			}
+		}
+		if !isDir {
+			r.fileWarning(child, "file ignored: overrides/ holds one directory per environment")
+			continue
+		}
+		files, err := r.readDir(child)
+		if err != nil {
+			return err
+		}
+		r.t.overrides = append(r.t.overrides, files...)
+	}
+	return nil
+}
+
+func isYAML(name string) bool {
+	return strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")
+}
+
+// baseName returns a file's name without directory and .yaml/.yml.
+func baseName(rel string) string {
+	b := path.Base(rel)
+	return strings.TrimSuffix(strings.TrimSuffix(b, ".yaml"), ".yml")
+}

@@ -1,0 +1,222 @@
+// Package loader reads a flags repository (DESIGN §2: flagpole.yaml,
+// attributes.yaml, audiences/, flags/, overrides/<env>/), validates it and
+// turns it into one ruleset.Document per environment.
+//
+// Validation has three stages, and every problem of every stage and file is
+// collected and reported at once, each with its file, line, column and
+// field path:
+//
+//  1. strict YAML: one document per file holding a mapping, no duplicate
+//     keys, no aliases; files no larger than Options.MaxFileSize and never
+//     outside the repository root (symlinks included);
+//  2. the file's JSON Schema (package schema): unknown fields, wrong types,
+//     bad enum values, formats;
+//  3. semantic checks: undeclared attributes and environments, operators
+//     that do not fit the attribute's type, invalid regular expressions,
+//     unknown audiences and variants, audience cycles, rollouts that do not
+//     sum to 100, duplicate keys across files, file names that do not match
+//     keys, overrides that do not match their directory or flag.
+//
+// A flag in flags/<key>.yaml (or .yml) must have key <key>, an audience in
+// audiences/<key>.yaml likewise, and an override in
+// overrides/<env>/<flag>.yaml must have flag <flag> and environment <env>.
+// Stale flags (past expires), expired overrides and ignored files are
+// warnings: the repository still loads.
+//
+// Subpackages own where repositories come from (source) and the sync loop
+// (syncer); this package only reads a directory.
+package loader
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/flagpole/flagpole/ruleset"
+	"github.com/flagpole/flagpole/schema"
+)
+
+// DefaultMaxFileSize is the largest file Load reads when Options.MaxFileSize
+// is zero: 1 MiB.
+const DefaultMaxFileSize = 1 << 20
+
+// Options tunes Load. The zero value is ready to use.
+type Options struct {
+	// Now is the clock for stale-flag and expired-override warnings.
+	// Zero: time.Now.
+	Now func() time.Time
+	// Revision is the commit the directory holds; it becomes the version of
+	// every Document. Empty: a hash of the content of the files read.
+	Revision string
+	// MaxFileSize is the largest file read, in bytes; larger files are
+	// errors. Zero: DefaultMaxFileSize.
+	MaxFileSize int64
+}
+
+// Load reads, validates and builds the flags repository in dir.
+//
+// When the repository has errors, Load returns a nil Repo and an error of
+// type Diagnostics (use errors.As) listing every error and warning, sorted.
+// When it cannot read the repository at all (I/O errors), the error is
+// another type and names the path. Warnings of a valid repository are in
+// Repo.Warnings.
+func Load(dir string, opts Options) (*Repo, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxFileSize <= 0 {
+		opts.MaxFileSize = DefaultMaxFileSize
+	}
+	t, err := readTree(dir, opts.MaxFileSize)
+	if err != nil {
+		return nil, err
+	}
+	parsed := parseTree(t)
+	c := &checker{
+		now:         opts.Now(),
+		envs:        map[string]bool{},
+		attrs:       map[string]ruleset.AttrType{},
+		audiences:   map[string]*audienceSrc{},
+		flags:       map[string]*flagSrc{},
+		overrides:   map[string]map[string]*ruleset.Override{},
+		regexpCache: map[string]error{},
+		broken:      map[string]bool{},
+		diags:       t.diags,
+	}
+	for _, f := range parsed.all {
+		c.diags = append(c.diags, f.diags...)
+	}
+	c.loadSettings(parsed.settings)
+	c.loadAttributes(parsed.attributes)
+	c.registerAudiences(parsed.audiences)
+	c.registerFlags(parsed.flags)
+	c.checkAudiences()
+	envs := c.settings.Environments
+	if !c.settingsOK || len(envs) == 0 {
+		envs = []string{""} // check the flags' own fields all the same
+	}
+	for _, fs := range c.flagOrder {
+		c.checkFlag(fs, envs)
+	}
+	for _, f := range parsed.overrides {
+		c.checkOverride(f)
+	}
+	diags := c.diags.sort()
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	version := opts.Revision
+	if version == "" {
+		version = contentHash(t)
+	}
+	repo := &Repo{Dir: dir, Version: version, Settings: c.settings, Attributes: c.attributes,
+		Documents: c.documents(version), Warnings: diags.Warnings()}
+	return repo, nil
+}
+
+// documents assembles one Document per environment.
+func (c *checker) documents(version string) map[string]*ruleset.Document {
+	docs := make(map[string]*ruleset.Document, len(c.settings.Environments))
+	for _, env := range c.settings.Environments {
+		d := &ruleset.Document{Version: version, Environment: env, Commit: version,
+			Flags:     make(map[string]*ruleset.Flag, len(c.flags)),
+			Audiences: make(map[string]*ruleset.Audience, len(c.audiences)),
+			Overrides: c.overrides[env],
+		}
+		for k, fs := range c.flags {
+			d.Flags[k] = fs.perEnv[env]
+		}
+		for k, a := range c.audiences {
+			d.Audiences[k] = a.out
+		}
+		docs[env] = d
+	}
+	return docs
+}
+
+// parsedTree is the repository's files parsed and schema-checked.
+type parsedTree struct {
+	settings, attributes *yfile
+	audiences, flags     []*yfile
+	overrides            []*yfile
+	all                  []*yfile
+}
+
+// parseTree parses every file, on all CPUs: YAML decoding and schema
+// validation are most of the work of a load.
+func parseTree(t *tree) *parsedTree {
+	type job struct {
+		raw    *rawFile
+		schema string
+		out    **yfile
+	}
+	pt := &parsedTree{
+		audiences: make([]*yfile, len(t.audiences)),
+		flags:     make([]*yfile, len(t.flags)),
+		overrides: make([]*yfile, len(t.overrides)),
+	}
+	var jobs []job
+	if t.settings != nil {
+		jobs = append(jobs, job{t.settings, schema.Flagpole, &pt.settings})
+	}
+	if t.attributes != nil {
+		jobs = append(jobs, job{t.attributes, schema.Attributes, &pt.attributes})
+	}
+	for i, r := range t.audiences {
+		jobs = append(jobs, job{r, schema.Audience, &pt.audiences[i]})
+	}
+	for i, r := range t.flags {
+		jobs = append(jobs, job{r, schema.Flag, &pt.flags[i]})
+	}
+	for i, r := range t.overrides {
+		jobs = append(jobs, job{r, schema.Override, &pt.overrides[i]})
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(jobs))
+	var wg sync.WaitGroup
+	next := make(chan job)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range next {
+				*j.out = parseFile(j.raw.rel, j.raw.data, j.schema)
+			}
+		}()
+	}
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	for _, j := range jobs {
+		pt.all = append(pt.all, *j.out)
+	}
+	return pt
+}
+
+// contentHash identifies the repository's content: a SHA-256 over every
+// file read, in path order, shortened to 16 hex digits.
+func contentHash(t *tree) string {
+	h := sha256.New()
+	var files []*rawFile
+	if t.settings != nil {
+		files = append(files, t.settings)
+	}
+	if t.attributes != nil {
+		files = append(files, t.attributes)
+	}
+	files = append(files, t.audiences...)
+	files = append(files, t.flags...)
+	files = append(files, t.overrides...)
+	var n [8]byte
+	for _, f := range files {
+		h.Write([]byte(f.rel))
+		binary.BigEndian.PutUint64(n[:], uint64(len(f.data)))
+		h.Write(n[:])
+		h.Write(f.data)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}

@@ -1,0 +1,342 @@
+package loader
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/flagpole/flagpole/schema"
+)
+
+// yfile is one YAML file of the repository: its node tree (for positions),
+// its value as JSON (for the schema) and the problems found so far.
+type yfile struct {
+	rel   string         // path relative to the repository root, slash-separated
+	root  *yaml.Node     // the root mapping; nil when the file did not parse
+	value map[string]any // root as JSON values
+	diags Diagnostics
+	ok    bool // parsed, converted and schema-valid: safe to decode
+}
+
+// parseFile parses data as one YAML document holding a mapping and validates
+// it against the named schema. It never panics on any input.
+func parseFile(rel string, data []byte, schemaName string) *yfile {
+	f := &yfile{rel: rel}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			f.errorAt(1, 1, "", "file is empty")
+		} else {
+			f.yamlError(err, data)
+		}
+		return f
+	}
+	var second yaml.Node
+	switch err := dec.Decode(&second); {
+	case err == nil:
+		line, col := second.Line, second.Column
+		if len(second.Content) > 0 {
+			line, col = second.Content[0].Line, second.Content[0].Column
+		}
+		f.errorAt(line, col, "", "a second YAML document is not allowed: one file holds one document")
+	case !errors.Is(err, io.EOF):
+		f.yamlError(err, data)
+	}
+	if len(doc.Content) == 0 {
+		f.errorAt(1, 1, "", "file is empty")
+		return f
+	}
+	root := doc.Content[0]
+	if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
+		f.errorAt(root.Line, root.Column, "", "file is empty")
+		return f
+	}
+	if root.Kind != yaml.MappingNode {
+		f.errorAt(root.Line, root.Column, "", fmt.Sprintf("the file must hold a mapping of fields, not %s", kindName(root)))
+		return f
+	}
+	f.root = root
+	c := converter{f: f}
+	v, _ := c.convert(root, nil).(map[string]any)
+	f.value = v
+	if c.blocking {
+		return f
+	}
+	for _, viol := range schema.Validate(schemaName, v) {
+		f.schemaViolation(viol)
+	}
+	f.ok = len(f.diags) == 0
+	return f
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlError reports a YAML syntax error at the line the parser names.
+func (f *yfile) yamlError(err error, data []byte) {
+	msg := err.Error()
+	line := 0
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	col := 0
+	if line > 0 {
+		col = 1
+		if text, ok := lineText(data, line); ok {
+			if i := strings.IndexByte(text, '\t'); i >= 0 && strings.TrimLeft(text[:i], " ") == "" {
+				col = i + 1
+				msg = "tab character in indentation: YAML is indented with spaces only (" + msg + ")"
+			}
+		}
+	}
+	f.diags = append(f.diags, Diagnostic{File: f.rel, Line: line, Column: col, Message: "invalid YAML: " + msg})
+}
+
+// lineText returns the 1-based line n of data.
+func lineText(data []byte, n int) (string, bool) {
+	for i := 1; len(data) > 0; i++ {
+		j := bytes.IndexByte(data, '\n')
+		line := data
+		if j >= 0 {
+			line, data = data[:j], data[j+1:]
+		} else {
+			data = nil
+		}
+		if i == n {
+			return string(line), true
+		}
+	}
+	return "", false
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return "a single value"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	return "a mapping"
+}
+
+func (f *yfile) errorAt(line, col int, path, msg string) {
+	f.diags = append(f.diags, Diagnostic{File: f.rel, Line: line, Column: col, Path: path, Message: msg})
+}
+
+// schemaViolation reports v at the node its JSON pointer names; an unknown
+// field is reported at its key, a missing one at the mapping that lacks it.
+func (f *yfile) schemaViolation(v schema.Violation) {
+	tokens := pointerTokens(v.Path)
+	path := make([]any, len(tokens))
+	for i, t := range tokens {
+		path[i] = t
+	}
+	loc := f.locate(path...)
+	n := loc.value
+	if strings.HasPrefix(v.Message, "unknown field ") && loc.key != nil {
+		n = loc.key
+	}
+	f.errorAt(n.Line, n.Column, loc.path, v.Message)
+}
+
+func pointerTokens(p string) []string {
+	if p == "" {
+		return nil
+	}
+	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	for i, s := range parts {
+		parts[i] = strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
+	}
+	return parts
+}
+
+// location is where a field path leads in a file.
+type location struct {
+	path  string     // field path such as "rules[2].serve"
+	key   *yaml.Node // the mapping key of the last element, if any
+	value *yaml.Node // the deepest node found on the way (never nil)
+}
+
+// locate follows path (string keys and int indexes; strings of digits
+// index lists too) from the root and formats it as a field path. When the
+// path leaves the tree, the deepest node found stands in.
+func (f *yfile) locate(path ...any) location {
+	loc := location{value: f.root}
+	if loc.value == nil {
+		loc.value = &yaml.Node{Line: 1, Column: 1}
+	}
+	var b strings.Builder
+	found := f.root != nil
+	for _, el := range path {
+		var key string
+		idx := -1
+		switch el := el.(type) {
+		case int:
+			idx = el
+		case string:
+			key = el
+			if found && loc.value.Kind == yaml.SequenceNode {
+				if i, err := strconv.Atoi(el); err == nil {
+					idx = i
+				}
+			}
+		}
+		if idx >= 0 {
+			fmt.Fprintf(&b, "[%d]", idx)
+		} else {
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(key)
+		}
+		if !found {
+			continue
+		}
+		k, v := child(loc.value, key, idx)
+		if v == nil {
+			found = false
+			loc.key = nil
+			continue
+		}
+		loc.key, loc.value = k, v
+	}
+	loc.path = b.String()
+	return loc
+}
+
+// child returns the key and value nodes of n's field key or item idx.
+func child(n *yaml.Node, key string, idx int) (*yaml.Node, *yaml.Node) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		if idx >= 0 {
+			key = strconv.Itoa(idx)
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return n.Content[i], n.Content[i+1]
+			}
+		}
+	case yaml.SequenceNode:
+		if idx >= 0 && idx < len(n.Content) {
+			return nil, n.Content[idx]
+		}
+	}
+	return nil, nil
+}
+
+// at reports an error at path.
+func (f *yfile) at(sev Severity, msg string, path ...any) Diagnostic {
+	loc := f.locate(path...)
+	return Diagnostic{File: f.rel, Line: loc.value.Line, Column: loc.value.Column, Path: loc.path, Message: msg, Severity: sev}
+}
+
+// atKey is like at but points at the mapping key of the last element.
+func (f *yfile) atKey(sev Severity, msg string, path ...any) Diagnostic {
+	loc := f.locate(path...)
+	n := loc.value
+	if loc.key != nil {
+		n = loc.key
+	}
+	return Diagnostic{File: f.rel, Line: n.Line, Column: n.Column, Path: loc.path, Message: msg, Severity: sev}
+}
+
+// converter turns a node tree into JSON values, reporting what JSON cannot
+// hold and what strict decoding forbids (duplicate keys).
+type converter struct {
+	f        *yfile
+	blocking bool // a problem that makes the value unfit for the schema
+}
+
+func (c *converter) fail(n *yaml.Node, path []any, msg string, blocking bool) {
+	loc := c.f.locate(path...)
+	c.f.errorAt(n.Line, n.Column, loc.path, msg)
+	c.blocking = c.blocking || blocking
+}
+
+func (c *converter) convert(n *yaml.Node, path []any) any {
+	switch n.Kind {
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		seen := make(map[string]int, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind != yaml.ScalarNode {
+				c.fail(k, path, "mapping keys must be plain values, not "+kindName(k), true)
+				continue
+			}
+			p := append(path[:len(path):len(path)], k.Value)
+			if first, dup := seen[k.Value]; dup {
+				c.fail(k, p, fmt.Sprintf("duplicate key %q (first at line %d)", k.Value, first), false)
+				continue
+			}
+			seen[k.Value] = k.Line
+			m[k.Value] = c.convert(v, p)
+		}
+		return m
+	case yaml.SequenceNode:
+		s := make([]any, len(n.Content))
+		for i, item := range n.Content {
+			s[i] = c.convert(item, append(path[:len(path):len(path)], i))
+		}
+		return s
+	case yaml.AliasNode:
+		c.fail(n, path, "YAML aliases are not supported: write the value out", true)
+		return nil
+	case yaml.ScalarNode:
+		return c.scalar(n, path)
+	}
+	c.fail(n, path, "unsupported YAML node", true)
+	return nil
+}
+
+func (c *converter) scalar(n *yaml.Node, path []any) any {
+	switch n.ShortTag() {
+	case "!!str", "!!timestamp":
+		return n.Value
+	case "!!null":
+		return nil
+	case "!!bool":
+		var b bool
+		if err := n.Decode(&b); err == nil {
+			return b
+		}
+	case "!!int":
+		if i, err := strconv.ParseInt(n.Value, 0, 64); err == nil {
+			return i
+		}
+		var i int64
+		if err := n.Decode(&i); err == nil {
+			return i
+		}
+		var fl float64
+		if err := n.Decode(&fl); err == nil && !math.IsInf(fl, 0) {
+			return fl
+		}
+	case "!!float":
+		var fl float64
+		if err := n.Decode(&fl); err == nil {
+			if math.IsNaN(fl) || math.IsInf(fl, 0) {
+				c.fail(n, path, fmt.Sprintf("%s is not a number JSON can hold", n.Value), true)
+				return nil
+			}
+			return fl
+		}
+	default:
+		c.fail(n, path, fmt.Sprintf("unsupported YAML tag %s", n.Tag), true)
+		return nil
+	}
+	c.fail(n, path, fmt.Sprintf("cannot read %q as %s", n.Value, strings.TrimPrefix(n.ShortTag(), "!!")), true)
+	return nil
+}
