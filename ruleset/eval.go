@@ -92,7 +92,7 @@ func (f *flag) evaluate(st *evalState) Result {
 	}
 	if !f.enabled {
 		if st.tr != nil {
-			st.tr.leaf(StepDisabled, "enabled", "", false, "flag disabled: serve "+quote(f.names[f.off]))
+			st.tr.leaf(StepDisabled, "enabled", "", false, "false, serve "+quote(f.names[f.off]))
 		}
 		return f.result(f.off, ReasonDisabled, -1, "")
 	}

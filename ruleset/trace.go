@@ -190,17 +190,20 @@ func (t *tracer) overrideRecovery(f *flag, rec *Recovery, now time.Time, b int, 
 }
 
 func (t *tracer) rolloutMissing(step int, r *rule, v any, has bool) {
-	t.leaf(StepRollout, "rollout by "+r.by, seenValue(r.by, v, has), false, "cannot bucket this value")
+	t.leaf(StepRollout, rolloutSubject(r), seenValue(r.by, v, has), false, "cannot bucket this value")
 	t.end(step, false, "rollout attribute "+r.by+" unusable, next rule")
 }
 
-func (t *tracer) rolloutChose(step int, f *flag, r *rule, v any, b, variant int) {
-	var parts []string
-	for _, w := range r.src.Rollout {
-		parts = append(parts, w.Variant+" "+thousandths(w.Weight)+"%")
+func rolloutSubject(r *rule) string {
+	parts := make([]string, len(r.src.Rollout))
+	for i, w := range r.src.Rollout {
+		parts[i] = w.Variant + " " + thousandths(w.Weight) + "%"
 	}
-	subject := "rollout by " + r.by + " {" + strings.Join(parts, ", ") + "}"
-	t.leaf(StepRollout, subject, seenValue(r.by, v, true), true, fmt.Sprintf("bucket %d → %s", b, quote(f.names[variant])))
+	return "rollout by " + r.by + " {" + strings.Join(parts, ", ") + "}"
+}
+
+func (t *tracer) rolloutChose(step int, f *flag, r *rule, v any, b, variant int) {
+	t.leaf(StepRollout, rolloutSubject(r), seenValue(r.by, v, true), true, fmt.Sprintf("bucket %d → %s", b, quote(f.names[variant])))
 	t.end(step, true, "split → "+quote(f.names[variant]))
 }
 

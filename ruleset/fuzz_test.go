@@ -1,0 +1,118 @@
+package ruleset
+
+import (
+	"encoding/json"
+	"math"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func FuzzParseContext(f *testing.F) {
+	for _, s := range []string{
+		`{"key":"u1","age":42.5,"student":true,"gone":null}`,
+		`{}`, `{"tags":["a"]}`, `{"a":{"b":1}}`, `[1]`, `null`, `{"a":1}{}`, `{"a":1,"a":2}`,
+		`{"a":1e999}`, `{"\u00fc":"\ud83d\ude00"}`, `{"a":"\u0000"}`, ``, `{`, `{"a":-0}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ctx, err := ParseContext(data)
+		if err != nil {
+			return
+		}
+		if len(ctx) > MaxContextAttributes {
+			t.Fatalf("%d attributes accepted", len(ctx))
+		}
+		for k, v := range ctx {
+			switch v.(type) {
+			case string, float64, bool, nil:
+			default:
+				t.Fatalf("attribute %q has type %T", k, v)
+			}
+		}
+		again, err := json.Marshal(ctx)
+		if err != nil {
+			t.Fatalf("re-encoding %#v: %v", ctx, err)
+		}
+		back, err := ParseContext(again)
+		if err != nil || !reflect.DeepEqual(back, ctx) {
+			t.Fatalf("round trip of %s: %#v, %v; want %#v", again, back, err, ctx)
+		}
+	})
+}
+
+// fuzzDocument is the fixture plus a flag with one rule per operator and
+// type, so that random contexts reach every operator.
+func fuzzDocument(t testing.TB) *Document {
+	doc := decodeDoc(t, fixtureDoc)
+	var rules []Rule
+	add := func(attr string, typ AttrType, op string, values ...string) {
+		rules = append(rules, Rule{Conditions: []Condition{cond(attr, typ, op, values...)}, Serve: "on"})
+	}
+	for _, op := range []string{OpEq, OpNeq, OpIn, OpNotIn, OpContains, OpNotContains, OpStartsWith, OpEndsWith, OpMatches} {
+		add("s", AttrString, op, `"a.b"`)
+	}
+	for _, typ := range []AttrType{AttrNumber, AttrSemver, AttrDatetime} {
+		operand := map[AttrType]string{AttrNumber: "3", AttrSemver: `"1.2.3-rc.1"`, AttrDatetime: `"2026-11-21T10:00:00Z"`}[typ]
+		for _, op := range []string{OpEq, OpNeq, OpIn, OpNotIn, OpLt, OpLte, OpGt, OpGte, OpExists, OpNotExists} {
+			if op == OpExists || op == OpNotExists {
+				add(string(typ), typ, op)
+			} else {
+				add(string(typ), typ, op, operand)
+			}
+		}
+	}
+	add("b", AttrBoolean, OpEq, "true")
+	add("now", AttrDatetime, OpLt, `"2026-11-21T10:00:00Z"`)
+	rules = append(rules, Rule{Rollout: []Weight{{"on", 50000}, {"off", 50000}}, By: "s"})
+	doc.Flags["ops"] = boolFlag("ops", rules...)
+	return doc
+}
+
+func FuzzEvaluate(f *testing.F) {
+	f.Add([]byte(`{"key":"juan","state":"CA","student":true,"beta":true}`), "user-1", "2.0.0", 3.0, "2026-11-21T10:07:00Z")
+	f.Add([]byte(`{"s":"a.b","number":3,"semver":"1.2.3","datetime":"2026-11-21"}`), "", "v1.2.3-rc.1+b", math.NaN(), "")
+	f.Add([]byte(`{"key":1e300,"age":"x","org":true}`), "\xff", "1.2", math.Inf(1), "garbage")
+	f.Add([]byte(`not json`), "k", "", -0.0, "2026-02-30T00:00:00Z")
+	doc := fuzzDocument(f)
+	rs, err := CompileWith(doc, Options{Now: fixedClock(time.Date(2026, 11, 21, 10, 7, 0, 0, time.UTC))})
+	if err != nil {
+		f.Fatal(err)
+	}
+	keys := append(rs.Keys(), "missing")
+	f.Fuzz(func(t *testing.T, data []byte, key, version string, num float64, now string) {
+		ctx, err := ParseContext(data)
+		if err != nil {
+			ctx = Context{}
+		}
+		ctx["key"], ctx["app_version"], ctx["semver"], ctx["age"], ctx["number"] = key, version, version, num, num
+		if now != "" {
+			ctx["now"], ctx["datetime"] = now, now
+		}
+		if len(key)%2 == 1 {
+			ctx["s"], ctx["org"] = key, int64(len(key))
+		}
+		for _, k := range keys {
+			res := rs.Evaluate(k, ctx)
+			if k != "missing" && (res.Reason == ReasonError || res.Variant == "") {
+				t.Fatalf("%s: %+v", k, res)
+			}
+			got, tr := rs.Explain(k, ctx)
+			if !reflect.DeepEqual(got, res) {
+				t.Fatalf("%s: Explain %+v, Evaluate %+v\n%s", k, got, res, tr)
+			}
+			_ = tr.String()
+		}
+	})
+}
+
+func TestFuzzDocumentCompiles(t *testing.T) {
+	doc := fuzzDocument(t)
+	if _, err := Compile(doc); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(doc.Flags["ops"].Rules); n != 42 {
+		t.Errorf("ops flag has %d rules", n)
+	}
+}
