@@ -17,12 +17,22 @@ type audienceSrc struct {
 // registerAudiences decodes every audience file and indexes it by key, so
 // that conditions can refer to audiences in any file.
 func (c *checker) registerAudiences(files []*yfile) {
+	var decoded []*audienceSrc
 	for _, f := range files {
 		var raw audienceYAML
 		if !c.decode(f, &raw) {
 			c.markBroken("audience", f)
 			continue
 		}
+		decoded = append(decoded, &audienceSrc{f: f, raw: raw})
+	}
+	// Files named after their key claim it first, so that a duplicate is
+	// reported in the file that is misnamed.
+	sort.SliceStable(decoded, func(i, j int) bool {
+		return decoded[i].raw.Key == baseName(decoded[i].f.rel) && decoded[j].raw.Key != baseName(decoded[j].f.rel)
+	})
+	for _, a := range decoded {
+		f, raw := a.f, a.raw
 		if want := baseName(f.rel); raw.Key != want {
 			c.errorf(f, p("key"), "key %q does not match the file name: %s must have key %q", raw.Key, f.rel, want)
 		}
@@ -30,7 +40,7 @@ func (c *checker) registerAudiences(files []*yfile) {
 			c.errorf(f, p("key"), "duplicate audience key %q (also in %s)", raw.Key, prev.f.rel)
 			continue
 		}
-		c.audiences[raw.Key] = &audienceSrc{f: f, raw: raw}
+		c.audiences[raw.Key] = a
 	}
 }
 

@@ -58,13 +58,17 @@ func (c *checker) condition(f *yfile, path []any, cy *conditionYAML) (ruleset.Co
 	switch op {
 	case ruleset.OpExists, ruleset.OpNotExists:
 		if hasValue || hasValues {
-			c.errorf(f, path, "operator %s takes no value or values", op)
+			c.errorf(f, path, "operator %s takes no value", op)
 			return out, false
 		}
 		return out, true
 	case ruleset.OpIn, ruleset.OpNotIn:
-		if hasValue || !hasValues {
-			c.errorf(f, path, "operator %s takes values: a list", op)
+		if hasValue {
+			c.errorf(f, append(path, "value"), "operator %s takes values (a list), not value", op)
+			return out, false
+		}
+		if !hasValues {
+			c.errorf(f, path, "operator %s needs values: a list", op)
 			return out, false
 		}
 		ok := true
@@ -75,8 +79,12 @@ func (c *checker) condition(f *yfile, path []any, cy *conditionYAML) (ruleset.Co
 		}
 		return out, ok
 	default:
-		if hasValues || !hasValue {
-			c.errorf(f, path, "operator %s takes one value, not values", op)
+		if hasValues {
+			c.errorf(f, append(path, "values"), "operator %s takes one value, not values", op)
+			return out, false
+		}
+		if !hasValue {
+			c.errorf(f, path, "operator %s needs a value", op)
 			return out, false
 		}
 		raw, ok := c.operand(f, append(path, "value"), &cy.Value, cy.Attribute, t, op)
@@ -128,7 +136,7 @@ func (c *checker) operand(f *yfile, path []any, n *yaml.Node, attr string, t rul
 		}
 	}
 	if want != "" {
-		c.errorf(f, path, "%s is a %s attribute: value %s must be %s", attr, t, n.Value, want)
+		c.errorf(f, path, "%s is a %s attribute: value %s must be %s", attr, t, raw, want)
 		return nil, false
 	}
 	return raw, true

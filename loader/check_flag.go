@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 	"time"
 
@@ -21,12 +22,22 @@ type flagSrc struct {
 
 // registerFlags decodes every flag file and indexes it by key.
 func (c *checker) registerFlags(files []*yfile) {
+	var decoded []*flagSrc
 	for _, f := range files {
 		var raw flagYAML
 		if !c.decode(f, &raw) {
 			c.markBroken("flag", f)
 			continue
 		}
+		decoded = append(decoded, &flagSrc{f: f, raw: raw})
+	}
+	// Files named after their key claim it first, so that a duplicate is
+	// reported in the file that is misnamed.
+	sort.SliceStable(decoded, func(i, j int) bool {
+		return decoded[i].raw.Key == baseName(decoded[i].f.rel) && decoded[j].raw.Key != baseName(decoded[j].f.rel)
+	})
+	for _, fs := range decoded {
+		f, raw := fs.f, fs.raw
 		if want := baseName(f.rel); raw.Key != want {
 			c.errorf(f, p("key"), "key %q does not match the file name: %s must have key %q", raw.Key, f.rel, want)
 		}
@@ -34,7 +45,7 @@ func (c *checker) registerFlags(files []*yfile) {
 			c.errorf(f, p("key"), "duplicate flag key %q (also in %s)", raw.Key, prev.f.rel)
 			continue
 		}
-		fs := &flagSrc{f: f, raw: raw, perEnv: map[string]*ruleset.Flag{}}
+		fs.perEnv = map[string]*ruleset.Flag{}
 		c.flags[raw.Key] = fs
 		c.flagOrder = append(c.flagOrder, fs)
 	}
@@ -233,6 +244,9 @@ type variantCheck struct {
 func (vc variantCheck) check(path []any, name string) bool {
 	if vc.known[name] {
 		return true
+	}
+	if len(vc.known) == 0 {
+		return false // no valid variants: already reported
 	}
 	vc.c.errorf(vc.f, path, "unknown variant %q (variants%s: %s)", name, vc.note, vc.list)
 	return false

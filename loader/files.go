@@ -125,7 +125,7 @@ func (r *reader) resolve(rel string) (string, os.FileInfo, error) {
 
 var (
 	errOutside  = errors.New("resolves outside the repository root")
-	errDangling = errors.New("is a symlink to nothing")
+	errDangling = errors.New("points to a missing file")
 )
 
 func inside(root, p string) bool {

@@ -94,11 +94,16 @@ func Load(dir string, opts Options) (*Repo, error) {
 	c.registerAudiences(parsed.audiences)
 	c.registerFlags(parsed.flags)
 	c.checkAudiences()
-	envs := c.settings.Environments
-	if !c.settingsOK || len(envs) == 0 {
-		envs = []string{""} // check the flags' own fields all the same
-	}
 	for _, fs := range c.flagOrder {
+		envs := c.settings.Environments
+		if !c.settingsOK {
+			// Unknown environments: check the flag's own fields and each of
+			// its overlays all the same.
+			envs = []string{""}
+			for env := range fs.raw.Environments {
+				envs = append(envs, env)
+			}
+		}
 		c.checkFlag(fs, envs)
 	}
 	for _, f := range parsed.overrides {

@@ -165,6 +165,9 @@ func collect(ve *jsonschema.ValidationError, out *[]Violation) {
 				return
 			}
 		}
+	case strings.HasSuffix(ve.KeywordLocation, "/multipleOf") && strings.HasSuffix(ve.Message, " not multipleOf 0.001"):
+		*out = append(*out, Violation{Path: loc, Message: "must have at most 3 decimals, not " + strings.TrimSuffix(ve.Message, " not multipleOf 0.001")})
+		return
 	case strings.HasSuffix(ve.KeywordLocation, "/const"):
 		*out = append(*out, Violation{Path: loc, Message: "must be " + strings.Trim(strings.TrimPrefix(ve.Message, "value must be "), `"`)})
 		return

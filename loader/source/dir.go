@@ -185,8 +185,11 @@ func (r *dirRun) scan(ctx context.Context) {
 		}
 		return
 	}
+	// After an error the revision is reported again even if unchanged, so
+	// that the receiver knows the source has recovered.
+	recovered := r.lastErr != ""
 	r.lastErr = ""
-	if hash == r.lastID {
+	if hash == r.lastID && !recovered {
 		return
 	}
 	r.lastID = hash

@@ -44,7 +44,8 @@ type Source interface {
 	// Run reports the current revision, then every new one, to fn until ctx
 	// is done (it then returns nil). fn runs on Run's goroutine: the source
 	// waits for it before looking for the next revision, and reports a
-	// revision only when it differs from the last one reported. It returns
+	// revision only when it differs from the last one reported or follows
+	// an error (then it may be the same revision: the source recovered). It returns
 	// an error only when the source cannot work at all.
 	Run(ctx context.Context, fn func(context.Context, Update)) error
 	// Trigger asks for an immediate check (a webhook announced a push). It

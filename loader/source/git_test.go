@@ -1,0 +1,255 @@
+package source_test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/flagpole/flagpole/loader/source"
+)
+
+// remote is a bare repository with a working clone that pushes to it, both
+// driven by the git CLI.
+type remote struct {
+	t    *testing.T
+	bare string
+	work string
+}
+
+func newRemote(t *testing.T) *remote {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git CLI not installed")
+	}
+	dir := t.TempDir()
+	r := &remote{t: t, bare: filepath.Join(dir, "remote.git"), work: filepath.Join(dir, "work")}
+	r.git(dir, "init", "--bare", "--initial-branch=main", r.bare)
+	r.git(dir, "clone", "--quiet", r.bare, r.work)
+	r.git(r.work, "checkout", "--quiet", "-b", "main")
+	return r
+}
+
+func (r *remote) git(dir string, args ...string) string {
+	r.t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"GIT_AUTHOR_NAME=test", "GIT_AUTHOR_EMAIL=test@localhost",
+		"GIT_COMMITTER_NAME=test", "GIT_COMMITTER_EMAIL=test@localhost",
+		"GIT_CONFIG_NOSYSTEM=1", "HOME="+r.t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		r.t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// commit writes files, commits them and returns the commit hash.
+func (r *remote) commit(files map[string]string, msg string) string {
+	r.t.Helper()
+	for name, content := range files {
+		write(r.t, filepath.Join(r.work, name), content)
+	}
+	r.git(r.work, "add", "-A")
+	r.git(r.work, "commit", "--quiet", "-m", msg)
+	return r.git(r.work, "rev-parse", "HEAD")
+}
+
+func (r *remote) push(args ...string) {
+	r.t.Helper()
+	r.git(r.work, append([]string{"push", "--quiet", "origin"}, args...)...)
+}
+
+func newGit(t *testing.T, opts source.GitOptions) *source.Git {
+	t.Helper()
+	if opts.Poll == 0 {
+		opts.Poll = -1 // tests drive fetches with Trigger
+	}
+	if opts.MinBackoff == 0 {
+		opts.MinBackoff, opts.MaxBackoff = 20*time.Millisecond, 100*time.Millisecond
+	}
+	opts.WorkDir = t.TempDir()
+	g, err := source.NewGit(opts)
+	if err != nil {
+		t.Fatalf("NewGit: %v", err)
+	}
+	return g
+}
+
+func isRev(id string) func(seen) bool {
+	return func(s seen) bool { return s.Update.Err == nil && s.Update.Revision.ID == id }
+}
+
+func isErr(s seen) bool { return s.Update.Err != nil }
+
+func TestGitSourceFollowsBranch(t *testing.T) {
+	r := newRemote(t)
+	c1 := r.commit(map[string]string{"flags/a.yaml": "v1", "flagpole.yaml": "version: 1"}, "first")
+	r.push("main")
+	g := newGit(t, source.GitOptions{URL: r.bare})
+	ch := runSource(t, g)
+
+	s := next(t, ch, "first commit", isRev(c1))
+	if s.Files["flags/a.yaml"] != "v1" || s.Files["flagpole.yaml"] != "version: 1" {
+		t.Fatalf("checkout = %v", s.Files)
+	}
+	if s.Update.Revision.Short() != c1[:12] {
+		t.Errorf("Short = %q", s.Update.Revision.Short())
+	}
+
+	// Nothing new: a trigger produces no update, so the next update is c2.
+	g.Trigger()
+	c2 := r.commit(map[string]string{"flags/a.yaml": "v2", "flags/b.yaml": "b"}, "second")
+	r.push("main")
+	g.Trigger()
+	s = next(t, ch, "any update", func(seen) bool { return true })
+	if !isRev(c2)(s) || s.Files["flags/a.yaml"] != "v2" || s.Files["flags/b.yaml"] != "b" {
+		t.Fatalf("update after push = %+v, want c2 %s", s, c2)
+	}
+
+	// A force-push replaces c2 with a different history.
+	r.git(r.work, "reset", "--quiet", "--hard", c1)
+	c3 := r.commit(map[string]string{"flags/c.yaml": "c"}, "rewritten")
+	r.push("--force", "main")
+	g.Trigger()
+	s = next(t, ch, "force-pushed commit", isRev(c3))
+	if _, ok := s.Files["flags/b.yaml"]; ok || s.Files["flags/c.yaml"] != "c" {
+		t.Fatalf("checkout after force-push = %v", s.Files)
+	}
+
+	// Another branch moving changes nothing for main.
+	r.git(r.work, "checkout", "--quiet", "-b", "other")
+	r.commit(map[string]string{"flags/d.yaml": "d"}, "other branch")
+	r.push("other")
+	r.git(r.work, "checkout", "--quiet", "main")
+	g.Trigger()
+
+	// The branch is deleted: an error naming it, retried, then recovery
+	// when it comes back (the same commit is reported again).
+	r.push("--delete", "main")
+	g.Trigger()
+	s = next(t, ch, "deleted-branch error", isErr)
+	if !errors.Is(s.Update.Err, source.ErrBranchNotFound) || !strings.Contains(s.Update.Err.Error(), "main") {
+		t.Fatalf("error = %v, want ErrBranchNotFound naming main", s.Update.Err)
+	}
+	next(t, ch, "a retry", isErr)
+	r.push("main")
+	next(t, ch, "recovery", isRev(c3))
+}
+
+func TestGitSourceUnreachableRemote(t *testing.T) {
+	r := newRemote(t)
+	c1 := r.commit(map[string]string{"flagpole.yaml": "x"}, "first")
+	r.push("main")
+	g := newGit(t, source.GitOptions{URL: "file://" + r.bare, Branch: "main"})
+	ch := runSource(t, g)
+	next(t, ch, "first commit", isRev(c1))
+
+	hidden := r.bare + ".away"
+	if err := os.Rename(r.bare, hidden); err != nil {
+		t.Fatal(err)
+	}
+	g.Trigger()
+	s := next(t, ch, "fetch error", isErr)
+	if !strings.Contains(s.Update.Err.Error(), "fetching branch main") {
+		t.Errorf("error = %v", s.Update.Err)
+	}
+	// Retried by itself with backoff, no trigger needed.
+	next(t, ch, "a retry", isErr)
+	if err := os.Rename(hidden, r.bare); err != nil {
+		t.Fatal(err)
+	}
+	next(t, ch, "recovery after the remote returns", isRev(c1))
+}
+
+func TestGitSourceGoGitRepoAndCache(t *testing.T) {
+	// A non-bare repository made with go-git, used by path, branch master.
+	dir := t.TempDir()
+	repo, err := git.PlainInit(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, _ := repo.Worktree()
+	write(t, filepath.Join(dir, "flagpole.yaml"), "version: 1")
+	wt.Add("flagpole.yaml")
+	sig := &object.Signature{Name: "t", Email: "t@localhost", When: time.Now()}
+	h, err := wt.Commit("first", &git.CommitOptions{Author: sig})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	for round := range 2 {
+		g := newGit(t, source.GitOptions{URL: dir, Branch: "master", CacheDir: cache})
+		ch := runSource(t, g)
+		s := next(t, ch, "the go-git commit", isRev(h.String()))
+		if s.Files["flagpole.yaml"] != "version: 1" {
+			t.Fatalf("round %d: checkout = %v", round, s.Files)
+		}
+	}
+	entries, _ := os.ReadDir(cache)
+	if len(entries) != 1 {
+		t.Errorf("cache holds %d clones, want 1 reused", len(entries))
+	}
+}
+
+func TestGitSourceRejectsBadOptions(t *testing.T) {
+	cases := []struct {
+		name string
+		opts source.GitOptions
+		want string
+	}{
+		{"no url", source.GitOptions{}, "no repository URL"},
+		{"bad branch", source.GitOptions{URL: "/x", Branch: "a b"}, "invalid branch"},
+		{"missing key file", source.GitOptions{URL: "ssh://git@example.com/r.git", SSHKeyFile: "/nonexistent/key"}, "reading ssh key"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := source.NewGit(tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestGitSourceHidesToken(t *testing.T) {
+	// Nothing listens on port 1: the fetch fails, and neither the token
+	// nor the URL's password may appear in the error.
+	g := newGit(t, source.GitOptions{URL: "http://user:pa55word@127.0.0.1:1/repo.git", Token: "t0ken-secret", FetchTimeout: 2 * time.Second})
+	ch := runSource(t, g)
+	s := next(t, ch, "fetch error", isErr)
+	for _, secret := range []string{"t0ken-secret", "pa55word"} {
+		if strings.Contains(s.Update.Err.Error(), secret) {
+			t.Errorf("error leaks %q: %v", secret, s.Update.Err)
+		}
+	}
+	if strings.Contains(g.String(), "pa55word") {
+		t.Errorf("String leaks the password: %s", g)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"https://github.com/o/r.git", "https://github.com/o/r.git"},
+		{"https://x-access-token:ghp_abc@github.com/o/r.git", "https://x-access-token:xxxxx@github.com/o/r.git"},
+		{"https://ghp_abc@github.com/o/r.git", "https://xxxxx@github.com/o/r.git"},
+		{"ssh://git@github.com/o/r.git", "ssh://git@github.com/o/r.git"},
+		{"git@github.com:o/r.git", "git@github.com:o/r.git"},
+		{"/srv/git/flags.git", "/srv/git/flags.git"},
+		{"https://u:p%zz@host/r", "https://xxxxx@host/r"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.in, func(t *testing.T) {
+			if got := source.Redact(tc.in); got != tc.want {
+				t.Errorf("Redact = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
