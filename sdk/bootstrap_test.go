@@ -44,9 +44,9 @@ func TestBootstrapFromRepository(t *testing.T) {
 
 func TestBootstrapServedWhileBearerIsDown(t *testing.T) {
 	f := newFleet(t)
-	b := f.start("127.0.0.1:0")
-	b.stop()
-	c, err := newClient(t, b.url(), f.serverKey, func(o *Options) {
+	b := f.Start("127.0.0.1:0")
+	b.Stop()
+	c, err := newClient(t, b.URL(), f.ServerKey, func(o *Options) {
 		o.Bootstrap, o.InitTimeout = "testdata/snapshot.json", 200*time.Millisecond
 	})
 	if err != nil {
@@ -59,8 +59,8 @@ func TestBootstrapServedWhileBearerIsDown(t *testing.T) {
 		t.Error("bootstrap not served")
 	}
 	// Once the bearer is up, its rule set replaces the bootstrap.
-	f.publish(doc("v7", boolFlag("checkout-v2", false)))
-	f.start(b.addr)
+	f.Publish(doc("v7", boolFlag("checkout-v2", false)))
+	f.Start(b.Addr)
 	waitFor(t, "the bearer's rule set", func() bool { return c.Version() == "v7" })
 	if c.Bool("checkout-v2", Context{"key": "rob"}, true) || c.State() != StateReady {
 		t.Error("the bearer's rule set does not replace the bootstrap")

@@ -11,18 +11,21 @@ import (
 	"time"
 
 	"github.com/flagpole/flagpole/ruleset"
+	"github.com/flagpole/flagpole/sdk/internal/sdktest"
 )
 
-// waitFor polls cond until it holds or 10 s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+// Short names for the shared harness.
+var (
+	newFleet = sdktest.NewFleet
+	waitFor  = func(t *testing.T, what string, cond func() bool) { t.Helper(); sdktest.WaitFor(t, what, cond) }
+	boolFlag = sdktest.BoolFlag
+	doc      = sdktest.Doc
+)
+
+// stringFlag returns a string flag serving value to everyone.
+func stringFlag(key, value string) *ruleset.Flag {
+	v, _ := json.Marshal(value)
+	return sdktest.ValueFlag(key, ruleset.TypeString, string(v))
 }
 
 // testLogger discards logs unless the test fails, then shows them.
@@ -49,41 +52,6 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
-}
-
-// boolFlag returns a boolean flag serving def to everyone but users, who
-// get "on".
-func boolFlag(key string, def bool, users ...string) *ruleset.Flag {
-	d := "off"
-	if def {
-		d = "on"
-	}
-	f := &ruleset.Flag{
-		Key: key, Type: ruleset.TypeBoolean, Enabled: true, Off: "off", Default: d,
-		Variants: []ruleset.Variant{{Name: "on", Value: json.RawMessage("true")}, {Name: "off", Value: json.RawMessage("false")}},
-	}
-	if len(users) > 0 {
-		f.Rules = []ruleset.Rule{{Name: "users", Users: users, Serve: "on"}}
-	}
-	return f
-}
-
-// stringFlag returns a string flag serving value to everyone.
-func stringFlag(key, value string) *ruleset.Flag {
-	v, _ := json.Marshal(value)
-	return &ruleset.Flag{
-		Key: key, Type: ruleset.TypeString, Enabled: true, Off: "only", Default: "only",
-		Variants: []ruleset.Variant{{Name: "only", Value: v}},
-	}
-}
-
-// doc returns a production document of the given flags.
-func doc(version string, flags ...*ruleset.Flag) *ruleset.Document {
-	d := &ruleset.Document{Version: version, Environment: "production", Flags: map[string]*ruleset.Flag{}}
-	for _, f := range flags {
-		d.Flags[f.Key] = f
-	}
-	return d
 }
 
 // collect subscribes to c and returns a function giving the changes seen.
@@ -113,4 +81,21 @@ func newOffline(t *testing.T, path string) *Client {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// newClient starts an SDK client against url with test-friendly timings.
+func newClient(t *testing.T, url, key string, tweak func(*Options)) (*Client, error) {
+	t.Helper()
+	o := Options{
+		URL: url, Key: key, Logger: testLogger(t), InitTimeout: 10 * time.Second,
+		ReconnectMin: 20 * time.Millisecond, ReconnectMax: 200 * time.Millisecond,
+	}
+	if tweak != nil {
+		tweak(&o)
+	}
+	c, err := New(context.Background(), o)
+	if err == nil {
+		t.Cleanup(func() { c.Close() })
+	}
+	return c, err
 }

@@ -63,9 +63,9 @@ func TestSilentStreamGoesStaleAndReconnects(t *testing.T) {
 
 func TestSlowSubscriberBlocksNothing(t *testing.T) {
 	f := newFleet(t)
-	f.publish(doc("v1", boolFlag("checkout-v2", true)))
-	b := f.start("127.0.0.1:0")
-	c, err := newClient(t, b.url(), f.serverKey, nil)
+	f.Publish(doc("v1", boolFlag("checkout-v2", true)))
+	b := f.Start("127.0.0.1:0")
+	c, err := newClient(t, b.URL(), f.ServerKey, nil)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -74,7 +74,7 @@ func TestSlowSubscriberBlocksNothing(t *testing.T) {
 	c.Subscribe(func(Change) { <-release }) // stuck until the test ends
 	fast := collect(t, c)
 	for i := 2; i <= 6; i++ {
-		f.publish(doc(fmt.Sprintf("v%d", i), boolFlag("checkout-v2", i%2 == 0)))
+		f.Publish(doc(fmt.Sprintf("v%d", i), boolFlag("checkout-v2", i%2 == 0)))
 		want := fmt.Sprintf("v%d", i)
 		waitFor(t, want, func() bool { return c.Version() == want })
 	}
@@ -83,11 +83,11 @@ func TestSlowSubscriberBlocksNothing(t *testing.T) {
 
 func TestCloseStopsEverything(t *testing.T) {
 	f := newFleet(t)
-	f.publish(doc("v1", boolFlag("checkout-v2", true)))
-	b := f.start("127.0.0.1:0")
+	f.Publish(doc("v1", boolFlag("checkout-v2", true)))
+	b := f.Start("127.0.0.1:0")
 	// Warm up the bearer and the HTTP machinery so that their goroutines
 	// are counted in the baseline.
-	warm, err := newClient(t, b.url(), f.serverKey, nil)
+	warm, err := newClient(t, b.URL(), f.ServerKey, nil)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -95,7 +95,7 @@ func TestCloseStopsEverything(t *testing.T) {
 	before := settledGoroutines()
 
 	for range 5 {
-		c, err := New(context.Background(), Options{URL: b.url(), Key: f.serverKey, Logger: testLogger(t)})
+		c, err := New(context.Background(), Options{URL: b.URL(), Key: f.ServerKey, Logger: testLogger(t)})
 		if err != nil {
 			t.Fatalf("New: %v", err)
 		}

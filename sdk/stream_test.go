@@ -14,9 +14,9 @@ import (
 
 func TestStreamPutThenPatch(t *testing.T) {
 	f := newFleet(t)
-	f.publish(doc("v1", boolFlag("checkout-v2", false, "audrey"), stringFlag("banner-text", "hello")))
-	b := f.start("127.0.0.1:0")
-	c, err := newClient(t, b.url(), f.serverKey, nil)
+	f.Publish(doc("v1", boolFlag("checkout-v2", false, "audrey"), stringFlag("banner-text", "hello")))
+	b := f.Start("127.0.0.1:0")
+	c, err := newClient(t, b.URL(), f.ServerKey, nil)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -33,7 +33,7 @@ func TestStreamPutThenPatch(t *testing.T) {
 	}
 	changes := collect(t, c)
 
-	f.publish(doc("v2", boolFlag("checkout-v2", true), stringFlag("banner-text", "hello")))
+	f.Publish(doc("v2", boolFlag("checkout-v2", true), stringFlag("banner-text", "hello")))
 	waitFor(t, "v2", func() bool { return c.Version() == "v2" })
 	if !c.Bool("checkout-v2", Context{"key": "bob"}, false) {
 		t.Error("v2 not applied: bob still gets false")
@@ -50,20 +50,20 @@ func TestStreamPutThenPatch(t *testing.T) {
 
 func TestPatchThatDoesNotApplyIsRefetched(t *testing.T) {
 	f := newFleet(t)
-	f.publish(doc("v1", boolFlag("checkout-v2", false)))
-	b := f.start("127.0.0.1:0")
-	p := newLossyProxy(t, b.url(), 1) // loses the first patch on its way
-	c, err := newClient(t, p.url(), f.serverKey, nil)
+	f.Publish(doc("v1", boolFlag("checkout-v2", false)))
+	b := f.Start("127.0.0.1:0")
+	p := newLossyProxy(t, b.URL(), 1) // loses the first patch on its way
+	c, err := newClient(t, p.url(), f.ServerKey, nil)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	changes := collect(t, c)
-	f.publish(doc("v2", boolFlag("checkout-v2", true)))
+	f.Publish(doc("v2", boolFlag("checkout-v2", true)))
 	waitFor(t, "the proxy to drop the v1→v2 patch", func() bool { return p.dropped() == 1 })
 	if c.Version() != "v1" {
 		t.Fatalf("version %q after the lost patch, want v1", c.Version())
 	}
-	f.publish(doc("v3", boolFlag("checkout-v2", true), stringFlag("banner-text", "new")))
+	f.Publish(doc("v3", boolFlag("checkout-v2", true), stringFlag("banner-text", "new")))
 	waitFor(t, "v3", func() bool { return c.Version() == "v3" })
 	if got := p.fetches(); got < 1 {
 		t.Errorf("GET /v1/flags called %d times, want a refetch", got)
@@ -80,15 +80,15 @@ func TestPatchThatDoesNotApplyIsRefetched(t *testing.T) {
 		t.Errorf("changed flags %v, want %v (v1→v3 as one change)", got, want)
 	}
 	// The client keeps streaming patches after the refetch.
-	f.publish(doc("v4", boolFlag("checkout-v2", false), stringFlag("banner-text", "new")))
+	f.Publish(doc("v4", boolFlag("checkout-v2", false), stringFlag("banner-text", "new")))
 	waitFor(t, "v4", func() bool { return c.Version() == "v4" })
 }
 
 func TestBearerKilledAndRestarted(t *testing.T) {
 	f := newFleet(t)
-	f.publish(doc("v1", boolFlag("checkout-v2", true)))
-	b := f.start("127.0.0.1:0")
-	c, err := newClient(t, b.url(), f.serverKey, nil)
+	f.Publish(doc("v1", boolFlag("checkout-v2", true)))
+	b := f.Start("127.0.0.1:0")
+	c, err := newClient(t, b.URL(), f.ServerKey, nil)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -96,15 +96,15 @@ func TestBearerKilledAndRestarted(t *testing.T) {
 	var states []StateChange
 	defer c.WatchState(func(s StateChange) { mu.Lock(); states = append(states, s); mu.Unlock() })()
 
-	b.stop()
+	b.Stop()
 	waitFor(t, "STALE", func() bool { return c.State() == StateStale })
 	for range 20 {
 		if !c.Bool("checkout-v2", nil, false) || c.Version() != "v1" {
 			t.Fatal("the last known rule set is not served while the bearer is down")
 		}
 	}
-	f.publish(doc("v2", boolFlag("checkout-v2", false)))
-	f.start(b.addr)
+	f.Publish(doc("v2", boolFlag("checkout-v2", false)))
+	f.Start(b.Addr)
 	waitFor(t, "v2 from the restarted bearer", func() bool { return c.Version() == "v2" })
 	waitFor(t, "READY", func() bool { return c.State() == StateReady })
 	if c.Bool("checkout-v2", nil, true) {
@@ -120,18 +120,18 @@ func TestBearerKilledAndRestarted(t *testing.T) {
 
 func TestResumeWithoutPut(t *testing.T) {
 	f := newFleet(t)
-	f.publish(doc("v1", boolFlag("checkout-v2", true)))
-	b := f.start("127.0.0.1:0")
-	c, err := newClient(t, b.url(), f.serverKey, nil)
+	f.Publish(doc("v1", boolFlag("checkout-v2", true)))
+	b := f.Start("127.0.0.1:0")
+	c, err := newClient(t, b.URL(), f.ServerKey, nil)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	changes := collect(t, c)
-	b.stop()
+	b.Stop()
 	waitFor(t, "STALE", func() bool { return c.State() == StateStale })
-	f.start(b.addr)
+	f.Start(b.Addr)
 	waitFor(t, "READY", func() bool { return c.State() == StateReady })
-	f.publish(doc("v2", boolFlag("checkout-v2", false)))
+	f.Publish(doc("v2", boolFlag("checkout-v2", false)))
 	waitFor(t, "v2", func() bool { return c.Version() == "v2" })
 	// Resuming at v1 brought no put, so the only change is v2's patch.
 	waitFor(t, "one change", func() bool { return len(changes()) >= 1 })
@@ -142,17 +142,17 @@ func TestResumeWithoutPut(t *testing.T) {
 
 func TestKeyRejected(t *testing.T) {
 	f := newFleet(t)
-	f.publish(doc("v1", boolFlag("checkout-v2", true)))
-	b := f.start("127.0.0.1:0")
+	f.Publish(doc("v1", boolFlag("checkout-v2", true)))
+	b := f.Start("127.0.0.1:0")
 	tests := []struct {
 		name, key, status string
 	}{
 		{"unknown key", "fp_not_a_key_0123456789", "401"},
-		{"client key", f.clientKey, "403"},
+		{"client key", f.ClientKey, "403"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := newClient(t, b.url(), tt.key, nil)
+			_, err := newClient(t, b.URL(), tt.key, nil)
 			if !errors.Is(err, ErrKeyRejected) {
 				t.Fatalf("New error = %v, want ErrKeyRejected", err)
 			}
@@ -165,10 +165,10 @@ func TestKeyRejected(t *testing.T) {
 
 func TestInitTimeoutWithoutBearer(t *testing.T) {
 	f := newFleet(t)
-	b := f.start("127.0.0.1:0")
-	b.stop() // a port nobody listens on
+	b := f.Start("127.0.0.1:0")
+	b.Stop() // a port nobody listens on
 	start := time.Now()
-	c, err := newClient(t, b.url(), f.serverKey, func(o *Options) { o.InitTimeout = 300 * time.Millisecond })
+	c, err := newClient(t, b.URL(), f.ServerKey, func(o *Options) { o.InitTimeout = 300 * time.Millisecond })
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -183,8 +183,8 @@ func TestInitTimeoutWithoutBearer(t *testing.T) {
 		t.Errorf("state %s, want ERROR or NOT_READY", s)
 	}
 	// It keeps trying: a bearer appearing later is picked up.
-	f.publish(doc("v1", boolFlag("checkout-v2", false)))
-	f.start(b.addr)
+	f.Publish(doc("v1", boolFlag("checkout-v2", false)))
+	f.Start(b.Addr)
 	waitFor(t, "the late bearer's rule set", func() bool { return c.Version() == "v1" })
 	<-c.Ready()
 	if c.Bool("checkout-v2", nil, true) {
@@ -194,14 +194,14 @@ func TestInitTimeoutWithoutBearer(t *testing.T) {
 
 func TestBearerWithoutRuleSetYet(t *testing.T) {
 	f := newFleet(t)
-	b := f.start("127.0.0.1:0") // nothing published: 503
-	c, err := newClient(t, b.url(), f.serverKey, func(o *Options) { o.InitTimeout = -1 })
+	b := f.Start("127.0.0.1:0") // nothing published: 503
+	c, err := newClient(t, b.URL(), f.ServerKey, func(o *Options) { o.InitTimeout = -1 })
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	if c.Version() != "" {
 		t.Fatalf("version %q before any publish", c.Version())
 	}
-	f.publish(doc("v1", boolFlag("checkout-v2", true)))
+	f.Publish(doc("v1", boolFlag("checkout-v2", true)))
 	waitFor(t, "v1", func() bool { return c.Version() == "v1" })
 }
