@@ -133,6 +133,7 @@ func TestGitSourceFollowsBranch(t *testing.T) {
 
 	// The branch is deleted: an error naming it, retried, then recovery
 	// when it comes back (the same commit is reported again).
+	r.git(r.bare, "config", "receive.denyDeleteCurrent", "ignore")
 	r.push("--delete", "main")
 	g.Trigger()
 	s = next(t, ch, "deleted-branch error", isErr)
