@@ -86,4 +86,8 @@ func (c *checker) checkOverride(f *yfile) {
 		c.overrides[raw.Environment] = map[string]*ruleset.Override{}
 	}
 	c.overrides[raw.Environment][raw.Flag] = o
+	if c.overrideFiles[raw.Environment] == nil {
+		c.overrideFiles[raw.Environment] = map[string]*yfile{}
+	}
+	c.overrideFiles[raw.Environment][raw.Flag] = f
 }

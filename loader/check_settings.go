@@ -25,9 +25,11 @@ type checker struct {
 	flagOrder  []*flagSrc              // in file order
 	// broken holds "audience/KEY" and "flag/KEY" for files that failed to
 	// parse, so that references to them are not reported a second time.
-	broken      map[string]bool
-	overrides   map[string]map[string]*ruleset.Override
-	regexpCache map[string]error
+	broken    map[string]bool
+	overrides map[string]map[string]*ruleset.Override
+	// overrideFiles holds the file of each override, by environment and flag.
+	overrideFiles map[string]map[string]*yfile
+	regexpCache   map[string]error
 }
 
 func (c *checker) add(d Diagnostic) { c.diags = append(c.diags, d) }

@@ -76,15 +76,16 @@ func Load(dir string, opts Options) (*Repo, error) {
 	}
 	parsed := parseTree(t)
 	c := &checker{
-		now:         opts.Now(),
-		envs:        map[string]bool{},
-		attrs:       map[string]ruleset.AttrType{},
-		audiences:   map[string]*audienceSrc{},
-		flags:       map[string]*flagSrc{},
-		overrides:   map[string]map[string]*ruleset.Override{},
-		regexpCache: map[string]error{},
-		broken:      map[string]bool{},
-		diags:       t.diags,
+		now:           opts.Now(),
+		envs:          map[string]bool{},
+		attrs:         map[string]ruleset.AttrType{},
+		audiences:     map[string]*audienceSrc{},
+		flags:         map[string]*flagSrc{},
+		overrides:     map[string]map[string]*ruleset.Override{},
+		overrideFiles: map[string]map[string]*yfile{},
+		regexpCache:   map[string]error{},
+		broken:        map[string]bool{},
+		diags:         t.diags,
 	}
 	for _, f := range parsed.all {
 		c.diags = append(c.diags, f.diags...)
@@ -109,16 +110,21 @@ func Load(dir string, opts Options) (*Repo, error) {
 	for _, f := range parsed.overrides {
 		c.checkOverride(f)
 	}
-	diags := c.diags.sort()
-	if diags.HasErrors() {
-		return nil, diags
+	if c.diags.HasErrors() {
+		return nil, c.diags.sort()
 	}
 	version := opts.Revision
 	if version == "" {
 		version = contentHash(t)
 	}
+	docs := c.documents(version)
+	sets := c.compileAll(docs, ruleset.Options{Now: opts.Now})
+	diags := c.diags.sort()
+	if diags.HasErrors() {
+		return nil, diags
+	}
 	repo := &Repo{Dir: dir, Version: version, Settings: c.settings, Attributes: c.attributes,
-		Documents: c.documents(version), Warnings: diags.Warnings()}
+		Documents: docs, RuleSets: sets, Warnings: diags.Warnings()}
 	return repo, nil
 }
 

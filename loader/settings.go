@@ -90,6 +90,9 @@ type Repo struct {
 	// Documents holds one rule set per environment, overlays, breaker
 	// defaults and overrides merged in.
 	Documents map[string]*ruleset.Document
+	// RuleSets holds each Document compiled with Options.Now as its clock.
+	// Documents and rule sets share data: treat both as read-only.
+	RuleSets map[string]*ruleset.RuleSet
 	// Warnings found while loading (stale flags, ignored files, ...).
 	Warnings Diagnostics
 }
