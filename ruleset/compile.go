@@ -82,7 +82,34 @@ func (c *compiler) flag(key string, src *Flag, auds map[string]*audience) *flag 
 	if !ok || f.off < 0 || f.def < 0 {
 		return nil
 	}
+	f.offResult = f.result(f.off, ReasonDisabled, -1, "")
+	f.defResult = f.result(f.def, ReasonDefault, -1, "")
+	for i := range f.rules {
+		r := &f.rules[i]
+		if r.rollout == nil {
+			r.result = f.result(r.serve, ReasonTargetingMatch, i, r.name)
+			continue
+		}
+		r.splits = make([]Result, len(f.names))
+		for v := range f.names {
+			r.splits[v] = f.result(v, ReasonSplit, i, r.name)
+		}
+	}
+	f.setStatic()
 	return f
+}
+
+// setStatic precomputes the result of a flag that ignores the context:
+// disabled, or enabled without rules, and without an override.
+func (f *flag) setStatic() {
+	f.static = false
+	switch {
+	case f.override != nil:
+	case !f.enabled:
+		f.static, f.staticResult = true, f.offResult
+	case len(f.rules) == 0:
+		f.static, f.staticResult = true, f.defResult
+	}
 }
 
 // variants decodes the variant values of src into f.
@@ -299,5 +326,7 @@ func (c *compiler) override(key string, src *Override, flags map[string]*flag) {
 	if o.serve < 0 {
 		return
 	}
+	o.result = f.result(o.serve, ReasonOverride, -1, "")
 	f.override = o
+	f.setStatic()
 }

@@ -28,6 +28,12 @@ type flag struct {
 	override *override
 	// recoverySalt is "<flag>/recovery", the salt of recovery ramps.
 	recoverySalt string
+	// static is set when the result never depends on the context or the
+	// clock (no override, and disabled or without rules): staticResult.
+	static       bool
+	staticResult Result
+	offResult    Result // DISABLED
+	defResult    Result // DEFAULT
 }
 
 // rule is a compiled Rule.
@@ -39,6 +45,8 @@ type rule struct {
 	matchAny  bool
 	conds     []condition
 	serve     int      // variant index, when rollout is empty
+	result    Result   // TARGETING_MATCH result of serve
+	splits    []Result // SPLIT results of a rollout, by variant index
 	rollout   []bucket // cumulative upper bounds, in file order
 	by        string
 	src       *Rule
@@ -132,6 +140,7 @@ type condition struct {
 // override is a compiled Override.
 type override struct {
 	serve    int
+	result   Result // OVERRIDE result of serve
 	expires  *time.Time
 	recovery *Recovery
 	src      *Override

@@ -45,8 +45,11 @@ func (rs *RuleSet) Evaluate(key string, ctx Context) Result {
 	if !ok {
 		return Result{Reason: ReasonError, ErrorCode: ErrorFlagNotFound, Rule: -1}
 	}
+	if f.static {
+		return f.staticResult
+	}
 	st := evalState{ctx: ctx, clock: rs.now}
-	return f.evaluate(&st)
+	return *f.evaluate(&st)
 }
 
 // Explain evaluates like Evaluate and also returns a Trace of every step
@@ -64,7 +67,7 @@ func (rs *RuleSet) Explain(key string, ctx Context) (Result, Trace) {
 		tr.leaf(StepNotFound, "flag "+quote(key), "", false, "no such flag")
 	default:
 		st := evalState{ctx: ctx, clock: rs.now, tr: tr}
-		res = f.evaluate(&st)
+		res = *f.evaluate(&st)
 		if st.haveNow {
 			tr.trace.Now = st.now
 		}
@@ -81,10 +84,11 @@ func (rs *RuleSet) lookup(key string) (*flag, bool) {
 	return f, ok
 }
 
-// evaluate runs the evaluation order for f.
-func (f *flag) evaluate(st *evalState) Result {
+// evaluate runs the evaluation order for f. Every result is precomputed
+// at compile time: evaluation only chooses one, and Evaluate copies it once.
+func (f *flag) evaluate(st *evalState) *Result {
 	if f.override != nil {
-		if res, done := f.applyOverride(st); done {
+		if res := f.applyOverride(st); res != nil {
 			return res
 		}
 	} else if st.tr != nil {
@@ -94,33 +98,33 @@ func (f *flag) evaluate(st *evalState) Result {
 		if st.tr != nil {
 			st.tr.leaf(StepDisabled, "enabled", "", false, "false, serve "+quote(f.names[f.off]))
 		}
-		return f.result(f.off, ReasonDisabled, -1, "")
+		return &f.offResult
 	}
 	for i := range f.rules {
 		r := &f.rules[i]
-		if res, ok := f.tryRule(i, r, st); ok {
+		if res := f.tryRule(i, r, st); res != nil {
 			return res
 		}
 	}
 	if st.tr != nil {
 		st.tr.leaf(StepDefault, "default", "", true, "serve "+quote(f.names[f.def]))
 	}
-	return f.result(f.def, ReasonDefault, -1, "")
+	return &f.defResult
 }
 
 func (f *flag) result(variant int, reason Reason, rule int, name string) Result {
 	return Result{Value: f.values[variant], Variant: f.names[variant], Reason: reason, Rule: rule, RuleName: name}
 }
 
-// applyOverride decides whether f's override serves this context.
-func (f *flag) applyOverride(st *evalState) (Result, bool) {
+// applyOverride returns the override's result if it serves this context.
+func (f *flag) applyOverride(st *evalState) *Result {
 	o := f.override
 	now := st.time()
 	if o.expires != nil && !now.Before(*o.expires) {
 		if st.tr != nil {
 			st.tr.leaf(StepOverride, "override serve "+quote(f.names[o.serve]), "", false, "expired at "+o.expires.UTC().Format(time.RFC3339))
 		}
-		return Result{}, false
+		return nil
 	}
 	if rec := o.recovery; rec != nil && !now.Before(rec.StartAt) {
 		limit := recoveryCap(rec, now) * 1000
@@ -132,12 +136,12 @@ func (f *flag) applyOverride(st *evalState) (Result, bool) {
 			st.tr.overrideRecovery(f, rec, now, b, ok)
 		}
 		if ok && float64(b) < limit {
-			return Result{}, false
+			return nil
 		}
 	} else if st.tr != nil {
 		st.tr.leaf(StepOverride, "override serve "+quote(f.names[o.serve]), "", true, o.src.Reason)
 	}
-	return f.result(o.serve, ReasonOverride, -1, ""), true
+	return &o.result
 }
 
 // recoveryCap is the percentage of users a recovery ramp evaluates
@@ -151,8 +155,9 @@ func recoveryCap(rec *Recovery, now time.Time) float64 {
 	return math.Min(100, rec.Start+rec.Step*steps)
 }
 
-// tryRule evaluates rule i; ok is true when it matched and chose a variant.
-func (f *flag) tryRule(i int, r *rule, st *evalState) (Result, bool) {
+// tryRule evaluates rule i; it returns the result when the rule matched
+// and chose a variant, else nil.
+func (f *flag) tryRule(i int, r *rule, st *evalState) *Result {
 	var step int
 	if st.tr != nil {
 		step = st.tr.begin(StepRule, ruleSubject(i, r), "")
@@ -162,13 +167,13 @@ func (f *flag) tryRule(i int, r *rule, st *evalState) (Result, bool) {
 		if st.tr != nil {
 			st.tr.end(step, false, "")
 		}
-		return Result{}, false
+		return nil
 	}
 	if r.rollout == nil {
 		if st.tr != nil {
 			st.tr.end(step, true, "serve "+quote(f.names[r.serve]))
 		}
-		return f.result(r.serve, ReasonTargetingMatch, i, r.name), true
+		return &r.result
 	}
 	v, has := st.ctx[r.by]
 	b, ok := -1, false
@@ -179,7 +184,7 @@ func (f *flag) tryRule(i int, r *rule, st *evalState) (Result, bool) {
 		if st.tr != nil {
 			st.tr.rolloutMissing(step, r, v, has)
 		}
-		return Result{}, false
+		return nil
 	}
 	variant := r.rollout[len(r.rollout)-1].variant
 	for _, s := range r.rollout {
@@ -191,7 +196,7 @@ func (f *flag) tryRule(i int, r *rule, st *evalState) (Result, bool) {
 	if st.tr != nil {
 		st.tr.rolloutChose(step, f, r, v, b, variant)
 	}
-	return f.result(variant, ReasonSplit, i, r.name), true
+	return &r.splits[variant]
 }
 
 // matches reports whether every selector of r matches.

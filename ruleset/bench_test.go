@@ -1,0 +1,147 @@
+package ruleset
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// benchDoc holds one flag per benchmark.
+const benchDoc = `{
+  "version": "bench", "environment": "production",
+  "audiences": {
+    "three": {"key": "three", "match": "all", "conditions": [
+      {"attribute": "state", "type": "string", "operator": "in", "values": ["CA", "WA", "OR"]},
+      {"attribute": "student", "type": "boolean", "operator": "eq", "values": [true]},
+      {"attribute": "age", "type": "number", "operator": "gte", "values": [18]}
+    ]},
+    "inner": {"key": "inner", "match": "any", "conditions": [
+      {"attribute": "beta", "type": "boolean", "operator": "eq", "values": [true]},
+      {"attribute": "app_version", "type": "semver", "operator": "gte", "values": ["2.0.0"]}
+    ]},
+    "middle": {"key": "middle", "conditions": [
+      {"attribute": "state", "type": "string", "operator": "in", "values": ["CA", "WA", "OR"]},
+      {"audience": "inner"}
+    ]},
+    "outer": {"key": "outer", "conditions": [
+      {"attribute": "student", "type": "boolean", "operator": "eq", "values": [true]},
+      {"audience": "middle"}
+    ]}
+  },
+  "flags": {
+    "static": {"key": "static", "type": "boolean", "variants": [{"name": "on", "value": true}, {"name": "off", "value": false}],
+      "enabled": true, "off": "off", "default": "on"},
+    "audience3": {"key": "audience3", "type": "boolean", "variants": [{"name": "on", "value": true}, {"name": "off", "value": false}],
+      "enabled": true, "off": "off", "default": "off", "rules": [{"audiences": ["three"], "serve": "on"}]},
+    "rollout": {"key": "rollout", "type": "boolean", "variants": [{"name": "on", "value": true}, {"name": "off", "value": false}],
+      "enabled": true, "off": "off", "default": "off",
+      "rules": [{"rollout": [{"variant": "on", "weight": 25000}, {"variant": "off", "weight": 75000}]}]},
+    "split": {"key": "split", "type": "string",
+      "variants": [{"name": "red", "value": "#f00"}, {"name": "green", "value": "#0f0"}, {"name": "blue", "value": "#00f"}],
+      "enabled": true, "off": "red", "default": "red",
+      "rules": [{"rollout": [{"variant": "red", "weight": 33334}, {"variant": "green", "weight": 33333}, {"variant": "blue", "weight": 33333}]}]},
+    "regex": {"key": "regex", "type": "boolean", "variants": [{"name": "on", "value": true}, {"name": "off", "value": false}],
+      "enabled": true, "off": "off", "default": "off",
+      "rules": [{"conditions": [{"attribute": "email", "type": "string", "operator": "matches", "values": ["@(example|flagpole)\\.(com|dev)$"]}], "serve": "on"}]},
+    "nested": {"key": "nested", "type": "boolean", "variants": [{"name": "on", "value": true}, {"name": "off", "value": false}],
+      "enabled": true, "off": "off", "default": "off", "rules": [{"audiences": ["outer"], "serve": "on"}]},
+    "recovering": {"key": "recovering", "type": "boolean", "variants": [{"name": "on", "value": true}, {"name": "off", "value": false}],
+      "enabled": true, "off": "off", "default": "on"},
+    "users": {"key": "users", "type": "boolean", "variants": [{"name": "on", "value": true}, {"name": "off", "value": false}],
+      "enabled": true, "off": "off", "default": "off", "rules": [{"users": ["audrey", "rob", "juan", "mei", "ola"], "serve": "on"}]}
+  },
+  "overrides": {
+    "recovering": {"flag": "recovering", "serve": "off", "at": "2026-11-21T10:00:00Z",
+      "recovery": {"start_at": "2026-11-21T10:05:00Z", "start": 10, "step": 10, "every": "1m"}}
+  }
+}`
+
+var benchSink Result
+
+func benchEval(b *testing.B, flag string, ctx Context, want string) {
+	rs := compileJSON(b, benchDoc, time.Date(2026, 11, 21, 10, 9, 30, 0, time.UTC))
+	if got := rs.Evaluate(flag, ctx); got.Variant != want {
+		b.Fatalf("%s: got %+v, want variant %s", flag, got, want)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		benchSink = rs.Evaluate(flag, ctx)
+	}
+}
+
+func BenchmarkStatic(b *testing.B) {
+	benchEval(b, "static", Context{"key": "user-1"}, "on")
+}
+
+func BenchmarkAudience3(b *testing.B) {
+	benchEval(b, "audience3", Context{"key": "juan", "state": "OR", "student": true, "age": 20}, "on")
+}
+
+func BenchmarkRollout(b *testing.B) {
+	benchEval(b, "rollout", Context{"key": "user-1"}, "off")
+}
+
+func BenchmarkSplit(b *testing.B) {
+	benchEval(b, "split", Context{"key": "user-1"}, "blue")
+}
+
+func BenchmarkRegex(b *testing.B) {
+	benchEval(b, "regex", Context{"key": "u", "email": "ann.lee@flagpole.dev"}, "on")
+}
+
+func BenchmarkNestedAudience(b *testing.B) {
+	benchEval(b, "nested", Context{"key": "u", "student": true, "state": "WA", "app_version": "v2.3.0"}, "on")
+}
+
+func BenchmarkOverrideRecovery(b *testing.B) {
+	benchEval(b, "recovering", Context{"key": "user-1"}, "off") // cap 50%, bucket 68525
+}
+
+func BenchmarkUsers(b *testing.B) {
+	benchEval(b, "users", Context{"key": "ola"}, "on")
+}
+
+func BenchmarkExplain(b *testing.B) {
+	rs := compileJSON(b, benchDoc, time.Now())
+	ctx := Context{"key": "u", "student": true, "state": "WA", "app_version": "v2.3.0"}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		benchSink, _ = rs.Explain("nested", ctx)
+	}
+}
+
+// BenchmarkCompile compiles 1,000 flags over 100 audiences.
+func BenchmarkCompile(b *testing.B) {
+	doc := &Document{Version: "v", Flags: map[string]*Flag{}, Audiences: map[string]*Audience{}}
+	for i := 0; i < 100; i++ {
+		k := fmt.Sprintf("aud-%d", i)
+		doc.Audiences[k] = &Audience{Key: k, Conditions: []Condition{
+			cond("state", AttrString, OpIn, `"CA"`, `"WA"`),
+			cond("email", AttrString, OpMatches, `"@example\\.com$"`),
+		}}
+	}
+	for i := 0; i < 1000; i++ {
+		k := fmt.Sprintf("flag-%d", i)
+		doc.Flags[k] = boolFlag(k,
+			Rule{Audiences: []string{fmt.Sprintf("aud-%d", i%100)}, Serve: "on"},
+			Rule{Rollout: []Weight{{Variant: "on", Weight: 10000}, {Variant: "off", Weight: 90000}}})
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := Compile(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseContext(b *testing.B) {
+	data, _ := json.Marshal(map[string]any{"key": "user-1", "state": "CA", "student": true, "age": 20, "app_version": "2.1.0"})
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := ParseContext(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
