@@ -101,3 +101,38 @@ func TestBadOptions(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkEvaluation(b *testing.B) {
+	c, err := New(context.Background(), Options{Offline: true, Bootstrap: "testdata/snapshot.json"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ctx := Context{"key": "user-1"}
+	b.Run("Bool/targeting", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			c.Bool("checkout-v2", ctx, false)
+		}
+	})
+	b.Run("String/default", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			c.String("banner-text", ctx, "")
+		}
+	})
+	b.Run("Bool/not-found", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			c.Bool("nope", ctx, false)
+		}
+	})
+	b.Run("Bool/parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				c.Bool("checkout-v2", ctx, false)
+			}
+		})
+	})
+}

@@ -61,35 +61,14 @@ func (c *Client) run(ctx context.Context) {
 func (c *Client) stream(ctx context.Context, resume bool, bo *backoff) error {
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	endpoint := c.opts.URL + "/v1/stream"
-	req, err := http.NewRequestWithContext(sctx, http.MethodGet, endpoint, nil)
+	endpoint := redactURL(c.opts.URL + "/v1/stream")
+	resp, resumed, err := c.connect(sctx, cancel, resume)
 	if err != nil {
-		return fmt.Errorf("building GET %s: %w", redactURL(endpoint), err)
-	}
-	c.authorize(req)
-	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("Cache-Control", "no-cache")
-	held := c.snap.Load()
-	if resume && held != nil && held.doc.Version != "" {
-		req.Header.Set("Last-Event-ID", held.doc.Version)
-	}
-	headers := time.AfterFunc(c.opts.RequestTimeout, func() {
-		cancel(fmt.Errorf("no response headers within %s", c.opts.RequestTimeout))
-	})
-	resp, err := c.opts.HTTPClient.Do(req)
-	headers.Stop()
-	if err != nil {
-		return fmt.Errorf("connecting to GET %s: %w", redactURL(endpoint), causeOf(sctx, err))
-	}
-	defer resp.Body.Close()
-	if err := checkResponse(resp, "GET "+redactURL(endpoint)); err != nil {
 		return err
 	}
-	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
-		return fmt.Errorf("GET %s: content type %q, want text/event-stream", redactURL(endpoint), mt)
-	}
+	defer resp.Body.Close()
 	bo.reset()
-	if req.Header.Get("Last-Event-ID") != "" {
+	if resumed {
 		// The bearer sends a put first if our version is not current.
 		c.setState(StateReady, nil)
 	}
@@ -108,12 +87,48 @@ func (c *Client) stream(ctx context.Context, resume bool, bo *backoff) error {
 			if err == io.EOF {
 				err = errors.New("closed by the bearer")
 			}
-			return fmt.Errorf("reading GET %s: %w", redactURL(endpoint), causeOf(sctx, err))
+			return fmt.Errorf("reading GET %s: %w", endpoint, causeOf(sctx, err))
 		}
 		if err := c.handle(ev); err != nil {
 			return err
 		}
 	}
+}
+
+// connect opens the stream and checks the answer; resumed says whether it
+// sent a Last-Event-ID. cancel is the stream's, used for the header timeout.
+func (c *Client) connect(ctx context.Context, cancel context.CancelCauseFunc, resume bool) (*http.Response, bool, error) {
+	endpoint := c.opts.URL + "/v1/stream"
+	what := "GET " + redactURL(endpoint)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
+	if err != nil {
+		return nil, false, fmt.Errorf("building %s: %w", what, err)
+	}
+	c.authorize(req)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Cache-Control", "no-cache")
+	held := c.snap.Load()
+	resumed := resume && held != nil && held.doc.Version != ""
+	if resumed {
+		req.Header.Set("Last-Event-ID", held.doc.Version)
+	}
+	headers := time.AfterFunc(c.opts.RequestTimeout, func() {
+		cancel(fmt.Errorf("no response headers within %s", c.opts.RequestTimeout))
+	})
+	resp, err := c.opts.HTTPClient.Do(req)
+	headers.Stop()
+	if err != nil {
+		return nil, false, fmt.Errorf("connecting to %s: %w", what, causeOf(ctx, err))
+	}
+	if err := checkResponse(resp, what); err != nil {
+		resp.Body.Close()
+		return nil, false, err
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
+		resp.Body.Close()
+		return nil, false, fmt.Errorf("%s: content type %q, want text/event-stream", what, mt)
+	}
+	return resp, resumed, nil
 }
 
 // handle applies one stream event.
