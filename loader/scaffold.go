@@ -1,0 +1,82 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// scaffoldFiles is the starter repository Scaffold writes, by path.
+var scaffoldFiles = []struct{ path, content string }{
+	{settingsFile, `# Flagpole repository settings. See the README for every field.
+version: 1
+environments: [production, staging]   # the first is the default for flagpole eval
+# SDK keys: add the lines that "flagpole keys new --env E --kind server|client --name N" prints.
+keys: []
+`},
+	{attributesFile, `# The context attributes conditions may test, with their types:
+# string, boolean, number, semver or datetime (RFC 3339).
+# key (string) and now (datetime) are built in.
+attributes:
+  - {name: country, type: string, description: ISO 3166-1 alpha-2 country code}
+  - {name: beta, type: boolean, description: opted in to beta features}
+  - {name: app_version, type: semver}
+`},
+	{filepath.Join(audiencesDir, "beta-testers.yaml"), `key: beta-testers
+name: Beta testers
+match: all                     # all | any
+conditions:
+  - {attribute: beta, operator: eq, value: true}
+`},
+	{filepath.Join(flagsDir, "new-checkout.yaml"), `key: new-checkout
+name: New checkout
+description: The new checkout flow, for beta testers and then a gradual rollout.
+type: boolean                  # implies variants on: true, off: false
+enabled: true
+default: off
+rules:                         # the first matching rule wins
+  - name: beta testers first
+    audiences: [beta-testers]
+    serve: on
+  - name: gradual rollout
+    rollout: {on: 10, off: 90}  # percent; bucketed by key
+environments:
+  staging:
+    rules: [{serve: on}]       # everyone in staging
+`},
+}
+
+// Scaffold writes a small, valid starter repository into dir (created if
+// needed): flagpole.yaml with a production and a staging environment and
+// no keys, attributes.yaml, one audience and one flag. It never overwrites:
+// if any of its files exists it writes nothing and its error names the file.
+func Scaffold(dir string) error {
+	for _, f := range scaffoldFiles {
+		p := filepath.Join(dir, f.path)
+		if _, err := os.Lstat(p); err == nil {
+			return fmt.Errorf("scaffolding %s: %s already exists", dir, p)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("scaffolding %s: %w", dir, err)
+		}
+	}
+	for _, f := range scaffoldFiles {
+		p := filepath.Join(dir, f.path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("scaffolding %s: %w", dir, err)
+		}
+		fh, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return fmt.Errorf("scaffolding %s: %w", dir, err)
+		}
+		_, err = fh.WriteString(f.content)
+		if cerr := fh.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("scaffolding %s: writing %s: %w", dir, p, err)
+		}
+	}
+	return nil
+}
