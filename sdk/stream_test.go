@@ -205,3 +205,33 @@ func TestBearerWithoutRuleSetYet(t *testing.T) {
 	f.Publish(doc("v1", boolFlag("checkout-v2", true)))
 	waitFor(t, "v1", func() bool { return c.Version() == "v1" })
 }
+
+func TestKeyRevokedWhileStreaming(t *testing.T) {
+	f := newFleet(t)
+	f.Publish(doc("v1", boolFlag("checkout-v2", true)))
+	b := f.Start("127.0.0.1:0")
+	c, err := newClient(t, b.URL(), f.ServerKey, nil)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	errs := make(chan error, 16)
+	defer c.WatchState(func(s StateChange) {
+		if s.To == StateError {
+			errs <- s.Err
+		}
+	})()
+	f.RevokeServerKey = true
+	f.Publish(doc("v2", boolFlag("checkout-v2", false)))
+	select {
+	case err := <-errs:
+		if !errors.Is(err, ErrKeyRejected) {
+			t.Errorf("ERROR because of %v, want ErrKeyRejected", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no ERROR state after the key was revoked")
+	}
+	// The revoked key must not have received v2; v1 keeps serving.
+	if c.Version() != "v1" || !c.Bool("checkout-v2", nil, false) {
+		t.Errorf("version %q: want the last rule set seen with a valid key (v1)", c.Version())
+	}
+}

@@ -28,6 +28,9 @@ type Fleet struct {
 	Store     *store.Memory
 	ServerKey string
 	ClientKey string
+	// RevokeServerKey leaves ServerKey out of the snapshots published from
+	// now on, as a commit removing it from flagpole.yaml would.
+	RevokeServerKey bool
 }
 
 // NewFleet returns a Fleet with fresh random keys.
@@ -51,12 +54,12 @@ func hashKey(k string) string {
 // Publish makes d the current snapshot of its environment.
 func (f *Fleet) Publish(d *ruleset.Document) {
 	f.t.Helper()
+	keys := []store.Key{{Name: "test-client", Environment: d.Environment, Kind: store.KeyClient, SHA256: hashKey(f.ClientKey)}}
+	if !f.RevokeServerKey {
+		keys = append(keys, store.Key{Name: "test-server", Environment: d.Environment, Kind: store.KeyServer, SHA256: hashKey(f.ServerKey)})
+	}
 	err := f.Store.Publish(context.Background(), &store.Snapshot{
-		Environment: d.Environment, Version: d.Version, Document: d, Published: time.Now(),
-		Keys: []store.Key{
-			{Name: "test-server", Environment: d.Environment, Kind: store.KeyServer, SHA256: hashKey(f.ServerKey)},
-			{Name: "test-client", Environment: d.Environment, Kind: store.KeyClient, SHA256: hashKey(f.ClientKey)},
-		},
+		Environment: d.Environment, Version: d.Version, Document: d, Published: time.Now(), Keys: keys,
 	})
 	if err != nil {
 		f.t.Fatalf("publishing %s: %v", d.Version, err)
