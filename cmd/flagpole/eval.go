@@ -110,7 +110,7 @@ func describeResult(flagKey, env string, res ruleset.Result) string {
 		fmt.Fprintf(&b, ", error %s", res.ErrorCode)
 	}
 	if res.Rule >= 0 {
-		fmt.Fprintf(&b, ", rule %d", res.Rule+1)
+		fmt.Fprintf(&b, ", rule[%d]", res.Rule)
 		if res.RuleName != "" {
 			fmt.Fprintf(&b, " %q", res.RuleName)
 		}
@@ -120,7 +120,7 @@ func describeResult(flagKey, env string, res ruleset.Result) string {
 }
 
 // evalOutput is the one JSON object `flagpole eval --format json` prints.
-// Rule is the matching rule's name, or "rules[i]" when it has none, or null.
+// Rule is the matching rule's name, or "rule[i]" when it has none, or null.
 type evalOutput struct {
 	Flag      string  `json:"flag"`
 	Value     any     `json:"value"`
@@ -136,7 +136,7 @@ func printEvalJSON(stdout, stderr io.Writer, flagKey string, res ruleset.Result)
 	if res.Rule >= 0 {
 		name := res.RuleName
 		if name == "" {
-			name = fmt.Sprintf("rules[%d]", res.Rule)
+			name = fmt.Sprintf("rule[%d]", res.Rule)
 		}
 		out.Rule = &name
 	}
