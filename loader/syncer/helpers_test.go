@@ -94,7 +94,14 @@ func runSyncer(t testing.TB, s *syncer.Syncer) (stop func()) {
 // waitFor polls cond until it returns nil or eventually passes.
 func waitFor(t testing.TB, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(eventually)
+	waitWithin(t, eventually, what, cond)
+}
+
+// waitWithin is waitFor with its own bound, for slow work such as loading
+// 10,000 flags under the race detector.
+func waitWithin(t testing.TB, bound time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
 	var err error
 	for time.Now().Before(deadline) {
 		if err = cond(); err == nil {
