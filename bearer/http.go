@@ -17,13 +17,13 @@ import (
 
 // Error codes of the {"error":{"code","message"}} body.
 const (
-	codeBadRequest   = "bad_request"
-	codeUnauthorized = "unauthorized"
-	codeForbidden    = "forbidden"
-	codeNotFound     = "not_found"
-	codeTooLarge     = "too_large"
-	codeNotReady     = "not_ready"
-	codeTimeout      = "timeout"
+	codeBadRequest       = "bad_request"
+	codeUnauthorized     = "unauthorized"
+	codeForbidden        = "forbidden"
+	codeNotFound         = "not_found"
+	codeTooLarge         = "too_large"
+	codeNotReady         = "not_ready"
+	codeMethodNotAllowed = "method_not_allowed"
 )
 
 // Handler returns the bearer's HTTP API (docs/http-api.md). Streaming
@@ -31,27 +31,39 @@ const (
 // should set ReadHeaderTimeout and IdleTimeout but not WriteTimeout.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /v1/flags", s.plain(s.serveFlags))
-	mux.HandleFunc("GET /v1/stream", s.serveStream)
-	mux.Handle("POST /v1/evaluate", cors(s.plain(s.serveEvaluate)))
-	mux.Handle("GET /v1/stream/evaluated", cors(http.HandlerFunc(s.serveEvaluatedStream)))
-	mux.Handle("POST /ofrep/v1/evaluate/flags/{key}", cors(s.plain(s.serveOFREPFlag)))
-	mux.Handle("POST /ofrep/v1/evaluate/flags", cors(s.plain(s.serveOFREPBulk)))
-	for _, p := range []string{"/v1/evaluate", "/v1/stream/evaluated", "/ofrep/v1/evaluate/flags/{key}", "/ofrep/v1/evaluate/flags"} {
-		mux.Handle("OPTIONS "+p, cors(http.HandlerFunc(preflight)))
+	allowed := map[string][]string{} // methods by path
+	route := func(method, path string, h http.Handler) {
+		mux.Handle(method+" "+path, h)
+		if _, dup := allowed[path]; !dup {
+			// Other methods on a known path get a JSON 405, not the 404 below.
+			mux.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Allow", strings.Join(allowed[path], ", "))
+				writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, r.Method+" is not allowed on "+path)
+			}))
+		}
+		allowed[path] = append(allowed[path], method)
 	}
-	mux.Handle("GET /v1/status", s.plain(s.serveStatus))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	route("GET", "/v1/flags", s.plain(s.serveFlags))
+	route("GET", "/v1/stream", http.HandlerFunc(s.serveStream))
+	route("POST", "/v1/evaluate", cors(s.plain(s.serveEvaluate)))
+	route("GET", "/v1/stream/evaluated", cors(http.HandlerFunc(s.serveEvaluatedStream)))
+	route("POST", "/ofrep/v1/evaluate/flags/{key}", cors(s.plain(s.serveOFREPFlag)))
+	route("POST", "/ofrep/v1/evaluate/flags", cors(s.plain(s.serveOFREPBulk)))
+	for _, p := range []string{"/v1/evaluate", "/v1/stream/evaluated", "/ofrep/v1/evaluate/flags/{key}", "/ofrep/v1/evaluate/flags"} {
+		route("OPTIONS", p, cors(http.HandlerFunc(preflight)))
+	}
+	route("GET", "/v1/status", s.plain(s.serveStatus))
+	route("GET", "/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /readyz", s.serveReady)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{}))
+	}))
+	route("GET", "/readyz", http.HandlerFunc(s.serveReady))
+	route("GET", "/metrics", promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{}))
 	if s.opts.Webhook != nil {
-		mux.Handle("POST /v1/hooks/git", http.MaxBytesHandler(s.opts.Webhook, s.opts.MaxBodyBytes))
+		route("POST", "/v1/hooks/git", http.MaxBytesHandler(s.opts.Webhook, s.opts.MaxBodyBytes))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, codeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+		writeError(w, http.StatusNotFound, codeNotFound, "no such endpoint: "+r.URL.Path)
 	})
 	return mux
 }
