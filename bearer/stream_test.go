@@ -1,7 +1,6 @@
 package bearer
 
 import (
-	"bufio"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -212,7 +211,7 @@ func TestEvaluatedStreamBadInput(t *testing.T) {
 func TestSlowReader(t *testing.T) {
 	v1 := testDoc("production", "v1")
 	f := newFixture(t, Options{ClientBuffer: 2, WriteTimeout: 2 * time.Second}, v1)
-	slow := dialStream(t, f.url, "/v1/stream", serverKey)
+	dialStream(t, f.url, "/v1/stream", serverKey) // connects, then never reads
 	fast := f.openStream("/v1/stream", serverKey)
 	fast.next(false)
 
@@ -245,7 +244,7 @@ func TestSlowReader(t *testing.T) {
 }
 
 // dialStream opens an SSE stream over a raw connection and reads nothing.
-func dialStream(t *testing.T, base, path, key string) net.Conn {
+func dialStream(t *testing.T, base, path, key string) {
 	t.Helper()
 	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
@@ -256,7 +255,6 @@ func dialStream(t *testing.T, base, path, key string) net.Conn {
 		_ = tc.SetReadBuffer(4096)
 	}
 	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: bearer\r\nAuthorization: Bearer %s\r\n\r\n", path, key)
-	return c
 }
 
 // testutilCounter reads a metric's value from /metrics.
