@@ -71,7 +71,7 @@ func (c *compiler) flag(key string, src *Flag, auds map[string]*audience) *flag 
 	if src.Key != key {
 		c.ps.add(path+".key", "%q does not match the flag's key %q", src.Key, key)
 	}
-	f := &flag{key: key, src: src, enabled: src.Enabled, recoverySalt: key + "/recovery"}
+	f := &flag{key: key, src: src, enabled: src.Enabled, salt: saltState(key), recoverySalt: saltState(key + "/recovery")}
 	ok := c.variants(path, src, f)
 	f.off = c.variantIndex(path+".off", src.Off, f)
 	f.def = c.variantIndex(path+".default", src.Default, f)

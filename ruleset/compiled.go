@@ -26,8 +26,9 @@ type flag struct {
 	off, def int
 	rules    []rule
 	override *override
-	// recoverySalt is "<flag>/recovery", the salt of recovery ramps.
-	recoverySalt string
+	// salt is a murmur primed with "<flag>/", for rollouts; recoverySalt
+	// with "<flag>/recovery/", for recovery ramps.
+	salt, recoverySalt murmur
 	// static is set when the result never depends on the context or the
 	// clock (no override, and disabled or without rules): staticResult.
 	static       bool

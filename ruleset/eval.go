@@ -178,7 +178,7 @@ func (f *flag) tryRule(i int, r *rule, st *evalState) *Result {
 	v, has := st.ctx[r.by]
 	b, ok := -1, false
 	if has && v != nil {
-		b, ok = canonicalBucket(f.key, v)
+		b, ok = canonicalBucket(f.salt, v)
 	}
 	if !ok {
 		if st.tr != nil {

@@ -4,27 +4,13 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
-
-	"github.com/twmb/murmur3"
 )
-
-// hashBufSize is the size of the stack buffer Hash joins salt and value in;
-// longer inputs take a slower path that allocates.
-const hashBufSize = 256
 
 // Hash returns the murmur3 x86 32-bit hash (seed 0) of the UTF-8 bytes of
 // salt + "/" + value, as DESIGN §3 specifies for every SDK. It does not
-// allocate when len(salt)+len(value) < 256.
+// allocate: the three parts are hashed as one stream without being joined.
 func Hash(salt, value string) uint32 {
-	n := len(salt) + 1 + len(value)
-	if n > hashBufSize {
-		return murmur3.StringSum32(salt + "/" + value)
-	}
-	var buf [hashBufSize]byte
-	copy(buf[:], salt)
-	buf[len(salt)] = '/'
-	copy(buf[len(salt)+1:], value)
-	return murmur3.Sum32(buf[:n])
+	return saltState(salt).writeString(value).sum()
 }
 
 // Bucket maps Hash(salt, value) to a bucket in [0, 100000): one per
@@ -42,32 +28,26 @@ func bucketOf(h uint32) int {
 // float64 can be up to about 330 bytes (1e308).
 const maxCanonical = 400
 
-// canonicalBucket buckets a context value on its canonical string form:
-// strings as they are, numbers as strconv 'f' -1 (integers in decimal),
-// booleans as "true"/"false". ok is false for nil and other types.
-func canonicalBucket(salt string, v any) (bucket int, ok bool) {
+// canonicalBucket buckets a context value, on a murmur primed with the
+// salt, by its canonical string form: strings as they are, numbers as
+// strconv 'f' -1 (integers in decimal), booleans as "true"/"false". ok is
+// false for nil and other types.
+func canonicalBucket(salt murmur, v any) (bucket int, ok bool) {
 	if s, isStr := v.(string); isStr {
-		return Bucket(salt, s), true
+		return bucketOf(salt.writeString(s).sum()), true
 	}
+	return canonicalBucketSlow(salt, v)
+}
+
+// canonicalBucketSlow handles non-string values; kept apart so that the
+// string path does not pay for the formatting buffer.
+func canonicalBucketSlow(salt murmur, v any) (bucket int, ok bool) {
 	var buf [maxCanonical]byte
 	b, ok := appendCanonical(buf[:0], v)
 	if !ok {
 		return 0, false
 	}
-	return bucketBytes(salt, b), true
-}
-
-// bucketBytes is Bucket for a value held in a byte slice.
-func bucketBytes(salt string, value []byte) int {
-	n := len(salt) + 1 + len(value)
-	if n > hashBufSize {
-		return bucketOf(murmur3.StringSum32(salt + "/" + string(value)))
-	}
-	var buf [hashBufSize]byte
-	copy(buf[:], salt)
-	buf[len(salt)] = '/'
-	copy(buf[len(salt)+1:], value)
-	return bucketOf(murmur3.Sum32(buf[:n]))
+	return bucketOf(salt.writeBytes(b).sum()), true
 }
 
 // appendCanonical appends the canonical string form of a non-string

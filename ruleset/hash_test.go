@@ -40,8 +40,8 @@ func TestHashLongValues(t *testing.T) {
 		if got := Hash(salt, value); got != want {
 			t.Errorf("len %d: Hash = %d, want %d", n, got, want)
 		}
-		if got, want := bucketBytes(salt, []byte(value)), bucketOf(want); got != want {
-			t.Errorf("len %d: bucketBytes = %d, want %d", n, got, want)
+		if got, want := bucketOf(saltState(salt).writeBytes([]byte(value)).sum()), bucketOf(want); got != want {
+			t.Errorf("len %d: writeBytes bucket = %d, want %d", n, got, want)
 		}
 	}
 }
@@ -79,7 +79,7 @@ func TestCanonicalBucket(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, ok := canonicalBucket("salt", tt.value)
+			b, ok := canonicalBucket(saltState("salt"), tt.value)
 			if ok != tt.ok {
 				t.Fatalf("ok = %v, want %v", ok, tt.ok)
 			}
@@ -94,13 +94,42 @@ func TestHashDoesNotAllocate(t *testing.T) {
 	var sink int
 	allocs := testing.AllocsPerRun(100, func() {
 		sink += Bucket("checkout-v2", "user-1")
-		b, _ := canonicalBucket("checkout-v2", 12345.5)
+		b, _ := canonicalBucket(saltState("checkout-v2"), 12345.5)
 		sink += b
-		b, _ = canonicalBucket("checkout-v2", int64(77))
+		b, _ = canonicalBucket(saltState("checkout-v2"), int64(77))
 		sink += b
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocs per run, want 0", allocs)
 	}
 	_ = sink
+}
+
+// TestMurmurStreaming checks the streaming hash against twmb/murmur3 for
+// every split of inputs of every length up to 40 bytes.
+func TestMurmurStreaming(t *testing.T) {
+	data := "the quick brown fünf boxing wizards jump quickly 0123456789"
+	for n := 0; n <= 40; n++ {
+		s := data[:n]
+		want := murmur3.StringSum32(s)
+		for i := 0; i <= n; i++ {
+			for j := i; j <= n; j++ {
+				m := murmur{}.writeString(s[:i]).writeBytes([]byte(s[i:j])).writeString(s[j:])
+				if got := m.sum(); got != want {
+					t.Fatalf("%q split at %d,%d: %d, want %d", s, i, j, got, want)
+				}
+			}
+		}
+	}
+}
+
+func FuzzHash(f *testing.F) {
+	f.Add("checkout-v2", "user-1")
+	f.Add("", "")
+	f.Add("ünïcode-flag", "usér")
+	f.Fuzz(func(t *testing.T, salt, value string) {
+		if got, want := Hash(salt, value), murmur3.StringSum32(salt+"/"+value); got != want {
+			t.Fatalf("Hash(%q, %q) = %d, want %d", salt, value, got, want)
+		}
+	})
 }
