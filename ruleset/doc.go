@@ -21,7 +21,12 @@
 // type, json.Number, time.Time (datetime attributes only) or nil. A nil
 // value is treated exactly like a missing attribute. "key" is the stable id
 // that users lists, rollouts and recovery ramps use; "now" (an RFC 3339
-// string or a time.Time) is the evaluation time and wins over the clock.
+// string or a time.Time) is the evaluation time and wins over the clock,
+// for conditions on "now" and for override expiry and recovery ramps alike.
+// A "now" that is not a valid datetime is ignored by overrides (the clock
+// is used) and makes conditions on "now" false. The clock is read at most
+// once per evaluation, and only when an override or a condition on "now"
+// needs it.
 //
 // # Operators
 //

@@ -291,8 +291,8 @@ func matchConditions(conds []condition, matchAny bool, st *evalState) bool {
 	return !matchAny
 }
 
-func matchName(any bool) string {
-	if any {
+func matchName(matchAny bool) string {
+	if matchAny {
 		return "any"
 	}
 	return "all"

@@ -227,3 +227,28 @@ func TestEvaluateDoesNotAllocate(t *testing.T) {
 		})
 	}
 }
+
+// TestEvaluateConcurrently runs evaluations and explanations from several
+// goroutines on one RuleSet; -race checks that they share nothing mutable.
+func TestEvaluateConcurrently(t *testing.T) {
+	rs := compileJSON(t, fixtureDoc, mustTime(t, "2026-11-21T10:07:00Z"))
+	done := make(chan Result)
+	for g := 0; g < 4; g++ {
+		go func() {
+			var last Result
+			for i := 0; i < 200; i++ {
+				ctx := Context{"key": fmt.Sprintf("user-%d", i), "state": "CA", "student": true, "beta": i%2 == 0}
+				for _, k := range rs.Keys() {
+					last = rs.Evaluate(k, ctx)
+					last, _ = rs.Explain(k, ctx)
+				}
+			}
+			done <- last
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if res := <-done; res.Reason == ReasonError {
+			t.Errorf("goroutine %d: %+v", g, res)
+		}
+	}
+}
