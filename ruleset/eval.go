@@ -139,7 +139,11 @@ func (f *flag) applyOverride(st *evalState) *Result {
 			return nil
 		}
 	} else if st.tr != nil {
-		st.tr.leaf(StepOverride, "override serve "+quote(f.names[o.serve]), "", true, o.src.Reason)
+		note := "applies"
+		if o.src.Reason != "" {
+			note += " (" + o.src.Reason + ")"
+		}
+		st.tr.leaf(StepOverride, "override serve "+quote(f.names[o.serve]), "", true, note)
 	}
 	return &o.result
 }

@@ -51,6 +51,14 @@ func TestExplainSteps(t *testing.T) {
 			`override serve "off": expired at 2026-11-21T12:00:00Z`,
 			`default: serve "on"`,
 		}},
+		{"override applies", "new-search", Context{"key": "u", "now": "2026-11-21T10:01:00Z"}, []string{
+			`flag new-search: variant "off" = false (OVERRIDE)`,
+			"now: 2026-11-21T10:01:00Z",
+			`override serve "off": applies (breaker: error rate 12.4% > 5%)`,
+		}},
+		{"override recovery", "new-search", Context{"key": "user-1", "now": "2026-11-21T10:07:00Z"}, []string{
+			`override serve "off": recovering since 2026-11-21T10:05:00Z, cap 30%: key bucket 67206 ≥ 30000, override applies`,
+		}},
 		{"disabled", "theme", nil, []string{`(DISABLED)`, `enabled: false, serve "light"`}},
 		{"not found", "nope", nil, []string{"flag nope: ERROR FLAG_NOT_FOUND", `flag "nope": no such flag`}},
 		{"rollout by missing attribute", "button-color", Context{"app_version": "2.0.0"}, []string{
