@@ -28,6 +28,9 @@ type command struct {
 // commands lists the subcommands in the order `flagpole help` shows them.
 func commands() []command {
 	return []command{
+		{"serve", "run the syncer and a bearer in one process (" + serveArgs + ")", runServe},
+		{"sync", "run the syncer alone, publishing to Redis (split deployments)", runSync},
+		{"bearer", "run a bearer alone, serving what Redis holds (split deployments)", runBearer},
 		{"validate", "check a flags repository; exit 0 valid, 1 invalid, 2 usage", runValidate},
 		{"eval", "evaluate a flag for a context, optionally explaining why", runEval},
 		{"init", "scaffold a new flags repository", runInit},

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/flagpole/flagpole/bearer"
+	"github.com/flagpole/flagpole/internal/store"
+)
+
+// runBearer runs a bearer alone: it serves the rule sets a syncer publishes
+// to Redis. Any number can run against one Redis.
+func runBearer(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("bearer", "--redis URL [--listen ADDR]", stderr)
+	var c common
+	c.register(fs, "127.0.0.1:8080")
+	redisURL := fs.String("redis", "", "Redis URL the syncer publishes to (required)")
+	pos, err := parse(fs, args)
+	switch {
+	case err != nil:
+	case len(pos) > 0:
+		err = fmt.Errorf("unexpected argument %q", pos[0])
+	case *redisURL == "":
+		err = errors.New("--redis is required: a bearer alone reads rule sets from Redis (use serve for one process)")
+	}
+	if err != nil {
+		return usageError(fs, stderr, err)
+	}
+	logger, err := c.logger(stderr)
+	if err != nil {
+		return usageError(fs, stderr, err)
+	}
+	st, _, err := openStore(ctx, *redisURL, logger)
+	if err != nil {
+		return fail(stderr, "bearer", err)
+	}
+	defer st.Close()
+	reg := newRegistry()
+	b, err := bearer.New(bearer.Options{Store: st, Registerer: reg, Gatherer: reg, Logger: logger})
+	if err != nil {
+		return fail(stderr, "bearer", err)
+	}
+	logger.Info("flagpole bearer starting", "version", version, "redis", store.RedactURL(*redisURL))
+	err = runAll(ctx, b.Run, func(ctx context.Context) error { return serveHTTP(ctx, c.listen, b.Handler(), logger) })
+	return finish(stderr, "bearer", err)
+}

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/loader/source"
+	"github.com/flagpole/flagpole/loader/syncer"
+)
+
+// shutdownGrace is how long a stopping server waits for requests to end.
+const shutdownGrace = 5 * time.Second
+
+// common holds the flags every long-running role shares.
+type common struct {
+	listen    string
+	logLevel  string
+	logFormat string
+}
+
+func (c *common) register(fs *flag.FlagSet, defaultListen string) {
+	fs.StringVar(&c.listen, "listen", defaultListen, "HTTP listen address (host:port; :0 picks a free port)")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+}
+
+// logger builds the structured logger the flags ask for.
+func (c *common) logger(stderr io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level (or FLAGPOLE_LOG_LEVEL): %w", err)
+	}
+	if err := oneOf("--log-format", c.logFormat, "text", "json"); err != nil {
+		return nil, err
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(stderr, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(stderr, opts)), nil
+}
+
+// repoFlags are the flags of the roles that run a syncer.
+type repoFlags struct {
+	repo          string
+	branch        string
+	kind          string
+	poll          time.Duration
+	cacheDir      string
+	sshKey        string
+	webhookSecret string
+}
+
+func (r *repoFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&r.repo, "repo", "", "flags repository: a directory, a git repository path, or a git URL (file://, https://, ssh://) (required)")
+	fs.StringVar(&r.branch, "branch", "main", "git branch to follow")
+	fs.StringVar(&r.kind, "source", "auto", "how to read --repo: dir (watch files), git, or auto (git for URLs and git repositories, else dir)")
+	fs.DurationVar(&r.poll, "poll", 15*time.Second, "how often to fetch the git remote (with jitter); webhooks fetch at once")
+	fs.StringVar(&r.cacheDir, "cache-dir", "", "where to keep the git clone between runs (default: a temporary directory)")
+	fs.StringVar(&r.sshKey, "ssh-key", "", "private key file for ssh:// URLs (default: the ssh agent)")
+	fs.StringVar(&r.webhookSecret, "webhook-secret", "", "secret of POST /v1/hooks/git (GitHub/Gitea HMAC or GitLab token); without it the webhook is off")
+}
+
+// source opens the repository the flags name. HTTPS tokens come from
+// FLAGPOLE_GIT_TOKEN, read by the git source itself.
+func (r *repoFlags) source(logger *slog.Logger) (source.Source, error) {
+	if r.repo == "" {
+		return nil, errors.New("--repo is required")
+	}
+	if err := oneOf("--source", r.kind, "auto", "dir", "git"); err != nil {
+		return nil, err
+	}
+	kind := r.kind
+	if kind == "auto" {
+		kind = "dir"
+		if isGitLocation(r.repo) {
+			kind = "git"
+		}
+	}
+	if kind == "dir" {
+		return source.NewDir(r.repo, source.DirOptions{Logger: logger})
+	}
+	return source.NewGit(source.GitOptions{
+		URL: r.repo, Branch: r.branch, CacheDir: r.cacheDir, Poll: r.poll,
+		SSHKeyFile: r.sshKey, Logger: logger,
+	})
+}
+
+// isGitLocation tells a git URL, a bare repository or a work tree's root
+// from a plain directory of flag files.
+func isGitLocation(repo string) bool {
+	if strings.Contains(repo, "://") || strings.HasPrefix(repo, "git@") {
+		return true
+	}
+	for _, marker := range []string{".git", "HEAD"} {
+		if _, err := os.Stat(filepath.Join(repo, marker)); err == nil {
+			if marker == ".git" {
+				return true
+			}
+			// A bare repository has HEAD, objects/ and refs/ at its root.
+			_, errObjects := os.Stat(filepath.Join(repo, "objects"))
+			_, errRefs := os.Stat(filepath.Join(repo, "refs"))
+			return errObjects == nil && errRefs == nil
+		}
+	}
+	return false
+}
+
+// webhook returns the git push webhook handler, or nil without a secret.
+func (r *repoFlags) webhook(trigger func()) http.Handler {
+	if r.webhookSecret == "" {
+		return nil
+	}
+	return syncer.NewWebhookHandler(syncer.WebhookOptions{
+		Secret: []byte(r.webhookSecret), Trigger: trigger, Branch: r.branch,
+	})
+}
+
+// openStore returns the Redis store for url, or the in-memory store when url
+// is empty, with the matching leader locker.
+func openStore(ctx context.Context, url string, logger *slog.Logger) (store.Store, store.Locker, error) {
+	if url == "" {
+		return store.NewMemory(), store.NewMemoryLocker(), nil
+	}
+	rs, err := store.NewRedis(ctx, url, store.RedisOptions{Logger: logger})
+	if err != nil {
+		return nil, nil, err
+	}
+	return rs, rs, nil
+}
+
+// newRegistry returns a metrics registry with the Go runtime and process
+// collectors, shared by every part of one process.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// serveHTTP serves h on addr until ctx is done, then shuts down gracefully.
+// It logs the address actually bound (which differs from addr for ":0").
+func serveHTTP(ctx context.Context, addr string, h http.Handler, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	logger.Info("listening", "addr", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving HTTP on %s: %w", addr, err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		// Streams that outlive the grace period are cut.
+		_ = srv.Close()
+	}
+	return nil
+}
