@@ -229,6 +229,7 @@ func (c *compiler) rule(path string, f *flag, src *Rule, r *rule, auds map[strin
 	}
 	r.matchAny = c.match(path+".match", src.Match)
 	r.conds = c.conditions(path+".conditions", src.Conditions, auds)
+	r.selective = r.hasSelector()
 	switch {
 	case src.Serve != "" && len(src.Rollout) > 0:
 		c.ps.add(path, "has both serve and rollout; give one")

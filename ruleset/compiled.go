@@ -50,6 +50,7 @@ type rule struct {
 	splits    []Result // SPLIT results of a rollout, by variant index
 	rollout   []bucket // cumulative upper bounds, in file order
 	by        string
+	selective bool // the rule has a selector: see hasSelector
 	src       *Rule
 }
 

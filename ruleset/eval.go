@@ -166,8 +166,7 @@ func (f *flag) tryRule(i int, r *rule, st *evalState) *Result {
 	if st.tr != nil {
 		step = st.tr.begin(StepRule, ruleSubject(i, r), "")
 	}
-	matched := r.matches(st)
-	if !matched {
+	if r.selective && !r.matches(st) {
 		if st.tr != nil {
 			st.tr.end(step, false, "")
 		}
