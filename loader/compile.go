@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/flagpole/flagpole/ruleset"
 )
@@ -12,9 +13,21 @@ import (
 // checks of this package should leave ruleset.Compile nothing to find, so
 // a problem here is reported against the file it most likely comes from.
 func (c *checker) compileAll(docs map[string]*ruleset.Document, opts ruleset.Options) map[string]*ruleset.RuleSet {
+	envs := c.settings.Environments
+	sets := make([]*ruleset.RuleSet, len(envs))
+	errs := make([]error, len(envs))
+	var wg sync.WaitGroup
+	for i, env := range envs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sets[i], errs[i] = ruleset.CompileWith(docs[env], opts)
+		}()
+	}
+	wg.Wait()
 	out := make(map[string]*ruleset.RuleSet, len(docs))
-	for _, env := range c.settings.Environments {
-		rs, err := ruleset.CompileWith(docs[env], opts)
+	for i, env := range envs {
+		rs, err := sets[i], errs[i]
 		var ce *ruleset.CompileError
 		switch {
 		case errors.As(err, &ce):

@@ -8,8 +8,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Repository layout.
@@ -41,6 +43,7 @@ type tree struct {
 type reader struct {
 	root    string // absolute, symlinks resolved
 	maxSize int64
+	mu      sync.Mutex // guards t.diags while files are read in parallel
 	t       *tree
 }
 
@@ -86,10 +89,14 @@ func readTree(dir string, maxSize int64) (*tree, error) {
 }
 
 func (r *reader) fileError(rel, msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.t.diags = append(r.t.diags, Diagnostic{File: rel, Message: msg})
 }
 
 func (r *reader) fileWarning(rel, msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.t.diags = append(r.t.diags, Diagnostic{File: rel, Message: msg, Severity: SeverityWarning})
 }
 
@@ -199,7 +206,7 @@ func (r *reader) readDir(rel string) ([]*rawFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []*rawFile
+	var rels []string
 	for _, e := range entries {
 		name := e.Name()
 		child := path.Join(rel, name)
@@ -214,10 +221,37 @@ func (r *reader) readDir(rel string) ([]*rawFile, error) {
 			r.fileWarning(child, "file ignored: not a .yaml or .yml file")
 			continue
 		}
-		f, err := r.readOptional(child)
-		if err != nil {
-			return nil, err
-		}
+		rels = append(rels, child)
+	}
+	return r.readMany(rels)
+}
+
+// readMany reads the files rels on all CPUs, keeping their order; a
+// repository of thousands of small files is bound by system calls.
+func (r *reader) readMany(rels []string) ([]*rawFile, error) {
+	files := make([]*rawFile, len(rels))
+	errs := make([]error, len(rels))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(rels)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				files[i], errs[i] = r.readOptional(rels[i])
+			}
+		}()
+	}
+	for i := range rels {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	out := files[:0]
+	for _, f := range files {
 		if f != nil {
 			out = append(out, f)
 		}
