@@ -78,8 +78,8 @@ func TestValidate(t *testing.T) {
 		}},
 		{"flag rollout decimals", Flag, `{"key":"f","expires":"2027-02-30","rules":[{"rollout":{"on":33.3333,"off":66.6667}},{"rollout":{"on":0.1,"off":99.9}}]}`, []Violation{
 			{"/expires", "'2027-02-30' is not valid 'date'"},
-			{"/rules/0/rollout/off", "66.6667 not multipleOf 0.001"},
-			{"/rules/0/rollout/on", "33.3333 not multipleOf 0.001"},
+			{"/rules/0/rollout/off", "must have at most 3 decimals, not 66.6667"},
+			{"/rules/0/rollout/on", "must have at most 3 decimals, not 33.3333"},
 		}},
 		{"flag overlay", Flag, `{"key":"f","environments":{"staging":{"key":"g","rules":[{"serve":"on","colour":"x"}]}}}`, []Violation{
 			{"/environments/staging/key", `unknown field "key"`},
