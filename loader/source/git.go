@@ -160,7 +160,9 @@ func (g *Git) Run(ctx context.Context, fn func(context.Context, Update)) error {
 		case <-timer.C:
 		case <-g.trigger:
 		}
+		fetchStart := time.Now()
 		hash, err := g.fetch(ctx, repo)
+		g.log.Debug("git source: fetched", "repo", g.String(), "branch", g.opts.Branch, "took", time.Since(fetchStart), "err", err)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -257,12 +259,13 @@ func (g *Git) fetch(ctx context.Context, repo *git.Repository) (plumbing.Hash, e
 // deliver checks hash out into a fresh directory, hands it to fn and
 // removes it.
 func (g *Git) deliver(ctx context.Context, repo *git.Repository, hash plumbing.Hash, fn func(context.Context, Update)) error {
+	start := time.Now()
 	dir, err := checkout(repo, hash, g.opts.WorkDir)
 	if err != nil {
 		return fmt.Errorf("checking out %s of %s: %w", hash, g, err)
 	}
 	defer os.RemoveAll(dir)
-	g.log.Debug("git source: new revision", "repo", g.String(), "branch", g.opts.Branch, "commit", hash.String())
+	g.log.Debug("git source: new revision", "repo", g.String(), "branch", g.opts.Branch, "commit", hash.String(), "checkout_took", time.Since(start))
 	fn(ctx, Update{Revision: Revision{ID: hash.String(), Dir: dir}})
 	return nil
 }
