@@ -26,9 +26,14 @@ const (
 	codeMethodNotAllowed = "method_not_allowed"
 )
 
-// Handler returns the bearer's HTTP API (docs/http-api.md). Streaming
-// endpoints manage their own write deadlines, so the http.Server serving it
-// should set ReadHeaderTimeout and IdleTimeout but not WriteTimeout.
+// Handler returns the bearer's HTTP API (docs/http-api.md).
+//
+// SSE streams over HTTP/1.x hijack their connection once the request is
+// accepted, so that an idle stream holds no net/http buffers or goroutines;
+// http.Server.Shutdown therefore does not wait for them: cancelling Run's
+// context closes them. Streams set their own write deadlines, so the
+// http.Server should set ReadHeaderTimeout and IdleTimeout but not
+// WriteTimeout (which would cut HTTP/2 streams).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	allowed := map[string][]string{} // methods by path

@@ -1,7 +1,10 @@
 package bearer
 
 import (
+	"bytes"
 	"encoding/base64"
+	"errors"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -10,42 +13,115 @@ import (
 	"github.com/flagpole/flagpole/ruleset"
 )
 
-// sseWriter writes SSE frames to one client, each within the write timeout.
-type sseWriter struct {
+// sink is where a stream's frames go.
+type sink interface {
+	// write writes one frame, within the write timeout.
+	write(frame []byte) error
+	// close ends the stream.
+	close()
+}
+
+// connSink writes frames straight to a hijacked HTTP/1.x connection. Once
+// the handler has returned, net/http releases the connection's buffers and
+// goroutines, so an idle stream costs little more than its own goroutine:
+// this is what lets one bearer hold tens of thousands of streams.
+type connSink struct {
+	c       net.Conn
+	timeout time.Duration
+	m       *metrics
+}
+
+func (cs *connSink) write(frame []byte) error {
+	_ = cs.c.SetWriteDeadline(time.Now().Add(cs.timeout))
+	if _, err := cs.c.Write(frame); err != nil {
+		return err
+	}
+	cs.m.eventsSent.Inc()
+	return nil
+}
+
+func (cs *connSink) close() { _ = cs.c.Close() }
+
+// responseSink writes frames through the ResponseWriter, for connections
+// that cannot be hijacked (HTTP/2).
+type responseSink struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
 	m       *metrics
 }
 
-// start sends the SSE response headers.
-func (s *Server) startSSE(w http.ResponseWriter) (*sseWriter, error) {
+func (rs *responseSink) write(frame []byte) error {
+	_ = rs.rc.SetWriteDeadline(time.Now().Add(rs.timeout))
+	if _, err := rs.w.Write(frame); err != nil {
+		return err
+	}
+	if err := rs.rc.Flush(); err != nil {
+		return err
+	}
+	rs.m.eventsSent.Inc()
+	return nil
+}
+
+func (rs *responseSink) close() {}
+
+// startSSE answers the request with an SSE response and returns where the
+// stream's frames go. hijacked says whether the stream must go on in a
+// goroutine of its own after the handler returns (the connection is then
+// the sink's to close); otherwise it must go on within the handler.
+func (s *Server) startSSE(w http.ResponseWriter) (out sink, hijacked bool, err error) {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	rc := http.NewResponseController(w)
+	if conn, _, err := rc.Hijack(); err == nil {
+		h.Set("Connection", "close")
+		cs := &connSink{c: conn, timeout: s.opts.WriteTimeout, m: s.metrics}
+		var head bytes.Buffer
+		head.WriteString("HTTP/1.1 200 OK\r\n")
+		_ = h.Write(&head)
+		head.WriteString("\r\n")
+		_ = conn.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+		if _, err := conn.Write(head.Bytes()); err != nil {
+			conn.Close()
+			return nil, true, err
+		}
+		return cs, true, nil
+	}
 	w.WriteHeader(http.StatusOK)
-	sw := &sseWriter{w: w, rc: http.NewResponseController(w), timeout: s.opts.WriteTimeout, m: s.metrics}
-	_ = sw.rc.SetReadDeadline(time.Time{}) // a server-wide read timeout must not end the stream
-	return sw, sw.flush()
+	_ = rc.SetReadDeadline(time.Time{}) // a server-wide read timeout must not end the stream
+	rs := &responseSink{w: w, rc: rc, timeout: s.opts.WriteTimeout, m: s.metrics}
+	_ = rc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+	return rs, false, rc.Flush()
 }
 
-// write writes one frame and flushes it.
-func (sw *sseWriter) write(frame []byte) error {
-	_ = sw.rc.SetWriteDeadline(time.Now().Add(sw.timeout))
-	if _, err := sw.w.Write(frame); err != nil {
-		return err
+// follow runs a stream: it hands every event of c to handle until the hub
+// drops c, handle fails, or done closes; then it unsubscribes.
+func follow(a *access, c *client, out sink, done <-chan struct{}, handle func(*event) bool) {
+	defer a.hub.streams.Add(-1)
+	defer out.close()
+	defer a.hub.unsubscribe(c)
+	for {
+		select {
+		case <-done:
+			return
+		case ev, open := <-c.ch:
+			if !open || !handle(ev) {
+				return
+			}
+		}
 	}
-	if err := sw.flush(); err != nil {
-		return err
-	}
-	sw.m.eventsSent.Inc()
-	return nil
 }
 
-func (sw *sseWriter) flush() error {
-	_ = sw.rc.SetWriteDeadline(time.Now().Add(sw.timeout))
-	return sw.rc.Flush()
+// run starts follow in its own goroutine for a hijacked stream, or runs it
+// in the handler (until the request ends) otherwise.
+func run(r *http.Request, hijacked bool, a *access, c *client, out sink, handle func(*event) bool) {
+	if hijacked {
+		go follow(a, c, out, nil, handle)
+		return
+	}
+	follow(a, c, out, r.Context().Done(), handle)
 }
 
 // openStream authenticates and subscribes a stream; on failure it has
@@ -75,27 +151,19 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.hub.streams.Add(1)
-	defer a.hub.streams.Add(-1)
-	defer a.hub.unsubscribe(c)
-	sw, err := s.startSSE(w)
+	out, hijacked, err := s.startSSE(w)
+	if err == nil && r.Header.Get("Last-Event-ID") != st.version {
+		err = out.write(st.putFrame)
+	}
 	if err != nil {
+		a.hub.streams.Add(-1)
+		a.hub.unsubscribe(c)
+		if out != nil {
+			out.close()
+		}
 		return
 	}
-	if r.Header.Get("Last-Event-ID") != st.version {
-		if sw.write(st.putFrame) != nil {
-			return
-		}
-	}
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case ev, open := <-c.ch:
-			if !open || sw.write(ev.frame) != nil {
-				return
-			}
-		}
-	}
+	run(r, hijacked, a, c, out, func(ev *event) bool { return out.write(ev.frame) == nil })
 }
 
 // serveEvaluatedStream is GET /v1/stream/evaluated: the evaluated flags of
@@ -116,43 +184,59 @@ func (s *Server) serveEvaluatedStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.hub.streams.Add(1)
-	defer a.hub.streams.Add(-1)
-	defer a.hub.unsubscribe(c)
-	sw, err := s.startSSE(w)
+	e := &evaluatedStream{ctx: ctx, clientOnly: a.kind == store.KeyClient}
+	out, hijacked, err := s.startSSE(w)
+	if err == nil {
+		e.out = out
+		if !e.put(st) {
+			err = errWriteFailed
+		}
+	}
 	if err != nil {
+		a.hub.streams.Add(-1)
+		a.hub.unsubscribe(c)
+		if out != nil {
+			out.close()
+		}
 		return
 	}
-	clientOnly := a.kind == store.KeyClient
-	var last uint64
-	sent := false
-	put := func(st *envState) bool {
-		var fp uint64
-		bp := bufPool.Get().(*[]byte)
-		defer bufPool.Put(bp)
-		data := appendEvaluation((*bp)[:0], st, ctx, clientOnly, &fp)
-		*bp = data
-		if sent && fp == last {
-			return true
-		}
-		last, sent = fp, true
-		return sw.write(sseFrame("put", st.version, data)) == nil
+	run(r, hijacked, a, c, out, e.handle)
+}
+
+// errWriteFailed reports a failed write to a stream.
+var errWriteFailed = errors.New("writing to the stream failed")
+
+// evaluatedStream is the state of one evaluated stream.
+type evaluatedStream struct {
+	out        sink
+	ctx        ruleset.Context
+	clientOnly bool
+	sent       bool
+	last       uint64 // fingerprint of the values and variants last sent
+}
+
+// put sends the evaluation for st unless its values and variants are those
+// last sent; it reports false when the write failed.
+func (e *evaluatedStream) put(st *envState) bool {
+	var fp uint64
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	data := appendEvaluation((*bp)[:0], st, e.ctx, e.clientOnly, &fp)
+	*bp = data
+	if e.sent && fp == e.last {
+		return true
 	}
-	if !put(st) {
-		return
+	e.last, e.sent = fp, true
+	return e.out.write(sseFrame("put", st.version, data)) == nil
+}
+
+// handle re-evaluates on every change and ping (time-dependent rules and
+// recovery ramps change results without a new version).
+func (e *evaluatedStream) handle(ev *event) bool {
+	if !e.put(ev.state) {
+		return false
 	}
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case ev, open := <-c.ch:
-			if !open || !put(ev.state) {
-				return
-			}
-			if ev.ping && sw.write(ev.frame) != nil {
-				return
-			}
-		}
-	}
+	return !ev.ping || e.out.write(ev.frame) == nil
 }
 
 // queryContext decodes the context query parameter: base64url (padding
