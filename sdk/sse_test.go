@@ -84,3 +84,27 @@ func TestSSEReaderErrors(t *testing.T) {
 		})
 	}
 }
+
+// FuzzSSEReader feeds arbitrary bytes to the parser: it must not panic,
+// must end, and must never return an event larger than its limit.
+func FuzzSSEReader(f *testing.F) {
+	f.Add([]byte("event: put\nid: v1\ndata: {}\n\n"))
+	f.Add([]byte(": ping\r\n\r\ndata\ndata: x\n\n"))
+	f.Add([]byte("data: " + strings.Repeat("y", 300) + "\n\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		const limit = 256
+		r := newSSEReader(strings.NewReader(string(in)), limit, nil)
+		for range len(in) + 1 {
+			ev, err := r.Next()
+			if err != nil {
+				return
+			}
+			if len(ev.Data) > limit {
+				t.Fatalf("event of %d bytes passed a %d-byte limit", len(ev.Data), limit)
+			}
+		}
+		if _, err := r.Next(); err == nil {
+			t.Fatal("more events than lines of input")
+		}
+	})
+}
