@@ -3,6 +3,8 @@ package bearer
 import (
 	"context"
 	"errors"
+	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -161,5 +163,33 @@ func TestBackoff(t *testing.T) {
 func TestNewNeedsStore(t *testing.T) {
 	if _, err := New(Options{}); err == nil {
 		t.Error("New without a store succeeded")
+	}
+}
+
+func TestWebhookAndMetrics(t *testing.T) {
+	var hooks atomic.Int64
+	hook := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hooks.Add(1)
+		w.WriteHeader(http.StatusAccepted)
+	})
+	f := newFixture(t, Options{Webhook: hook}, testDoc("production", "v1"))
+	if status, _, _ := f.do("POST", "/v1/hooks/git", "", `{"ref":"refs/heads/main"}`); status != http.StatusAccepted || hooks.Load() != 1 {
+		t.Errorf("webhook: status %d, %d calls", status, hooks.Load())
+	}
+	f.do("POST", "/v1/evaluate", clientKey, "{}")
+	f.do("POST", "/v1/evaluate", "bad", "{}")
+	s := f.openStream("/v1/stream", serverKey)
+	s.next(false)
+	_, _, body := f.do("GET", "/metrics", "", "")
+	for _, want := range []string{
+		`flagpole_bearer_requests_total{code="200",route="POST /v1/evaluate"} 1`,
+		`flagpole_bearer_requests_total{code="401",route="POST /v1/evaluate"} 1`,
+		`flagpole_bearer_request_duration_seconds_count{route="POST /v1/evaluate"} 2`,
+		`flagpole_bearer_sse_clients 1`,
+		`flagpole_bearer_sse_events_sent_total 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
