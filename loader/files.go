@@ -140,17 +140,29 @@ func inside(root, p string) bool {
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }
 
-// readOptional reads rel if it exists.
+// readOptional reads rel if it exists. Its directory must already be known
+// to lie inside the root (the root itself, or a directory listDir
+// resolved): then only a symlink needs resolving, which keeps the common
+// case at one lstat, open and read.
 func (r *reader) readOptional(rel string) (*rawFile, error) {
-	real, st, err := r.resolve(rel)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	full := filepath.Join(r.root, filepath.FromSlash(rel))
+	st, err := os.Lstat(full)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
-	case errors.Is(err, errOutside), errors.Is(err, errDangling):
-		r.fileError(rel, "symlink "+err.Error())
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("reading %s: %w", filepath.Join(r.root, rel), err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", full, err)
+	}
+	if st.Mode()&fs.ModeSymlink != 0 {
+		real, rst, err := r.resolve(rel)
+		switch {
+		case errors.Is(err, errOutside), errors.Is(err, errDangling):
+			r.fileError(rel, "symlink "+err.Error())
+			return nil, nil
+		case err != nil:
+			return nil, fmt.Errorf("reading %s: %w", full, err)
+		}
+		full, st = real, rst
 	}
 	if !st.Mode().IsRegular() {
 		r.fileError(rel, "not a regular file")
@@ -160,20 +172,40 @@ func (r *reader) readOptional(rel string) (*rawFile, error) {
 		r.fileError(rel, fmt.Sprintf("file is %d bytes, over the limit of %d", st.Size(), r.maxSize))
 		return nil, nil
 	}
-	fh, err := os.Open(real)
+	data, err := readLimited(full, st.Size(), r.maxSize)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", real, err)
-	}
-	defer fh.Close()
-	data, err := io.ReadAll(io.LimitReader(fh, r.maxSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", real, err)
+		return nil, fmt.Errorf("reading %s: %w", full, err)
 	}
 	if int64(len(data)) > r.maxSize {
 		r.fileError(rel, fmt.Sprintf("file is over the limit of %d bytes", r.maxSize))
 		return nil, nil
 	}
 	return &rawFile{rel: rel, data: data}, nil
+}
+
+// readLimited reads at most limit+1 bytes of the file at p, expecting
+// about size bytes (the file may have changed since it was stat'ed).
+func readLimited(p string, size, limit int64) ([]byte, error) {
+	fh, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	buf := make([]byte, 0, min(size, limit)+1)
+	lr := io.LimitReader(fh, limit+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // listDir lists the entries of directory rel, sorted; missing is fine.
@@ -272,9 +304,15 @@ func (r *reader) readOverrides() error {
 		}
 		isDir := e.IsDir()
 		if e.Type()&fs.ModeSymlink != 0 {
-			if _, st, err := r.resolve(child); err == nil {
-				isDir = st.IsDir()
+			_, st, err := r.resolve(child)
+			switch {
+			case errors.Is(err, errOutside), errors.Is(err, errDangling):
+				r.fileError(child, "symlink "+err.Error())
+				continue
+			case err != nil:
+				return fmt.Errorf("reading %s: %w", filepath.Join(r.root, child), err)
 			}
+			isDir = st.IsDir()
 		}
 		if !isDir {
 			r.fileWarning(child, "file ignored: overrides/ holds one directory per environment")
