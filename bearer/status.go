@@ -1,6 +1,7 @@
 package bearer
 
 import (
+	"context"
 	"errors"
 	"maps"
 	"net/http"
@@ -34,9 +35,9 @@ type EnvironmentStatus struct {
 }
 
 // Status returns this bearer's view and the syncer's status.
-func (s *Server) Status(r *http.Request) Status {
+func (s *Server) Status(ctx context.Context) Status {
 	st := Status{Environments: map[string]EnvironmentStatus{}}
-	sync, err := s.opts.Store.Status(r.Context())
+	sync, err := s.opts.Store.Status(ctx)
 	switch {
 	case err == nil:
 		st.Sync = sync
@@ -63,7 +64,7 @@ func (s *Server) Status(r *http.Request) Status {
 
 // serveStatus is GET /v1/status.
 func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.Status(r))
+	writeJSON(w, http.StatusOK, s.Status(r.Context()))
 }
 
 // serveReady is GET /readyz: 503 until at least one environment is loaded.
