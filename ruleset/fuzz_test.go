@@ -116,3 +116,38 @@ func TestFuzzDocumentCompiles(t *testing.T) {
 		t.Errorf("ops flag has %d rules", n)
 	}
 }
+
+// FuzzCompile feeds Compile documents as a bearer might stream them,
+// including broken ones: Compile must never panic, and whatever it accepts
+// must evaluate without panicking.
+func FuzzCompile(f *testing.F) {
+	for _, s := range []string{fixtureDoc, brokenDoc, benchDoc, `{}`, `{"flags":{"a":null}}`,
+		`{"flags":{"a":{"key":"a","off":"off","default":"on","rules":[{"rollout":[{"variant":"on","weight":0},{"variant":"off","weight":100000}]}]}}}`,
+	} {
+		f.Add([]byte(s), "user-1")
+	}
+	clock := fixedClock(time.Date(2026, 11, 21, 10, 7, 0, 0, time.UTC))
+	f.Fuzz(func(t *testing.T, data []byte, key string) {
+		var doc Document
+		if json.Unmarshal(data, &doc) != nil {
+			return
+		}
+		rs, err := CompileWith(&doc, Options{Now: clock})
+		if err != nil {
+			if _, ok := err.(*CompileError); !ok {
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+			return
+		}
+		ctx := Context{"key": key, "state": "CA", "student": true, "beta": true, "age": 30, "now": key}
+		for _, k := range rs.Keys() {
+			res := rs.Evaluate(k, ctx)
+			if res.Reason == ReasonError {
+				t.Fatalf("%s: %+v", k, res)
+			}
+			if got, _ := rs.Explain(k, ctx); !reflect.DeepEqual(got, res) {
+				t.Fatalf("%s: Explain %+v, Evaluate %+v", k, got, res)
+			}
+		}
+	})
+}
