@@ -34,8 +34,8 @@ type GitOptions struct {
 	// CacheDir keeps the local clone between runs, one bare repository per
 	// URL under it. Default: a temporary directory removed when Run ends.
 	CacheDir string
-	// WorkDir is where revisions are checked out, each into a fresh
-	// directory removed after use. Default os.TempDir().
+	// WorkDir is where the working directory of checked-out revisions is
+	// created (and removed when Run ends). Default os.TempDir().
 	WorkDir string
 	// Poll is how often the remote is fetched, ±10% jitter. Default 15 s;
 	// negative: only on Trigger.
@@ -61,7 +61,8 @@ type GitOptions struct {
 // Git is a Source on a branch of a git repository, through go-git. It
 // fetches every Poll and on Trigger, each fetch with its own timeout; when
 // the branch's commit changed (fast-forward or force-push) it checks the
-// commit's tree out into a fresh directory. A revision's ID is the commit
+// commit's tree out (rewriting only changed files of its working
+// directory). A revision's ID is the commit
 // hash. Fetch errors (unreachable remote, bad credentials, deleted branch)
 // are reported and retried with exponential backoff and jitter.
 type Git struct {
@@ -149,6 +150,12 @@ func (g *Git) Run(ctx context.Context, fn func(context.Context, Update)) error {
 		return err
 	}
 	defer cleanup()
+	var wt *worktree
+	defer func() {
+		if wt != nil {
+			wt.remove()
+		}
+	}()
 	var last plumbing.Hash
 	failures := 0
 	timer := time.NewTimer(0)
@@ -169,7 +176,7 @@ func (g *Git) Run(ctx context.Context, fn func(context.Context, Update)) error {
 		// After a failure the revision is reported again even if unchanged,
 		// so that the receiver knows the source has recovered.
 		if err == nil && (hash != last || failures > 0) {
-			if err = g.deliver(ctx, repo, hash, fn); err == nil {
+			if err = g.deliver(ctx, repo, &wt, hash, fn); err == nil {
 				last = hash
 			}
 		}
@@ -256,17 +263,24 @@ func (g *Git) fetch(ctx context.Context, repo *git.Repository) (plumbing.Hash, e
 	return ref.Hash(), nil
 }
 
-// deliver checks hash out into a fresh directory, hands it to fn and
-// removes it.
-func (g *Git) deliver(ctx context.Context, repo *git.Repository, hash plumbing.Hash, fn func(context.Context, Update)) error {
+// deliver moves the worktree to hash and hands it to fn. A failed checkout
+// discards the worktree; the next one starts afresh.
+func (g *Git) deliver(ctx context.Context, repo *git.Repository, wt **worktree, hash plumbing.Hash, fn func(context.Context, Update)) error {
 	start := time.Now()
-	dir, err := checkout(repo, hash, g.opts.WorkDir)
-	if err != nil {
+	if *wt == nil {
+		w, err := newWorktree(g.opts.WorkDir)
+		if err != nil {
+			return fmt.Errorf("checking out %s of %s: %w", hash, g, err)
+		}
+		*wt = w
+	}
+	if err := (*wt).update(repo, hash); err != nil {
+		(*wt).remove()
+		*wt = nil
 		return fmt.Errorf("checking out %s of %s: %w", hash, g, err)
 	}
-	defer os.RemoveAll(dir)
 	g.log.Debug("git source: new revision", "repo", g.String(), "branch", g.opts.Branch, "commit", hash.String(), "checkout_took", time.Since(start))
-	fn(ctx, Update{Revision: Revision{ID: hash.String(), Dir: dir}})
+	fn(ctx, Update{Revision: Revision{ID: hash.String(), Dir: (*wt).dir}})
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package source_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -252,5 +253,52 @@ func TestRedact(t *testing.T) {
 				t.Errorf("Redact = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestGitSourceCheckoutTracksTree(t *testing.T) {
+	r := newRemote(t)
+	c1 := r.commit(map[string]string{"flagpole.yaml": "x", "audiences/a.yaml": "a", "flags/deep/f.yaml": "f"}, "first")
+	r.push("main")
+	work := t.TempDir()
+	g, err := source.NewGit(source.GitOptions{URL: r.bare, Poll: -1, WorkDir: work})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan seen, 10)
+	done := make(chan error, 1)
+	go func() {
+		done <- g.Run(ctx, func(_ context.Context, u source.Update) {
+			s := seen{Update: u}
+			if u.Err == nil {
+				s.Files = readTree(t, u.Revision.Dir)
+				// Directories must follow the tree too.
+				if _, err := os.Stat(filepath.Join(u.Revision.Dir, "audiences")); err == nil {
+					s.Files["(dir audiences)"] = ""
+				}
+			}
+			ch <- s
+		})
+	}()
+	s := next(t, ch, "first", isRev(c1))
+	if len(s.Files) != 4 {
+		t.Fatalf("first checkout = %v", s.Files)
+	}
+	r.git(r.work, "rm", "--quiet", "-r", "audiences", "flags/deep/f.yaml")
+	c2 := r.commit(map[string]string{"flags/g.yaml": "g", "flagpole.yaml": "y"}, "second")
+	r.push("main")
+	g.Trigger()
+	s = next(t, ch, "second", isRev(c2))
+	want := map[string]string{"flagpole.yaml": "y", "flags/g.yaml": "g"}
+	if len(s.Files) != len(want) || s.Files["flagpole.yaml"] != "y" || s.Files["flags/g.yaml"] != "g" {
+		t.Fatalf("second checkout = %v, want %v", s.Files, want)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(work); len(left) != 0 {
+		t.Errorf("work directory not cleaned up: %v", left)
 	}
 }

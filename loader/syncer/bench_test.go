@@ -159,6 +159,9 @@ func measure(b *testing.B, changes <-chan store.Change, change func(int), prepar
 		change(i)
 		waitLast(b, changes)
 		lat = append(lat, time.Since(start))
+		if d := time.Since(start); os.Getenv("FLAGPOLE_BENCH_DEBUG") != "" && d > 300*time.Millisecond {
+			b.Logf("change %d took %s", i, d)
+		}
 	}
 	b.StopTimer()
 	return lat
