@@ -218,7 +218,19 @@ func TestSlowReader(t *testing.T) {
 	// Large patches fill the slow client's socket buffers quickly.
 	big := strings.Repeat("x", 256<<10)
 	prev := v1
-	for i := 1; i <= 40; i++ {
+	h := f.srv.hub("production")
+	subscribed := func() int {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return len(h.clients)
+	}
+	waitUntil(t, "both clients are subscribed", func() bool { return subscribed() == 2 })
+	// Publish until the hub has dropped the slow client; the fast one must
+	// get every change meanwhile.
+	for i := 1; subscribed() == 2; i++ {
+		if i > 400 {
+			t.Fatal("slow client not dropped after 400 large changes")
+		}
 		next := withDefault(prev, fmt.Sprintf("big%d", i), "color", "blue")
 		nf := *next.Flags["color"]
 		nf.Description = fmt.Sprintf("%d %s", i, big)
