@@ -2,9 +2,11 @@ package sdk
 
 import (
 	"context"
+	"net/http"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flagpole/flagpole/ruleset"
 )
@@ -86,6 +88,7 @@ func TestBadOptions(t *testing.T) {
 		{"missing bootstrap", Options{Offline: true, Bootstrap: "testdata/nope.json"}, "testdata/nope.json"},
 		{"not a document", Options{Offline: true, Bootstrap: "testdata/not-a-document.json"}, "not a rule-set document"},
 		{"wrong environment", Options{Offline: true, Bootstrap: "testdata/snapshot.json", Environment: "staging"}, `not "staging"`},
+		{"client timeout", Options{URL: "http://127.0.0.1:1", Key: "k", HTTPClient: &http.Client{Timeout: time.Second}}, "HTTPClient.Timeout is 1s"},
 		{"password hidden", Options{URL: "ftp://u:secret@host", Key: "k"}, "u:xxxxx@host"},
 	}
 	for _, tt := range tests {

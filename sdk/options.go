@@ -33,8 +33,8 @@ type Options struct {
 	// "Authorization: Bearer <key>"). Required unless Offline is set.
 	Key string
 	// HTTPClient makes the requests. Zero: a client of its own on a clone
-	// of http.DefaultTransport. Its Timeout must be zero (or longer than
-	// any stream should live): the stream is one long response.
+	// of http.DefaultTransport. Its Timeout must be zero (New refuses
+	// others): the stream is one long response.
 	HTTPClient *http.Client
 	// Bootstrap is served until the bearer answers, and for good when
 	// Offline is set: the path of a rule-set snapshot file (a JSON
@@ -88,6 +88,8 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	} else if o.HTTPClient.Timeout != 0 {
+		return o, fmt.Errorf("sdk options: HTTPClient.Timeout is %s: it must be zero, or it cuts the stream; RequestTimeout bounds requests", o.HTTPClient.Timeout)
 	}
 	if o.InitTimeout == 0 {
 		o.InitTimeout = DefaultInitTimeout
