@@ -195,14 +195,30 @@ func (c *checker) markBroken(kind string, f *yfile) {
 	}
 }
 
-// decode decodes a schema-valid file into v.
+// decode copies the typed form of a schema-valid file (decoded by
+// parseFile, in parallel) into v, which must point to the type
+// decodeTyped makes for the file's schema.
 func (c *checker) decode(f *yfile, v any) bool {
 	if f == nil || !f.ok {
 		return false
 	}
-	if err := f.root.Decode(v); err != nil {
-		c.add(f.at(SeverityError, "cannot decode: "+err.Error()))
+	if f.decodeErr != nil {
+		c.add(f.at(SeverityError, "cannot decode: "+f.decodeErr.Error()))
 		return false
+	}
+	switch v := v.(type) {
+	case *settingsYAML:
+		*v = *f.typed.(*settingsYAML)
+	case *attributesYAML:
+		*v = *f.typed.(*attributesYAML)
+	case *audienceYAML:
+		*v = *f.typed.(*audienceYAML)
+	case *flagYAML:
+		*v = *f.typed.(*flagYAML)
+	case *overrideYAML:
+		*v = *f.typed.(*overrideYAML)
+	default:
+		panic(fmt.Sprintf("loader: decode into %T", v))
 	}
 	return true
 }

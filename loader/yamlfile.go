@@ -23,6 +23,9 @@ type yfile struct {
 	value map[string]any // root as JSON values
 	diags Diagnostics
 	ok    bool // parsed, converted and schema-valid: safe to decode
+	// typed is the file decoded into its raw shape (*flagYAML, ...) when ok.
+	typed     any
+	decodeErr error
 }
 
 // parseFile parses data as one YAML document holding a mapping and validates
@@ -74,7 +77,30 @@ func parseFile(rel string, data []byte, schemaName string) *yfile {
 		f.schemaViolation(viol)
 	}
 	f.ok = len(f.diags) == 0
+	if f.ok {
+		f.typed, f.decodeErr = decodeTyped(schemaName, root)
+	}
 	return f
+}
+
+// decodeTyped decodes a schema-valid root into the raw shape of its file.
+func decodeTyped(schemaName string, root *yaml.Node) (any, error) {
+	var v any
+	switch schemaName {
+	case schema.Flagpole:
+		v = &settingsYAML{}
+	case schema.Attributes:
+		v = &attributesYAML{}
+	case schema.Audience:
+		v = &audienceYAML{}
+	case schema.Flag:
+		v = &flagYAML{}
+	case schema.Override:
+		v = &overrideYAML{}
+	default:
+		return nil, fmt.Errorf("no shape for schema %q", schemaName)
+	}
+	return v, root.Decode(v)
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
