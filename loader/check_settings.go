@@ -2,6 +2,7 @@ package loader
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/flagpole/flagpole/internal/store"
@@ -203,7 +204,8 @@ func (c *checker) decode(f *yfile, v any) bool {
 		return false
 	}
 	if f.decodeErr != nil {
-		c.add(f.at(SeverityError, "cannot decode: "+f.decodeErr.Error()))
+		msg := strings.ReplaceAll(strings.TrimPrefix(f.decodeErr.Error(), "yaml: unmarshal errors:\n  "), "\n  ", "; ")
+		c.add(f.at(SeverityError, "cannot decode: "+msg))
 		return false
 	}
 	switch v := v.(type) {

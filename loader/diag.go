@@ -23,6 +23,22 @@ func (s Severity) String() string {
 	return "error"
 }
 
+// MarshalText encodes s as "error" or "warning".
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText decodes "error" or "warning".
+func (s *Severity) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "error":
+		*s = SeverityError
+	case "warning":
+		*s = SeverityWarning
+	default:
+		return fmt.Errorf("unknown severity %q", b)
+	}
+	return nil
+}
+
 // Diagnostic is one problem found in a flags repository.
 type Diagnostic struct {
 	// File is the path relative to the repository root, slash-separated
@@ -36,7 +52,7 @@ type Diagnostic struct {
 	// itself.
 	Path     string   `json:"path,omitempty"`
 	Message  string   `json:"message"`
-	Severity Severity `json:"-"`
+	Severity Severity `json:"severity"`
 }
 
 // String formats d as "file:line:col: path: message", leaving out what d

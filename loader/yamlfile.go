@@ -30,8 +30,16 @@ type yfile struct {
 
 // parseFile parses data as one YAML document holding a mapping and validates
 // it against the named schema. It never panics on any input.
-func parseFile(rel string, data []byte, schemaName string) *yfile {
-	f := &yfile{rel: rel}
+func parseFile(rel string, data []byte, schemaName string) (f *yfile) {
+	f = &yfile{rel: rel}
+	defer func() {
+		// The YAML and schema libraries are fuzzed but not ours: a panic in
+		// them must reject one file, not crash the syncer.
+		if r := recover(); r != nil {
+			f = &yfile{rel: rel}
+			f.errorAt(0, 0, "", fmt.Sprintf("internal error reading the file: %v", r))
+		}
+	}()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
