@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+)
+
+// Targets of the git scenario: DESIGN §7 (push + webhook → SDK) and issue 3
+// (push + webhook → published, which the SDK seeing it implies).
+const (
+	gitTargetDesign = time.Second
+	gitTargetIssue  = 500 * time.Millisecond
+)
+
+// webhookSecret signs the bench's deliveries; it is a throwaway value.
+const webhookSecret = "bench-webhook-secret"
+
+// pushBody is the webhook payload: a push to main.
+const pushBody = `{"ref":"refs/heads/main"}`
+
+// gitRepo is a work tree with a bare remote, driven with the git CLI.
+type gitRepo struct {
+	work, bare string
+}
+
+// git runs the git CLI in the work tree with a fixed identity.
+func (r *gitRepo) git(args ...string) error {
+	cmd := exec.Command("git", append([]string{"-C", r.work}, args...)...)
+	cmd.Env = append(os.Environ(),
+		"GIT_AUTHOR_NAME=flagpole-bench", "GIT_AUTHOR_EMAIL=bench@localhost",
+		"GIT_COMMITTER_NAME=flagpole-bench", "GIT_COMMITTER_EMAIL=bench@localhost",
+		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("git %v in %s: %w\n%s", args, r.work, err, out)
+	}
+	return nil
+}
+
+// newGitRepo makes a bare remote under dir and a work tree holding a copy
+// of example, committed and pushed to main.
+func newGitRepo(dir, example string) (*gitRepo, error) {
+	r := &gitRepo{work: filepath.Join(dir, "work"), bare: filepath.Join(dir, "remote.git")}
+	if out, err := exec.Command("git", "init", "-q", "--bare", "-b", "main", r.bare).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("git init --bare %s: %w\n%s", r.bare, err, out)
+	}
+	if err := copyDir(example, r.work); err != nil {
+		return nil, fmt.Errorf("copying %s: %w", example, err)
+	}
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main"},
+		{"add", "-A"},
+		{"commit", "-q", "-m", "flags.example"},
+		{"remote", "add", "origin", r.bare},
+		{"push", "-q", "origin", "main"},
+	} {
+		if err := r.git(args...); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// deliver posts a signed push webhook and checks that it was accepted.
+func deliver(client *http.Client, url string) error {
+	mac := hmac.New(sha256.New, []byte(webhookSecret))
+	mac.Write([]byte(pushBody))
+	req, err := http.NewRequest(http.MethodPost, url+"/v1/hooks/git", bytes.NewReader([]byte(pushBody)))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("POST /v1/hooks/git: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusAccepted {
+		return fmt.Errorf("POST /v1/hooks/git: status %d, want 202: %s", resp.StatusCode, body)
+	}
+	return nil
+}
+
+// runGitWebhook measures commit + git push to a bare remote + signed
+// webhook → SDK subscription, under flagpole serve following the remote
+// with polling effectively off.
+func runGitWebhook(ctx context.Context, cfg *config) ([]*report, error) {
+	dir, cleanup, err := tempDir("git-webhook")
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	repo, err := newGitRepo(dir, cfg.example)
+	if err != nil {
+		return nil, err
+	}
+	tog, err := newToggler(repo.work)
+	if err != nil {
+		return nil, err
+	}
+	var g group
+	defer g.stopAll()
+	srv, err := startFlagpole(cfg.bin, "flagpole serve", "serve", "--repo", repo.bare,
+		"--poll", "1h", "--webhook-secret", webhookSecret, "--cache-dir", filepath.Join(dir, "cache"))
+	if err != nil {
+		return nil, err
+	}
+	g.add(srv)
+	w, err := newWatcher(ctx, srv.URL(), prodServerKey)
+	if err != nil {
+		return nil, err
+	}
+	defer w.close()
+
+	client := &http.Client{Timeout: 10 * time.Second}
+	var pushLat, hookLat []time.Duration
+	lat, err := measureChanges(ctx, cfg, []*watcher{w}, &g, func(i int) (time.Time, error) {
+		start := time.Now()
+		if err := tog.write(); err != nil {
+			return start, err
+		}
+		if err := repo.git("commit", "-q", "-a", "-m", fmt.Sprintf("bench: toggle %s (%d)", watchedFlag, i+1)); err != nil {
+			return start, err
+		}
+		if err := repo.git("push", "-q", "origin", "main"); err != nil {
+			return start, err
+		}
+		pushed := time.Now()
+		pushLat = append(pushLat, pushed.Sub(start))
+		err := deliver(client, srv.URL())
+		hookLat = append(hookLat, time.Since(pushed))
+		return start, err
+	})
+	r := newReport("git-webhook: commit + git push + signed webhook → SDK subscription (flagpole serve --repo <bare> --poll 1h)")
+	r.add("setup", "git CLI work tree pushing to a bare remote; 1 SDK client; %s gap", cfg.gap)
+	q := r.latency("end to end", lat)
+	r.latency("  commit+push", pushLat)
+	r.latency("  webhook call", hookLat)
+	if len(lat) == len(pushLat) {
+		after := make([]time.Duration, len(lat))
+		for i := range lat {
+			after[i] = lat[i] - pushLat[i]
+		}
+		r.latency("push done → SDK", after)
+	}
+	r.memory(srv)
+	if len(lat) > 0 {
+		r.target("p99 ≤ 1 s", "DESIGN §7, push + webhook → SDK", q.p99 <= gitTargetDesign, ms(q.p99))
+		r.target("p99 ≤ 500 ms", "issue 3, push + webhook → published; measured here to the SDK", q.p99 <= gitTargetIssue, ms(q.p99))
+	}
+	return []*report{r}, err
+}

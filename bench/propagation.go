@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/flagpole/flagpole/sdk"
+)
+
+// propagationTarget is DESIGN §7's bound on file change → SDK.
+const propagationTarget = 100 * time.Millisecond
+
+// watchedFlag is the key of the flag in editFlag.
+const watchedFlag = "debug-panel"
+
+// seen is one change a subscribed SDK reported.
+type seen struct {
+	version string
+	enabled bool // the watched flag's `enabled` in the new rule set
+	at      time.Time
+}
+
+// watcher is an SDK client whose subscription reports every change.
+type watcher struct {
+	c     *sdk.Client
+	ch    chan seen
+	unsub func()
+}
+
+// newWatcher connects an SDK to url and waits for its first rule set.
+func newWatcher(ctx context.Context, url, key string) (*watcher, error) {
+	c, err := sdk.New(ctx, sdk.Options{
+		URL: url, Key: key, InitTimeout: startTimeout,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting an SDK client on %s: %w", url, err)
+	}
+	if c.Version() == "" {
+		_ = c.Close()
+		return nil, fmt.Errorf("SDK client on %s got no rule set within %s", url, startTimeout)
+	}
+	w := &watcher{c: c, ch: make(chan seen, 64)}
+	w.unsub = c.Subscribe(func(ch sdk.Change) {
+		s := seen{version: ch.Version, at: time.Now()}
+		if doc := c.Document(); doc != nil {
+			if f := doc.Flags[watchedFlag]; f != nil {
+				s.enabled = f.Enabled
+			}
+		}
+		w.ch <- s
+	})
+	return w, nil
+}
+
+// flagEnabled returns the watched flag's `enabled` in the client's rule set.
+func (w *watcher) flagEnabled() bool {
+	if doc := w.c.Document(); doc != nil && doc.Flags[watchedFlag] != nil {
+		return doc.Flags[watchedFlag].Enabled
+	}
+	return false
+}
+
+// await waits for a change that sets the watched flag's `enabled` to want
+// and returns when the subscription saw it. Changes to other states (a
+// half-written file that happened to be valid) are skipped.
+func (w *watcher) await(ctx context.Context, want bool, timeout time.Duration) (seen, error) {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		select {
+		case s := <-w.ch:
+			if s.enabled == want {
+				return s, nil
+			}
+		case <-t.C:
+			return seen{}, fmt.Errorf("SDK did not see %s enabled=%v within %s (it serves version %s)", watchedFlag, want, timeout, w.c.Version())
+		case <-ctx.Done():
+			return seen{}, errInterrupted
+		}
+	}
+}
+
+func (w *watcher) close() {
+	w.unsub()
+	_ = w.c.Close()
+}
+
+// change makes one change and returns when it was started.
+type change func(i int) (time.Time, error)
+
+// measureChanges makes cfg.edits changes, each flipping the watched flag,
+// and returns for each the time from its start until every watcher saw it
+// (the later of the watchers).
+func measureChanges(ctx context.Context, cfg *config, ws []*watcher, g *group, do change) ([]time.Duration, error) {
+	lat := make([]time.Duration, 0, cfg.edits)
+	want := ws[0].flagEnabled()
+	for i := range cfg.edits {
+		want = !want
+		start, err := do(i)
+		if err != nil {
+			return lat, err
+		}
+		var last time.Time
+		for j, w := range ws {
+			s, err := w.await(ctx, want, cfg.wait)
+			if err != nil {
+				return lat, fmt.Errorf("change %d, SDK %d: %w%s", i+1, j+1, err, aliveNote(g))
+			}
+			if s.at.After(last) {
+				last = s.at
+			}
+		}
+		lat = append(lat, last.Sub(start))
+		if err := sleep(ctx, cfg.gap); err != nil {
+			return lat, err
+		}
+	}
+	return lat, nil
+}
+
+// aliveNote explains a timeout by a process that died, if one did.
+func aliveNote(g *group) string {
+	if err := g.checkAlive(); err != nil {
+		return "; " + err.Error()
+	}
+	return ""
+}
+
+// runPropagation measures file edit → SDK subscription under flagpole
+// serve with the directory source and the memory store.
+func runPropagation(ctx context.Context, cfg *config) ([]*report, error) {
+	dir, cleanup, err := tempDir("propagation")
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	repo := filepath.Join(dir, "repo")
+	if err := copyDir(cfg.example, repo); err != nil {
+		return nil, fmt.Errorf("copying %s: %w", cfg.example, err)
+	}
+	tog, err := newToggler(repo)
+	if err != nil {
+		return nil, err
+	}
+	var g group
+	defer g.stopAll()
+	srv, err := startFlagpole(cfg.bin, "flagpole serve", "serve", "--repo", repo)
+	if err != nil {
+		return nil, err
+	}
+	g.add(srv)
+	w, err := newWatcher(ctx, srv.URL(), prodServerKey)
+	if err != nil {
+		return nil, err
+	}
+	defer w.close()
+
+	lat, err := measureChanges(ctx, cfg, []*watcher{w}, &g, func(int) (time.Time, error) {
+		start := time.Now()
+		return start, tog.write()
+	})
+	r := newReport("propagation: file edit → SDK subscription (flagpole serve, directory source, memory store)")
+	r.add("setup", "copy of %s, 1 SDK client (server key), edits of %s, %s gap after each", cfg.example, editFlag, cfg.gap)
+	q := r.latency("latency", lat)
+	r.memory(srv)
+	if len(lat) > 0 {
+		r.target("p99 ≤ 100 ms", "DESIGN §7", q.p99 <= propagationTarget, ms(q.p99))
+	}
+	return []*report{r}, err
+}
+
+// runPropagationRedis measures file edit → both SDKs with redis-server,
+// flagpole sync and two flagpole bearer processes, one SDK on each.
+func runPropagationRedis(ctx context.Context, cfg *config) ([]*report, error) {
+	dir, cleanup, err := tempDir("propagation-redis")
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	repo := filepath.Join(dir, "repo")
+	if err := copyDir(cfg.example, repo); err != nil {
+		return nil, fmt.Errorf("copying %s: %w", cfg.example, err)
+	}
+	tog, err := newToggler(repo)
+	if err != nil {
+		return nil, err
+	}
+	var g group
+	defer g.stopAll()
+	rds, err := startRedis()
+	if err != nil {
+		return nil, err
+	}
+	g.add(rds)
+	redisURL := "redis://" + rds.addr
+	syn, err := startFlagpole(cfg.bin, "flagpole sync", "sync", "--repo", repo, "--redis", redisURL)
+	if err != nil {
+		return nil, err
+	}
+	g.add(syn)
+	var ws []*watcher
+	defer func() {
+		for _, w := range ws {
+			w.close()
+		}
+	}()
+	var bearers []*proc
+	for i := range 2 {
+		b, err := startFlagpole(cfg.bin, fmt.Sprintf("flagpole bearer %d", i+1), "bearer", "--redis", redisURL)
+		if err != nil {
+			return nil, err
+		}
+		bearers = append(bearers, g.add(b))
+		w, err := newWatcher(ctx, b.URL(), prodServerKey)
+		if err != nil {
+			return nil, err
+		}
+		ws = append(ws, w)
+	}
+
+	lat, err := measureChanges(ctx, cfg, ws, &g, func(int) (time.Time, error) {
+		start := time.Now()
+		return start, tog.write()
+	})
+	r := newReport("propagation-redis: file edit → both SDKs (redis-server + flagpole sync + 2 × flagpole bearer)")
+	r.add("setup", "copy of %s, one SDK client per bearer, latency = the later of the two, %s gap", cfg.example, cfg.gap)
+	q := r.latency("latency", lat)
+	for _, p := range append([]*proc{syn}, append(bearers, rds)...) {
+		r.memory(p)
+	}
+	if len(lat) > 0 {
+		r.target("p99 ≤ 100 ms", "DESIGN §7", q.p99 <= propagationTarget, ms(q.p99))
+	}
+	return []*report{r}, err
+}
+
