@@ -86,90 +86,97 @@ func (c *checker) checkFlag(fs *flagSrc, envs []string) {
 
 func (c *checker) buildFlag(fs *flagSrc, env string, ov *overlayYAML) *ruleset.Flag {
 	f, raw := fs.f, &fs.raw
-	base := &raw.overlayYAML
-	at := func(name string, overlaid bool) []any {
-		if overlaid {
-			return p("environments", env, name)
-		}
-		return p(name)
-	}
+	e := mergeOverlay(env, &raw.overlayYAML, ov)
 	out := &ruleset.Flag{Key: raw.Key, Name: raw.Name, Description: raw.Description, Owner: raw.Owner,
-		Type: ruleset.FlagType(raw.Type), Enabled: true, Expires: raw.Expires}
+		Type: ruleset.FlagType(raw.Type), Client: e.client, Enabled: e.enabled, Expires: raw.Expires}
 	if out.Type == "" {
 		out.Type = ruleset.TypeBoolean
 	}
-	pick := func(get func(*overlayYAML) bool) bool { return ov != nil && get(ov) }
-
-	if b := base.Client; b != nil {
-		out.Client = *b
-	}
-	if pick(func(o *overlayYAML) bool { return o.Client != nil }) {
-		out.Client = *ov.Client
-	}
-	if b := base.Enabled; b != nil {
-		out.Enabled = *b
-	}
-	if pick(func(o *overlayYAML) bool { return o.Enabled != nil }) {
-		out.Enabled = *ov.Enabled
-	}
-
-	varOverlaid := pick(func(o *overlayYAML) bool { return o.Variants.Kind != 0 })
-	vnode := &base.Variants
-	if varOverlaid {
-		vnode = &ov.Variants
-	}
-	out.Variants = c.variants(f, at("variants", varOverlaid), vnode, out.Type)
-	note := ""
-	if varOverlaid {
-		note = " in environment " + env
-	}
-	known := map[string]bool{}
+	out.Variants = c.variants(f, e.variantsAt, e.variants, out.Type)
+	vc := variantCheck{c: c, f: f, known: map[string]bool{}}
 	names := make([]string, len(out.Variants))
 	for i, v := range out.Variants {
-		known[v.Name] = true
+		vc.known[v.Name] = true
 		names[i] = v.Name
 	}
-	vc := variantCheck{c: c, f: f, known: known, list: strings.Join(names, ", "), note: note}
-
-	offOverlaid := pick(func(o *overlayYAML) bool { return o.Off != "" })
-	out.Off = base.Off
-	if offOverlaid {
-		out.Off = ov.Off
+	vc.list = strings.Join(names, ", ")
+	if e.variantsOverlaid {
+		vc.note = " in environment " + env
 	}
 	switch {
-	case out.Off != "":
-		vc.check(at("off", offOverlaid), out.Off)
-	case known["off"]:
+	case e.off != "":
+		out.Off = e.off
+		vc.check(e.offAt, e.off)
+	case vc.known["off"]:
 		out.Off = "off"
 	case len(out.Variants) > 0:
-		c.errorf(f, at("variants", varOverlaid), "off is required: no variant is named \"off\"%s", note)
+		c.errorf(f, e.variantsAt, "off is required: no variant is named \"off\"%s", vc.note)
 	}
-	defOverlaid := pick(func(o *overlayYAML) bool { return o.Default != "" })
-	out.Default = base.Default
-	if defOverlaid {
-		out.Default = ov.Default
+	out.Default = out.Off
+	if e.def != "" {
+		out.Default = e.def
+		vc.check(e.defAt, e.def)
 	}
-	if out.Default != "" {
-		vc.check(at("default", defOverlaid), out.Default)
-	} else {
-		out.Default = out.Off
-	}
-
-	rulesOverlaid := pick(func(o *overlayYAML) bool { return o.Rules != nil })
-	var rules []ruleYAML
-	if base.Rules != nil {
-		rules = *base.Rules
-	}
-	if rulesOverlaid {
-		rules = *ov.Rules
-	}
-	for i := range rules {
-		if r, ok := c.rule(vc, append(at("rules", rulesOverlaid), i), &rules[i]); ok {
+	for i := range e.rules {
+		if r, ok := c.rule(vc, append(e.rulesAt[:len(e.rulesAt):len(e.rulesAt)], i), &e.rules[i]); ok {
 			out.Rules = append(out.Rules, r)
 		}
 	}
-	out.Breaker = c.flagBreaker(f, env, base.Breaker, ov)
+	out.Breaker = c.flagBreaker(f, env, raw.Breaker, ov)
 	return out
+}
+
+// effective holds a flag's fields in one environment, each with the path
+// of the field it came from (the flag's own, or its overlay's).
+type effective struct {
+	client, enabled  bool
+	variants         *yaml.Node
+	variantsAt       []any
+	variantsOverlaid bool
+	off, def         string
+	offAt, defAt     []any
+	rules            []ruleYAML
+	rulesAt          []any
+}
+
+// mergeOverlay applies the overlay ov of environment env (nil: none) over
+// the flag's own fields base.
+func mergeOverlay(env string, base, ov *overlayYAML) effective {
+	own := func(name string) []any { return p(name) }
+	over := func(name string) []any { return p("environments", env, name) }
+	e := effective{enabled: true, variants: &base.Variants, variantsAt: own("variants"),
+		off: base.Off, offAt: own("off"), def: base.Default, defAt: own("default"), rulesAt: own("rules")}
+	if base.Client != nil {
+		e.client = *base.Client
+	}
+	if base.Enabled != nil {
+		e.enabled = *base.Enabled
+	}
+	if base.Rules != nil {
+		e.rules = *base.Rules
+	}
+	if ov == nil {
+		return e
+	}
+	if ov.Client != nil {
+		e.client = *ov.Client
+	}
+	if ov.Enabled != nil {
+		e.enabled = *ov.Enabled
+	}
+	if ov.Variants.Kind != 0 {
+		e.variants, e.variantsAt, e.variantsOverlaid = &ov.Variants, over("variants"), true
+	}
+	if ov.Off != "" {
+		e.off, e.offAt = ov.Off, over("off")
+	}
+	if ov.Default != "" {
+		e.def, e.defAt = ov.Default, over("default")
+	}
+	if ov.Rules != nil {
+		e.rules, e.rulesAt = *ov.Rules, over("rules")
+	}
+	return e
 }
 
 func (c *checker) flagBreaker(f *yfile, env string, base *breakerYAML, ov *overlayYAML) *ruleset.Breaker {

@@ -14,26 +14,7 @@ func (c *checker) checkOverride(f *yfile) {
 	if !c.decode(f, &raw) {
 		return
 	}
-	dirEnv := path.Base(path.Dir(f.rel))
-	ok := true
-	if c.settingsOK && !c.envs[dirEnv] {
-		c.errorf(f, p("environment"), "overrides/%s/ is not a declared environment", dirEnv)
-		ok = false
-	} else if raw.Environment != dirEnv {
-		c.errorf(f, p("environment"), "environment %q does not match the directory: files in overrides/%s/ must have environment %q", raw.Environment, dirEnv, dirEnv)
-		ok = false
-	}
-	if want := baseName(f.rel); raw.Flag != want {
-		c.errorf(f, p("flag"), "flag %q does not match the file name: %s must have flag %q", raw.Flag, f.rel, want)
-		ok = false
-	}
-	fs, known := c.flags[raw.Flag]
-	if !known {
-		if !c.broken["flag/"+raw.Flag] {
-			c.errorf(f, p("flag"), "unknown flag %q", raw.Flag)
-		}
-		ok = false
-	}
+	fs, ok := c.overrideTarget(f, &raw)
 	at, _ := time.Parse(time.RFC3339, raw.At)
 	o := &ruleset.Override{Flag: raw.Flag, Environment: raw.Environment, Serve: raw.Serve,
 		Reason: raw.Reason, By: raw.By, At: at}
@@ -90,4 +71,30 @@ func (c *checker) checkOverride(f *yfile) {
 		c.overrideFiles[raw.Environment] = map[string]*yfile{}
 	}
 	c.overrideFiles[raw.Environment][raw.Flag] = f
+}
+
+// overrideTarget checks that an override's directory, environment and flag
+// agree and name a declared environment and a known flag, which it returns.
+func (c *checker) overrideTarget(f *yfile, raw *overrideYAML) (*flagSrc, bool) {
+	dirEnv := path.Base(path.Dir(f.rel))
+	ok := true
+	if c.settingsOK && !c.envs[dirEnv] {
+		c.errorf(f, p("environment"), "overrides/%s/ is not a declared environment", dirEnv)
+		ok = false
+	} else if raw.Environment != dirEnv {
+		c.errorf(f, p("environment"), "environment %q does not match the directory: files in overrides/%s/ must have environment %q", raw.Environment, dirEnv, dirEnv)
+		ok = false
+	}
+	if want := baseName(f.rel); raw.Flag != want {
+		c.errorf(f, p("flag"), "flag %q does not match the file name: %s must have flag %q", raw.Flag, f.rel, want)
+		ok = false
+	}
+	fs, known := c.flags[raw.Flag]
+	if !known {
+		if !c.broken["flag/"+raw.Flag] {
+			c.errorf(f, p("flag"), "unknown flag %q", raw.Flag)
+		}
+		ok = false
+	}
+	return fs, ok
 }
