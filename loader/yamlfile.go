@@ -87,6 +87,7 @@ func parseFile(rel string, data []byte, schemaName string) (f *yfile) {
 	f.ok = len(f.diags) == 0
 	if f.ok {
 		f.typed, f.decodeErr = decodeTyped(schemaName, root)
+		f.value = nil // only broken files need it; less for the GC to scan
 	}
 	return f
 }
