@@ -90,7 +90,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer cleanup()
 		cfg.bin = bin
 	}
-	fmt.Fprintf(stdout, "machine: %s\nflagpole: %s\n\n", machine(runtime.Version(), runtime.NumCPU()), cfg.bin)
+	fmt.Fprintf(stdout, "machine: %s\nload average: %s (1, 5, 15 min; other work on the machine skews the figures)\nflagpole: %s\n\n",
+		machine(runtime.Version(), runtime.NumCPU()), loadAverage(), cfg.bin)
 	failed := 0
 	for _, name := range names {
 		start := time.Now()
@@ -102,7 +103,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			failed++
 			fmt.Fprintf(stdout, "=== %s\n  FAILED: %v\n\n", name, err)
 		}
-		fmt.Fprintf(stdout, "--- %s took %.1f s\n\n", name, time.Since(start).Seconds())
+		fmt.Fprintf(stdout, "--- %s took %.1f s; load average now %s\n\n", name, time.Since(start).Seconds(), loadAverage())
 		if err != nil {
 			if errors.Is(err, errInterrupted) {
 				break

@@ -238,4 +238,3 @@ func runPropagationRedis(ctx context.Context, cfg *config) ([]*report, error) {
 	}
 	return []*report{r}, err
 }
-

@@ -71,7 +71,7 @@ func (r *report) print(w io.Writer) {
 
 // quantiles summarizes a set of latencies.
 type quantiles struct {
-	n                                 int
+	n                             int
 	min, p50, p90, p99, max, mean time.Duration
 }
 
@@ -131,4 +131,18 @@ func machine(goVersion string, cpus int) string {
 		}
 	}
 	return fmt.Sprintf("%d CPUs, %s, %s", cpus, model, goVersion)
+}
+
+// loadAverage returns the 1-, 5- and 15-minute load averages, which say how
+// much else was running on the machine during a measurement.
+func loadAverage() string {
+	b, err := readFileString("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(b)
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
