@@ -18,9 +18,12 @@ type Patch struct {
 	// Version is the Version of the result.
 	Version string `json:"version"`
 	// Commit is the Commit of the result.
-	Commit    string               `json:"commit,omitempty"`
-	Flags     map[string]*Flag     `json:"flags,omitempty"`
+	Commit string `json:"commit,omitempty"`
+	// Flags added or changed by key; a nil value means deleted.
+	Flags map[string]*Flag `json:"flags,omitempty"`
+	// Audiences added or changed by key; a nil value means deleted.
 	Audiences map[string]*Audience `json:"audiences,omitempty"`
+	// Overrides added or changed by flag key; a nil value means deleted.
 	Overrides map[string]*Override `json:"overrides,omitempty"`
 }
 
