@@ -21,8 +21,9 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 
-	hubs atomic.Pointer[map[string]*hub] // copy on write; written by Run only
-	done chan struct{}                   // closed when Run returns
+	hubs     atomic.Pointer[map[string]*hub] // copy on write; written by Run only
+	done     chan struct{}                   // closed when Run returns
+	hubsDone sync.WaitGroup                  // the hubs' broadcasters
 
 	mu         sync.Mutex
 	loadErrors map[string]string // environment → last load error, for status
@@ -60,7 +61,10 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.running = true
 	s.mu.Unlock()
-	defer close(s.done)
+	defer func() {
+		close(s.done)
+		s.hubsDone.Wait() // every stream has been told to end
+	}()
 
 	l := &loop{s: s, pending: map[string]bool{}, all: true}
 	l.run(ctx)
@@ -207,7 +211,11 @@ func (s *Server) load(ctx context.Context, env string) error {
 		next := maps.Clone(hubs)
 		next[env] = h
 		s.hubs.Store(&next)
-		go h.run(s.done, s.opts.PingInterval)
+		s.hubsDone.Add(1)
+		go func() {
+			defer s.hubsDone.Done()
+			h.run(s.done, s.opts.PingInterval)
+		}()
 	}
 	s.log.Info("loaded rule set", "environment", env, "version", st.version, "flags", len(st.flags))
 	return nil
