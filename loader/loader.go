@@ -23,6 +23,18 @@
 // Stale flags (past expires), expired overrides and ignored files are
 // warnings: the repository still loads.
 //
+// Defaults and decisions where DESIGN §2 is silent: attributes.yaml is
+// optional (only key and now exist without it); files at the root other
+// than flagpole.yaml and attributes.yaml, and dotfiles anywhere, are
+// ignored; a flag's type defaults to boolean, enabled to true, off to the
+// variant named "off" (required when there is none), default to off, a
+// rule's match to all and a rollout's by to key, which must be a string or
+// number attribute; semver operands are full MAJOR.MINOR.PATCH versions
+// and datetime operands RFC 3339 date-times; a flag has breaker settings
+// only when flagpole.yaml or the flag (or its overlay) has a breaker block.
+// An overlay replaces the fields it has (rules and variants as a whole),
+// except breaker, which merges field by field.
+//
 // Subpackages own where repositories come from (source) and the sync loop
 // (syncer); this package only reads a directory.
 package loader
