@@ -85,6 +85,7 @@ func startRedis() (*proc, error) {
 		}
 		select {
 		case <-p.done:
+			p.stop() // removes its directory
 			return nil, fmt.Errorf("redis-server exited before accepting connections:\n%s", p.Logs())
 		case <-time.After(50 * time.Millisecond):
 		}

@@ -223,13 +223,24 @@ func runPropagationRedis(ctx context.Context, cfg *config) ([]*report, error) {
 		ws = append(ws, w)
 	}
 
+	pubs, err := watchPublishes(ctx, rds.addr, "production")
+	if err != nil {
+		return nil, err
+	}
+	defer pubs.stop()
+
+	var starts []time.Time
 	lat, err := measureChanges(ctx, cfg, ws, &g, func(int) (time.Time, error) {
 		start := time.Now()
+		starts = append(starts, start)
 		return start, tog.write()
 	})
 	r := newReport("propagation-redis: file edit → both SDKs (redis-server + flagpole sync + 2 × flagpole bearer)")
 	r.add("setup", "copy of %s, one SDK client per bearer, latency = the later of the two, %s gap", cfg.example, cfg.gap)
 	q := r.latency("latency", lat)
+	toPublish, toSDK := pubs.split(starts, lat)
+	r.latency("  edit → announced on Redis", toPublish)
+	r.latency("  announced → both SDKs", toSDK)
 	for _, p := range append([]*proc{syn}, append(bearers, rds)...) {
 		r.memory(p)
 	}
