@@ -97,11 +97,13 @@ func (s *Server) startSSE(w http.ResponseWriter) (out sink, hijacked bool, err e
 }
 
 // follow runs a stream: it hands every event of c to handle until the hub
-// drops c, handle fails, or done closes; then it unsubscribes.
-func follow(a *access, c *client, out sink, done <-chan struct{}, handle func(*event) bool) {
-	defer a.hub.streams.Add(-1)
+// drops c, handle fails, or done closes; then it unsubscribes. It holds
+// the hub, not the state the stream started from, so that old rule sets
+// can be collected.
+func follow(h *hub, c *client, out sink, done <-chan struct{}, handle func(*event) bool) {
+	defer h.streams.Add(-1)
 	defer out.close()
-	defer a.hub.unsubscribe(c)
+	defer h.unsubscribe(c)
 	for {
 		select {
 		case <-done:
@@ -116,12 +118,12 @@ func follow(a *access, c *client, out sink, done <-chan struct{}, handle func(*e
 
 // run starts follow in its own goroutine for a hijacked stream, or runs it
 // in the handler (until the request ends) otherwise.
-func run(r *http.Request, hijacked bool, a *access, c *client, out sink, handle func(*event) bool) {
+func run(r *http.Request, hijacked bool, h *hub, c *client, out sink, handle func(*event) bool) {
 	if hijacked {
-		go follow(a, c, out, nil, handle)
+		go follow(h, c, out, nil, handle)
 		return
 	}
-	follow(a, c, out, r.Context().Done(), handle)
+	follow(h, c, out, r.Context().Done(), handle)
 }
 
 // openStream authenticates and subscribes a stream; on failure it has
@@ -163,7 +165,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	run(r, hijacked, a, c, out, func(ev *event) bool { return out.write(ev.frame) == nil })
+	run(r, hijacked, a.hub, c, out, func(ev *event) bool { return out.write(ev.frame) == nil })
 }
 
 // serveEvaluatedStream is GET /v1/stream/evaluated: the evaluated flags of
@@ -200,7 +202,7 @@ func (s *Server) serveEvaluatedStream(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	run(r, hijacked, a, c, out, e.handle)
+	run(r, hijacked, a.hub, c, out, e.handle)
 }
 
 // errWriteFailed reports a failed write to a stream.
