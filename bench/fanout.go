@@ -34,6 +34,8 @@ type fleet struct {
 	readers []*sseReader
 	current atomic.Pointer[round]
 	dropped atomic.Int64 // streams that ended before the bench closed them
+	patches atomic.Int64 // patch events received after the first put
+	puts    atomic.Int64 // put events received after the first put (resyncs)
 	closing atomic.Bool
 	wg      sync.WaitGroup
 }
@@ -104,7 +106,12 @@ func (f *fleet) read(i int, s *sseReader) {
 			}
 			return
 		}
-		if ev.name != "patch" && ev.name != "put" {
+		switch ev.name {
+		case "patch":
+			f.patches.Add(1)
+		case "put":
+			f.puts.Add(1)
+		default:
 			continue
 		}
 		if r := f.current.Load(); r != nil && r.at[i].CompareAndSwap(0, time.Now().UnixNano()) {
@@ -250,7 +257,7 @@ func fanoutOnce(ctx context.Context, cfg *config, n int) (*report, error) {
 			return r, err
 		}
 	}
-	r.add("dropped", "%d streams ended early", f.dropped.Load())
+	r.add("events", "%d patch and %d put events after the first put; %d streams ended early", f.patches.Load(), f.puts.Load(), f.dropped.Load())
 	perConn := memoryReport(r, before, after, n)
 	r.target("all streams within 1 s", "DESIGN §7", worst <= fanoutTarget, "slowest stream "+ms(worst)+" (worst change)")
 	if perConn >= 0 {
