@@ -47,7 +47,6 @@ type config struct {
 	duration   time.Duration // evaluate: measured duration
 	flags      int           // evaluate: flags in the generated repository
 	loadgen    string        // evaluate: "raw" or "net/http"
-	out        io.Writer
 }
 
 // scenario runs one measurement and returns its result blocks.
@@ -76,11 +75,13 @@ func main() {
 // run, 2 for a usage error.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, names, err := parseArgs(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
 		return 2
 	}
-	cfg.out = stdout
 	if cfg.bin == "" {
 		bin, cleanup, err := buildFlagpole()
 		if err != nil {
@@ -104,10 +105,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "=== %s\n  FAILED: %v\n\n", name, err)
 		}
 		fmt.Fprintf(stdout, "--- %s took %.1f s; load average now %s\n\n", name, time.Since(start).Seconds(), loadAverage())
-		if err != nil {
-			if errors.Is(err, errInterrupted) {
-				break
-			}
+		if errors.Is(err, errInterrupted) {
+			break
 		}
 	}
 	if failed > 0 {

@@ -114,6 +114,8 @@ func startProc(name, bin string, args ...string) (*proc, error) {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
 	p.cmd.Stdout, p.cmd.Stderr = w, w
+	// If the bench dies without stopping it, the child goes too.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
 		_ = r.Close()
 		_ = w.Close()
