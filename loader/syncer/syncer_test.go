@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -157,12 +158,28 @@ func TestSyncGitRemote(t *testing.T) {
 	}
 	// It comes back: the error clears without a new publish.
 	r.git(r.work, "push", "--quiet", "origin", "main")
-	waitFor(t, "recovery", func() error {
+	noError := func() error {
 		if e := s.Status().LastError; e != nil {
 			return errors.New(e.Message)
 		}
 		return nil
-	})
+	}
+	waitFor(t, "recovery", noError)
+
+	// The remote becomes unreachable: serving continues, the error is
+	// reported and retried (with backoff, no trigger needed) until it is back.
+	if err := os.Rename(r.bare, r.bare+".away"); err != nil {
+		t.Fatal(err)
+	}
+	s.Trigger()
+	waitFor(t, "unreachable-remote error", hasError(s, "fetching branch main"))
+	if err := hasDesc(st, "production", "three")(); err != nil {
+		t.Fatalf("while the remote is unreachable: %v", err)
+	}
+	if err := os.Rename(r.bare+".away", r.bare); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "recovery after the remote returns", noError)
 }
 
 func TestSyncRepublishesAfterRedisRestart(t *testing.T) {
