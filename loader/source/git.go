@@ -40,6 +40,10 @@ type GitOptions struct {
 	// Poll is how often the remote is fetched, ±10% jitter. Default 15 s;
 	// negative: only on Trigger.
 	Poll time.Duration
+	// RepackEvery repacks the local clone after this many new commits:
+	// go-git writes one pack per fetch, and thousands of packs slow every
+	// lookup. Default 100; negative: never.
+	RepackEvery int
 	// FetchTimeout bounds each fetch. Default 1 min.
 	FetchTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the wait before retrying a failed
@@ -93,6 +97,9 @@ func NewGit(opts GitOptions) (*Git, error) {
 	if opts.Poll == 0 {
 		opts.Poll = 15 * time.Second
 	}
+	if opts.RepackEvery == 0 {
+		opts.RepackEvery = 100
+	}
 	if opts.FetchTimeout <= 0 {
 		opts.FetchTimeout = time.Minute
 	}
@@ -145,7 +152,7 @@ func (g *Git) Trigger() {
 // Run implements Source. It returns an error only when the local clone
 // cannot be created.
 func (g *Git) Run(ctx context.Context, fn func(context.Context, Update)) error {
-	repo, cleanup, err := g.open()
+	repo, dir, cleanup, err := g.open()
 	if err != nil {
 		return err
 	}
@@ -157,7 +164,7 @@ func (g *Git) Run(ctx context.Context, fn func(context.Context, Update)) error {
 		}
 	}()
 	var last plumbing.Hash
-	failures := 0
+	failures, fetched := 0, 0
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -177,6 +184,9 @@ func (g *Git) Run(ctx context.Context, fn func(context.Context, Update)) error {
 		// so that the receiver knows the source has recovered.
 		if err == nil && (hash != last || failures > 0) {
 			if err = g.deliver(ctx, repo, &wt, hash, fn); err == nil {
+				if hash != last {
+					repo = g.maybeRepack(repo, dir, &fetched)
+				}
 				last = hash
 			}
 		}
@@ -198,26 +208,32 @@ func (g *Git) Run(ctx context.Context, fn func(context.Context, Update)) error {
 }
 
 // open opens or creates the bare clone used for fetching.
-func (g *Git) open() (*git.Repository, func(), error) {
-	cleanup := func() {}
-	var dir string
+func (g *Git) open() (repo *git.Repository, dir string, cleanup func(), err error) {
+	cleanup = func() {}
 	if g.opts.CacheDir == "" {
 		tmp, err := os.MkdirTemp("", "flagpole-git-")
 		if err != nil {
-			return nil, nil, fmt.Errorf("git source %s: creating a clone directory: %w", g, err)
+			return nil, "", nil, fmt.Errorf("git source %s: creating a clone directory: %w", g, err)
 		}
 		dir, cleanup = tmp, func() { os.RemoveAll(tmp) }
 	} else {
 		sum := sha256.Sum256([]byte(g.url))
 		dir = filepath.Join(g.opts.CacheDir, hex.EncodeToString(sum[:8])+".git")
 	}
-	repo, err := git.PlainOpen(dir)
+	repo, err = git.PlainOpen(dir)
+	if err != nil && !errors.Is(err, git.ErrRepositoryNotExists) && g.opts.CacheDir != "" {
+		// A damaged cache is only a cache: clone afresh.
+		g.log.Warn("git source: local clone unusable; recreating it", "dir", dir, "err", err)
+		if rerr := os.RemoveAll(dir); rerr == nil {
+			repo, err = nil, git.ErrRepositoryNotExists
+		}
+	}
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		repo, err = git.PlainInit(dir, true)
 	}
 	if err != nil {
 		cleanup()
-		return nil, nil, fmt.Errorf("git source %s: opening the local clone %s: %w", g, dir, err)
+		return nil, "", nil, fmt.Errorf("git source %s: opening the local clone %s: %w", g, dir, err)
 	}
 	if r, err := repo.Remote("origin"); err == nil && (len(r.Config().URLs) != 1 || r.Config().URLs[0] != g.url) {
 		_ = repo.DeleteRemote("origin")
@@ -226,10 +242,10 @@ func (g *Git) open() (*git.Repository, func(), error) {
 		_, err = repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{g.url}})
 		if err != nil {
 			cleanup()
-			return nil, nil, fmt.Errorf("git source %s: configuring the local clone %s: %w", g, dir, g.scrub(err))
+			return nil, "", nil, fmt.Errorf("git source %s: configuring the local clone %s: %w", g, dir, g.scrub(err))
 		}
 	}
-	return repo, cleanup, nil
+	return repo, dir, cleanup, nil
 }
 
 // fetch updates the remote-tracking ref of the branch and returns its
@@ -282,6 +298,32 @@ func (g *Git) deliver(ctx context.Context, repo *git.Repository, wt **worktree, 
 	g.log.Debug("git source: new revision", "repo", g.String(), "branch", g.opts.Branch, "commit", hash.String(), "checkout_took", time.Since(start))
 	fn(ctx, Update{Revision: Revision{ID: hash.String(), Dir: (*wt).dir}})
 	return nil
+}
+
+// maybeRepack counts a new commit and repacks the local clone in dir every
+// RepackEvery of them, returning the repository to use from then on. The
+// repack runs on a freshly opened repository (go-git caches its list of
+// packs, which misses the packs later fetches wrote), and the clone is
+// reopened after it. A failed repack is logged; fetching still works.
+func (g *Git) maybeRepack(repo *git.Repository, dir string, fetched *int) *git.Repository {
+	*fetched++
+	if g.opts.RepackEvery < 0 || *fetched%g.opts.RepackEvery != 0 {
+		return repo
+	}
+	start := time.Now()
+	fresh, err := git.PlainOpen(dir)
+	if err == nil {
+		err = fresh.RepackObjects(&git.RepackConfig{})
+	}
+	if err == nil {
+		fresh, err = git.PlainOpen(dir)
+	}
+	if err != nil {
+		g.log.Warn("git source: repacking the local clone", "repo", g.String(), "dir", dir, "err", g.scrub(err))
+		return repo
+	}
+	g.log.Debug("git source: repacked the local clone", "repo", g.String(), "took", time.Since(start))
+	return fresh
 }
 
 // backoff is the wait after the n-th consecutive failure: MinBackoff

@@ -3,6 +3,7 @@ package source_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -301,4 +302,41 @@ func TestGitSourceCheckoutTracksTree(t *testing.T) {
 	if left, _ := os.ReadDir(work); len(left) != 0 {
 		t.Errorf("work directory not cleaned up: %v", left)
 	}
+}
+
+func TestGitSourceRepacksAndSurvivesDamagedCache(t *testing.T) {
+	r := newRemote(t)
+	cache := t.TempDir()
+	var last string
+	for i := range 6 {
+		last = r.commit(map[string]string{"flags/a.yaml": fmt.Sprint("v", i)}, fmt.Sprint("c", i))
+		r.push("main")
+	}
+	g := newGit(t, source.GitOptions{URL: r.bare, CacheDir: cache, RepackEvery: 2})
+	ch := runSource(t, g)
+	next(t, ch, "first", isRev(last))
+	for i := range 6 {
+		c := r.commit(map[string]string{"flags/a.yaml": fmt.Sprint("w", i)}, fmt.Sprint("d", i))
+		r.push("main")
+		g.Trigger()
+		if s := next(t, ch, fmt.Sprint("commit ", i), isRev(c)); s.Files["flags/a.yaml"] != fmt.Sprint("w", i) {
+			t.Fatalf("commit %d: checkout = %v", i, s.Files)
+		}
+	}
+	packs, _ := filepath.Glob(filepath.Join(cache, "*.git", "objects", "pack", "*.pack"))
+	if len(packs) > 2 {
+		t.Errorf("%d packs after repacking every 2 commits, want at most 2", len(packs))
+	}
+
+	// Damage the cache: a new source recreates it and still works.
+	clones, _ := filepath.Glob(filepath.Join(cache, "*.git"))
+	if len(clones) != 1 {
+		t.Fatalf("clones in cache: %v", clones)
+	}
+	if err := os.WriteFile(filepath.Join(clones[0], "config"), []byte("[[[ not a config"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	head := r.git(r.work, "rev-parse", "HEAD")
+	g2 := newGit(t, source.GitOptions{URL: r.bare, CacheDir: cache})
+	next(t, runSource(t, g2), "revision from a recreated cache", isRev(head))
 }
