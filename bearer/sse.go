@@ -66,15 +66,20 @@ func (rs *responseSink) write(frame []byte) error {
 func (rs *responseSink) close() {}
 
 // startSSE answers the request with an SSE response and returns where the
-// stream's frames go. hijacked says whether the stream must go on in a
+// stream's frames go (a HEAD request gets the headers and errHeadOnly).
+// hijacked says whether the stream must go on in a
 // goroutine of its own after the handler returns (the connection is then
 // the sink's to close); otherwise it must go on within the handler.
-func (s *Server) startSSE(w http.ResponseWriter) (out sink, hijacked bool, err error) {
+func (s *Server) startSSE(w http.ResponseWriter, r *http.Request) (out sink, hijacked bool, err error) {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	rc := http.NewResponseController(w)
+	if r.Method == http.MethodHead {
+		w.WriteHeader(http.StatusOK)
+		return nil, false, errHeadOnly
+	}
 	if conn, _, err := rc.Hijack(); err == nil {
 		h.Set("Connection", "close")
 		cs := &connSink{c: conn, timeout: s.opts.WriteTimeout, m: s.metrics}
@@ -153,7 +158,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.hub.streams.Add(1)
-	out, hijacked, err := s.startSSE(w)
+	out, hijacked, err := s.startSSE(w, r)
 	if err == nil && r.Header.Get("Last-Event-ID") != st.version {
 		err = out.write(st.putFrame)
 	}
@@ -187,7 +192,7 @@ func (s *Server) serveEvaluatedStream(w http.ResponseWriter, r *http.Request) {
 	}
 	a.hub.streams.Add(1)
 	e := &evaluatedStream{ctx: ctx, clientOnly: a.kind == store.KeyClient}
-	out, hijacked, err := s.startSSE(w)
+	out, hijacked, err := s.startSSE(w, r)
 	if err == nil {
 		e.out = out
 		if !e.put(st) {
@@ -205,8 +210,11 @@ func (s *Server) serveEvaluatedStream(w http.ResponseWriter, r *http.Request) {
 	run(r, hijacked, a.hub, c, out, e.handle)
 }
 
-// errWriteFailed reports a failed write to a stream.
-var errWriteFailed = errors.New("writing to the stream failed")
+// Reasons a stream ends at once.
+var (
+	errWriteFailed = errors.New("writing to the stream failed")
+	errHeadOnly    = errors.New("HEAD request: headers only")
+)
 
 // evaluatedStream is the state of one evaluated stream.
 type evaluatedStream struct {

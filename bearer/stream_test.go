@@ -285,3 +285,14 @@ func testutilCounter(t *testing.T, f *fixture, name string) float64 {
 	t.Fatalf("metric %s not in /metrics", name)
 	return 0
 }
+
+func TestStreamHead(t *testing.T) {
+	f := newFixture(t, Options{}, testDoc("production", "v1"))
+	status, hdr, body := f.do("HEAD", "/v1/stream", serverKey, "")
+	if status != 200 || hdr.Get("Content-Type") != "text/event-stream" || len(body) != 0 {
+		t.Errorf("HEAD: %d %v %q", status, hdr, body)
+	}
+	if f.srv.hub("production").streams.Load() != 0 {
+		t.Error("HEAD left a stream open")
+	}
+}
