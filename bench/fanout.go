@@ -48,7 +48,7 @@ func (f *fleet) connect(ctx context.Context, addr string, n int, timeout time.Du
 	errs := make(chan error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || len(errs) > 0 { // interrupted, or a stream failed
 			break
 		}
 		sem <- struct{}{}
