@@ -96,7 +96,7 @@ func (c *checker) condition(f *yfile, path []any, cy *conditionYAML) (ruleset.Co
 // operand checks one value against the attribute's type and returns it as JSON.
 func (c *checker) operand(f *yfile, path []any, n *yaml.Node, attr string, t ruleset.AttrType, op string) (json.RawMessage, bool) {
 	conv := converter{f: &yfile{rel: f.rel}}
-	v := conv.convert(n, nil)
+	v := conv.convert(n)
 	raw, err := json.Marshal(v)
 	if err != nil || conv.blocking {
 		c.errorf(f, path, "value cannot be encoded as JSON")

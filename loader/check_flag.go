@@ -211,7 +211,7 @@ func (c *checker) variants(f *yfile, path []any, n *yaml.Node, t ruleset.FlagTyp
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		name, vn := n.Content[i].Value, n.Content[i+1]
 		conv := converter{f: &yfile{rel: f.rel}}
-		v := conv.convert(vn, nil)
+		v := conv.convert(vn)
 		raw, err := json.Marshal(v)
 		if err != nil || conv.blocking {
 			c.errorf(f, append(path, name), "value cannot be encoded as JSON")

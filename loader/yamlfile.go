@@ -76,7 +76,7 @@ func parseFile(rel string, data []byte, schemaName string) (f *yfile) {
 	}
 	f.root = root
 	c := converter{f: f}
-	v, _ := c.convert(root, nil).(map[string]any)
+	v, _ := c.convert(root).(map[string]any)
 	f.value = v
 	if c.blocking {
 		return f
@@ -291,52 +291,79 @@ func (f *yfile) atKey(sev Severity, msg string, path ...any) Diagnostic {
 // hold and what strict decoding forbids (duplicate keys).
 type converter struct {
 	f        *yfile
-	blocking bool // a problem that makes the value unfit for the schema
+	blocking bool   // a problem that makes the value unfit for the schema
+	path     []step // where the conversion is, for error messages
 }
 
-func (c *converter) fail(n *yaml.Node, path []any, msg string, blocking bool) {
+// step is one element of a field path: a mapping key, or a list index when
+// idx >= 0. Kept unboxed: paths are only formatted when there is an error.
+type step struct {
+	key string
+	idx int
+}
+
+func (c *converter) fail(n *yaml.Node, msg string, blocking bool) {
+	path := make([]any, len(c.path))
+	for i, s := range c.path {
+		if s.idx >= 0 {
+			path[i] = s.idx
+		} else {
+			path[i] = s.key
+		}
+	}
 	loc := c.f.locate(path...)
 	c.f.errorAt(n.Line, n.Column, loc.path, msg)
 	c.blocking = c.blocking || blocking
 }
 
-func (c *converter) convert(n *yaml.Node, path []any) any {
+func (c *converter) convert(n *yaml.Node) any {
 	switch n.Kind {
 	case yaml.MappingNode:
 		m := make(map[string]any, len(n.Content)/2)
-		seen := make(map[string]int, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Kind != yaml.ScalarNode {
-				c.fail(k, path, "mapping keys must be plain values, not "+kindName(k), true)
+				c.fail(k, "mapping keys must be plain values, not "+kindName(k), true)
 				continue
 			}
-			p := append(path[:len(path):len(path)], k.Value)
-			if first, dup := seen[k.Value]; dup {
-				c.fail(k, p, fmt.Sprintf("duplicate key %q (first at line %d)", k.Value, first), false)
-				continue
+			c.path = append(c.path, step{key: k.Value, idx: -1})
+			if _, dup := m[k.Value]; dup {
+				c.fail(k, fmt.Sprintf("duplicate key %q (first at line %d)", k.Value, firstKeyLine(n, k.Value)), false)
+			} else {
+				m[k.Value] = c.convert(v)
 			}
-			seen[k.Value] = k.Line
-			m[k.Value] = c.convert(v, p)
+			c.path = c.path[:len(c.path)-1]
 		}
 		return m
 	case yaml.SequenceNode:
 		s := make([]any, len(n.Content))
 		for i, item := range n.Content {
-			s[i] = c.convert(item, append(path[:len(path):len(path)], i))
+			c.path = append(c.path, step{idx: i})
+			s[i] = c.convert(item)
+			c.path = c.path[:len(c.path)-1]
 		}
 		return s
 	case yaml.AliasNode:
-		c.fail(n, path, "YAML aliases are not supported: write the value out", true)
+		c.fail(n, "YAML aliases are not supported: write the value out", true)
 		return nil
 	case yaml.ScalarNode:
-		return c.scalar(n, path)
+		return c.scalar(n)
 	}
-	c.fail(n, path, "unsupported YAML node", true)
+	c.fail(n, "unsupported YAML node", true)
 	return nil
 }
 
-func (c *converter) scalar(n *yaml.Node, path []any) any {
+// firstKeyLine returns the line of the first key of mapping n named key.
+func firstKeyLine(n *yaml.Node, key string) int {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; k.Kind == yaml.ScalarNode && k.Value == key {
+			return k.Line
+		}
+	}
+	return 0
+}
+
+func (c *converter) scalar(n *yaml.Node) any {
 	switch n.ShortTag() {
 	case "!!str", "!!timestamp":
 		return n.Value
@@ -363,15 +390,15 @@ func (c *converter) scalar(n *yaml.Node, path []any) any {
 		var fl float64
 		if err := n.Decode(&fl); err == nil {
 			if math.IsNaN(fl) || math.IsInf(fl, 0) {
-				c.fail(n, path, fmt.Sprintf("%s is not a number JSON can hold", n.Value), true)
+				c.fail(n, fmt.Sprintf("%s is not a number JSON can hold", n.Value), true)
 				return nil
 			}
 			return fl
 		}
 	default:
-		c.fail(n, path, fmt.Sprintf("unsupported YAML tag %s", n.Tag), true)
+		c.fail(n, fmt.Sprintf("unsupported YAML tag %s", n.Tag), true)
 		return nil
 	}
-	c.fail(n, path, fmt.Sprintf("cannot read %q as %s", n.Value, strings.TrimPrefix(n.ShortTag(), "!!")), true)
+	c.fail(n, fmt.Sprintf("cannot read %q as %s", n.Value, strings.TrimPrefix(n.ShortTag(), "!!")), true)
 	return nil
 }
