@@ -170,6 +170,11 @@ func (s *Syncer) Run(ctx context.Context) error {
 
 // lead runs the source and the store check until ctx is done.
 func (s *Syncer) lead(ctx context.Context) error {
+	// Another leader may have published since this syncer last led: start
+	// afresh, so that the source's first revision is published again.
+	s.work.Lock()
+	s.good, s.goodID, s.published = nil, "", false
+	s.work.Unlock()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup

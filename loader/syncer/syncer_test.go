@@ -247,7 +247,7 @@ func TestTwoSyncersOneRedis(t *testing.T) {
 	}
 	stopA := runSyncer(t, a)
 	waitFor(t, "a publishes", hasDesc(sta, "production", "from-a"))
-	runSyncer(t, b)
+	stopB := runSyncer(t, b)
 
 	// For several lock TTLs only a publishes.
 	seenB := func(d time.Duration) bool {
@@ -275,6 +275,12 @@ func TestTwoSyncersOneRedis(t *testing.T) {
 	start := time.Now()
 	waitFor(t, "b takes over", hasDesc(sta, "production", "from-b"))
 	t.Logf("handover took %s (lock TTL %s)", time.Since(start), ttl)
+
+	// a comes back as a standby and leads again when b stops: it must
+	// publish its revision again although it had published it before.
+	runSyncer(t, a)
+	stopB()
+	waitFor(t, "a leads again", hasDesc(sta, "production", "from-a"))
 }
 
 // counter reads a counter (labelled reason=label) or a gauge (label "").
