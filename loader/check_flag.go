@@ -249,13 +249,23 @@ type variantCheck struct {
 }
 
 func (vc variantCheck) check(path []any, name string) bool {
+	return vc.report(path, name, vc.c.errorf)
+}
+
+// checkKey is check for a variant named by a mapping key (rollouts): the
+// error points at the key.
+func (vc variantCheck) checkKey(path []any, name string) bool {
+	return vc.report(path, name, vc.c.errorKey)
+}
+
+func (vc variantCheck) report(path []any, name string, errorf func(*yfile, []any, string, ...any)) bool {
 	if vc.known[name] {
 		return true
 	}
 	if len(vc.known) == 0 {
 		return false // no valid variants: already reported
 	}
-	vc.c.errorf(vc.f, path, "unknown variant %q (variants%s: %s)", name, vc.note, vc.list)
+	errorf(vc.f, path, "unknown variant %q (variants%s: %s)", name, vc.note, vc.list)
 	return false
 }
 
@@ -316,7 +326,7 @@ func (c *checker) rule(vc variantCheck, path []any, ry *ruleYAML) (ruleset.Rule,
 			ok = false
 			continue
 		}
-		if !vc.check(append(path, "rollout", name), name) {
+		if !vc.checkKey(append(path, "rollout", name), name) {
 			ok = false
 		}
 		w := int(math.Round(pct * 1000))
