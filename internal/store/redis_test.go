@@ -231,6 +231,7 @@ func TestRedactURL(t *testing.T) {
 		{"redis://user:s3cret@h/1?password=p2&db=1", "redis://user:xxxxx@h/1?db=1&password=xxxxx"},
 		{"redis+sentinel://u:s3cret@h1:1,h2:2/mymaster?sentinel_password=p3", "redis+sentinel://u:xxxxx@h1:1,h2:2/mymaster?sentinel_password=xxxxx"},
 		{"unix:///run/redis.sock", "unix:///run/redis.sock"},
+		{"user:s3cret@host:6379", "user:xxxxx@host:6379"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.in, func(t *testing.T) {

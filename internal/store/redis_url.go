@@ -139,7 +139,8 @@ func parseClusterURL(rawURL string) (*redis.ClusterOptions, error) {
 func RedactURL(rawURL string) string {
 	scheme, rest, ok := strings.Cut(rawURL, "://")
 	if !ok {
-		return rawURL
+		// No scheme ("user:pass@host:6379"): still hide the password.
+		scheme, rest = "", rawURL
 	}
 	authority, tail, hasTail := strings.Cut(rest, "/")
 	query := ""
@@ -153,7 +154,10 @@ func RedactURL(rawURL string) string {
 		}
 		authority = user + "@" + authority[i+1:]
 	}
-	out := scheme + "://" + authority + query
+	out := authority + query
+	if ok {
+		out = scheme + "://" + out
+	}
 	if hasTail {
 		out += "/" + tail
 	}
@@ -173,7 +177,10 @@ func RedactURL(rawURL string) string {
 // redactErr returns err's text with any secret from rawURL removed.
 func redactErr(err error, rawURL string) string {
 	msg := err.Error()
-	_, rest, _ := strings.Cut(rawURL, "://")
+	rest := rawURL
+	if _, r, ok := strings.Cut(rawURL, "://"); ok {
+		rest = r
+	}
 	authority, _, _ := strings.Cut(rest, "/")
 	if i := strings.LastIndexByte(authority, '@'); i >= 0 {
 		if _, pass, ok := strings.Cut(authority[:i], ":"); ok && pass != "" {
