@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,7 +34,8 @@ type DirOptions struct {
 // It survives editors' rename-and-replace saves, directories removed and
 // re-created (the root included) and directories created later, and falls
 // back to polling where notification fails. A revision's ID is the SHA-256
-// of the files' paths and contents; Revision.Dir is the directory itself.
+// of the files' paths and contents; Revision.Dir is the directory itself,
+// symbolic links resolved.
 type Dir struct {
 	root    string
 	opts    DirOptions
@@ -79,6 +81,7 @@ type dirRun struct {
 	fn       func(context.Context, Update)
 	w        *fsnotify.Watcher // nil when polling only
 	degraded bool              // some part is not watched: poll too
+	real     string            // root with symbolic links resolved, at the last scan
 	lastID   string
 	lastErr  string
 }
@@ -156,26 +159,32 @@ func (r *dirRun) relevant(ev fsnotify.Event) bool {
 	if ev.Op == fsnotify.Chmod {
 		return false
 	}
-	if ev.Name != r.root && !strings.HasPrefix(ev.Name, r.root+string(filepath.Separator)) {
-		return false // another entry of the parent directory
-	}
-	rel, _ := filepath.Rel(r.root, ev.Name)
-	for _, part := range strings.Split(filepath.ToSlash(rel), "/") {
-		if part == ".git" {
-			return false
+	for _, base := range []string{r.root, r.real} {
+		if base == "" || (ev.Name != base && !strings.HasPrefix(ev.Name, base+string(filepath.Separator))) {
+			continue
 		}
+		rel, _ := filepath.Rel(base, ev.Name)
+		return !slices.Contains(strings.Split(filepath.ToSlash(rel), "/"), ".git")
 	}
-	return true
+	return false // another entry of the parent directory
 }
 
 // scan hashes the tree, refreshes the watches and reports a new revision or
 // a new error.
 func (r *dirRun) scan(ctx context.Context) {
-	hash, dirs, err := scanTree(r.root)
+	// A root that is a symbolic link (a mounted volume, a release
+	// directory) is read and watched through its target, resolved anew at
+	// each scan so that a swapped link is followed.
+	real, err := filepath.EvalSymlinks(r.root)
+	if err != nil {
+		real = r.root
+	}
+	r.real = real
+	hash, dirs, err := scanTree(real)
 	if r.watch(dirs) > 0 && err == nil {
 		// Files may have appeared in new directories before their watch
 		// was in place: read once more now that it is.
-		hash, _, err = scanTree(r.root)
+		hash, _, err = scanTree(real)
 	}
 	if err != nil {
 		r.degraded = true
@@ -193,7 +202,7 @@ func (r *dirRun) scan(ctx context.Context) {
 		return
 	}
 	r.lastID = hash
-	r.fn(ctx, Update{Revision: Revision{ID: hash, Dir: r.root}})
+	r.fn(ctx, Update{Revision: Revision{ID: hash, Dir: real}})
 }
 
 // watch makes the watch list match dirs plus the root's parent (to see the

@@ -187,3 +187,36 @@ func TestDirSourceIgnoresNoOpsAndGit(t *testing.T) {
 		t.Fatalf("next update = %+v, want the v2 revision (no-ops must not produce revisions)", s)
 	}
 }
+
+func TestDirSourceSymlinkedRoot(t *testing.T) {
+	base := t.TempDir()
+	v1, v2 := filepath.Join(base, "release-1"), filepath.Join(base, "release-2")
+	write(t, filepath.Join(v1, "flags", "a.yaml"), "r1")
+	write(t, filepath.Join(v2, "flags", "a.yaml"), "r2")
+	link := filepath.Join(base, "current")
+	if err := os.Symlink(v1, link); err != nil {
+		t.Fatal(err)
+	}
+	src, err := source.NewDir(link, source.DirOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := runSource(t, src)
+	s := next(t, ch, "revision through the link", hasFile("flags/a.yaml", "r1"))
+	if s.Update.Revision.Dir != v1 {
+		t.Errorf("Dir = %s, want the resolved %s", s.Update.Revision.Dir, v1)
+	}
+	write(t, filepath.Join(v1, "flags", "a.yaml"), "r1b")
+	next(t, ch, "edit behind the link", hasFile("flags/a.yaml", "r1b"))
+	// Swap the link atomically, as deploy tools and Kubernetes do.
+	tmp := filepath.Join(base, "current.tmp")
+	if err := os.Symlink(v2, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		t.Fatal(err)
+	}
+	next(t, ch, "swapped link", hasFile("flags/a.yaml", "r2"))
+	write(t, filepath.Join(v2, "flags", "a.yaml"), "r2b")
+	next(t, ch, "edit in the new target", hasFile("flags/a.yaml", "r2b"))
+}
