@@ -113,6 +113,10 @@ func (c *compiler) condition(path string, src *Condition, cond *condition, auds 
 		typ = AttrDatetime
 	}
 	kind, ok := attrKinds[typ]
+	if typ == "" {
+		c.ps.add(path+".type", "attribute %q has no type", src.Attribute)
+		return
+	}
 	if !ok {
 		c.ps.add(path+".type", "unknown attribute type %q (want string, boolean, number, semver or datetime)", typ)
 		return

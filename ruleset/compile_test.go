@@ -25,7 +25,8 @@ const brokenDoc = `{
       {"attribute": "s", "type": "string", "operator": "like", "values": ["x"]},
       {"attribute": "b", "type": "boolean", "operator": "lt", "values": [true]},
       {"attribute": "", "operator": "eq", "values": ["x"]},
-      {"audience": "ghost"}
+      {"audience": "ghost"},
+      {"attribute": "untyped", "operator": "exists"}
     ]}
   },
   "flags": {
@@ -73,6 +74,7 @@ func TestCompileErrors(t *testing.T) {
 		`audiences.typo.conditions[10].operator: lt is not an operator for boolean attribute "b"`,
 		`audiences.typo.conditions[11]: needs an attribute or an audience`,
 		`audiences.typo.conditions[12].audience: unknown audience "ghost"`,
+		`audiences.typo.conditions[13].type: attribute "untyped" has no type`,
 		`audiences.typo.key: "typ0" does not match the audience's key "typo"`,
 		`audiences.typo.match: unknown match "some" (want all or any)`,
 		`flags.checkout-v2.off: unknown variant "of" (variants: [on off])`,
@@ -98,7 +100,7 @@ func TestCompileErrors(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("problems:\n%s\n\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if !strings.HasPrefix(err.Error(), "invalid rule set: 32 problems\n\taudiences.a: audience cycle") {
+	if !strings.HasPrefix(err.Error(), "invalid rule set: 33 problems\n\taudiences.a: audience cycle") {
 		t.Errorf("Error() = %q", err.Error())
 	}
 }
