@@ -125,6 +125,7 @@ func Validate(name string, v any) []Violation {
 	}
 	var out []Violation
 	collect(ve, &out)
+	out = dropImplied(out)
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Path != out[j].Path {
 			return out[i].Path < out[j].Path
@@ -171,12 +172,42 @@ func collect(ve *jsonschema.ValidationError, out *[]Violation) {
 	case strings.HasSuffix(ve.KeywordLocation, "/const"):
 		*out = append(*out, Violation{Path: loc, Message: "must be " + strings.Trim(strings.TrimPrefix(ve.Message, "value must be "), `"`)})
 		return
-	case strings.HasSuffix(ve.KeywordLocation, "/then/maxProperties"):
-		*out = append(*out, Violation{Path: loc, Message: "an audience condition takes no other fields (attribute, operator, value, values)"})
+	case strings.Contains(ve.KeywordLocation, "/dependentRequired/"):
+		if fields, ok := listed(strings.SplitN(ve.Message, ",", 2)[0], "property ", " is required"); ok {
+			*out = append(*out, Violation{Path: loc + "/" + escape(fields[0]), Message: fmt.Sprintf("missing required field %q", fields[0])})
+			return
+		}
+	case strings.HasSuffix(ve.KeywordLocation, "/dependentSchemas/audience/maxProperties"):
+		*out = append(*out, Violation{Path: loc, Message: audienceMix})
 		return
 	}
 	*out = append(*out, Violation{Path: loc, Message: ve.Message})
 }
+
+// dropImplied removes the "missing operator" reported for a condition that
+// mixes an audience with attribute fields: the mix is the one mistake.
+func dropImplied(vs []Violation) []Violation {
+	mixed := map[string]bool{}
+	for _, v := range vs {
+		if v.Message == audienceMix {
+			mixed[v.Path] = true
+		}
+	}
+	if len(mixed) == 0 {
+		return vs
+	}
+	out := vs[:0]
+	for _, v := range vs {
+		i := strings.LastIndexByte(v.Path, '/')
+		if i >= 0 && mixed[v.Path[:i]] && strings.HasPrefix(v.Message, "missing required field ") {
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+const audienceMix = "an audience condition takes no other fields (attribute, operator, value, values)"
 
 // patternMessages explains the schemas' patterns in words.
 var patternMessages = map[string]string{
