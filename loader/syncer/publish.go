@@ -123,13 +123,21 @@ func (s *Syncer) fail(ctx context.Context, reason, commit string, err error, pro
 	s.metrics.failures.WithLabelValues(reason).Inc()
 	s.failedBy = reason
 	now := s.opts.Now()
+	se := store.SyncError{Commit: commit, At: now, Message: err.Error(), Problems: probs}
+	repeated := false
 	s.setStatus(ctx, func(st *store.SyncStatus) {
 		if commit != "" {
 			st.Commit = commit
 		}
+		prev := st.LastError
+		repeated = prev != nil && prev.Commit == se.Commit && prev.Message == se.Message
 		st.LastSync = now
-		st.LastError = &store.SyncError{Commit: commit, At: now, Message: err.Error(), Problems: probs}
+		e := se
+		st.LastError = &e
 	})
+	if s.opts.OnError != nil && !repeated {
+		s.opts.OnError(reason, se)
+	}
 	attrs := []any{"reason", reason, "err", err}
 	if commit != "" {
 		attrs = append(attrs, "commit", commit)

@@ -49,6 +49,11 @@ type Options struct {
 	CheckInterval time.Duration
 	// MaxFileSize is passed to the loader. Zero: the loader's default.
 	MaxFileSize int64
+	// OnError, when set, is told of each new sync error (reason is
+	// ReasonFetch, ReasonValidate or ReasonPublish), for sync_error
+	// notifications. A retry failing the same way is not new. It runs on
+	// the sync goroutine and must not block.
+	OnError func(reason string, e store.SyncError)
 }
 
 // Syncer publishes valid revisions of a flags repository to a store.

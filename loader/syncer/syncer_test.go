@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,11 +110,21 @@ func TestSyncGitRemote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := syncer.New(syncer.Options{Source: src, Store: st, Logger: testLogger(t)})
+	var mu sync.Mutex
+	notified := map[string]int{}
+	onError := func(reason string, e store.SyncError) {
+		mu.Lock()
+		defer mu.Unlock()
+		notified[reason]++
+		if reason == syncer.ReasonValidate && len(e.Problems) == 0 {
+			t.Errorf("validate notification without problems: %+v", e)
+		}
+	}
+	s, err := syncer.New(syncer.Options{Source: src, Store: st, Logger: testLogger(t), OnError: onError})
 	if err != nil {
 		t.Fatal(err)
 	}
-	runSyncer(t, s)
+	stop := runSyncer(t, s)
 	waitFor(t, "first commit published", hasDesc(st, "production", "one"))
 	waitFor(t, "status of the first commit", func() error {
 		if got := s.Status(); got.Published != c1 || got.Branch != "main" || got.Source != r.bare {
@@ -180,6 +191,14 @@ func TestSyncGitRemote(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "recovery after the remote returns", noError)
+
+	// One notification per distinct error, not one per retry.
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if notified[syncer.ReasonValidate] != 1 || notified[syncer.ReasonFetch] < 1 || notified[syncer.ReasonFetch] > 2 {
+		t.Errorf("notifications = %v, want 1 validate and 1–2 fetch (deleted branch, unreachable remote)", notified)
+	}
 }
 
 func TestSyncRepublishesAfterRedisRestart(t *testing.T) {
