@@ -91,6 +91,11 @@ func TestValidate(t *testing.T) {
 			{"/conditions/2/operator", `value must be one of "eq", "neq", "in", "not_in", "contains", "not_contains", "starts_with", "ends_with", "matches", "lt", "lte", "gt", "gte", "exists", "not_exists"`},
 			{"/conditions/2/value", "expected string or number or boolean, but got null"},
 		}},
+		{"condition fields depend on each other", Flag, `{"key":"f","rules":[{"serve":"on","conditions":[{"operator":"eq","value":1},{"value":2},{}]}]}`, []Violation{
+			{"/rules/0/conditions/0/attribute", `missing required field "attribute"`},
+			{"/rules/0/conditions/1/attribute", `missing required field "attribute"`},
+			{"/rules/0/conditions/2", "minimum 1 properties allowed, but found 0 properties"},
+		}},
 		{"attributes", Attributes, `{"attributes":[{"name":"9lives","type":"int"}]}`, []Violation{
 			{"/attributes/0/name", "must be 1 to 128 letters, digits, '_', '.' or '-', starting with a letter or '_'"},
 			{"/attributes/0/type", `value must be one of "string", "boolean", "number", "semver", "datetime"`},
