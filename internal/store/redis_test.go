@@ -205,6 +205,7 @@ func TestRedisURLForms(t *testing.T) {
 	cases := []struct{ name, url string }{
 		{"redis", "redis://" + srv.Addr()},
 		{"redis with db and options", "redis://" + srv.Addr() + "/2?dial_timeout=2s"},
+		{"unix socket", "unix://" + srv.Socket() + "?db=1"},
 		{"cluster form, single node", "redis+cluster://" + srv.Addr()},
 	}
 	for _, tc := range cases {

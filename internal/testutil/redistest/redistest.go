@@ -1,5 +1,6 @@
 // Package redistest starts a real, throw-away redis-server for tests: its own
-// temporary directory, a free loopback port, no persistence. Tests that need
+// temporary directory, a free loopback port and a unix socket, no
+// persistence. Tests that need
 // Redis are skipped, with a message saying why, only when redis-server is not
 // installed.
 package redistest
@@ -66,6 +67,9 @@ func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.It
 // URL is a redis:// URL for the server.
 func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
 
+// Socket is the path of the server's unix socket (it listens on both).
+func (s *Server) Socket() string { return filepath.Join(s.dir, "redis.sock") }
+
 // Stop kills the server (SIGKILL, like a crash) and waits for it to exit.
 // Stopping a stopped server does nothing.
 func (s *Server) Stop() {
@@ -106,6 +110,8 @@ func (s *Server) start() error {
 		"--appendonly", "no",
 		"--protected-mode", "no",
 		"--logfile", filepath.Join(s.dir, "redis.log"),
+		"--unixsocket", s.Socket(),
+		"--unixsocketperm", "700",
 	)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("running %s: %w", s.bin, err)
