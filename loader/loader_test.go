@@ -3,6 +3,7 @@ package loader
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -230,5 +231,21 @@ flags/a.yaml:4:13: rules[1].serve: unknown variant "y" (variants: on, off)
 flags/b.yaml:3:1: colour: unknown field "colour"`
 	if ds.Error() != want {
 		t.Errorf("got\n%s\nwant\n%s", ds.Error(), want)
+	}
+}
+
+func TestDiagnosticJSON(t *testing.T) {
+	d := Diagnostic{File: "flags/a.yaml", Line: 2, Column: 10, Path: "expires", Message: "stale", Severity: SeverityWarning}
+	b, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"file":"flags/a.yaml","line":2,"column":10,"path":"expires","message":"stale","severity":"warning"}`
+	if string(b) != want {
+		t.Errorf("got %s", b)
+	}
+	var back Diagnostic
+	if err := json.Unmarshal(b, &back); err != nil || back != d {
+		t.Errorf("round trip: %+v, %v", back, err)
 	}
 }
