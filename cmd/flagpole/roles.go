@@ -9,9 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -68,7 +65,7 @@ type repoFlags struct {
 func (r *repoFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.repo, "repo", "", "flags repository: a directory, a git repository path, or a git URL (file://, https://, ssh://) (required)")
 	fs.StringVar(&r.branch, "branch", "main", "git branch to follow")
-	fs.StringVar(&r.kind, "source", "auto", "how to read --repo: dir (watch files), git, or auto (git for URLs and git repositories, else dir)")
+	fs.StringVar(&r.kind, "source", "auto", "how to read --repo: dir (watch the files, uncommitted edits included), git (follow --branch), or auto (git for URLs and bare repositories, else dir)")
 	fs.DurationVar(&r.poll, "poll", 15*time.Second, "how often to fetch the git remote (with jitter); webhooks fetch at once")
 	fs.StringVar(&r.cacheDir, "cache-dir", "", "where to keep the git clone between runs (default: a temporary directory)")
 	fs.StringVar(&r.sshKey, "ssh-key", "", "private key file for ssh:// URLs (default: the ssh agent)")
@@ -84,40 +81,18 @@ func (r *repoFlags) source(logger *slog.Logger) (source.Source, error) {
 	if err := oneOf("--source", r.kind, "auto", "dir", "git"); err != nil {
 		return nil, err
 	}
-	kind := r.kind
-	if kind == "auto" {
-		kind = "dir"
-		if isGitLocation(r.repo) {
-			kind = "git"
-		}
-	}
-	if kind == "dir" {
-		return source.NewDir(r.repo, source.DirOptions{Logger: logger})
-	}
-	return source.NewGit(source.GitOptions{
+	gitOpts := source.GitOptions{
 		URL: r.repo, Branch: r.branch, CacheDir: r.cacheDir, Poll: r.poll,
 		SSHKeyFile: r.sshKey, Logger: logger,
-	})
-}
-
-// isGitLocation tells a git URL, a bare repository or a work tree's root
-// from a plain directory of flag files.
-func isGitLocation(repo string) bool {
-	if strings.Contains(repo, "://") || strings.HasPrefix(repo, "git@") {
-		return true
 	}
-	for _, marker := range []string{".git", "HEAD"} {
-		if _, err := os.Stat(filepath.Join(repo, marker)); err == nil {
-			if marker == ".git" {
-				return true
-			}
-			// A bare repository has HEAD, objects/ and refs/ at its root.
-			_, errObjects := os.Stat(filepath.Join(repo, "objects"))
-			_, errRefs := os.Stat(filepath.Join(repo, "refs"))
-			return errObjects == nil && errRefs == nil
-		}
+	dirOpts := source.DirOptions{Logger: logger}
+	switch r.kind {
+	case "dir":
+		return source.NewDir(r.repo, dirOpts)
+	case "git":
+		return source.NewGit(gitOpts)
 	}
-	return false
+	return source.Open(r.repo, gitOpts, dirOpts)
 }
 
 // webhook returns the git push webhook handler, or nil without a secret.
@@ -136,6 +111,7 @@ func openStore(ctx context.Context, url string, logger *slog.Logger) (store.Stor
 	if url == "" {
 		return store.NewMemory(), store.NewMemoryLocker(), nil
 	}
+	store.RouteRedisLogs(logger)
 	rs, err := store.NewRedis(ctx, url, store.RedisOptions{Logger: logger})
 	if err != nil {
 		return nil, nil, err
