@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/internal/store/redisstore"
 	"github.com/flagpole/flagpole/loader/source"
 	"github.com/flagpole/flagpole/loader/syncer"
 )
@@ -111,8 +112,8 @@ func openStore(ctx context.Context, url string, logger *slog.Logger) (store.Stor
 	if url == "" {
 		return store.NewMemory(), store.NewMemoryLocker(), nil
 	}
-	store.RouteRedisLogs(logger)
-	rs, err := store.NewRedis(ctx, url, store.RedisOptions{Logger: logger})
+	redisstore.RouteLogs(logger)
+	rs, err := redisstore.New(ctx, url, redisstore.Options{Logger: logger})
 	if err != nil {
 		return nil, nil, err
 	}

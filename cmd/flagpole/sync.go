@@ -10,7 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/internal/store/redisstore"
 	"github.com/flagpole/flagpole/loader/syncer"
 )
 
@@ -75,7 +75,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if h := r.webhook(sy.Trigger); h != nil {
 		mux.Handle("POST /v1/hooks/git", h)
 	}
-	logger.Info("flagpole sync starting", "version", version, "source", src.String(), "redis", store.RedactURL(*redisURL))
+	logger.Info("flagpole sync starting", "version", version, "source", src.String(), "redis", redisstore.RedactURL(*redisURL))
 	err = runAll(ctx, sy.Run, func(ctx context.Context) error { return serveHTTP(ctx, c.listen, mux, logger) })
 	return finish(stderr, "sync", err)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/internal/store/redisstore"
 	"github.com/flagpole/flagpole/internal/testutil/redistest"
 	"github.com/flagpole/flagpole/loader/source"
 	"github.com/flagpole/flagpole/loader/syncer"
@@ -37,7 +38,7 @@ func BenchmarkPropagation(b *testing.B) {
 		"memory": func(*testing.B) store.Store { return store.NewMemory() },
 		"redis": func(b *testing.B) store.Store {
 			srv := redistest.Start(b)
-			st, err := store.NewRedis(b.Context(), srv.URL(), store.RedisOptions{})
+			st, err := redisstore.New(b.Context(), srv.URL(), redisstore.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}

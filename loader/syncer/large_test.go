@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/internal/store/redisstore"
 	"github.com/flagpole/flagpole/internal/testutil/redistest"
 )
 
@@ -26,7 +26,7 @@ func TestSyncTenThousandFlags(t *testing.T) {
 		t.Skip("10,000-flag repository skipped in -short mode")
 	}
 	srv := redistest.Start(t)
-	st, err := store.NewRedis(t.Context(), srv.URL(), store.RedisOptions{})
+	st, err := redisstore.New(t.Context(), srv.URL(), redisstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/internal/store/redisstore"
 	"github.com/flagpole/flagpole/internal/testutil/redistest"
 	"github.com/flagpole/flagpole/loader/source"
 	"github.com/flagpole/flagpole/loader/syncer"
@@ -76,8 +76,8 @@ func TestLeaderPartitionedHandsOver(t *testing.T) {
 	srv := redistest.Start(t)
 	ttl := time.Second
 	px := startProxy(t, srv.Addr())
-	mk := func(url, desc string, reg prometheus.Registerer) (*syncer.Syncer, *store.Redis) {
-		st, err := store.NewRedis(t.Context(), url, store.RedisOptions{LockTTL: ttl})
+	mk := func(url, desc string, reg prometheus.Registerer) (*syncer.Syncer, *redisstore.Redis) {
+		st, err := redisstore.New(t.Context(), url, redisstore.Options{LockTTL: ttl})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/internal/store/redisstore"
 	"github.com/flagpole/flagpole/internal/testutil/redistest"
 	"github.com/flagpole/flagpole/loader/source"
 	"github.com/flagpole/flagpole/loader/syncer"
@@ -100,7 +101,7 @@ func TestSyncDirectoryKeepsLastGood(t *testing.T) {
 func TestSyncGitRemote(t *testing.T) {
 	r := newGitRemote(t)
 	srv := redistest.Start(t)
-	st, err := store.NewRedis(t.Context(), srv.URL(), store.RedisOptions{})
+	st, err := redisstore.New(t.Context(), srv.URL(), redisstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,8 +204,8 @@ func TestSyncGitRemote(t *testing.T) {
 
 func TestSyncRepublishesAfterRedisRestart(t *testing.T) {
 	srv := redistest.Start(t)
-	open := func() *store.Redis {
-		st, err := store.NewRedis(t.Context(), srv.URL(), store.RedisOptions{HealthInterval: 200 * time.Millisecond})
+	open := func() *redisstore.Redis {
+		st, err := redisstore.New(t.Context(), srv.URL(), redisstore.Options{HealthInterval: 200 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -242,8 +243,8 @@ func TestSyncRepublishesAfterRedisRestart(t *testing.T) {
 func TestTwoSyncersOneRedis(t *testing.T) {
 	srv := redistest.Start(t)
 	ttl := time.Second
-	mk := func(desc string) (*syncer.Syncer, *store.Redis) {
-		st, err := store.NewRedis(t.Context(), srv.URL(), store.RedisOptions{LockTTL: ttl})
+	mk := func(desc string) (*syncer.Syncer, *redisstore.Redis) {
+		st, err := redisstore.New(t.Context(), srv.URL(), redisstore.Options{LockTTL: ttl})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,30 +1,31 @@
-package store
+package redisstore
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/flagpole/flagpole/internal/store"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// Watch implements Store. It subscribes to the changes channel and returns
+// Watch implements store.Store. It subscribes to the changes channel and returns
 // once Redis has confirmed the subscription, so that every publish after
 // Watch returns is seen.
 //
 // go-redis reconnects and resubscribes by itself after a connection loss;
 // each confirmation after the first means changes may have been missed
-// while disconnected, so the watcher gets Change{Resync: true}. A watcher
+// while disconnected, so the watcher gets store.Change{Resync: true}. A watcher
 // that falls behind by more than WatchBuffer changes also gets a Resync in
 // place of the changes it missed: Watch never blocks on a slow consumer.
-func (r *Redis) Watch(ctx context.Context) (<-chan Change, error) {
+func (r *Redis) Watch(ctx context.Context) (<-chan store.Change, error) {
 	ps := r.client.Subscribe(ctx, r.channel)
 	if _, err := ps.Receive(ctx); err != nil {
 		ps.Close()
 		return nil, fmt.Errorf("redis subscribe %s: %w", r.channel, err)
 	}
-	out := make(chan Change, r.opts.WatchBuffer)
+	out := make(chan store.Change, r.opts.WatchBuffer)
 	stop := context.AfterFunc(ctx, func() { ps.Close() })
 	go func() {
 		defer close(out)
@@ -35,7 +36,7 @@ func (r *Redis) Watch(ctx context.Context) (<-chan Change, error) {
 }
 
 // watchLoop receives until ctx is done.
-func (r *Redis) watchLoop(ctx context.Context, ps *redis.PubSub, out chan Change) {
+func (r *Redis) watchLoop(ctx context.Context, ps *redis.PubSub, out chan store.Change) {
 	failures := 0
 	for ctx.Err() == nil {
 		msg, err := ps.ReceiveTimeout(ctx, r.opts.HealthInterval)
@@ -62,7 +63,7 @@ func (r *Redis) watchLoop(ctx context.Context, ps *redis.PubSub, out chan Change
 			// follows a reconnect.
 			if m.Kind == "subscribe" {
 				r.log.Info("redis watch: resubscribed; asking for a full reload", "channel", r.channel, "after_failures", failures)
-				send(out, Change{Resync: true})
+				send(out, store.Change{Resync: true})
 			}
 			failures = 0
 		case *redis.Message:
@@ -70,10 +71,10 @@ func (r *Redis) watchLoop(ctx context.Context, ps *redis.PubSub, out chan Change
 			var c changeMsg
 			if err := json.Unmarshal([]byte(m.Payload), &c); err != nil || c.Env == "" {
 				r.log.Warn("redis watch: bad change message; asking for a full reload", "channel", r.channel, "payload_len", len(m.Payload))
-				send(out, Change{Resync: true})
+				send(out, store.Change{Resync: true})
 				continue
 			}
-			send(out, Change{Environment: c.Env, Version: c.Version})
+			send(out, store.Change{Environment: c.Env, Version: c.Version})
 		case *redis.Pong:
 			failures = 0
 		}
@@ -82,7 +83,7 @@ func (r *Redis) watchLoop(ctx context.Context, ps *redis.PubSub, out chan Change
 
 // send delivers c without blocking: when out is full, the oldest change is
 // dropped and a Resync queued in its place.
-func send(out chan Change, c Change) {
+func send(out chan store.Change, c store.Change) {
 	select {
 	case out <- c:
 		return
@@ -93,7 +94,7 @@ func send(out chan Change, c Change) {
 	default:
 	}
 	select {
-	case out <- Change{Resync: true}:
+	case out <- store.Change{Resync: true}:
 	default:
 	}
 }

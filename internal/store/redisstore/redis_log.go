@@ -1,4 +1,4 @@
-package store
+package redisstore
 
 import (
 	"context"
@@ -8,10 +8,10 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// RouteRedisLogs sends go-redis's own messages (dial failures, pool
+// RouteLogs sends go-redis's own messages (dial failures, pool
 // warnings), which it otherwise prints to stderr, to logger at Warn level.
 // It changes process-wide state: call it once, from main.
-func RouteRedisLogs(logger *slog.Logger) {
+func RouteLogs(logger *slog.Logger) {
 	redis.SetLogger(redisLogger{logger})
 }
 

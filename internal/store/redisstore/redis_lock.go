@@ -1,10 +1,11 @@
-package store
+package redisstore
 
 import (
 	"context"
 	cryptorand "crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/flagpole/flagpole/internal/store"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -26,10 +27,10 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0`)
 
-// Acquire implements Locker with SET key token NX PX ttl. A standby retries
+// Acquire implements store.Locker with SET key token NX PX ttl. A standby retries
 // every LockRetry (with jitter) until it wins or ctx is done; Redis errors
 // while waiting are logged and retried.
-func (r *Redis) Acquire(ctx context.Context, name string) (Lock, error) {
+func (r *Redis) Acquire(ctx context.Context, name string) (store.Lock, error) {
 	key := r.prefix + "lock:" + name
 	var raw [16]byte
 	if _, err := cryptorand.Read(raw[:]); err != nil {
@@ -71,7 +72,7 @@ type redisLock struct {
 	done        chan struct{} // closed when renew returns
 }
 
-// Lost implements Lock.
+// Lost implements store.Lock.
 func (l *redisLock) Lost() <-chan struct{} { return l.lost }
 
 func (l *redisLock) markLost() { l.lostOnce.Do(func() { close(l.lost) }) }
@@ -112,19 +113,19 @@ func (l *redisLock) renew(lastOK time.Time) {
 	}
 }
 
-// Release implements Lock: it stops renewal and deletes the key if it still
+// Release implements store.Lock: it stops renewal and deletes the key if it still
 // holds this lock's token.
 func (l *redisLock) Release(ctx context.Context) error {
 	first := false
 	l.releaseOnce.Do(func() { first = true; close(l.stop) })
 	if !first {
-		return ErrLockNotHeld
+		return store.ErrLockNotHeld
 	}
 	<-l.done
 	defer l.markLost()
 	select {
 	case <-l.lost:
-		return ErrLockNotHeld
+		return store.ErrLockNotHeld
 	default:
 	}
 	n, err := releaseScript.Run(ctx, l.r.client, []string{l.key}, l.token).Int()
@@ -132,7 +133,7 @@ func (l *redisLock) Release(ctx context.Context) error {
 		return fmt.Errorf("releasing lock %s: %w", l.key, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("releasing lock %s: %w", l.key, ErrLockNotHeld)
+		return fmt.Errorf("releasing lock %s: %w", l.key, store.ErrLockNotHeld)
 	}
 	l.r.log.Info("lock released", "key", l.key)
 	return nil

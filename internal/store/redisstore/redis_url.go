@@ -1,4 +1,4 @@
-package store
+package redisstore
 
 import (
 	"fmt"
@@ -9,7 +9,7 @@ import (
 )
 
 // newRedisClient builds a go-redis client for one of the URL forms that
-// NewRedis documents. cluster reports whether keys must share a hash slot.
+// New documents. cluster reports whether keys must share a hash slot.
 func newRedisClient(rawURL string) (client redis.UniversalClient, cluster bool, err error) {
 	scheme, _, ok := strings.Cut(rawURL, "://")
 	if !ok {

@@ -1,4 +1,4 @@
-package store_test
+package redisstore_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/internal/store/redisstore"
 	"github.com/flagpole/flagpole/internal/testutil/redistest"
 )
 
@@ -15,7 +16,7 @@ import (
 func lockers(t *testing.T) map[string][2]store.Locker {
 	mem := store.NewMemoryLocker()
 	srv := redistest.Start(t)
-	opts := store.RedisOptions{LockTTL: 600 * time.Millisecond}
+	opts := redisstore.Options{LockTTL: 600 * time.Millisecond}
 	return map[string][2]store.Locker{
 		"memory": {mem, mem},
 		"redis":  {newRedis(t, srv, opts), newRedis(t, srv, opts)},
@@ -79,8 +80,8 @@ func TestLockerExclusiveAndHandover(t *testing.T) {
 func TestRedisLockTakeoverAfterCrash(t *testing.T) {
 	srv := redistest.Start(t)
 	ttl := 500 * time.Millisecond
-	a := newRedis(t, srv, store.RedisOptions{LockTTL: ttl})
-	b := newRedis(t, srv, store.RedisOptions{LockTTL: ttl})
+	a := newRedis(t, srv, redisstore.Options{LockTTL: ttl})
+	b := newRedis(t, srv, redisstore.Options{LockTTL: ttl})
 	la, err := a.Acquire(t.Context(), "syncer")
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +111,7 @@ func TestRedisLockTakeoverAfterCrash(t *testing.T) {
 
 func TestRedisLockLostWhenRedisDown(t *testing.T) {
 	srv := redistest.Start(t)
-	a := newRedis(t, srv, store.RedisOptions{LockTTL: 600 * time.Millisecond})
+	a := newRedis(t, srv, redisstore.Options{LockTTL: 600 * time.Millisecond})
 	la, err := a.Acquire(t.Context(), "syncer")
 	if err != nil {
 		t.Fatal(err)

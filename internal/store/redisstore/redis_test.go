@@ -1,4 +1,4 @@
-package store_test
+package redisstore_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/internal/store/redisstore"
 	"github.com/flagpole/flagpole/internal/testutil/redistest"
 	"github.com/flagpole/flagpole/ruleset"
 )
@@ -15,11 +16,11 @@ import (
 // eventually is the generous bound for asynchronous effects in these tests.
 const eventually = 10 * time.Second
 
-func newRedis(t *testing.T, srv *redistest.Server, opts store.RedisOptions) *store.Redis {
+func newRedis(t *testing.T, srv *redistest.Server, opts redisstore.Options) *redisstore.Redis {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), eventually)
 	defer cancel()
-	r, err := store.NewRedis(ctx, srv.URL(), opts)
+	r, err := redisstore.New(ctx, srv.URL(), opts)
 	if err != nil {
 		t.Fatalf("NewRedis: %v", err)
 	}
@@ -39,7 +40,7 @@ func snap(env, version string) *store.Snapshot {
 
 func TestRedisPublishAndRead(t *testing.T) {
 	srv := redistest.Start(t)
-	r := newRedis(t, srv, store.RedisOptions{})
+	r := newRedis(t, srv, redisstore.Options{})
 	ctx := t.Context()
 
 	if _, err := r.Snapshot(ctx, "production"); !errors.Is(err, store.ErrNotFound) {
@@ -81,8 +82,8 @@ func TestRedisPublishAndRead(t *testing.T) {
 
 func TestRedisPrefix(t *testing.T) {
 	srv := redistest.Start(t)
-	a := newRedis(t, srv, store.RedisOptions{Prefix: "a:"})
-	b := newRedis(t, srv, store.RedisOptions{Prefix: "b:"})
+	a := newRedis(t, srv, redisstore.Options{Prefix: "a:"})
+	b := newRedis(t, srv, redisstore.Options{Prefix: "b:"})
 	if err := a.Publish(t.Context(), snap("production", "v1")); err != nil {
 		t.Fatal(err)
 	}
@@ -107,8 +108,8 @@ func recv(t *testing.T, ch <-chan store.Change) store.Change {
 
 func TestRedisWatch(t *testing.T) {
 	srv := redistest.Start(t)
-	pub := newRedis(t, srv, store.RedisOptions{})
-	sub := newRedis(t, srv, store.RedisOptions{HealthInterval: 200 * time.Millisecond})
+	pub := newRedis(t, srv, redisstore.Options{})
+	sub := newRedis(t, srv, redisstore.Options{HealthInterval: 200 * time.Millisecond})
 	ctx, cancel := context.WithCancel(t.Context())
 	ch, err := sub.Watch(ctx)
 	if err != nil {
@@ -149,7 +150,7 @@ func TestRedisWatch(t *testing.T) {
 
 func TestRedisWatchSlowConsumer(t *testing.T) {
 	srv := redistest.Start(t)
-	r := newRedis(t, srv, store.RedisOptions{WatchBuffer: 4})
+	r := newRedis(t, srv, redisstore.Options{WatchBuffer: 4})
 	ch, err := r.Watch(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +187,7 @@ func TestRedisNewErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := store.NewRedis(t.Context(), tc.url, store.RedisOptions{})
+			_, err := redisstore.New(t.Context(), tc.url, redisstore.Options{})
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -210,7 +211,7 @@ func TestRedisURLForms(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := store.NewRedis(t.Context(), tc.url, store.RedisOptions{})
+			r, err := redisstore.New(t.Context(), tc.url, redisstore.Options{})
 			if err != nil {
 				if strings.Contains(tc.name, "cluster") && strings.Contains(err.Error(), "cluster support disabled") {
 					t.Skip("redis-server runs without cluster mode")
@@ -236,7 +237,7 @@ func TestRedactURL(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.in, func(t *testing.T) {
-			if got := store.RedactURL(tc.in); got != tc.want {
+			if got := redisstore.RedactURL(tc.in); got != tc.want {
 				t.Errorf("RedactURL = %q, want %q", got, tc.want)
 			}
 		})

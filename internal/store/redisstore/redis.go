@@ -1,10 +1,11 @@
-package store
+package redisstore
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/flagpole/flagpole/internal/store"
 	"io"
 	"log/slog"
 	"net"
@@ -15,14 +16,14 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// RedisOptions configures a Redis store. The zero value is usable.
-type RedisOptions struct {
+// Options configures a Redis store. The zero value is usable.
+type Options struct {
 	// Prefix starts every key and the pub/sub channel. Default "flagpole:".
 	// With a Cluster URL a prefix without a hash tag is wrapped in one
 	// ("{flagpole}:") so that a publish touches a single slot.
 	Prefix string
 	// LockTTL is how long a leader lock lives without renewal; it is renewed
-	// every LockTTL/3. Default DefaultLockTTL (10 s).
+	// every LockTTL/3. Default store.DefaultLockTTL (10 s).
 	LockTTL time.Duration
 	// LockRetry is how often a standby tries to take the lock. Default
 	// LockTTL/10.
@@ -37,27 +38,27 @@ type RedisOptions struct {
 	Logger *slog.Logger
 }
 
-// Redis is a Store (and Locker) on Redis: single node, Sentinel or Cluster
+// Redis is a store.Store (and store.Locker) on Redis: single node, Sentinel or Cluster
 // through go-redis's UniversalClient.
 //
 // Key layout, with the default prefix:
 //
-//	flagpole:snap:<env>   JSON Snapshot, the latest of environment env
+//	flagpole:snap:<env>   JSON store.Snapshot, the latest of environment env
 //	flagpole:envs         set of environments with a snapshot
-//	flagpole:status       JSON SyncStatus
+//	flagpole:status       JSON store.SyncStatus
 //	flagpole:lock:<name>  leader lock token (SET NX PX)
 //	flagpole:changes      pub/sub channel, messages {"env":…,"version":…}
 type Redis struct {
 	client  redis.UniversalClient
-	opts    RedisOptions
+	opts    Options
 	prefix  string
 	channel string
 	log     *slog.Logger
 }
 
 var (
-	_ Store  = (*Redis)(nil)
-	_ Locker = (*Redis)(nil)
+	_ store.Store  = (*Redis)(nil)
+	_ store.Locker = (*Redis)(nil)
 )
 
 // publishScript stores a snapshot, records its environment and announces it
@@ -69,7 +70,7 @@ redis.call('SADD', KEYS[2], ARGV[2])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1`)
 
-// NewRedis connects to Redis at url and checks that it answers. URL forms:
+// New connects to Redis at url and checks that it answers. URL forms:
 //
 //	redis://[user:pass@]host:port[/db][?dial_timeout=3s&…]
 //	rediss://…                                        (TLS)
@@ -79,7 +80,7 @@ return 1`)
 //
 // rediss+sentinel and rediss+cluster use TLS. Query parameters are go-redis's
 // (see redis.ParseURL). Errors never contain the password.
-func NewRedis(ctx context.Context, url string, opts RedisOptions) (*Redis, error) {
+func New(ctx context.Context, url string, opts Options) (*Redis, error) {
 	client, cluster, err := newRedisClient(url)
 	if err != nil {
 		return nil, err
@@ -91,13 +92,13 @@ func NewRedis(ctx context.Context, url string, opts RedisOptions) (*Redis, error
 		opts.Prefix = "{" + strings.TrimSuffix(opts.Prefix, ":") + "}:"
 	}
 	if opts.LockTTL <= 0 {
-		opts.LockTTL = DefaultLockTTL
+		opts.LockTTL = store.DefaultLockTTL
 	}
 	if opts.LockRetry <= 0 {
 		opts.LockRetry = opts.LockTTL / 10
 	}
 	if opts.WatchBuffer <= 0 {
-		opts.WatchBuffer = watchBuffer
+		opts.WatchBuffer = defaultWatchBuffer
 	}
 	if opts.HealthInterval <= 0 {
 		opts.HealthInterval = 2 * time.Second
@@ -130,8 +131,8 @@ type changeMsg struct {
 	Version string `json:"version"`
 }
 
-// Publish implements Store: SET, SADD and PUBLISH in one Lua script.
-func (r *Redis) Publish(ctx context.Context, s *Snapshot) error {
+// Publish implements store.Store: SET, SADD and PUBLISH in one Lua script.
+func (r *Redis) Publish(ctx context.Context, s *store.Snapshot) error {
 	if s.Environment == "" {
 		return errors.New("redis publish: snapshot has no environment")
 	}
@@ -150,23 +151,23 @@ func (r *Redis) Publish(ctx context.Context, s *Snapshot) error {
 	return nil
 }
 
-// Snapshot implements Store.
-func (r *Redis) Snapshot(ctx context.Context, env string) (*Snapshot, error) {
+// Snapshot implements store.Store.
+func (r *Redis) Snapshot(ctx context.Context, env string) (*store.Snapshot, error) {
 	body, err := r.client.Get(ctx, r.snapKey(env)).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return nil, ErrNotFound
+		return nil, store.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("redis get snapshot %s: %w", env, err)
 	}
-	var s Snapshot
+	var s store.Snapshot
 	if err := json.Unmarshal(body, &s); err != nil {
 		return nil, fmt.Errorf("redis snapshot %s (key %s): decoding: %w", env, r.snapKey(env), err)
 	}
 	return &s, nil
 }
 
-// Environments implements Store.
+// Environments implements store.Store.
 func (r *Redis) Environments(ctx context.Context) ([]string, error) {
 	envs, err := r.client.SMembers(ctx, r.envsKey()).Result()
 	if err != nil {
@@ -176,8 +177,8 @@ func (r *Redis) Environments(ctx context.Context) ([]string, error) {
 	return envs, nil
 }
 
-// PutStatus implements Store.
-func (r *Redis) PutStatus(ctx context.Context, st *SyncStatus) error {
+// PutStatus implements store.Store.
+func (r *Redis) PutStatus(ctx context.Context, st *store.SyncStatus) error {
 	body, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("redis put status: encoding: %w", err)
@@ -188,24 +189,24 @@ func (r *Redis) PutStatus(ctx context.Context, st *SyncStatus) error {
 	return nil
 }
 
-// Status implements Store. It returns ErrNotFound before the first PutStatus
+// Status implements store.Store. It returns store.ErrNotFound before the first PutStatus
 // (or after Redis lost its data).
-func (r *Redis) Status(ctx context.Context) (*SyncStatus, error) {
+func (r *Redis) Status(ctx context.Context) (*store.SyncStatus, error) {
 	body, err := r.client.Get(ctx, r.statusKey()).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return nil, ErrNotFound
+		return nil, store.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("redis get status (key %s): %w", r.statusKey(), err)
 	}
-	var st SyncStatus
+	var st store.SyncStatus
 	if err := json.Unmarshal(body, &st); err != nil {
 		return nil, fmt.Errorf("redis status (key %s): decoding: %w", r.statusKey(), err)
 	}
 	return &st, nil
 }
 
-// Close implements Store.
+// Close implements store.Store.
 func (r *Redis) Close() error { return r.client.Close() }
 
 // isTimeout reports whether err is a read timeout rather than a failure.
