@@ -260,3 +260,23 @@ func TestKeepAliveAfterDeadline(t *testing.T) {
 		t.Errorf("%d connections, want 1 kept alive", conns.Load())
 	}
 }
+
+// TestContextNowIgnored checks that a caller cannot choose the evaluation
+// time: a kill-switch override stays in force whatever "now" it sends.
+func TestContextNowIgnored(t *testing.T) {
+	doc := testDoc("production", "v1")
+	doc.Flags["banner"].Rules = nil
+	doc.Flags["banner"].Default = "on"
+	expires := time.Now().Add(time.Hour)
+	doc.Overrides = map[string]*ruleset.Override{"banner": {
+		Flag: "banner", Environment: "production", Serve: "off", By: "on-call", At: time.Now(), Expires: &expires,
+	}}
+	f := newFixture(t, Options{}, doc)
+	for _, ctx := range []string{`{"key":"a"}`, `{"key":"a","now":"2999-01-01T00:00:00Z"}`} {
+		_, _, body := f.do("POST", "/v1/evaluate", clientKey, ctxBody(ctx))
+		got := decode[evalResponse](t, body)
+		if r := got.Flags["banner"]; r.Variant != "off" || r.Reason != "OVERRIDE" {
+			t.Errorf("context %s: banner %+v, want off/OVERRIDE", ctx, r)
+		}
+	}
+}

@@ -93,6 +93,10 @@ func (s *Server) decodeContext(raw []byte) (ruleset.Context, *requestError) {
 	if err != nil {
 		return nil, &requestError{http.StatusBadRequest, codeBadRequest, "invalid context: " + err.Error(), "INVALID_CONTEXT"}
 	}
+	// The evaluation time is the bearer's: a caller-supplied "now" would let
+	// anyone step past an override's expiry or recovery ramp (a kill switch)
+	// or a date-gated rule. SDKs that evaluate locally keep that power.
+	delete(c, "now")
 	return c, nil
 }
 
