@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Limits of ParseContext.
@@ -31,6 +32,105 @@ func ParseContext(data []byte) (Context, error) {
 	if len(data) > MaxContextBytes {
 		return nil, fmt.Errorf("context: %d bytes: %w (limit %d bytes)", len(data), ErrContextTooLarge, MaxContextBytes)
 	}
+	if json.Valid(data) {
+		return parseValidContext(data)
+	}
+	return parseContextTokens(data)
+}
+
+// parseValidContext decodes a context already known to be one valid JSON
+// value, without the per-token allocations of json.Decoder: this runs on
+// every remote evaluation. Strings with escapes or non-ASCII bytes go
+// through json.Unmarshal so that they decode exactly as encoding/json does.
+func parseValidContext(data []byte) (Context, error) {
+	i := skipSpace(data, 0)
+	if data[i] != '{' {
+		return nil, fmt.Errorf("context: must be a JSON object")
+	}
+	ctx := make(Context)
+	i = skipSpace(data, i+1)
+	for data[i] != '}' {
+		if data[i] == ',' {
+			i = skipSpace(data, i+1)
+		}
+		name, next, err := jsonString(data, i)
+		if err != nil {
+			return nil, fmt.Errorf("context: %w", err)
+		}
+		if _, dup := ctx[name]; dup {
+			return nil, fmt.Errorf("context.%s: duplicate attribute", name)
+		}
+		if len(ctx) == MaxContextAttributes {
+			return nil, fmt.Errorf("context: more than %d attributes: %w", MaxContextAttributes, ErrContextTooLarge)
+		}
+		i = skipSpace(data, skipSpace(data, next)+1) // past the colon
+		var v any
+		switch c := data[i]; {
+		case c == '"':
+			v, i, err = jsonString(data, i)
+			if err != nil {
+				return nil, fmt.Errorf("context.%s: %w", name, err)
+			}
+		case c == 't':
+			v, i = true, i+4
+		case c == 'f':
+			v, i = false, i+5
+		case c == 'n':
+			v, i = nil, i+4
+		case c == '{' || c == '[':
+			return nil, fmt.Errorf("context.%s: must be a string, number, boolean or null", name)
+		default:
+			end := i
+			for end < len(data) && data[end] != ',' && data[end] != '}' && !isSpace(data[end]) {
+				end++
+			}
+			f, err := strconv.ParseFloat(string(data[i:end]), 64)
+			if err != nil {
+				return nil, fmt.Errorf("context.%s: number %s out of range", name, clip(data[i:end]))
+			}
+			v, i = f, end
+		}
+		ctx[name] = v
+		i = skipSpace(data, i)
+	}
+	return ctx, nil
+}
+
+// jsonString decodes the valid JSON string starting at data[i] and returns
+// it with the index just past its closing quote.
+func jsonString(data []byte, i int) (string, int, error) {
+	simple := true
+	end := i + 1
+	for ; data[end] != '"'; end++ {
+		if c := data[end]; c == '\\' {
+			simple = false
+			end++ // skip the escaped byte, which may be a quote
+		} else if c >= utf8.RuneSelf {
+			simple = false
+		}
+	}
+	if simple {
+		return string(data[i+1 : end]), end + 1, nil
+	}
+	var s string
+	if err := json.Unmarshal(data[i:end+1], &s); err != nil {
+		return "", 0, err
+	}
+	return s, end + 1, nil
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && isSpace(data[i]) {
+		i++
+	}
+	return i
+}
+
+// parseContextTokens decodes data token by token; ParseContext uses it for
+// input that is not valid JSON, to name where it goes wrong.
+func parseContextTokens(data []byte) (Context, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	tok, err := dec.Token()

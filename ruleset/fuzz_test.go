@@ -18,6 +18,13 @@ func FuzzParseContext(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ctx, err := ParseContext(data)
+		if json.Valid(data) && len(data) <= MaxContextBytes {
+			// The fast path must agree with the token-by-token decoder.
+			slow, slowErr := parseContextTokens(data)
+			if (err == nil) != (slowErr == nil) || !reflect.DeepEqual(ctx, slow) {
+				t.Fatalf("%q: fast path %#v, %v; token path %#v, %v", data, ctx, err, slow, slowErr)
+			}
+		}
 		if err != nil {
 			return
 		}
