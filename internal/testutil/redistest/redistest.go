@@ -1,6 +1,7 @@
 // Package redistest starts a real, throw-away redis-server for tests: its own
 // temporary directory, a free loopback port and a unix socket, no
-// persistence. Tests that need
+// persistence. StartCluster and StartSentinel start a Redis Cluster and a
+// Sentinel-monitored master and replica the same way. Tests that need
 // Redis are skipped, with a message saying why, only when redis-server is not
 // installed.
 package redistest
@@ -29,6 +30,10 @@ type Server struct {
 	bin  string
 	dir  string
 	port int
+	// conf, when set, is a config file given before the other arguments
+	// (redis-server needs one to run as a sentinel); extra are appended.
+	conf  string
+	extra []string
 
 	mu     sync.Mutex
 	proc   *os.Process
@@ -39,26 +44,43 @@ type Server struct {
 // test ends. It skips the test if redis-server is not installed.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redistest: redis-server is not installed (apt-get install redis-server); skipping a test that needs a real Redis")
-	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir()}
-	for attempt := 0; ; attempt++ {
-		s.port, err = freePort()
-		if err == nil {
-			err = s.start()
-		}
-		if err == nil {
-			break
-		}
-		// Another process may have taken the port between probe and bind.
-		if attempt == 4 {
-			t.Fatalf("redistest: starting redis-server: %v", err)
-		}
+	s := &Server{t: t, bin: lookPath(t, "redis-server"), dir: t.TempDir()}
+	if err := s.startFree(nil); err != nil {
+		t.Fatalf("redistest: starting redis-server: %v", err)
 	}
 	t.Cleanup(s.Stop)
 	return s
+}
+
+// lookPath finds an installed program or skips the test, saying why.
+func lookPath(t testing.TB, name string) string {
+	t.Helper()
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("redistest: %s is not installed (apt-get install redis-server redis-tools); skipping a test that needs a real Redis", name)
+	}
+	return bin
+}
+
+// startFree starts s on a free port, retrying with another port when the
+// one found is taken before redis-server binds it. extra, if not nil, is
+// called with the chosen port to set s.conf and s.extra.
+func (s *Server) startFree(extra func(port int) error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if s.port, err = freePort(); err != nil {
+			continue
+		}
+		if extra != nil {
+			if err = extra(s.port); err != nil {
+				continue
+			}
+		}
+		if err = s.start(); err == nil {
+			return nil
+		}
+	}
+	return err
 }
 
 // Addr is the server's host:port.
@@ -102,7 +124,11 @@ func (s *Server) Restart() {
 
 // start launches the process and waits until it answers PING.
 func (s *Server) start() error {
-	cmd := exec.Command(s.bin,
+	var args []string
+	if s.conf != "" {
+		args = append(args, s.conf)
+	}
+	args = append(args,
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--dir", s.dir,
@@ -113,6 +139,8 @@ func (s *Server) start() error {
 		"--unixsocket", s.Socket(),
 		"--unixsocketperm", "700",
 	)
+	args = append(args, s.extra...)
+	cmd := exec.Command(s.bin, args...)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("running %s: %w", s.bin, err)
 	}
