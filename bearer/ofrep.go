@@ -34,10 +34,20 @@ func (s *Server) ofrepAuth(w http.ResponseWriter, r *http.Request) (*access, boo
 
 // ofrepContext reads an OFREP request's context, mapping OpenFeature's
 // targetingKey to our key attribute and ignoring structured attributes.
+//
+// OFREP answers every bad evaluation request with 400 and an error code; it
+// has no 413, and the official providers treat any status it does not list
+// as a malformed response, losing the error code. So a context or body over
+// the limits is a 400 here (INVALID_CONTEXT or GENERAL), where /v1/evaluate
+// says 413.
 func (s *Server) ofrepContext(w http.ResponseWriter, r *http.Request, key string) (ruleset.Context, bool) {
 	c, rerr := s.readContext(r, true)
 	if rerr != nil {
-		writeJSON(w, rerr.status, ofrepError{Key: key, ErrorCode: rerr.ofrep, ErrorDetails: rerr.msg})
+		status := rerr.status
+		if status == http.StatusRequestEntityTooLarge {
+			status = http.StatusBadRequest
+		}
+		writeJSON(w, status, ofrepError{Key: key, ErrorCode: rerr.ofrep, ErrorDetails: rerr.msg})
 		return nil, false
 	}
 	if tk, ok := c["targetingKey"]; ok {

@@ -17,7 +17,7 @@ type ofrepResult struct {
 }
 
 func TestOFREPFlag(t *testing.T) {
-	f := newFixture(t, Options{MaxContextBytes: 512}, testDoc("production", "v1"))
+	f := newFixture(t, Options{MaxContextBytes: 512, MaxBodyBytes: 4096}, testDoc("production", "v1"))
 	tests := []struct {
 		name, flag, key, body string
 		want                  int
@@ -33,7 +33,8 @@ func TestOFREPFlag(t *testing.T) {
 		{"client key and server flag", "checkout-v2", clientKey, ctxBody(`{}`), 404, "", "FLAG_NOT_FOUND", ""},
 		{"malformed body", "banner", clientKey, `{"context":`, 400, "", "PARSE_ERROR", ""},
 		{"context not an object", "banner", clientKey, `{"context":"x"}`, 400, "", "INVALID_CONTEXT", ""},
-		{"context too large", "banner", clientKey, ctxBody(`{"targetingKey":"` + strings.Repeat("a", 600) + `"}`), 413, "", "INVALID_CONTEXT", ""},
+		{"context too large", "banner", clientKey, ctxBody(`{"targetingKey":"` + strings.Repeat("a", 600) + `"}`), 400, "", "INVALID_CONTEXT", ""},
+		{"body too large", "banner", clientKey, ctxBody(`{}`) + strings.Repeat(" ", 5000), 400, "", "GENERAL", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,6 +100,13 @@ func TestOFREPBulk(t *testing.T) {
 			}
 		})
 	}
+	t.Run("oversized context is a bad request", func(t *testing.T) {
+		status, _, body := f.do("POST", "/ofrep/v1/evaluate/flags", clientKey, ctxBody(`{"targetingKey":"`+strings.Repeat("a", 70<<10)+`"}`))
+		r := decode[ofrepResult](t, body)
+		if status != 400 || r.ErrorCode != "INVALID_CONTEXT" || r.Key != "" || r.ErrorDetails == "" {
+			t.Errorf("status %d: %s", status, body)
+		}
+	})
 	t.Run("changed flags change the ETag", func(t *testing.T) {
 		f.publish(withDefault(testDoc("production", "v2"), "v2", "color", "blue"))
 		f.waitVersion("production", "v2")
