@@ -19,8 +19,9 @@ import (
 // Options configures a Redis store. The zero value is usable.
 type Options struct {
 	// Prefix starts every key and the pub/sub channel. Default "flagpole:".
-	// With a Cluster URL a prefix without a hash tag is wrapped in one
-	// ("{flagpole}:") so that a publish touches a single slot.
+	// With a Cluster URL a prefix without a valid hash tag (a non-empty
+	// "{…}") is wrapped in one ("{flagpole}:") so that a publish touches a
+	// single slot.
 	Prefix string
 	// LockTTL is how long a leader lock lives without renewal; it is renewed
 	// every LockTTL/3. Default store.DefaultLockTTL (10 s).
@@ -88,7 +89,7 @@ func New(ctx context.Context, url string, opts Options) (*Redis, error) {
 	if opts.Prefix == "" {
 		opts.Prefix = "flagpole:"
 	}
-	if cluster && !strings.Contains(opts.Prefix, "{") {
+	if cluster && !hasHashTag(opts.Prefix) {
 		opts.Prefix = "{" + strings.TrimSuffix(opts.Prefix, ":") + "}:"
 	}
 	if opts.LockTTL <= 0 {
@@ -112,6 +113,18 @@ func New(ctx context.Context, url string, opts Options) (*Redis, error) {
 		return nil, fmt.Errorf("connecting to redis %s: %s", RedactURL(url), redactErr(err, url))
 	}
 	return r, nil
+}
+
+// hasHashTag reports whether Redis Cluster hashes keys starting with prefix
+// by a hash tag in it: a '{' followed, later in prefix, by a '}' with at least
+// one byte between them (the first such pair counts, as in Redis).
+func hasHashTag(prefix string) bool {
+	open := strings.IndexByte(prefix, '{')
+	if open < 0 {
+		return false
+	}
+	close := strings.IndexByte(prefix[open+1:], '}')
+	return close > 0
 }
 
 // Client returns the underlying go-redis client, for other users of the same
