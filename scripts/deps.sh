@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine: redis-server (the
 # tests start their own instances; they never use a shared one) and git.
+# Node.js and npm are optional: it notes when they are missing.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v git >/dev/null 2>&1 || missing+=(git)
+# Node.js 18+ with npm runs tests/ofrep-js (the official OpenFeature OFREP
+# providers against the bearer); without it that test skips, so this only
+# says so.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "note: node or npm is missing; tests/ofrep-js will be skipped (install Node.js 18+ and npm, e.g. apt-get install nodejs npm)" >&2
+fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

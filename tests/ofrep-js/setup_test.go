@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,13 +21,23 @@ import (
 // machine.
 const waitLimit = 20 * time.Second
 
-// requireNode skips the test when node or npm is not installed.
+// requireNode skips the test when node or npm is not installed, and fails
+// it when node is older than 18 (no fetch).
 func requireNode(t *testing.T) {
 	t.Helper()
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not installed, so the official OpenFeature JavaScript OFREP providers cannot run: install Node.js 18+ with npm (e.g. apt-get install nodejs npm)", tool)
 		}
+	}
+	out, err := exec.Command("node", "--version").Output()
+	if err != nil {
+		t.Fatalf("node --version: %v", err)
+	}
+	v := strings.TrimSpace(string(out))
+	major, _, _ := strings.Cut(strings.TrimPrefix(v, "v"), ".")
+	if n, err := strconv.Atoi(major); err != nil || n < 18 {
+		t.Fatalf("node %s is installed; the OFREP providers need Node.js 18 or later (fetch)", v)
 	}
 }
 
