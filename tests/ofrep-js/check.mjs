@@ -240,6 +240,19 @@ async function checkWeb() {
   expectDetails(`web ${cfg.change.flag} after the change`, client.getStringDetails(cfg.change.flag, 'fallback'),
     { value: want.value, variant: want.variant, reason: want.reason });
   check('web CONFIGURATION_CHANGED names the flag', await eventually(() => changed), 'no event');
+  const storedEtag = [...log].reverse().find((e) => e.status === 200)?.etag;
+  await WebOF.close();
+
+  // A page reload: a new provider in the default cache mode answers from
+  // localStorage and revalidates with the stored ETag, which gets 304.
+  const reloadLog = [];
+  const reload = new OFREPWebProvider({ baseUrl: cfg.url, ...auth(cfg.keys.client), fetchImplementation: recordingFetch(reloadLog) });
+  await WebOF.setProviderAndWait(reload, changeCtx.context);
+  expectDetails(`web after reload, ${cfg.change.flag} from localStorage`, WebOF.getClient().getStringDetails(cfg.change.flag, 'fallback'),
+    { value: want.value, variant: want.variant, reason: 'CACHED' });
+  check('web after reload revalidates with the stored ETag and gets 304',
+    await eventually(() => reloadLog.some((e) => e.ifNoneMatch === storedEtag && e.status === 304)),
+    `stored ETag ${storedEtag}, requests ${show(reloadLog)}`);
   await WebOF.close();
 
   // A key the bearer does not know: the web provider fails for good.
