@@ -45,7 +45,8 @@ func requireNode(t *testing.T) {
 // package-lock.json that node_modules was installed from.
 const stampFile = "node_modules/.flagpole-lock-sha256"
 
-// installPackages runs `npm ci` when node_modules is missing or was
+// installPackages runs `npm ci` (without install scripts: the pinned
+// packages have none) when node_modules is missing or was
 // installed from another package-lock.json; a failure (the registry
 // unreachable, say) fails the test with npm's output.
 func installPackages(t *testing.T) {
@@ -62,9 +63,9 @@ func installPackages(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
-	out, err := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund").CombinedOutput()
+	out, err := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts").CombinedOutput()
 	if err != nil {
-		t.Fatalf("npm ci --no-audit --no-fund in tests/ofrep-js: %v\n%s", err, out)
+		t.Fatalf("npm ci --no-audit --no-fund --ignore-scripts in tests/ofrep-js: %v\n%s", err, out)
 	}
 	t.Logf("npm ci took %s", time.Since(start).Round(time.Millisecond))
 	if err := os.WriteFile(stampFile, []byte(want+"\n"), 0o644); err != nil {
