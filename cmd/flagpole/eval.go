@@ -74,8 +74,8 @@ func runEval(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// loadRuleSet loads and compiles one environment of the repository in dir;
-// env "" picks the first environment declared in flagpole.yaml.
+// loadRuleSet loads the repository in dir and returns the compiled rule set
+// of env; "" picks the first environment declared in flagpole.yaml.
 func loadRuleSet(dir, env string) (*ruleset.RuleSet, error) {
 	repo, err := loader.Load(dir, loader.Options{Now: time.Now})
 	if err != nil {
@@ -87,14 +87,10 @@ func loadRuleSet(dir, env string) (*ruleset.RuleSet, error) {
 		}
 		env = repo.Settings.Environments[0]
 	}
-	doc, ok := repo.Documents[env]
+	rs, ok := repo.RuleSets[env]
 	if !ok {
 		return nil, fmt.Errorf("environment %q is not declared in %s/flagpole.yaml (declared: %s)",
 			env, dir, strings.Join(repo.Settings.Environments, ", "))
-	}
-	rs, err := ruleset.Compile(doc)
-	if err != nil {
-		return nil, fmt.Errorf("compiling environment %s: %w", env, err)
 	}
 	return rs, nil
 }
