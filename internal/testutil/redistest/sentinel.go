@@ -75,6 +75,9 @@ func StartSentinel(t testing.TB) *Sentinel {
 	if err := s.waitReplica(ctx, s.Servers[1].Addr()); err != nil {
 		t.Fatalf("redistest: sentinel setup: %v", err)
 	}
+	if err := waitSynced(ctx, s.Servers[0].Addr(), s.Servers[1].Addr()); err != nil {
+		t.Fatalf("redistest: sentinel setup: %v", err)
+	}
 	return s
 }
 
@@ -94,7 +97,9 @@ func (s *Sentinel) MasterAddr(ctx context.Context) (string, error) {
 	return net.JoinHostPort(hp[0], hp[1]), nil
 }
 
-// Failover makes the sentinel promote the replica (SENTINEL FAILOVER,
+// Failover waits until the replica has every write the master has taken
+// (a failover loses what was not replicated, which is not what tests of
+// failover want to see by chance), makes the sentinel promote it (SENTINEL FAILOVER,
 // retried while the sentinel has no fresh view of a good replica) and waits
 // until the sentinel names the new master and it answers as a master. It
 // returns the new master's address. The old master keeps running; the
@@ -106,6 +111,13 @@ func (s *Sentinel) Failover() string {
 	defer cancel()
 	old, err := s.MasterAddr(ctx)
 	if err != nil {
+		s.t.Fatalf("redistest: failover: %v", err)
+	}
+	replica := s.Servers[0].Addr()
+	if old == replica {
+		replica = s.Servers[1].Addr()
+	}
+	if err := waitSynced(ctx, old, replica); err != nil {
 		s.t.Fatalf("redistest: failover: %v", err)
 	}
 	sc := s.client()
@@ -161,6 +173,42 @@ func (s *Sentinel) waitReplica(ctx context.Context, replica string) error {
 		}
 		pause(ctx, 20*time.Millisecond)
 	}
+}
+
+// waitSynced waits until master lists replica as online (after a diskless
+// full sync the master streams writes only once the replica has
+// acknowledged it, up to a second later) and the replica has processed the
+// master's whole replication stream.
+func waitSynced(ctx context.Context, master, replica string) error {
+	mc := redis.NewClient(&redis.Options{Addr: master, MaxRetries: -1})
+	defer mc.Close()
+	rc := redis.NewClient(&redis.Options{Addr: replica, MaxRetries: -1})
+	defer rc.Close()
+	var mi, ri string
+	for {
+		mi, _ = mc.Info(ctx, "replication").Result()
+		ri, _ = rc.Info(ctx, "replication").Result()
+		host, port, _ := net.SplitHostPort(replica)
+		online := strings.Contains(mi, "ip="+host+",port="+port+",state=online")
+		moff, rOff := infoField(mi, "master_repl_offset"), infoField(ri, "slave_repl_offset")
+		if online && moff != "" && moff == rOff {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("replica %s not in sync with master %s (master: %q; replica: %q)", replica, master, mi, ri)
+		}
+		pause(ctx, 20*time.Millisecond)
+	}
+}
+
+// infoField returns the value of field in an INFO reply, or "".
+func infoField(info, field string) string {
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
 
 // waitRole polls ROLE on addr until its first element is role.
