@@ -42,9 +42,9 @@ func FuzzRedisURL(f *testing.F) {
 
 // newRedisClientNoDial builds (and closes) a client without connecting.
 func newRedisClientNoDial(raw string) (any, bool, error) {
-	c, cluster, err := newRedisClient(raw)
+	c, topo, err := newRedisClient(raw)
 	if c != nil {
 		c.Close()
 	}
-	return c, cluster, err
+	return c, topo == topoCluster, err
 }

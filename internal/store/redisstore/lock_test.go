@@ -16,10 +16,14 @@ import (
 func lockers(t *testing.T) map[string][2]store.Locker {
 	mem := store.NewMemoryLocker()
 	srv := redistest.Start(t)
+	cluster := redistest.StartCluster(t, 3)
+	sentinel := redistest.StartSentinel(t)
 	opts := redisstore.Options{LockTTL: 600 * time.Millisecond}
 	return map[string][2]store.Locker{
-		"memory": {mem, mem},
-		"redis":  {newRedis(t, srv, opts), newRedis(t, srv, opts)},
+		"memory":         {mem, mem},
+		"redis":          {newRedis(t, srv, opts), newRedis(t, srv, opts)},
+		"redis cluster":  {newRedisURL(t, cluster.URL(), opts), newRedisURL(t, cluster.URL(), opts)},
+		"redis sentinel": {newRedisURL(t, sentinel.URL(), opts), newRedisURL(t, sentinel.URL(), opts)},
 	}
 }
 

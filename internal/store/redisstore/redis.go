@@ -51,6 +51,7 @@ type Options struct {
 //	flagpole:changes      pub/sub channel, messages {"env":…,"version":…}
 type Redis struct {
 	client  redis.UniversalClient
+	topo    topology
 	opts    Options
 	prefix  string
 	channel string
@@ -82,14 +83,14 @@ return 1`)
 // rediss+sentinel and rediss+cluster use TLS. Query parameters are go-redis's
 // (see redis.ParseURL). Errors never contain the password.
 func New(ctx context.Context, url string, opts Options) (*Redis, error) {
-	client, cluster, err := newRedisClient(url)
+	client, topo, err := newRedisClient(url)
 	if err != nil {
 		return nil, err
 	}
 	if opts.Prefix == "" {
 		opts.Prefix = "flagpole:"
 	}
-	if cluster && !hasHashTag(opts.Prefix) {
+	if topo == topoCluster && !hasHashTag(opts.Prefix) {
 		opts.Prefix = "{" + strings.TrimSuffix(opts.Prefix, ":") + "}:"
 	}
 	if opts.LockTTL <= 0 {
@@ -107,7 +108,7 @@ func New(ctx context.Context, url string, opts Options) (*Redis, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	r := &Redis{client: client, opts: opts, prefix: opts.Prefix, channel: opts.Prefix + "changes", log: opts.Logger}
+	r := &Redis{client: client, topo: topo, opts: opts, prefix: opts.Prefix, channel: opts.Prefix + "changes", log: opts.Logger}
 	if err := client.Ping(ctx).Err(); err != nil {
 		client.Close()
 		return nil, fmt.Errorf("connecting to redis %s: %s", RedactURL(url), redactErr(err, url))

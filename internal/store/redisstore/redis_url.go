@@ -8,34 +8,43 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// topology is how the Redis behind a URL is deployed.
+type topology int
+
+const (
+	topoSingle   topology = iota // one server (redis://, rediss://, unix://)
+	topoSentinel                 // a master found through sentinels
+	topoCluster                  // Redis Cluster: keys of one call must share a hash slot
+)
+
 // newRedisClient builds a go-redis client for one of the URL forms that
-// New documents. cluster reports whether keys must share a hash slot.
-func newRedisClient(rawURL string) (client redis.UniversalClient, cluster bool, err error) {
+// New documents.
+func newRedisClient(rawURL string) (client redis.UniversalClient, topo topology, err error) {
 	scheme, _, ok := strings.Cut(rawURL, "://")
 	if !ok {
-		return nil, false, fmt.Errorf("redis URL %s: missing scheme (redis://, rediss://, unix://, redis+sentinel://, redis+cluster://)", RedactURL(rawURL))
+		return nil, topoSingle, fmt.Errorf("redis URL %s: missing scheme (redis://, rediss://, unix://, redis+sentinel://, redis+cluster://)", RedactURL(rawURL))
 	}
 	switch strings.ToLower(scheme) {
 	case "redis", "rediss", "unix":
 		opts, err := redis.ParseURL(rawURL)
 		if err != nil {
-			return nil, false, fmt.Errorf("parsing redis URL %s: %s", RedactURL(rawURL), redactErr(err, rawURL))
+			return nil, topoSingle, fmt.Errorf("parsing redis URL %s: %s", RedactURL(rawURL), redactErr(err, rawURL))
 		}
-		return redis.NewClient(opts), false, nil
+		return redis.NewClient(opts), topoSingle, nil
 	case "redis+sentinel", "rediss+sentinel":
 		opts, err := parseSentinelURL(rawURL)
 		if err != nil {
-			return nil, false, fmt.Errorf("parsing sentinel URL %s: %s", RedactURL(rawURL), redactErr(err, rawURL))
+			return nil, topoSingle, fmt.Errorf("parsing sentinel URL %s: %s", RedactURL(rawURL), redactErr(err, rawURL))
 		}
-		return redis.NewFailoverClient(opts), false, nil
+		return redis.NewFailoverClient(opts), topoSentinel, nil
 	case "redis+cluster", "rediss+cluster":
 		opts, err := parseClusterURL(rawURL)
 		if err != nil {
-			return nil, false, fmt.Errorf("parsing cluster URL %s: %s", RedactURL(rawURL), redactErr(err, rawURL))
+			return nil, topoSingle, fmt.Errorf("parsing cluster URL %s: %s", RedactURL(rawURL), redactErr(err, rawURL))
 		}
-		return redis.NewClusterClient(opts), true, nil
+		return redis.NewClusterClient(opts), topoCluster, nil
 	default:
-		return nil, false, fmt.Errorf("redis URL %s: unknown scheme %q (want redis, rediss, unix, redis+sentinel, redis+cluster)", RedactURL(rawURL), scheme)
+		return nil, topoSingle, fmt.Errorf("redis URL %s: unknown scheme %q (want redis, rediss, unix, redis+sentinel, redis+cluster)", RedactURL(rawURL), scheme)
 	}
 }
 

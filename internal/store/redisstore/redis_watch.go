@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/flagpole/flagpole/internal/store"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -19,26 +21,93 @@ import (
 // while disconnected, so the watcher gets store.Change{Resync: true}. A watcher
 // that falls behind by more than WatchBuffer changes also gets a Resync in
 // place of the changes it missed: Watch never blocks on a slow consumer.
+//
+// With Sentinel, a failover leaves the subscription on the old master, which
+// stays up and hears nothing until the sentinel demotes it (up to 10 s
+// later). So every HealthInterval the watcher asks the master for its run_id;
+// when it changes, the watcher subscribes anew (reaching the new master) and
+// sends a Resync.
 func (r *Redis) Watch(ctx context.Context) (<-chan store.Change, error) {
+	w := &watcher{r: r, out: make(chan store.Change, r.opts.WatchBuffer)}
+	// The master is asked before subscribing: a failover in between then
+	// costs one needless resubscription rather than a missed one.
+	w.master = r.masterID(ctx)
+	ps, err := r.subscribe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w.ps = ps
+	stop := context.AfterFunc(ctx, w.close)
+	go func() {
+		defer close(w.out)
+		defer stop()
+		defer w.close()
+		w.loop(ctx)
+	}()
+	return w.out, nil
+}
+
+// subscribe subscribes to the changes channel and waits for Redis to
+// confirm.
+func (r *Redis) subscribe(ctx context.Context) (*redis.PubSub, error) {
 	ps := r.client.Subscribe(ctx, r.channel)
 	if _, err := ps.Receive(ctx); err != nil {
 		ps.Close()
 		return nil, fmt.Errorf("redis subscribe %s: %w", r.channel, err)
 	}
-	out := make(chan store.Change, r.opts.WatchBuffer)
-	stop := context.AfterFunc(ctx, func() { ps.Close() })
-	go func() {
-		defer close(out)
-		defer stop()
-		r.watchLoop(ctx, ps, out)
-	}()
-	return out, nil
+	return ps, nil
 }
 
-// watchLoop receives until ctx is done.
-func (r *Redis) watchLoop(ctx context.Context, ps *redis.PubSub, out chan store.Change) {
+// masterID returns the run_id of the Sentinel master the client's commands
+// now reach, or "" when that is unknown or the topology is not Sentinel.
+func (r *Redis) masterID(ctx context.Context) string {
+	if r.topo != topoSentinel {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.opts.HealthInterval)
+	defer cancel()
+	info, err := r.client.Info(ctx, "server").Result()
+	if err != nil {
+		return ""
+	}
+	for line := range strings.Lines(info) {
+		if id, ok := strings.CutPrefix(line, "run_id:"); ok {
+			return strings.TrimSpace(id)
+		}
+	}
+	return ""
+}
+
+// watcher is one Watch: its subscription, replaced after a Sentinel
+// failover, and the run_id of the master it was made on.
+type watcher struct {
+	r      *Redis
+	out    chan store.Change
+	master string
+
+	mu sync.Mutex
+	ps *redis.PubSub
+}
+
+func (w *watcher) current() *redis.PubSub {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ps
+}
+
+func (w *watcher) close() { _ = w.current().Close() }
+
+// loop receives until ctx is done.
+func (w *watcher) loop(ctx context.Context) {
+	r := w.r
 	failures := 0
+	checked := time.Now()
 	for ctx.Err() == nil {
+		if r.topo == topoSentinel && time.Since(checked) >= r.opts.HealthInterval {
+			w.followMaster(ctx)
+			checked = time.Now()
+		}
+		ps := w.current()
 		msg, err := ps.ReceiveTimeout(ctx, r.opts.HealthInterval)
 		if ctx.Err() != nil {
 			return
@@ -60,10 +129,13 @@ func (r *Redis) watchLoop(ctx context.Context, ps *redis.PubSub, out chan store.
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			// The first confirmation was consumed by Watch: any other one
-			// follows a reconnect.
+			// follows a reconnect, which may have reached a new master.
 			if m.Kind == "subscribe" {
 				r.log.Info("redis watch: resubscribed; asking for a full reload", "channel", r.channel, "after_failures", failures)
-				send(out, store.Change{Resync: true})
+				if id := r.masterID(ctx); id != "" {
+					w.master = id
+				}
+				send(w.out, store.Change{Resync: true})
 			}
 			failures = 0
 		case *redis.Message:
@@ -71,14 +143,40 @@ func (r *Redis) watchLoop(ctx context.Context, ps *redis.PubSub, out chan store.
 			var c changeMsg
 			if err := json.Unmarshal([]byte(m.Payload), &c); err != nil || c.Env == "" {
 				r.log.Warn("redis watch: bad change message; asking for a full reload", "channel", r.channel, "payload_len", len(m.Payload))
-				send(out, store.Change{Resync: true})
+				send(w.out, store.Change{Resync: true})
 				continue
 			}
-			send(out, store.Change{Environment: c.Env, Version: c.Version})
+			send(w.out, store.Change{Environment: c.Env, Version: c.Version})
 		case *redis.Pong:
 			failures = 0
 		}
 	}
+}
+
+// followMaster resubscribes, and sends a Resync, when the Sentinel master
+// is no longer the one the subscription was made on.
+func (w *watcher) followMaster(ctx context.Context) {
+	id := w.r.masterID(ctx)
+	if id == "" || id == w.master {
+		return
+	}
+	if w.master == "" {
+		w.master = id
+		return
+	}
+	ps, err := w.r.subscribe(ctx)
+	if err != nil {
+		w.r.log.Warn("redis watch: master changed; resubscribing failed, will retry", "channel", w.r.channel, "err", err)
+		return
+	}
+	w.r.log.Info("redis watch: sentinel master changed; resubscribed, asking for a full reload", "channel", w.r.channel)
+	w.mu.Lock()
+	old := w.ps
+	w.ps = ps
+	w.mu.Unlock()
+	_ = old.Close()
+	w.master = id
+	send(w.out, store.Change{Resync: true})
 }
 
 // send delivers c without blocking: when out is full, the oldest change is

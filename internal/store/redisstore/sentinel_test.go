@@ -1,0 +1,121 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/internal/store/redisstore"
+	"github.com/flagpole/flagpole/internal/testutil/redistest"
+	"github.com/redis/go-redis/v9"
+)
+
+// failoverWait bounds how long the store may take to work again after a
+// failover: go-redis learns of the new master from the sentinel's
+// +switch-master message or on its next dial.
+const failoverWait = 20 * time.Second
+
+// resyncWait bounds how long a watcher takes to notice a failover: many
+// health intervals, but less than the sentinel takes to demote the old
+// master.
+const resyncWait = 6 * time.Second
+
+func TestSentinelFailover(t *testing.T) {
+	s := redistest.StartSentinel(t)
+	opts := redisstore.Options{LockTTL: 3 * time.Second, HealthInterval: 200 * time.Millisecond}
+	pub := newRedisURL(t, s.URL(), opts)
+	sub := newRedisURL(t, s.URL(), opts)
+	ch, err := sub.Watch(t.Context())
+	if err != nil {
+		t.Fatalf("Watch: %v", err)
+	}
+	checkBasics(t, pub, sub, ch)
+	lock, err := pub.Acquire(t.Context(), "syncer")
+	if err != nil {
+		t.Fatalf("Acquire: %v", err)
+	}
+	t.Cleanup(func() { lock.Release(context.Background()) })
+
+	start := time.Now()
+	newMaster := s.Failover()
+	t.Logf("sentinel switched to %s in %s", newMaster, time.Since(start))
+
+	// Publishing works again once go-redis follows the sentinel. Until its
+	// +switch-master message arrives a publish may still go to the old
+	// master, which takes writes until the sentinel demotes it; those are
+	// lost then, so publish until the new master has it.
+	direct := redis.NewClient(&redis.Options{Addr: newMaster})
+	defer direct.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), failoverWait)
+	defer cancel()
+	for {
+		err := pub.Publish(ctx, snap("production", "v3"))
+		if err == nil {
+			if body, _ := direct.Get(ctx, "flagpole:snap:production").Result(); strings.Contains(body, `"v3"`) {
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("Publish after failover did not reach the new master %s: %v", newMaster, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("publish works %s after the failover began", time.Since(start))
+	if got, err := sub.Snapshot(ctx, "production"); err != nil || got.Version != "v3" {
+		t.Fatalf("Snapshot after failover = %+v, %v; want v3", got, err)
+	}
+	if n, err := pub.Client().Exists(ctx, "flagpole:snap:staging", "flagpole:status").Result(); err != nil || n != 2 {
+		t.Fatalf("replicated keys on the new master = %d, %v; want 2", n, err)
+	}
+
+	// The watcher may have been on the old master: it must be told to
+	// reload, and then see later changes. The sentinel demotes the old
+	// master (dropping its subscribers) only at its next INFO poll, about
+	// 10 s on; the watcher must not wait for that.
+	waitResync(t, ch, resyncWait)
+	t.Logf("watcher resynced %s after the failover began", time.Since(start))
+	if err := pub.Publish(t.Context(), snap("production", "v4")); err != nil {
+		t.Fatalf("Publish after resync: %v", err)
+	}
+	if c := recv(t, ch); c != (store.Change{Environment: "production", Version: "v4"}) {
+		t.Fatalf("change after resync = %+v, want production v4", c)
+	}
+
+	// The lock key was replicated; the holder keeps renewing it on the new
+	// master, so a standby still cannot take it.
+	ctx2, cancel2 := context.WithTimeout(t.Context(), time.Second)
+	defer cancel2()
+	if _, err := sub.Acquire(ctx2, "syncer"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("standby acquired the lock after failover: err = %v", err)
+	}
+	select {
+	case <-lock.Lost():
+		t.Fatal("holder lost its lock in a failover that replicated it")
+	default:
+	}
+	if err := lock.Release(t.Context()); err != nil {
+		t.Fatalf("Release after failover: %v", err)
+	}
+}
+
+// waitResync reads ch until a Resync arrives, failing after d.
+func waitResync(t *testing.T, ch <-chan store.Change, d time.Duration) {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case c, ok := <-ch:
+			if !ok {
+				t.Fatal("watch channel closed")
+			}
+			if c.Resync {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no Resync within %s", d)
+		}
+	}
+}
