@@ -30,6 +30,7 @@ func lockers(t *testing.T) map[string][2]store.Locker {
 func TestLockerExclusiveAndHandover(t *testing.T) {
 	for name, pair := range lockers(t) {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel() // each waits out renewals; the lockers are independent
 			a, b := pair[0], pair[1]
 			la, err := a.Acquire(t.Context(), "syncer")
 			if err != nil {
