@@ -26,7 +26,8 @@ type Cluster struct {
 
 // StartCluster starts masters cluster-enabled redis-servers, assigns the
 // 16384 slots in equal ranges, joins them with CLUSTER MEET and waits until
-// every node reports cluster_state:ok and knows every other node. The nodes
+// every node reports cluster_state:ok, knows every other node and passes
+// pub/sub messages to all the others. The nodes
 // stop when the test ends. It skips the test if redis-server is not
 // installed.
 func StartCluster(t testing.TB, masters int) *Cluster {
@@ -107,7 +108,62 @@ func (c *Cluster) form(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return c.settle(ctx)
+}
+
+// settle waits until a PUBLISH on any node reaches subscribers on every
+// node at once. Right after the cluster reports ok its bus links are still
+// being set up: messages to other nodes are dropped or arrive late, which a
+// test would read as a stale change.
+func (c *Cluster) settle(ctx context.Context) error {
+	const channel = "redistest:settle"
+	subs := make([]*redis.PubSub, len(c.Nodes))
+	for i, n := range c.Nodes {
+		cl := redis.NewClient(&redis.Options{Addr: n.Addr(), MaxRetries: -1})
+		defer cl.Close()
+		subs[i] = cl.Subscribe(ctx, channel)
+		defer subs[i].Close()
+		if _, err := subs[i].Receive(ctx); err != nil {
+			return fmt.Errorf("node %s: subscribing to %s: %w", n.Addr(), channel, err)
+		}
+	}
+	for round := 0; ; round++ {
+		tag := strconv.Itoa(round) + ":"
+		for i := range c.Nodes {
+			if _, err := c.Do(ctx, i, "PUBLISH", channel, tag+strconv.Itoa(i)); err != nil {
+				return fmt.Errorf("node %s: PUBLISH %s: %w", c.Nodes[i].Addr(), channel, err)
+			}
+		}
+		settled := true
+		for i, ps := range subs {
+			if got := receiveRound(ctx, ps, tag, len(c.Nodes)); got < len(c.Nodes) {
+				settled = false
+				if ctx.Err() != nil {
+					return fmt.Errorf("node %s: heard %d of %d nodes' messages in round %d", c.Nodes[i].Addr(), got, len(c.Nodes), round)
+				}
+			}
+		}
+		if settled {
+			return nil
+		}
+	}
+}
+
+// receiveRound counts the messages starting with tag that ps receives,
+// up to want, giving up after 200 ms of silence. Older rounds' messages are
+// skipped.
+func receiveRound(ctx context.Context, ps *redis.PubSub, tag string, want int) int {
+	got := 0
+	for got < want {
+		msg, err := ps.ReceiveTimeout(ctx, 200*time.Millisecond)
+		if err != nil {
+			return got
+		}
+		if m, ok := msg.(*redis.Message); ok && strings.HasPrefix(m.Payload, tag) {
+			got++
+		}
+	}
+	return got
 }
 
 // waitHealthy polls CLUSTER INFO on node i until the cluster is ok and the
