@@ -1,8 +1,11 @@
 package redisstore_test
 
 import (
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/flagpole/flagpole/internal/store/redisstore"
 	"github.com/flagpole/flagpole/internal/testutil/redistest"
@@ -28,9 +31,49 @@ func TestClusterStore(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Watch: %v", err)
 			}
+			everyNode := subscribeEveryNode(t, c, pub)
 			checkBasics(t, pub, sub, ch)
+			everyNode("staging v1", "production v1", "production v2")
 			checkOneSlot(t, c, pub.Prefix())
 		})
+	}
+}
+
+// subscribeEveryNode subscribes to the changes channel on each node
+// directly, as watchers connected to any node are. The returned function
+// publishes one more change and checks that every node delivered all the
+// changes since, in order: PUBLISH in a cluster is broadcast over the
+// cluster bus.
+func subscribeEveryNode(t *testing.T, c *redistest.Cluster, pub *redisstore.Redis) (check func(before ...string)) {
+	t.Helper()
+	channel := pub.Prefix() + "changes"
+	var subs []*redis.PubSub
+	for _, n := range c.Nodes {
+		cl := redis.NewClient(&redis.Options{Addr: n.Addr()})
+		t.Cleanup(func() { cl.Close() })
+		ps := cl.Subscribe(t.Context(), channel)
+		t.Cleanup(func() { ps.Close() })
+		if _, err := ps.Receive(t.Context()); err != nil {
+			t.Fatalf("node %s: subscribe %s: %v", n.Addr(), channel, err)
+		}
+		subs = append(subs, ps)
+	}
+	return func(before ...string) {
+		t.Helper()
+		if err := pub.Publish(t.Context(), snap("production", "v9")); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+		want := append(before, "production v9")
+		for i, ps := range subs {
+			for _, w := range want {
+				msg, err := ps.ReceiveTimeout(t.Context(), eventually)
+				m, ok := msg.(*redis.Message)
+				env, version, _ := strings.Cut(w, " ")
+				if err != nil || !ok || m.Payload != `{"env":"`+env+`","version":"`+version+`"}` {
+					t.Fatalf("node %s: received %v, %v; want the change %s", c.Nodes[i].Addr(), msg, err, w)
+				}
+			}
+		}
 	}
 }
 
