@@ -33,7 +33,9 @@ type Options struct {
 	// sent a Resync instead. Default 64.
 	WatchBuffer int
 	// HealthInterval is how long a watch waits for a message before it pings
-	// Redis to find a silently dead connection. Default 2 s.
+	// Redis to find a silently dead connection and, with Sentinel, how often
+	// it checks (INFO server, run_id) that the master has not changed.
+	// Default 2 s.
 	HealthInterval time.Duration
 	// Logger receives reconnects and lock events. Default: discard.
 	Logger *slog.Logger
