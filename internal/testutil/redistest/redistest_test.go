@@ -47,3 +47,13 @@ func TestStartSentinelFailover(t *testing.T) {
 		t.Fatalf("master after failover = %s, want the replica %s", after, s.Servers[1].Addr())
 	}
 }
+
+func TestSentinelCrashMaster(t *testing.T) {
+	s := StartSentinel(t)
+	if after := s.CrashMaster(); after != s.Servers[1].Addr() {
+		t.Fatalf("master after crash = %s, want the replica %s", after, s.Servers[1].Addr())
+	}
+	if err := ping(s.Servers[0].Addr()); err == nil {
+		t.Error("crashed master still answers PING")
+	}
+}

@@ -146,6 +146,38 @@ func (s *Sentinel) Failover() string {
 	return now
 }
 
+// CrashMaster kills the current master (SIGKILL) once the replica has every
+// write, and waits until the sentinel has noticed (down-after 1 s), promoted
+// the replica, and the replica answers as a master. It returns the new
+// master's address. The killed server stays down.
+func (s *Sentinel) CrashMaster() string {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*startTimeout)
+	defer cancel()
+	old, err := s.MasterAddr(ctx)
+	if err != nil {
+		s.t.Fatalf("redistest: crash master: %v", err)
+	}
+	victim, survivor := s.Servers[0], s.Servers[1]
+	if survivor.Addr() == old {
+		victim, survivor = survivor, victim
+	}
+	if err := waitSynced(ctx, old, survivor.Addr()); err != nil {
+		s.t.Fatalf("redistest: crash master: %v", err)
+	}
+	victim.Stop()
+	for now := ""; now != survivor.Addr(); now, _ = s.MasterAddr(ctx) {
+		if ctx.Err() != nil {
+			s.t.Fatalf("redistest: crash master: the sentinel still names %s after %s: %s", now, 3*startTimeout, s.Sentinel.logTail())
+		}
+		pause(ctx, 50*time.Millisecond)
+	}
+	if err := waitRole(ctx, survivor.Addr(), "master"); err != nil {
+		s.t.Fatalf("redistest: crash master: %v", err)
+	}
+	return survivor.Addr()
+}
+
 // client is a client of the sentinel process.
 func (s *Sentinel) client() *redis.SentinelClient {
 	return redis.NewSentinelClient(&redis.Options{Addr: s.Sentinel.Addr(), MaxRetries: -1})
