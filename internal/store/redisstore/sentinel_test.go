@@ -119,3 +119,68 @@ func waitResync(t *testing.T, ch <-chan store.Change, d time.Duration) {
 		}
 	}
 }
+
+func TestSentinelMasterCrash(t *testing.T) {
+	s := redistest.StartSentinel(t)
+	opts := redisstore.Options{HealthInterval: 200 * time.Millisecond}
+	pub := newRedisURL(t, s.URL(), opts)
+	sub := newRedisURL(t, s.URL(), opts)
+	ch, err := sub.Watch(t.Context())
+	if err != nil {
+		t.Fatalf("Watch: %v", err)
+	}
+	if err := pub.Publish(t.Context(), snap("production", "v1")); err != nil {
+		t.Fatal(err)
+	}
+	if c := recv(t, ch); c.Version != "v1" {
+		t.Fatalf("change = %+v, want v1", c)
+	}
+
+	start := time.Now()
+	newMaster := s.CrashMaster()
+	t.Logf("sentinel promoted %s %s after the crash", newMaster, time.Since(start))
+	ctx, cancel := context.WithTimeout(t.Context(), failoverWait)
+	defer cancel()
+	for {
+		err := pub.Publish(ctx, snap("production", "v2"))
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("Publish after the master crashed: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("publish works %s after the crash", time.Since(start))
+	if got, err := sub.Snapshot(ctx, "production"); err != nil || got.Version != "v2" {
+		t.Fatalf("Snapshot after the crash = %+v, %v; want v2", got, err)
+	}
+	// The watcher's connection died with the master: it reconnects through
+	// the sentinel, is told to reload, and hears later changes.
+	waitResync(t, ch, failoverWait)
+	t.Logf("watcher resynced %s after the crash", time.Since(start))
+	if err := pub.Publish(t.Context(), snap("production", "v3")); err != nil {
+		t.Fatalf("Publish after resync: %v", err)
+	}
+	waitChange(t, ch, store.Change{Environment: "production", Version: "v3"})
+}
+
+// waitChange reads ch until want arrives, skipping other changes (a
+// publish may race with a resubscription), failing after eventually.
+func waitChange(t *testing.T, ch <-chan store.Change, want store.Change) {
+	t.Helper()
+	deadline := time.After(eventually)
+	for {
+		select {
+		case c, ok := <-ch:
+			if !ok {
+				t.Fatal("watch channel closed")
+			}
+			if c == want {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no change %+v within %s", want, eventually)
+		}
+	}
+}
