@@ -141,6 +141,7 @@ func (s *Server) start() error {
 	)
 	args = append(args, s.extra...)
 	cmd := exec.Command(s.bin, args...)
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("running %s: %w", s.bin, err)
 	}
