@@ -95,6 +95,17 @@ func (m *Memory) Watch(ctx context.Context) (<-chan Change, error) {
 	return ch, nil
 }
 
+// Versions implements Store.
+func (m *Memory) Versions(context.Context) (map[string]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v := make(map[string]string, len(m.snaps))
+	for env, s := range m.snaps {
+		v[env] = s.Version
+	}
+	return v, nil
+}
+
 // PutStatus implements Store.
 func (m *Memory) PutStatus(_ context.Context, st *SyncStatus) error {
 	m.mu.Lock()

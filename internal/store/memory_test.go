@@ -38,6 +38,9 @@ func TestMemoryPublishAndRead(t *testing.T) {
 	if fmt.Sprint(envs) != "[production staging]" {
 		t.Errorf("Environments = %v, want [production staging]", envs)
 	}
+	if v, _ := m.Versions(ctx); fmt.Sprint(v) != "map[production:b staging:a]" {
+		t.Errorf("Versions = %v, want production b, staging a", v)
+	}
 	if err := m.PutStatus(ctx, &store.SyncStatus{Commit: "abc"}); err != nil {
 		t.Fatal(err)
 	}

@@ -89,6 +89,11 @@ type Store interface {
 	Snapshot(ctx context.Context, env string) (*Snapshot, error)
 	// Environments lists the environments that have a snapshot, sorted.
 	Environments(ctx context.Context) ([]string, error)
+	// Versions maps each environment that has a snapshot to its version,
+	// without reading the snapshots: the syncer's check that the store
+	// still holds what it published (Redis flushed, or a failover that
+	// lost the last write).
+	Versions(ctx context.Context) (map[string]string, error)
 	// Watch delivers changes until ctx is done, then closes the channel.
 	Watch(ctx context.Context) (<-chan Change, error)
 	// PutStatus records the syncer's status; Status reads it back.

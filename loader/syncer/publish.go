@@ -175,14 +175,17 @@ func (s *Syncer) check(ctx context.Context) {
 		return
 	}
 	if s.published {
-		have, err := s.opts.Store.Environments(ctx)
+		have, err := s.opts.Store.Versions(ctx)
 		if err != nil {
 			s.log.Warn("sync: checking the store", "err", err)
 			return
 		}
 		for _, snap := range s.good {
-			if !slices.Contains(have, snap.Environment) {
-				s.log.Warn("sync: the store lost the rule sets (flushed or restarted); republishing", "commit", s.goodID, "missing", snap.Environment)
+			// Missing: Redis flushed or restarted empty. Another version: a
+			// failover lost the last write, or someone wrote to our prefix.
+			if v, ok := have[snap.Environment]; !ok || v != snap.Version {
+				s.log.Warn("sync: the store does not hold what was published; republishing",
+					"commit", s.goodID, "environment", snap.Environment, "want", snap.Version, "have", v)
 				s.published = false
 				break
 			}

@@ -350,3 +350,29 @@ func gather(t *testing.T, g prometheus.Gatherer, name string) []*dto.Metric {
 	}
 	return nil
 }
+
+// TestSyncRepublishesLostWrite checks that the syncer notices when the store
+// holds another version than it published — what a Redis failover that lost
+// the last write leaves behind — and publishes its own again.
+func TestSyncRepublishesLostWrite(t *testing.T) {
+	st := store.NewMemory()
+	root := filepath.Join(t.TempDir(), "repo")
+	writeFiles(t, root, goodRepo("current"))
+	s := newDirSyncer(t, root, st, nil)
+	runSyncer(t, s)
+	waitFor(t, "first publish", hasDesc(st, "production", "current"))
+
+	current, err := st.Snapshot(t.Context(), "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := *current
+	stale.Version = "older-version"
+	stale.Document = current.Document.Clone()
+	stale.Document.Version = stale.Version
+	stale.Document.Flags["alpha"].Description = "older"
+	if err := st.Publish(t.Context(), &stale); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the syncer to republish over the older version", hasDesc(st, "production", "current"))
+}

@@ -47,7 +47,7 @@ type Options struct {
 // Key layout, with the default prefix:
 //
 //	flagpole:snap:<env>   JSON store.Snapshot, the latest of environment env
-//	flagpole:envs         set of environments with a snapshot
+//	flagpole:envs         hash: environment → version of its snapshot
 //	flagpole:status       JSON store.SyncStatus
 //	flagpole:lock:<name>  leader lock token (SET NX PX)
 //	flagpole:changes      pub/sub channel, messages {"env":…,"version":…}
@@ -65,12 +65,12 @@ var (
 	_ store.Locker = (*Redis)(nil)
 )
 
-// publishScript stores a snapshot, records its environment and announces it
-// atomically: KEYS snapshot key, envs key; ARGV snapshot JSON, env, channel,
-// change JSON.
+// publishScript stores a snapshot, records its environment's version and
+// announces it atomically: KEYS snapshot key, envs key; ARGV snapshot JSON,
+// env, channel, change JSON, version.
 var publishScript = redis.NewScript(`
 redis.call('SET', KEYS[1], ARGV[1])
-redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[5])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1`)
 
@@ -147,7 +147,7 @@ type changeMsg struct {
 	Version string `json:"version"`
 }
 
-// Publish implements store.Store: SET, SADD and PUBLISH in one Lua script.
+// Publish implements store.Store: SET, HSET and PUBLISH in one Lua script.
 func (r *Redis) Publish(ctx context.Context, s *store.Snapshot) error {
 	if s.Environment == "" {
 		return errors.New("redis publish: snapshot has no environment")
@@ -161,7 +161,7 @@ func (r *Redis) Publish(ctx context.Context, s *store.Snapshot) error {
 		return fmt.Errorf("redis publish %s: encoding change: %w", s.Environment, err)
 	}
 	keys := []string{r.snapKey(s.Environment), r.envsKey()}
-	if err := publishScript.Run(ctx, r.client, keys, body, s.Environment, r.channel, msg).Err(); err != nil {
+	if err := publishScript.Run(ctx, r.client, keys, body, s.Environment, r.channel, msg, s.Version).Err(); err != nil {
 		return fmt.Errorf("redis publish %s version %s: %w", s.Environment, s.Version, err)
 	}
 	return nil
@@ -185,12 +185,21 @@ func (r *Redis) Snapshot(ctx context.Context, env string) (*store.Snapshot, erro
 
 // Environments implements store.Store.
 func (r *Redis) Environments(ctx context.Context) ([]string, error) {
-	envs, err := r.client.SMembers(ctx, r.envsKey()).Result()
+	envs, err := r.client.HKeys(ctx, r.envsKey()).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redis list environments (key %s): %w", r.envsKey(), err)
 	}
 	slices.Sort(envs)
 	return envs, nil
+}
+
+// Versions implements store.Store.
+func (r *Redis) Versions(ctx context.Context) (map[string]string, error) {
+	v, err := r.client.HGetAll(ctx, r.envsKey()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis read versions (key %s): %w", r.envsKey(), err)
+	}
+	return v, nil
 }
 
 // PutStatus implements store.Store.

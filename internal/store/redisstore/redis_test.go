@@ -65,6 +65,9 @@ func TestRedisPublishAndRead(t *testing.T) {
 	if err != nil || strings.Join(envs, ",") != "production,staging" {
 		t.Fatalf("Environments = %v, %v; want production,staging", envs, err)
 	}
+	if v, err := r.Versions(ctx); err != nil || v["production"] != "v2" || v["staging"] != "v1" || len(v) != 2 {
+		t.Fatalf("Versions = %v, %v; want production v2, staging v1", v, err)
+	}
 	st := &store.SyncStatus{Source: "file:///repo", Commit: "abc", LastError: &store.SyncError{Message: "bad", Problems: []string{"flags/a.yaml:1:2: key: required"}}}
 	if err := r.PutStatus(ctx, st); err != nil {
 		t.Fatalf("PutStatus: %v", err)
