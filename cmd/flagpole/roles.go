@@ -96,6 +96,36 @@ func (r *repoFlags) source(logger *slog.Logger) (source.Source, error) {
 	return source.Open(r.repo, gitOpts, dirOpts)
 }
 
+// syncRole is a syncer and the store it publishes to: the part that serve
+// and sync share.
+type syncRole struct {
+	src   source.Source
+	store store.Store
+	sy    *syncer.Syncer
+	reg   *prometheus.Registry
+}
+
+// newSyncRole opens the repository and the store (Redis when redisURL is
+// set, else memory) and builds a syncer that publishes one to the other.
+// The caller closes role.store.
+func (r *repoFlags) newSyncRole(ctx context.Context, redisURL string, logger *slog.Logger) (*syncRole, error) {
+	src, err := r.source(logger)
+	if err != nil {
+		return nil, err
+	}
+	st, locker, err := openStore(ctx, redisURL, logger)
+	if err != nil {
+		return nil, err
+	}
+	reg := newRegistry()
+	sy, err := syncer.New(syncer.Options{Source: src, Store: st, Locker: locker, Registerer: reg, Logger: logger})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &syncRole{src: src, store: st, sy: sy, reg: reg}, nil
+}
+
 // webhook returns the git push webhook handler, or nil without a secret.
 func (r *repoFlags) webhook(trigger func()) http.Handler {
 	if r.webhookSecret == "" {

@@ -8,7 +8,6 @@ import (
 	"sync"
 
 	"github.com/flagpole/flagpole/bearer"
-	"github.com/flagpole/flagpole/loader/syncer"
 )
 
 const serveArgs = "--repo DIR|URL [--branch B] [--listen ADDR] [--redis URL]"
@@ -37,28 +36,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return usageError(fs, stderr, err)
 	}
-	src, err := r.source(logger)
+	role, err := r.newSyncRole(ctx, *redisURL, logger)
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}
-	st, locker, err := openStore(ctx, *redisURL, logger)
+	defer role.store.Close()
+	b, err := bearer.New(bearer.Options{Store: role.store, Registerer: role.reg, Gatherer: role.reg, Logger: logger, Webhook: r.webhook(role.sy.Trigger)})
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}
-	defer st.Close()
-
-	reg := newRegistry()
-	sy, err := syncer.New(syncer.Options{Source: src, Store: st, Locker: locker, Registerer: reg, Logger: logger})
-	if err != nil {
-		return fail(stderr, "serve", err)
-	}
-	b, err := bearer.New(bearer.Options{Store: st, Registerer: reg, Gatherer: reg, Logger: logger, Webhook: r.webhook(sy.Trigger)})
-	if err != nil {
-		return fail(stderr, "serve", err)
-	}
-	logger.Info("flagpole serve starting", "version", version, "source", src.String(), "store", storeName(*redisURL))
+	logger.Info("flagpole serve starting", "version", version, "source", role.src.String(), "store", storeName(*redisURL))
 	err = runAll(ctx,
-		sy.Run,
+		role.sy.Run,
 		b.Run,
 		func(ctx context.Context) error { return serveHTTP(ctx, c.listen, b.Handler(), logger) },
 	)

@@ -11,7 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/flagpole/flagpole/internal/store/redisstore"
-	"github.com/flagpole/flagpole/loader/syncer"
 )
 
 // runSync runs the syncer alone, publishing to Redis for separate bearers.
@@ -41,25 +40,16 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageError(fs, stderr, err)
 	}
-	src, err := r.source(logger)
+	role, err := r.newSyncRole(ctx, *redisURL, logger)
 	if err != nil {
 		return fail(stderr, "sync", err)
 	}
-	st, locker, err := openStore(ctx, *redisURL, logger)
-	if err != nil {
-		return fail(stderr, "sync", err)
-	}
-	defer st.Close()
-
-	reg := newRegistry()
-	sy, err := syncer.New(syncer.Options{Source: src, Store: st, Locker: locker, Registerer: reg, Logger: logger})
-	if err != nil {
-		return fail(stderr, "sync", err)
-	}
+	defer role.store.Close()
+	sy, st := role.sy, role.store
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) {
-		st := sy.Status()
-		writeJSON(w, http.StatusOK, &st)
+		status := sy.Status()
+		writeJSON(w, http.StatusOK, &status)
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -71,11 +61,11 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		_, _ = io.WriteString(w, "ok\n")
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(role.reg, promhttp.HandlerOpts{}))
 	if h := r.webhook(sy.Trigger); h != nil {
 		mux.Handle("POST /v1/hooks/git", h)
 	}
-	logger.Info("flagpole sync starting", "version", version, "source", src.String(), "redis", redisstore.RedactURL(*redisURL))
+	logger.Info("flagpole sync starting", "version", version, "source", role.src.String(), "redis", redisstore.RedactURL(*redisURL))
 	err = runAll(ctx, sy.Run, func(ctx context.Context) error { return serveHTTP(ctx, c.listen, mux, logger) })
 	return finish(stderr, "sync", err)
 }
