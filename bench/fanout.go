@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -205,19 +204,11 @@ func runFanout(ctx context.Context, cfg *config) ([]*report, error) {
 
 // fanoutOnce runs the fan-out scenario with n streams.
 func fanoutOnce(ctx context.Context, cfg *config, n int) (*report, error) {
-	dir, cleanup, err := tempDir("fanout")
+	repo, tog, cleanup, err := exampleCopy(cfg, "fanout")
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
-	repo := filepath.Join(dir, "repo")
-	if err := copyDir(cfg.example, repo); err != nil {
-		return nil, fmt.Errorf("copying %s: %w", cfg.example, err)
-	}
-	tog, err := newToggler(repo)
-	if err != nil {
-		return nil, err
-	}
 	var g group
 	defer g.stopAll()
 	srv, err := startFlagpole(cfg.bin, "flagpole serve", "serve", "--repo", repo)

@@ -213,6 +213,25 @@ func buildFlagpole() (bin string, cleanup func(), err error) {
 }
 
 // tempDir makes a temporary directory for one scenario.
+// exampleCopy copies the example repository into a new temporary directory
+// for scenario and returns it with a toggler that edits it; cleanup removes it.
+func exampleCopy(cfg *config, scenario string) (repo string, tog *toggler, cleanup func(), err error) {
+	dir, cleanup, err := tempDir(scenario)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	repo = filepath.Join(dir, "repo")
+	if err := copyDir(cfg.example, repo); err != nil {
+		cleanup()
+		return "", nil, nil, fmt.Errorf("copying %s: %w", cfg.example, err)
+	}
+	if tog, err = newToggler(repo); err != nil {
+		cleanup()
+		return "", nil, nil, err
+	}
+	return repo, tog, cleanup, nil
+}
+
 func tempDir(scenario string) (string, func(), error) {
 	dir, err := os.MkdirTemp("", "flagpole-bench-"+scenario+"-")
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"time"
 
 	"github.com/flagpole/flagpole/sdk"
@@ -134,19 +133,11 @@ func aliveNote(g *group) string {
 // runPropagation measures file edit → SDK subscription under flagpole
 // serve with the directory source and the memory store.
 func runPropagation(ctx context.Context, cfg *config) ([]*report, error) {
-	dir, cleanup, err := tempDir("propagation")
+	repo, tog, cleanup, err := exampleCopy(cfg, "propagation")
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
-	repo := filepath.Join(dir, "repo")
-	if err := copyDir(cfg.example, repo); err != nil {
-		return nil, fmt.Errorf("copying %s: %w", cfg.example, err)
-	}
-	tog, err := newToggler(repo)
-	if err != nil {
-		return nil, err
-	}
 	var g group
 	defer g.stopAll()
 	srv, err := startFlagpole(cfg.bin, "flagpole serve", "serve", "--repo", repo)
@@ -177,19 +168,11 @@ func runPropagation(ctx context.Context, cfg *config) ([]*report, error) {
 // runPropagationRedis measures file edit → both SDKs with redis-server,
 // flagpole sync and two flagpole bearer processes, one SDK on each.
 func runPropagationRedis(ctx context.Context, cfg *config) ([]*report, error) {
-	dir, cleanup, err := tempDir("propagation-redis")
+	repo, tog, cleanup, err := exampleCopy(cfg, "propagation-redis")
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
-	repo := filepath.Join(dir, "repo")
-	if err := copyDir(cfg.example, repo); err != nil {
-		return nil, fmt.Errorf("copying %s: %w", cfg.example, err)
-	}
-	tog, err := newToggler(repo)
-	if err != nil {
-		return nil, err
-	}
 	var g group
 	defer g.stopAll()
 	rds, err := startRedis()
