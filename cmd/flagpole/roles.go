@@ -73,6 +73,18 @@ func (r *repoFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.webhookSecret, "webhook-secret", "", "secret of POST /v1/hooks/git (GitHub/Gitea HMAC or GitLab token); without it the webhook is off")
 }
 
+// check reports what is wrong with the positional arguments and --repo of
+// a role that runs a syncer.
+func (r *repoFlags) check(pos []string) error {
+	switch {
+	case len(pos) > 0:
+		return fmt.Errorf("unexpected argument %q (the repository goes in --repo)", pos[0])
+	case r.repo == "":
+		return errors.New("--repo is required")
+	}
+	return nil
+}
+
 // source opens the repository the flags name. HTTPS tokens come from
 // FLAGPOLE_GIT_TOKEN, read by the git source itself.
 func (r *repoFlags) source(logger *slog.Logger) (source.Source, error) {

@@ -23,11 +23,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	r.register(fs)
 	redisURL := fs.String("redis", "", "Redis URL (redis://, rediss://, unix://, redis+sentinel://, redis+cluster://); default: in-memory store")
 	pos, err := parse(fs, args)
-	if err == nil && len(pos) > 0 {
-		err = fmt.Errorf("unexpected argument %q (the repository goes in --repo)", pos[0])
-	}
-	if err == nil && r.repo == "" {
-		err = errors.New("--repo is required")
+	if err == nil {
+		err = r.check(pos)
 	}
 	if err != nil {
 		return usageError(fs, stderr, err)

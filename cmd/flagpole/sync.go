@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 
@@ -24,13 +23,10 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	r.register(fs)
 	redisURL := fs.String("redis", "", "Redis URL that the bearers read (required)")
 	pos, err := parse(fs, args)
-	switch {
-	case err != nil:
-	case len(pos) > 0:
-		err = fmt.Errorf("unexpected argument %q (the repository goes in --repo)", pos[0])
-	case r.repo == "":
-		err = errors.New("--repo is required")
-	case *redisURL == "":
+	if err == nil {
+		err = r.check(pos)
+	}
+	if err == nil && *redisURL == "" {
 		err = errors.New("--redis is required: a syncer alone publishes to Redis (use serve for one process)")
 	}
 	if err != nil {
