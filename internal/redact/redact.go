@@ -1,0 +1,150 @@
+// Package redact removes secrets from URLs and from text that may quote
+// them, before they reach an error, a log line or a status page. It is the
+// project's one redaction: git remotes, Redis URLs and the SDK's bearer URL
+// all go through it.
+package redact
+
+import (
+	"net/url"
+	"strings"
+)
+
+// Mask replaces every secret.
+const Mask = "xxxxx"
+
+// URL returns raw with its secrets replaced by Mask:
+//   - the password of the user info, wherever an authority stands: after
+//     "scheme://", after a leading "//", or at the start of a scheme-less
+//     address such as "user:pass@host:6379";
+//   - a lone user part over http and https, which is usually a token
+//     ("https://tok@host/r"); other schemes (ssh, redis, scp-like
+//     "git@host:org/repo") keep their user name, which is not a secret;
+//   - the value of any query parameter whose name contains "password",
+//     "token" or "secret".
+//
+// It never fails: input it cannot make sense of is cut at the last '@' of
+// what could be an authority rather than risk printing a secret.
+func URL(raw string) string {
+	masked, _ := scan(raw)
+	return masked
+}
+
+// scan returns raw masked as URL describes, and the secrets it masked.
+func scan(raw string) (masked string, secrets []string) {
+	scheme, rest, hasScheme := splitScheme(raw)
+	prefix := ""
+	switch {
+	case hasScheme && strings.HasPrefix(rest, "//"):
+		prefix, rest = scheme+"://", rest[2:]
+	case hasScheme:
+		// "scheme:opaque": no authority in url's terms, but "user:pass@host"
+		// (a Redis address without a scheme) parses this way too.
+		scheme, rest = "", raw
+	case strings.HasPrefix(raw, "//"):
+		prefix, rest = "//", raw[2:]
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority, tail := rest[:end], rest[end:]
+	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
+		user, pass, hasPass := strings.Cut(authority[:at], ":")
+		lower := strings.ToLower(scheme)
+		switch {
+		case hasPass:
+			secrets = append(secrets, pass)
+			user += ":" + Mask
+		case lower == "http" || lower == "https" || (prefix == "//" && user != ""):
+			secrets = append(secrets, user)
+			user = Mask
+		}
+		authority = user + "@" + authority[at+1:]
+	}
+	tail, qs := redactQuery(tail)
+	return prefix + authority + tail, append(secrets, qs...)
+}
+
+// splitScheme splits "scheme:rest" the way net/url recognises a scheme.
+func splitScheme(raw string) (scheme, rest string, ok bool) {
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
+		case '0' <= c && c <= '9' || c == '+' || c == '-' || c == '.':
+			if i == 0 {
+				return "", raw, false
+			}
+		case c == ':':
+			if i == 0 {
+				return "", raw, false
+			}
+			return raw[:i], raw[i+1:], true
+		default:
+			return "", raw, false
+		}
+	}
+	return "", raw, false
+}
+
+// redactQuery masks secret-looking parameters of "...?query#fragment".
+func redactQuery(tail string) (string, []string) {
+	q := strings.IndexByte(tail, '?')
+	if q < 0 {
+		return tail, nil
+	}
+	var secrets []string
+	query, frag, hasFrag := strings.Cut(tail[q+1:], "#")
+	parts := strings.Split(query, "&")
+	for i, p := range parts {
+		rawName, value, hasValue := strings.Cut(p, "=")
+		name := rawName
+		if n, err := url.QueryUnescape(name); err == nil {
+			name = n
+		}
+		if hasValue && secretName(name) {
+			secrets = append(secrets, value)
+			parts[i] = rawName + "=" + Mask
+		}
+	}
+	out := tail[:q+1] + strings.Join(parts, "&")
+	if hasFrag {
+		out += "#" + frag
+	}
+	return out, secrets
+}
+
+func secretName(name string) bool {
+	n := strings.ToLower(name)
+	return strings.Contains(n, "password") || strings.Contains(n, "token") || strings.Contains(n, "secret")
+}
+
+// Text returns msg with every secret of each raw URL replaced by Mask: the
+// password or token of its user info and the values of its secret query
+// parameters, as written and percent-decoded. Use it on errors from
+// libraries that quote the URL they were given. Secrets shorter than four
+// characters are masked only where the whole URL is quoted, since masking
+// every "a" or "12" of a message would garble it without hiding anything.
+func Text(msg string, rawURLs ...string) string {
+	for _, raw := range rawURLs {
+		masked, secrets := scan(raw)
+		if masked != raw {
+			msg = strings.ReplaceAll(msg, raw, masked)
+		}
+		for _, s := range secrets {
+			for _, v := range []string{s, unescape(s)} {
+				if len(v) >= 4 && v != Mask {
+					msg = strings.ReplaceAll(msg, v, Mask)
+				}
+			}
+		}
+	}
+	return msg
+}
+
+func unescape(s string) string {
+	if d, err := url.PathUnescape(s); err == nil {
+		return d
+	}
+	return s
+}
