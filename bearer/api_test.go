@@ -1,11 +1,8 @@
 package bearer
 
 import (
-	"io"
 	"net/http"
-	"net/http/httptrace"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -221,43 +218,6 @@ func TestMethodAndPath(t *testing.T) {
 	}
 	if status, _, body := f.do("GET", "/v2/nothing", "", ""); status != 404 || decode[errorBody](t, body).Error.Code != codeNotFound {
 		t.Errorf("unknown path: %d %s", status, body)
-	}
-}
-
-// TestKeepAliveAfterDeadline: a request's deadlines must not outlive it on
-// a kept-alive connection.
-func TestKeepAliveAfterDeadline(t *testing.T) {
-	f := newFixture(t, Options{RequestTimeout: 100 * time.Millisecond}, testDoc("production", "v1"))
-	tr := &http.Transport{}
-	t.Cleanup(tr.CloseIdleConnections)
-	var conns atomic.Int64
-	client := &http.Client{Transport: tr}
-	// The second request goes to an endpoint that sets no deadline of its own.
-	for i, path := range []string{"/v1/evaluate", "/readyz"} {
-		req, _ := http.NewRequest("POST", f.url+path, strings.NewReader("{}"))
-		if path == "/readyz" {
-			req, _ = http.NewRequest("GET", f.url+path, nil)
-		}
-		req.Header.Set("Authorization", "Bearer "+clientKey)
-		trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
-			if !info.Reused {
-				conns.Add(1)
-			}
-		}}
-		req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatalf("request %d: %v", i, err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("request %d: status %d", i, resp.StatusCode)
-		}
-		time.Sleep(300 * time.Millisecond) // past the first request's deadlines
-	}
-	if conns.Load() != 1 {
-		t.Errorf("%d connections, want 1 kept alive", conns.Load())
 	}
 }
 

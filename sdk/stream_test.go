@@ -110,6 +110,13 @@ func TestBearerKilledAndRestarted(t *testing.T) {
 	if c.Bool("checkout-v2", nil, true) {
 		t.Error("v2 not served after the restart")
 	}
+	// Watchers are called from their own goroutine, so the READY callback
+	// may arrive after State() already says READY: wait for it.
+	waitFor(t, "the READY callback", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(states) > 0 && states[len(states)-1].To == StateReady
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	stale := slices.IndexFunc(states, func(s StateChange) bool { return s.To == StateStale })
