@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// evaluateTarget is DESIGN §7's throughput target for POST /v1/evaluate.
+// evaluateTarget is BENCHMARKS.md's throughput target for POST /v1/evaluate.
 const evaluateTarget = 10000 // requests per second on 2 cores
 
 // evaluateWarmup runs before the measured period and is not counted.
@@ -101,7 +101,7 @@ func runEvaluate(ctx context.Context, cfg *config) ([]*report, error) {
 		r.add("first error", "%v", res.firstErr)
 	}
 	r.memory(srv)
-	r.target("≥ 10,000 requests/s on 2 cores", "DESIGN §7, load generator sharing the cores", rps >= evaluateTarget, fmt.Sprintf("%.0f/s", rps))
+	r.target("≥ 10,000 requests/s on 2 cores", "BENCHMARKS.md, load generator sharing the cores", rps >= evaluateTarget, fmt.Sprintf("%.0f/s", rps))
 	if res.failed > 0 {
 		return []*report{r}, fmt.Errorf("%d of %d requests failed; first: %w", res.failed, res.ok+res.failed, res.firstErr)
 	}

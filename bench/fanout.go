@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// Fan-out targets of DESIGN §7.
+// Fan-out targets of BENCHMARKS.md.
 const (
 	fanoutTarget     = time.Second
 	perConnTarget    = 30 * 1024 // bytes
@@ -250,9 +250,9 @@ func fanoutOnce(ctx context.Context, cfg *config, n int) (*report, error) {
 	}
 	r.add("events", "%d patch and %d put events after the first put; %d streams ended early", f.patches.Load(), f.puts.Load(), f.dropped.Load())
 	perConn := memoryReport(r, before, after, n)
-	r.target("all streams within 1 s", "DESIGN §7", worst <= fanoutTarget, "slowest stream "+ms(worst)+" (worst change)")
+	r.target("all streams within 1 s", "BENCHMARKS.md", worst <= fanoutTarget, "slowest stream "+ms(worst)+" (worst change)")
 	if perConn >= 0 {
-		r.target("≤ 30 KB per connection", "DESIGN §7, server RSS delta / N", perConn <= perConnTarget, kib(perConn))
+		r.target("≤ 30 KB per connection", "BENCHMARKS.md, server RSS delta / N", perConn <= perConnTarget, kib(perConn))
 	}
 	return r, nil
 }

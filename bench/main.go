@@ -1,6 +1,6 @@
 // Command bench measures Flagpole end to end with the real flagpole binary,
 // real redis-server and git processes and real HTTP on loopback, and prints
-// one result block per scenario with the targets of DESIGN §7.
+// one result block per scenario with the targets of BENCHMARKS.md.
 //
 // Usage (from the module root):
 //

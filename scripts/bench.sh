@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end benchmarks (issues 3 and 4, DESIGN §7): builds flagpole and the
+# End-to-end benchmarks (targets in BENCHMARKS.md): builds flagpole and the
 # bench harness, then runs every scenario of bench/ with modest defaults and
 # writes the result blocks to stdout. Needs redis-server and git on PATH.
 # Takes a few minutes. Extra arguments go to the harness, e.g.
