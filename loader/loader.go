@@ -44,6 +44,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"runtime"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -107,30 +109,21 @@ func Load(dir string, opts Options) (*Repo, error) {
 	c.registerAudiences(parsed.audiences)
 	c.registerFlags(parsed.flags)
 	c.checkAudiences()
+	envs := c.checkedEnvironments()
 	for _, fs := range c.flagOrder {
-		envs := c.settings.Environments
-		if !c.settingsOK {
-			// Unknown environments: check the flag's own fields and each of
-			// its overlays all the same.
-			envs = []string{""}
-			for env := range fs.raw.Environments {
-				envs = append(envs, env)
-			}
-		}
 		c.checkFlag(fs, envs)
 	}
 	for _, f := range parsed.overrides {
 		c.checkOverride(f)
 	}
-	if c.diags.HasErrors() {
-		return nil, c.diags.sort()
-	}
 	version := opts.Revision
 	if version == "" {
 		version = contentHash(t)
 	}
-	docs := c.documents(version)
-	sets := c.compileAll(docs, ruleset.Options{Now: opts.Now})
+	// The Documents are compiled even when errors were found: Compile's
+	// checks report the remaining problems of the same run.
+	docs := c.documents(version, envs)
+	sets := c.compileAll(docs, envs, ruleset.Options{Now: opts.Now})
 	diags := c.diags.sort()
 	if diags.HasErrors() {
 		return nil, diags
@@ -140,10 +133,33 @@ func Load(dir string, opts Options) (*Repo, error) {
 	return repo, nil
 }
 
-// documents assembles one Document per environment.
-func (c *checker) documents(version string) map[string]*ruleset.Document {
-	docs := make(map[string]*ruleset.Document, len(c.settings.Environments))
-	for _, env := range c.settings.Environments {
+// checkedEnvironments returns the environments to build and check: the
+// declared ones, or when flagpole.yaml is broken "" (the flags' own fields)
+// and every environment an overlay names.
+func (c *checker) checkedEnvironments() []string {
+	if c.settingsOK {
+		return c.settings.Environments
+	}
+	seen := map[string]bool{"": true}
+	envs := []string{""}
+	for _, fs := range c.flagOrder {
+		for env := range fs.raw.Environments {
+			if !seen[env] {
+				seen[env] = true
+				envs = append(envs, env)
+			}
+		}
+	}
+	sort.Strings(envs[1:])
+	return envs
+}
+
+// documents assembles one Document per environment. Audiences whose file
+// did not decode stand in as empty ones, so that references to them are not
+// reported as unknown.
+func (c *checker) documents(version string, envs []string) map[string]*ruleset.Document {
+	docs := make(map[string]*ruleset.Document, len(envs))
+	for _, env := range envs {
 		d := &ruleset.Document{Version: version, Environment: env, Commit: version,
 			Flags:     make(map[string]*ruleset.Flag, len(c.flags)),
 			Audiences: make(map[string]*ruleset.Audience, len(c.audiences)),
@@ -154,6 +170,11 @@ func (c *checker) documents(version string) map[string]*ruleset.Document {
 		}
 		for k, a := range c.audiences {
 			d.Audiences[k] = a.out
+		}
+		for k := range c.broken {
+			if key, ok := strings.CutPrefix(k, "audience/"); ok && d.Audiences[key] == nil {
+				d.Audiences[key] = &ruleset.Audience{Key: key}
+			}
 		}
 		docs[env] = d
 	}
