@@ -1,21 +1,28 @@
-// Package loader reads a flags repository (DESIGN §2: flagpole.yaml,
+// Package loader reads a flags repository (docs/repository.md: flagpole.yaml,
 // attributes.yaml, audiences/, flags/, overrides/<env>/), validates it and
 // turns it into one ruleset.Document per environment.
 //
 // Validation has three stages, and every problem of every stage and file is
 // collected and reported at once, each with its file, line, column and
-// field path:
+// field path. A file that is not valid YAML stops at stage 1; a file with
+// schema errors still gets stage 3 for every field that decoded, leaving
+// out problems at, inside or around a field with a schema error:
 //
 //  1. strict YAML: one document per file holding a mapping, no duplicate
 //     keys, no aliases; files no larger than Options.MaxFileSize and never
 //     outside the repository root (symlinks included);
 //  2. the file's JSON Schema (package schema): unknown fields, wrong types,
 //     bad enum values, formats;
-//  3. semantic checks: undeclared attributes and environments, operators
-//     that do not fit the attribute's type, invalid regular expressions,
-//     unknown audiences and variants, audience cycles, rollouts that do not
-//     sum to 100, duplicate keys across files, file names that do not match
-//     keys, overrides that do not match their directory or flag.
+//  3. semantic checks. What concerns the repository is checked here:
+//     undeclared attributes and environments, duplicate keys across
+//     files, file names that do not match keys, overrides that do not
+//     match their directory or flag. The rules of flags, audiences and
+//     overrides themselves (operators that do not fit the attribute's
+//     type, operands, regular expressions, unknown audiences and variants,
+//     audience cycles, rollouts that do not sum to 100, override ramps)
+//     belong to package ruleset: Load compiles each environment's Document
+//     and maps the field path of each ruleset.FieldError back to the YAML
+//     node it was built from.
 //
 // A flag in flags/<key>.yaml (or .yml) must have key <key>, an audience in
 // audiences/<key>.yaml likewise, and an override in
@@ -23,15 +30,16 @@
 // Stale flags (past expires), expired overrides and ignored files are
 // warnings: the repository still loads.
 //
-// Defaults and decisions where DESIGN §2 is silent: attributes.yaml is
+// Defaults and decisions (documented in docs/repository.md): attributes.yaml is
 // optional (only key and now exist without it); files at the root other
 // than flagpole.yaml and attributes.yaml, and dotfiles anywhere, are
 // ignored; a flag's type defaults to boolean, enabled to true, off to the
 // variant named "off" (required when there is none), default to off, a
 // rule's match to all and a rollout's by to key, which must be a string or
-// number attribute; semver operands are full MAJOR.MINOR.PATCH versions
-// and datetime operands RFC 3339 date-times; a flag has breaker settings
-// only when flagpole.yaml or the flag (or its overlay) has a breaker block.
+// number attribute; operands are parsed by ruleset (semver with an
+// optional leading v, datetime as RFC 3339 or a YYYY-MM-DD date); a flag
+// has breaker settings only when flagpole.yaml or the flag (or its
+// overlay) has a breaker block.
 // An overlay replaces the fields it has (rules and variants as a whole),
 // except breaker, which merges field by field.
 //

@@ -126,29 +126,47 @@ type operator struct {
 	arity Arity
 }
 
-// operators is the one table of operators. Adding an operator is a row
-// here, its test in cond.go, and its name in the JSON Schema enum (a test
-// checks that the schema lists exactly these).
-var operators = map[string]operator{
-	OpEq:          {opEq, anyType, OneOperand},
-	OpNeq:         {opNeq, anyType, OneOperand},
-	OpIn:          {opIn, anyType, OperandList},
-	OpNotIn:       {opNotIn, anyType, OperandList},
-	OpContains:    {opContains, typesOf(kindString), OneOperand},
-	OpNotContains: {opNotContains, typesOf(kindString), OneOperand},
-	OpStartsWith:  {opStartsWith, typesOf(kindString), OneOperand},
-	OpEndsWith:    {opEndsWith, typesOf(kindString), OneOperand},
-	OpMatches:     {opMatches, typesOf(kindString), OneOperand},
-	OpLt:          {opLt, typesOf(kindNumber, kindSemver, kindDatetime), OneOperand},
-	OpLte:         {opLte, typesOf(kindNumber, kindSemver, kindDatetime), OneOperand},
-	OpGt:          {opGt, typesOf(kindNumber, kindSemver, kindDatetime), OneOperand},
-	OpGte:         {opGte, typesOf(kindNumber, kindSemver, kindDatetime), OneOperand},
-	OpExists:      {opExists, anyType, NoOperand},
-	OpNotExists:   {opNotExists, anyType, NoOperand},
+// operatorTable is the one table of operators, in the order docs and
+// schemas list them. Adding an operator is a row here and its test in
+// cond.go; the JSON Schemas take their enum from Operators.
+var operatorTable = []struct {
+	name string
+	operator
+}{
+	{OpEq, operator{opEq, anyType, OneOperand}},
+	{OpNeq, operator{opNeq, anyType, OneOperand}},
+	{OpIn, operator{opIn, anyType, OperandList}},
+	{OpNotIn, operator{opNotIn, anyType, OperandList}},
+	{OpContains, operator{opContains, typesOf(kindString), OneOperand}},
+	{OpNotContains, operator{opNotContains, typesOf(kindString), OneOperand}},
+	{OpStartsWith, operator{opStartsWith, typesOf(kindString), OneOperand}},
+	{OpEndsWith, operator{opEndsWith, typesOf(kindString), OneOperand}},
+	{OpMatches, operator{opMatches, typesOf(kindString), OneOperand}},
+	{OpLt, operator{opLt, typesOf(kindNumber, kindSemver, kindDatetime), OneOperand}},
+	{OpLte, operator{opLte, typesOf(kindNumber, kindSemver, kindDatetime), OneOperand}},
+	{OpGt, operator{opGt, typesOf(kindNumber, kindSemver, kindDatetime), OneOperand}},
+	{OpGte, operator{opGte, typesOf(kindNumber, kindSemver, kindDatetime), OneOperand}},
+	{OpExists, operator{opExists, anyType, NoOperand}},
+	{OpNotExists, operator{opNotExists, anyType, NoOperand}},
 }
 
-// Operators returns the names of every operator, sorted.
-func Operators() []string { return sortedKeys(operators) }
+// operators indexes operatorTable by name.
+var operators = func() map[string]operator {
+	m := make(map[string]operator, len(operatorTable))
+	for _, o := range operatorTable {
+		m[o.name] = o.operator
+	}
+	return m
+}()
+
+// Operators returns the names of every operator, in table order.
+func Operators() []string {
+	names := make([]string, len(operatorTable))
+	for i, o := range operatorTable {
+		names[i] = o.name
+	}
+	return names
+}
 
 // OperatorArity returns how many operands the named operator takes, and
 // false for an unknown operator.
