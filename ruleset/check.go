@@ -223,51 +223,43 @@ func CheckOperand(attr string, t AttrType, op string, v any) string {
 // addOperand decodes one operand by the condition's kind; it returns a
 // message describing what is wrong, or "".
 func (cond *condition) addOperand(v any) string {
-	bad := func() string {
-		return fmt.Sprintf("%s is a %s attribute: value %s must be %s", cond.attr, kindNames[cond.kind], jsonText(v), operandWants[cond.kind])
-	}
+	str, _ := v.(string)
+	ok := false
 	switch cond.kind {
 	case kindBoolean:
-		b, ok := v.(bool)
-		if !ok {
-			return bad()
+		var b bool
+		if b, ok = v.(bool); ok {
+			cond.bools = append(cond.bools, b)
 		}
-		cond.bools = append(cond.bools, b)
-		return ""
 	case kindNumber:
-		f, ok := v.(float64)
-		if !ok {
-			return bad()
+		var f float64
+		if f, ok = v.(float64); ok {
+			cond.nums = append(cond.nums, f)
 		}
-		cond.nums = append(cond.nums, f)
-		return ""
-	}
-	s, ok := v.(string)
-	if !ok {
-		return bad()
-	}
-	switch cond.kind {
 	case kindSemver:
-		sv, ok := parseSemver(s)
-		if !ok {
-			return bad()
+		var sv semver
+		if sv, ok = parseSemver(str); ok {
+			cond.vers = append(cond.vers, sv)
 		}
-		cond.vers = append(cond.vers, sv)
 	case kindDatetime:
-		t, ok := parseDatetime(s)
-		if !ok {
-			return bad()
+		var t time.Time
+		if t, ok = parseDatetime(str); ok {
+			cond.times = append(cond.times, t)
 		}
-		cond.times = append(cond.times, t)
 	default:
-		if cond.op == opMatches {
-			re, err := regexp.Compile(s)
+		if _, ok = v.(string); ok && cond.op == opMatches {
+			re, err := regexp.Compile(str)
 			if err != nil {
 				return "invalid regular expression: " + strings.TrimPrefix(err.Error(), "error parsing regexp: ")
 			}
 			cond.re = re
 		}
-		cond.strs = append(cond.strs, s)
+		if ok {
+			cond.strs = append(cond.strs, str)
+		}
+	}
+	if !ok {
+		return fmt.Sprintf("%s is a %s attribute: value %s must be %s", cond.attr, kindNames[cond.kind], jsonText(v), operandWants[cond.kind])
 	}
 	return ""
 }
