@@ -2,7 +2,6 @@ package loader
 
 import (
 	"sort"
-	"strings"
 
 	"github.com/flagpole/flagpole/ruleset"
 )
@@ -44,8 +43,8 @@ func (c *checker) registerAudiences(files []*yfile) {
 	}
 }
 
-// checkAudiences checks the conditions of every audience and looks for
-// cycles of audiences that include each other.
+// checkAudiences builds the wire form of every audience. Unknown
+// audiences and cycles are found by ruleset.Compile.
 func (c *checker) checkAudiences() {
 	for _, a := range c.sortedAudiences() {
 		out := &ruleset.Audience{Key: a.raw.Key, Name: a.raw.Name, Match: ruleset.Match(a.raw.Match)}
@@ -53,12 +52,10 @@ func (c *checker) checkAudiences() {
 			out.Match = ruleset.MatchAll
 		}
 		for i := range a.raw.Conditions {
-			cond, _ := c.condition(a.f, p("conditions", i), &a.raw.Conditions[i])
-			out.Conditions = append(out.Conditions, cond)
+			out.Conditions = append(out.Conditions, c.condition(a.f, p("conditions", i), &a.raw.Conditions[i]))
 		}
 		a.out = out
 	}
-	c.findCycles()
 }
 
 func (c *checker) sortedAudiences() []*audienceSrc {
@@ -72,70 +69,4 @@ func (c *checker) sortedAudiences() []*audienceSrc {
 		out[i] = c.audiences[k]
 	}
 	return out
-}
-
-// findCycles reports each cycle of audience references once, at the
-// reference made by the cycle's alphabetically first audience.
-func (c *checker) findCycles() {
-	const (
-		unvisited = iota
-		active
-		done
-	)
-	state := make(map[string]int, len(c.audiences))
-	reported := map[string]bool{}
-	var stack []string
-	var visit func(key string)
-	visit = func(key string) {
-		state[key] = active
-		stack = append(stack, key)
-		a := c.audiences[key]
-		for _, cond := range a.raw.Conditions {
-			next := cond.Audience
-			if _, known := c.audiences[next]; next == "" || !known {
-				continue
-			}
-			switch state[next] {
-			case unvisited:
-				visit(next)
-			case active:
-				c.reportCycle(stack, next, reported)
-			}
-		}
-		stack = stack[:len(stack)-1]
-		state[key] = done
-	}
-	for _, a := range c.sortedAudiences() {
-		if state[a.raw.Key] == unvisited {
-			visit(a.raw.Key)
-		}
-	}
-}
-
-func (c *checker) reportCycle(stack []string, start string, reported map[string]bool) {
-	i := len(stack) - 1
-	for stack[i] != start {
-		i--
-	}
-	cycle := append([]string(nil), stack[i:]...)
-	first := 0
-	for j, k := range cycle {
-		if k < cycle[first] {
-			first = j
-		}
-	}
-	cycle = append(cycle[first:], cycle[:first]...)
-	id := strings.Join(cycle, "\x00")
-	if reported[id] {
-		return
-	}
-	reported[id] = true
-	a := c.audiences[cycle[0]]
-	next := cycle[(1)%len(cycle)]
-	for j, cond := range a.raw.Conditions {
-		if cond.Audience == next {
-			c.errorf(a.f, p("conditions", j, "audience"), "audience cycle: %s → %s", strings.Join(cycle, " → "), cycle[0])
-			return
-		}
-	}
 }

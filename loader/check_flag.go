@@ -2,10 +2,8 @@ package loader
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"sort"
-	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -92,35 +90,21 @@ func (c *checker) buildFlag(fs *flagSrc, env string, ov *overlayYAML) *ruleset.F
 	if out.Type == "" {
 		out.Type = ruleset.TypeBoolean
 	}
-	out.Variants = c.variants(f, e.variantsAt, e.variants, out.Type)
-	vc := variantCheck{c: c, f: f, known: map[string]bool{}}
-	names := make([]string, len(out.Variants))
-	for i, v := range out.Variants {
-		vc.known[v.Name] = true
-		names[i] = v.Name
-	}
-	vc.list = strings.Join(names, ", ")
-	if e.variantsOverlaid {
-		vc.note = " in environment " + env
-	}
-	switch {
-	case e.off != "":
-		out.Off = e.off
-		vc.check(e.offAt, e.off)
-	case vc.known["off"]:
-		out.Off = "off"
-	case len(out.Variants) > 0:
-		c.errorf(f, e.variantsAt, "off is required: no variant is named \"off\"%s", vc.note)
+	out.Variants = variants(e.variants, out.Type)
+	out.Off = e.off
+	if out.Off == "" {
+		for _, v := range out.Variants {
+			if v.Name == "off" {
+				out.Off = "off"
+			}
+		}
 	}
 	out.Default = out.Off
 	if e.def != "" {
 		out.Default = e.def
-		vc.check(e.defAt, e.def)
 	}
 	for i := range e.rules {
-		if r, ok := c.rule(vc, append(e.rulesAt[:len(e.rulesAt):len(e.rulesAt)], i), &e.rules[i]); ok {
-			out.Rules = append(out.Rules, r)
-		}
+		out.Rules = append(out.Rules, c.rule(f, append(e.rulesAt[:len(e.rulesAt):len(e.rulesAt)], i), &e.rules[i]))
 	}
 	out.Breaker = c.flagBreaker(f, env, raw.Breaker, ov)
 	return out
@@ -197,151 +181,56 @@ func (c *checker) flagBreaker(f *yfile, env string, base *breakerYAML, ov *overl
 	return &b
 }
 
-// variants decodes the variants mapping, in file order, checking each value
-// against the flag's type; boolean flags without variants get on and off.
-func (c *checker) variants(f *yfile, path []any, n *yaml.Node, t ruleset.FlagType) []ruleset.Variant {
+// variants returns the variants mapping in file order, each value as
+// JSON; boolean flags without variants get on and off. Values are checked
+// against the flag's type by ruleset.Compile.
+func variants(n *yaml.Node, t ruleset.FlagType) []ruleset.Variant {
 	if n.Kind == 0 {
 		if t == ruleset.TypeBoolean {
 			return []ruleset.Variant{{Name: "on", Value: json.RawMessage("true")}, {Name: "off", Value: json.RawMessage("false")}}
 		}
-		c.errorf(f, p("type"), "a %s flag needs variants", t)
 		return nil
 	}
 	var out []ruleset.Variant
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		name, vn := n.Content[i].Value, n.Content[i+1]
-		conv := converter{f: &yfile{rel: f.rel}}
-		v := conv.convert(vn)
-		raw, err := json.Marshal(v)
-		if err != nil || conv.blocking {
-			c.errorf(f, append(path, name), "value cannot be encoded as JSON")
-			continue
-		}
-		ok := true
-		switch t {
-		case ruleset.TypeBoolean:
-			_, ok = v.(bool)
-		case ruleset.TypeString:
-			_, ok = v.(string)
-		case ruleset.TypeNumber:
-			switch v.(type) {
-			case int64, float64:
-			default:
-				ok = false
-			}
-		}
-		if !ok {
-			c.errorf(f, append(path, name), "variant %q of a %s flag must be a %s, not %s", name, t, t, string(raw))
-			continue
-		}
-		out = append(out, ruleset.Variant{Name: name, Value: raw})
+		out = append(out, ruleset.Variant{Name: n.Content[i].Value, Value: operandJSON(n.Content[i+1])})
 	}
 	return out
 }
 
-// variantCheck checks variant references against a flag's variants.
-type variantCheck struct {
-	c     *checker
-	f     *yfile
-	known map[string]bool
-	list  string
-	note  string
-}
-
-func (vc variantCheck) check(path []any, name string) bool {
-	return vc.report(path, name, vc.c.errorf)
-}
-
-// checkKey is check for a variant named by a mapping key (rollouts): the
-// error points at the key.
-func (vc variantCheck) checkKey(path []any, name string) bool {
-	return vc.report(path, name, vc.c.errorKey)
-}
-
-func (vc variantCheck) report(path []any, name string, errorf func(*yfile, []any, string, ...any)) bool {
-	if vc.known[name] {
-		return true
-	}
-	if len(vc.known) == 0 {
-		return false // no valid variants: already reported
-	}
-	errorf(vc.f, path, "unknown variant %q (variants%s: %s)", name, vc.note, vc.list)
-	return false
-}
-
-// rule checks one rule and returns its wire form.
-func (c *checker) rule(vc variantCheck, path []any, ry *ruleYAML) (ruleset.Rule, bool) {
-	f := vc.f
-	r := ruleset.Rule{Name: ry.Name, Users: ry.Users, Audiences: ry.Audiences, Match: ruleset.Match(ry.Match)}
+// rule returns the wire form of a rule, checking what depends on
+// attributes.yaml: that by names a declared attribute that can be bucketed.
+// Variants, audiences, conditions and rollout sums are checked by
+// ruleset.Compile.
+func (c *checker) rule(f *yfile, path []any, ry *ruleYAML) ruleset.Rule {
+	r := ruleset.Rule{Name: ry.Name, Users: ry.Users, Audiences: ry.Audiences, Match: ruleset.Match(ry.Match),
+		Serve: ry.Serve, By: ry.By}
 	if r.Match == "" {
 		r.Match = ruleset.MatchAll
 	}
-	ok := true
-	for i, a := range ry.Audiences {
-		if _, known := c.audiences[a]; !known && !c.broken["audience/"+a] {
-			c.errorf(f, append(path, "audiences", i), "unknown audience %q", a)
-			ok = false
-		}
-	}
 	for i := range ry.Conditions {
-		cond, cok := c.condition(f, append(path, "conditions", i), &ry.Conditions[i])
-		ok = ok && cok
-		r.Conditions = append(r.Conditions, cond)
+		r.Conditions = append(r.Conditions, c.condition(f, append(path, "conditions", i), &ry.Conditions[i]))
 	}
-	hasRollout := ry.Rollout.Kind != 0
-	switch {
-	case ry.Serve != "" && hasRollout:
-		c.errorf(f, path, "a rule has serve or rollout, not both")
-		return r, false
-	case ry.Serve == "" && !hasRollout:
-		c.errorf(f, path, "a rule needs serve (one variant) or rollout (a split)")
-		return r, false
-	case ry.Serve != "":
-		if ry.By != "" {
-			c.errorf(f, append(path, "by"), "by applies to rollout only")
-			ok = false
+	n := &ry.Rollout
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		var pct float64
+		if err := n.Content[i+1].Decode(&pct); err != nil {
+			continue // the schema has reported it
 		}
-		r.Serve = ry.Serve
-		return r, vc.check(append(path, "serve"), ry.Serve) && ok
+		r.Rollout = append(r.Rollout, ruleset.Weight{Variant: n.Content[i].Value, Weight: int(math.Round(pct * 1000))})
 	}
-	r.By = ry.By
-	if r.By == "" {
-		r.By = "key"
-	} else if t, declared := c.attrs[r.By]; !declared {
+	if n.Kind == 0 || ry.By == "" {
+		if n.Kind != 0 {
+			r.By = "key"
+		}
+		return r
+	}
+	if t, declared := c.attrs[r.By]; !declared {
 		if c.attrsOK {
 			c.errorf(f, append(path, "by"), "undeclared attribute %q: declare it in attributes.yaml", r.By)
 		}
-		ok = false
-	} else if t != ruleset.AttrString && t != ruleset.AttrNumber {
+	} else if !ruleset.CanBucketBy(t) {
 		c.errorf(f, append(path, "by"), "cannot bucket by %s attribute %q: use a string or number attribute", t, r.By)
-		ok = false
 	}
-	total := 0
-	n := &ry.Rollout
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		name := n.Content[i].Value
-		var pct float64
-		if err := n.Content[i+1].Decode(&pct); err != nil {
-			c.errorf(f, append(path, "rollout", name), "percentage must be a number")
-			ok = false
-			continue
-		}
-		if !vc.checkKey(append(path, "rollout", name), name) {
-			ok = false
-		}
-		w := int(math.Round(pct * 1000))
-		total += w
-		r.Rollout = append(r.Rollout, ruleset.Weight{Variant: name, Weight: w})
-	}
-	if total != 100000 {
-		c.errorf(f, append(path, "rollout"), "rollout percentages sum to %s, not 100", formatThousandths(total))
-		ok = false
-	}
-	return r, ok
-}
-
-// formatThousandths formats 12345 as "12.345" and 50000 as "50".
-func formatThousandths(n int) string {
-	s := fmt.Sprintf("%d.%03d", n/1000, n%1000)
-	return strings.TrimSuffix(strings.TrimRight(s, "0"), ".")
+	return r
 }

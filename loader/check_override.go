@@ -7,56 +7,32 @@ import (
 	"github.com/flagpole/flagpole/ruleset"
 )
 
-// checkOverride checks overrides/<env>/<flag>.yaml against the flag it
-// overrides in that environment.
+// checkOverride checks that overrides/<env>/<flag>.yaml names its
+// directory, its file and a known flag, and adds it to that environment's
+// Document. ruleset.CheckOverride (run by Compile) checks the rest: the
+// variant it serves, expires after at, the recovery ramp.
 func (c *checker) checkOverride(f *yfile) {
 	var raw overrideYAML
 	if !c.decode(f, &raw) {
 		return
 	}
-	fs, ok := c.overrideTarget(f, &raw)
+	_, ok := c.overrideTarget(f, &raw)
 	at, _ := time.Parse(time.RFC3339, raw.At)
 	o := &ruleset.Override{Flag: raw.Flag, Environment: raw.Environment, Serve: raw.Serve,
 		Reason: raw.Reason, By: raw.By, At: at}
 	if raw.Expires != "" {
 		exp, _ := time.Parse(time.RFC3339, raw.Expires)
 		o.Expires = &exp
-		if !exp.After(at) {
-			c.errorf(f, p("expires"), "expires (%s) must be after at (%s)", raw.Expires, raw.At)
-			ok = false
-		} else if !c.now.Before(exp) {
+		if exp.After(at) && !c.now.Before(exp) {
 			c.warnf(f, p("expires"), "override expired at %s and no longer applies: remove the file", raw.Expires)
 		}
 	}
 	if r := raw.Recovery; r != nil {
 		startAt, _ := time.Parse(time.RFC3339, r.StartAt)
-		every, err := time.ParseDuration(r.Every)
-		if err != nil || every <= 0 {
-			c.errorf(f, p("recovery", "every"), "must be a positive duration such as 1m")
-			ok = false
-		}
+		every, _ := time.ParseDuration(r.Every)
 		o.Recovery = &ruleset.Recovery{StartAt: startAt, Start: r.Start, Step: r.Step, Every: ruleset.Duration(every)}
 	}
 	if !ok {
-		return
-	}
-	fl := fs.perEnv[raw.Environment]
-	if fl == nil {
-		return // the flag itself is invalid and already reported
-	}
-	found := false
-	for _, v := range fl.Variants {
-		found = found || v.Name == raw.Serve
-	}
-	if !found {
-		names := ""
-		for i, v := range fl.Variants {
-			if i > 0 {
-				names += ", "
-			}
-			names += v.Name
-		}
-		c.errorf(f, p("serve"), "unknown variant %q of flag %s (variants: %s)", raw.Serve, raw.Flag, names)
 		return
 	}
 	if prev, dup := c.overrides[raw.Environment][raw.Flag]; dup {

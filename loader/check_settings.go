@@ -35,12 +35,20 @@ type checker struct {
 
 func (c *checker) add(d Diagnostic) { c.diags = append(c.diags, d) }
 
+// addIn adds a semantic error found in f, unless it follows from a field
+// of f that has a schema error (see yfile.trusts).
+func (c *checker) addIn(f *yfile, d Diagnostic) {
+	if f.trusts(d.Path) {
+		c.add(d)
+	}
+}
+
 func (c *checker) errorf(f *yfile, path []any, format string, args ...any) {
-	c.add(f.at(SeverityError, fmt.Sprintf(format, args...), path...))
+	c.addIn(f, f.at(SeverityError, fmt.Sprintf(format, args...), path...))
 }
 
 func (c *checker) errorKey(f *yfile, path []any, format string, args ...any) {
-	c.add(f.atKey(SeverityError, fmt.Sprintf(format, args...), path...))
+	c.addIn(f, f.atKey(SeverityError, fmt.Sprintf(format, args...), path...))
 }
 
 func (c *checker) warnf(f *yfile, path []any, format string, args ...any) {
@@ -70,7 +78,7 @@ func (c *checker) loadSettings(f *yfile) {
 	names := map[string]bool{}
 	hashes := map[string]string{}
 	for i, k := range raw.Keys {
-		if !c.envs[k.Environment] {
+		if !c.envs[k.Environment] && f.trusts("environments") {
 			c.errorf(f, p("keys", i, "environment"), "key %q is for undeclared environment %q", k.Name, k.Environment)
 			ok = false
 		}
@@ -107,7 +115,7 @@ func (c *checker) loadSettings(f *yfile) {
 		s.Notify = append(s.Notify, Notify{URL: n.URL, Format: n.Format, Secret: n.Secret, Events: events})
 	}
 	c.settings = s
-	c.settingsOK = ok
+	c.settingsOK = ok && f.trusts("environments")
 }
 
 // mergeBreaker sets the fields of b that raw has.

@@ -9,11 +9,12 @@ import (
 	"github.com/flagpole/flagpole/ruleset"
 )
 
-// compileAll compiles every Document as the final consistency check: the
-// checks of this package should leave ruleset.Compile nothing to find, so
-// a problem here is reported against the file it most likely comes from.
-func (c *checker) compileAll(docs map[string]*ruleset.Document, opts ruleset.Options) map[string]*ruleset.RuleSet {
-	envs := c.settings.Environments
+// compileAll compiles every Document. ruleset.Compile owns the semantic
+// rules (operators and operand types, variants, rollouts, audience
+// references and cycles, overrides): its problems, which carry field paths
+// of the Document, are placed back at the file, line and column they come
+// from.
+func (c *checker) compileAll(docs map[string]*ruleset.Document, envs []string, opts ruleset.Options) map[string]*ruleset.RuleSet {
 	sets := make([]*ruleset.RuleSet, len(envs))
 	errs := make([]error, len(envs))
 	var wg sync.WaitGroup
@@ -31,8 +32,8 @@ func (c *checker) compileAll(docs map[string]*ruleset.Document, opts ruleset.Opt
 		var ce *ruleset.CompileError
 		switch {
 		case errors.As(err, &ce):
-			for _, pr := range ce.Problems {
-				c.add(c.compileProblem(env, pr))
+			for _, fe := range ce.Problems {
+				c.compileProblem(env, fe)
 			}
 		case err != nil:
 			c.add(Diagnostic{Message: fmt.Sprintf("compiling environment %s: %v", env, err)})
@@ -43,51 +44,151 @@ func (c *checker) compileAll(docs map[string]*ruleset.Document, opts ruleset.Opt
 	return out
 }
 
-// compileProblem places a Compile problem in the file of the flag, audience
-// or override its path names.
-func (c *checker) compileProblem(env string, pr ruleset.Problem) Diagnostic {
-	msg := fmt.Sprintf("environment %s: %s", env, pr.Message)
-	var f *yfile
-	rest := pr.Path
+// compileProblem reports a Compile problem at the field of the flag,
+// audience or override file it comes from. Problems of fields the loader
+// fills itself (a condition's type, a default left out) are dropped: their
+// cause is reported at its own place.
+func (c *checker) compileProblem(env string, fe ruleset.FieldError) {
+	f, path, atKey, ok := c.source(env, fe.Path)
+	if fs := c.flags[pathKey(fe.Path, "flags")]; fs != nil && overlayOf(fs, env) != nil && overlayOf(fs, env).Variants.Kind != 0 {
+		fe.Message = strings.Replace(fe.Message, "(variants: ", "(variants in environment "+env+": ", 1)
+	}
 	switch {
-	case strings.HasPrefix(pr.Path, "flags."):
-		for k, fs := range c.flags {
-			if r, ok := under(pr.Path, "flags."+k); ok {
-				f, rest = fs.f, r
-			}
-		}
-	case strings.HasPrefix(pr.Path, "audiences."):
-		for k, a := range c.audiences {
-			if r, ok := under(pr.Path, "audiences."+k); ok {
-				f, rest = a.f, r
-			}
-		}
-	case strings.HasPrefix(pr.Path, "overrides."):
-		for k, o := range c.overrideFiles[env] {
-			if r, ok := under(pr.Path, "overrides."+k); ok {
-				f, rest = o, r
-			}
-		}
+	case !ok:
+	case f == nil:
+		c.add(Diagnostic{Path: fe.PathString(), Message: fmt.Sprintf("environment %s: %s", env, fe.Message)})
+	case atKey:
+		c.addIn(f, f.atKey(SeverityError, fe.Message, path...))
+	default:
+		c.addIn(f, f.at(SeverityError, fe.Message, path...))
 	}
-	if f == nil {
-		return Diagnostic{Path: pr.Path, Message: msg}
-	}
-	return Diagnostic{File: f.rel, Line: f.root.Line, Column: f.root.Column, Path: rest, Message: msg}
 }
 
-// under reports whether path is prefix or a field of it, and returns the
-// rest without the separating dot.
-func under(path, prefix string) (string, bool) {
-	if path == prefix {
-		return "", true
+// source maps a field path of env's Document to the file and field path it
+// was built from; atKey says the problem is the mapping key itself (a
+// variant's name, a rollout's variant). ok is false for problems to drop.
+func (c *checker) source(env string, path []any) (f *yfile, out []any, atKey, ok bool) {
+	if len(path) < 2 {
+		return nil, nil, false, true
 	}
-	if strings.HasPrefix(path, prefix) {
-		switch r := path[len(prefix):]; r[0] {
-		case '.':
-			return r[1:], true
-		case '[':
-			return r, true
+	key, _ := path[1].(string)
+	rest := path[2:]
+	switch path[0] {
+	case "flags":
+		if fs := c.flags[key]; fs != nil {
+			out, atKey, ok = flagSource(env, fs, rest)
+			return fs.f, out, atKey, ok
+		}
+	case "audiences":
+		if a := c.audiences[key]; a != nil {
+			if len(rest) >= 2 && rest[0] == "conditions" {
+				if j, _ := rest[1].(int); j < len(a.raw.Conditions) {
+					out, ok = condSource(&a.raw.Conditions[j], rest[2:])
+					return a.f, append(p("conditions", j), out...), false, ok
+				}
+			}
+			return a.f, rest, false, true
+		}
+	case "overrides":
+		if f := c.overrideFiles[env][key]; f != nil {
+			return f, rest, false, true
 		}
 	}
-	return "", false
+	return nil, nil, false, true
+}
+
+// flagSource maps a field path of a Flag to the flag file, following the
+// environment's overlay.
+func flagSource(env string, fs *flagSrc, rest []any) ([]any, bool, bool) {
+	e := mergeOverlay(env, &fs.raw.overlayYAML, overlayOf(fs, env))
+	field, _ := first(rest)
+	switch field {
+	case "variants":
+		if e.variants.Kind == 0 {
+			return p("type"), false, true
+		}
+		if len(rest) >= 2 {
+			i, _ := rest[1].(int)
+			if 2*i+1 < len(e.variants.Content) {
+				name := e.variants.Content[2*i].Value
+				return append(e.variantsAt[:len(e.variantsAt):len(e.variantsAt)], name), len(rest) > 2 && rest[2] == "name", true
+			}
+		}
+		return e.variantsAt, false, true
+	case "off":
+		if e.off == "" {
+			return e.variantsAt, false, true
+		}
+		return e.offAt, false, true
+	case "default":
+		return e.defAt, false, e.def != "" // else the default is off's, reported there
+	case "rules":
+		if len(rest) >= 2 {
+			if i, _ := rest[1].(int); i < len(e.rules) {
+				out, atKey, ok := ruleSource(&e.rules[i], rest[2:])
+				return append(append(e.rulesAt[:len(e.rulesAt):len(e.rulesAt)], i), out...), atKey, ok
+			}
+		}
+		return e.rulesAt, false, true
+	}
+	return rest, false, true
+}
+
+func overlayOf(fs *flagSrc, env string) *overlayYAML {
+	if ov, ok := fs.raw.Environments[env]; ok {
+		return &ov
+	}
+	return nil
+}
+
+// ruleSource maps a field path of a Rule to the rule in the file.
+func ruleSource(ry *ruleYAML, rest []any) ([]any, bool, bool) {
+	field, _ := first(rest)
+	switch {
+	case field == "rollout" && len(rest) >= 2:
+		j, _ := rest[1].(int)
+		if 2*j+1 < len(ry.Rollout.Content) {
+			return p("rollout", ry.Rollout.Content[2*j].Value), len(rest) > 2 && rest[2] == "variant", true
+		}
+	case field == "conditions" && len(rest) >= 2:
+		if j, _ := rest[1].(int); j < len(ry.Conditions) {
+			out, ok := condSource(&ry.Conditions[j], rest[2:])
+			return append(p("conditions", j), out...), false, ok
+		}
+	}
+	return rest, false, true
+}
+
+// condSource maps a field path of a Condition to the condition in the
+// file, where one operand is value and a list is values.
+func condSource(cy *conditionYAML, rest []any) ([]any, bool) {
+	field, _ := first(rest)
+	switch {
+	case field == "type":
+		return nil, false // the loader fills it from attributes.yaml
+	case field != "values":
+		return rest, true
+	case cy.Value.Kind != 0:
+		return p("value"), true
+	case cy.Values == nil:
+		return nil, true // the condition itself: it lacks the operand
+	}
+	return rest, true
+}
+
+// pathKey returns the key of a path under kind ("flags", ...), or "".
+func pathKey(path []any, kind string) string {
+	if len(path) < 2 || path[0] != kind {
+		return ""
+	}
+	k, _ := path[1].(string)
+	return k
+}
+
+func first(path []any) (string, bool) {
+	if len(path) == 0 {
+		return "", false
+	}
+	s, ok := path[0].(string)
+	return s, ok
 }

@@ -1,21 +1,28 @@
-// Package loader reads a flags repository (DESIGN §2: flagpole.yaml,
+// Package loader reads a flags repository (docs/repository.md: flagpole.yaml,
 // attributes.yaml, audiences/, flags/, overrides/<env>/), validates it and
 // turns it into one ruleset.Document per environment.
 //
 // Validation has three stages, and every problem of every stage and file is
 // collected and reported at once, each with its file, line, column and
-// field path:
+// field path. A file that is not valid YAML stops at stage 1; a file with
+// schema errors still gets stage 3 for every field that decoded, leaving
+// out problems at, inside or around a field with a schema error:
 //
 //  1. strict YAML: one document per file holding a mapping, no duplicate
 //     keys, no aliases; files no larger than Options.MaxFileSize and never
 //     outside the repository root (symlinks included);
 //  2. the file's JSON Schema (package schema): unknown fields, wrong types,
 //     bad enum values, formats;
-//  3. semantic checks: undeclared attributes and environments, operators
-//     that do not fit the attribute's type, invalid regular expressions,
-//     unknown audiences and variants, audience cycles, rollouts that do not
-//     sum to 100, duplicate keys across files, file names that do not match
-//     keys, overrides that do not match their directory or flag.
+//  3. semantic checks. What concerns the repository is checked here:
+//     undeclared attributes and environments, duplicate keys across
+//     files, file names that do not match keys, overrides that do not
+//     match their directory or flag. The rules of flags, audiences and
+//     overrides themselves (operators that do not fit the attribute's
+//     type, operands, regular expressions, unknown audiences and variants,
+//     audience cycles, rollouts that do not sum to 100, override ramps)
+//     belong to package ruleset: Load compiles each environment's Document
+//     and maps the field path of each ruleset.FieldError back to the YAML
+//     node it was built from.
 //
 // A flag in flags/<key>.yaml (or .yml) must have key <key>, an audience in
 // audiences/<key>.yaml likewise, and an override in
@@ -23,15 +30,16 @@
 // Stale flags (past expires), expired overrides and ignored files are
 // warnings: the repository still loads.
 //
-// Defaults and decisions where DESIGN §2 is silent: attributes.yaml is
+// Defaults and decisions (documented in docs/repository.md): attributes.yaml is
 // optional (only key and now exist without it); files at the root other
 // than flagpole.yaml and attributes.yaml, and dotfiles anywhere, are
 // ignored; a flag's type defaults to boolean, enabled to true, off to the
 // variant named "off" (required when there is none), default to off, a
 // rule's match to all and a rollout's by to key, which must be a string or
-// number attribute; semver operands are full MAJOR.MINOR.PATCH versions
-// and datetime operands RFC 3339 date-times; a flag has breaker settings
-// only when flagpole.yaml or the flag (or its overlay) has a breaker block.
+// number attribute; operands are parsed by ruleset (semver with an
+// optional leading v, datetime as RFC 3339 or a YYYY-MM-DD date); a flag
+// has breaker settings only when flagpole.yaml or the flag (or its
+// overlay) has a breaker block.
 // An overlay replaces the fields it has (rules and variants as a whole),
 // except breaker, which merges field by field.
 //
@@ -44,6 +52,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"runtime"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -107,30 +117,21 @@ func Load(dir string, opts Options) (*Repo, error) {
 	c.registerAudiences(parsed.audiences)
 	c.registerFlags(parsed.flags)
 	c.checkAudiences()
+	envs := c.checkedEnvironments()
 	for _, fs := range c.flagOrder {
-		envs := c.settings.Environments
-		if !c.settingsOK {
-			// Unknown environments: check the flag's own fields and each of
-			// its overlays all the same.
-			envs = []string{""}
-			for env := range fs.raw.Environments {
-				envs = append(envs, env)
-			}
-		}
 		c.checkFlag(fs, envs)
 	}
 	for _, f := range parsed.overrides {
 		c.checkOverride(f)
 	}
-	if c.diags.HasErrors() {
-		return nil, c.diags.sort()
-	}
 	version := opts.Revision
 	if version == "" {
 		version = contentHash(t)
 	}
-	docs := c.documents(version)
-	sets := c.compileAll(docs, ruleset.Options{Now: opts.Now})
+	// The Documents are compiled even when errors were found: Compile's
+	// checks report the remaining problems of the same run.
+	docs := c.documents(version, envs)
+	sets := c.compileAll(docs, envs, ruleset.Options{Now: opts.Now})
 	diags := c.diags.sort()
 	if diags.HasErrors() {
 		return nil, diags
@@ -140,10 +141,33 @@ func Load(dir string, opts Options) (*Repo, error) {
 	return repo, nil
 }
 
-// documents assembles one Document per environment.
-func (c *checker) documents(version string) map[string]*ruleset.Document {
-	docs := make(map[string]*ruleset.Document, len(c.settings.Environments))
-	for _, env := range c.settings.Environments {
+// checkedEnvironments returns the environments to build and check: the
+// declared ones, or when flagpole.yaml is broken "" (the flags' own fields)
+// and every environment an overlay names.
+func (c *checker) checkedEnvironments() []string {
+	if c.settingsOK {
+		return c.settings.Environments
+	}
+	seen := map[string]bool{"": true}
+	envs := []string{""}
+	for _, fs := range c.flagOrder {
+		for env := range fs.raw.Environments {
+			if !seen[env] {
+				seen[env] = true
+				envs = append(envs, env)
+			}
+		}
+	}
+	sort.Strings(envs[1:])
+	return envs
+}
+
+// documents assembles one Document per environment. Audiences whose file
+// did not decode stand in as empty ones, so that references to them are not
+// reported as unknown.
+func (c *checker) documents(version string, envs []string) map[string]*ruleset.Document {
+	docs := make(map[string]*ruleset.Document, len(envs))
+	for _, env := range envs {
 		d := &ruleset.Document{Version: version, Environment: env, Commit: version,
 			Flags:     make(map[string]*ruleset.Flag, len(c.flags)),
 			Audiences: make(map[string]*ruleset.Audience, len(c.audiences)),
@@ -154,6 +178,11 @@ func (c *checker) documents(version string) map[string]*ruleset.Document {
 		}
 		for k, a := range c.audiences {
 			d.Audiences[k] = a.out
+		}
+		for k := range c.broken {
+			if key, ok := strings.CutPrefix(k, "audience/"); ok && d.Audiences[key] == nil {
+				d.Audiences[key] = &ruleset.Audience{Key: key}
+			}
 		}
 		docs[env] = d
 	}

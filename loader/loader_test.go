@@ -228,6 +228,7 @@ func TestDiagnosticsSortedAcrossFiles(t *testing.T) {
 	want := `audiences/z.yaml:2:26: conditions[0].attribute: undeclared attribute "q": declare it in attributes.yaml
 flags/a.yaml:3:13: rules[0].serve: unknown variant "x" (variants: on, off)
 flags/a.yaml:4:13: rules[1].serve: unknown variant "y" (variants: on, off)
+flags/b.yaml:2:17: rules[0].serve: unknown variant "nope" (variants: on, off)
 flags/b.yaml:3:1: colour: unknown field "colour"`
 	if ds.Error() != want {
 		t.Errorf("got\n%s\nwant\n%s", ds.Error(), want)

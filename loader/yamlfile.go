@@ -22,10 +22,28 @@ type yfile struct {
 	root  *yaml.Node     // the root mapping; nil when the file did not parse
 	value map[string]any // root as JSON values
 	diags Diagnostics
-	ok    bool // parsed, converted and schema-valid: safe to decode
+	ok    bool // parsed and converted: decoded, fields with schema errors aside
+	// broken holds the field paths of schema violations and duplicate keys:
+	// semantic errors at, above or below them are not reported, since they
+	// follow from a value that cannot be trusted.
+	broken []string
 	// typed is the file decoded into its raw shape (*flagYAML, ...) when ok.
 	typed     any
 	decodeErr error
+}
+
+// trusts reports whether a semantic error at path is worth reporting: it
+// is neither at nor under a broken field, nor above one (the root aside).
+func (f *yfile) trusts(path string) bool {
+	for _, b := range f.broken {
+		if _, ok := under(path, b); ok {
+			return false
+		}
+		if _, ok := under(b, path); ok && path != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // parseFile parses data as one YAML document holding a mapping and validates
@@ -81,14 +99,20 @@ func parseFile(rel string, data []byte, schemaName string) (f *yfile) {
 	if c.blocking {
 		return f
 	}
+	c.dropDuplicates()
+	valid := len(f.diags) == 0
 	for _, viol := range schema.Validate(schemaName, v) {
 		f.schemaViolation(viol)
+		valid = false
 	}
-	f.ok = len(f.diags) == 0
-	if f.ok {
-		f.typed, f.decodeErr = decodeTyped(schemaName, root)
-		f.value = nil // only broken files need it; less for the GC to scan
+	// Every field that decodes gets its semantic checks: a file with a
+	// schema error still shows its other problems in the same run.
+	f.ok = true
+	f.typed, f.decodeErr = decodeTyped(schemaName, root)
+	if !valid {
+		f.decodeErr = nil // type errors of fields the schema already reported
 	}
+	f.value = nil // only files that did not decode need it; less for the GC to scan
 	return f
 }
 
@@ -114,20 +138,42 @@ func decodeTyped(schemaName string, root *yaml.Node) (any, error) {
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// yamlError reports a YAML syntax error at the line the parser names.
+// parserProblems are yaml.v3's parser (not scanner) error messages. For
+// them the "line N" of the message is 0-based: the line where the
+// unfinished construct (a flow mapping or list, a block mapping) starts,
+// or, when that is the first line, the line of the unexpected token. The
+// scanner's "line N" is 1-based.
+var parserProblems = map[string]byte{
+	"did not find expected ',' or '}'":       '{',
+	"did not find expected ',' or ']'":       '[',
+	"did not find expected key":              0,
+	"did not find expected node content":     0,
+	"did not find expected '-' indicator":    0,
+	"did not find expected <document start>": 0,
+	"did not find expected <stream-start>":   0,
+}
+
+// yamlError reports a YAML syntax error at the line the parser names,
+// pointing at the unclosed bracket when the construct is a flow one.
 func (f *yfile) yamlError(err error, data []byte) {
-	msg := err.Error()
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
-	} else {
-		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	open, parserErr := parserProblems[msg]
+	if parserErr {
+		line++
 	}
 	col := 0
 	if line > 0 {
 		col = 1
 		if text, ok := lineText(data, line); ok {
+			col = len(text) - len(strings.TrimLeft(text, " ")) + 1
+			if i := unclosed(text, open); i >= 0 {
+				col = i + 1
+			}
 			if i := strings.IndexByte(text, '\t'); i >= 0 && strings.TrimLeft(text[:i], " ") == "" {
 				col = i + 1
 				msg = "tab character in indentation: YAML is indented with spaces only (" + msg + ")"
@@ -135,6 +181,33 @@ func (f *yfile) yamlError(err error, data []byte) {
 		}
 	}
 	f.diags = append(f.diags, Diagnostic{File: f.rel, Line: line, Column: col, Message: "invalid YAML: " + msg})
+}
+
+// unclosed returns the index of the last bracket open ('{' or '[') in text
+// that the line does not close, or -1.
+func unclosed(text string, open byte) int {
+	if open == 0 {
+		return -1
+	}
+	closing := byte('}')
+	if open == '[' {
+		closing = ']'
+	}
+	var stack []int
+	for i := 0; i < len(text); i++ {
+		switch text[i] {
+		case open:
+			stack = append(stack, i)
+		case closing:
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		}
+	}
+	if len(stack) == 0 {
+		return -1
+	}
+	return stack[len(stack)-1]
 }
 
 // lineText returns the 1-based line n of data.
@@ -184,6 +257,7 @@ func (f *yfile) schemaViolation(v schema.Violation) {
 		n = loc.key
 	}
 	f.errorAt(n.Line, n.Column, loc.path, v.Message)
+	f.broken = append(f.broken, loc.path)
 }
 
 func pointerTokens(p string) []string {
@@ -290,6 +364,7 @@ func (f *yfile) atKey(sev Severity, msg string, path ...any) Diagnostic {
 // converter turns a node tree into JSON values, reporting what JSON cannot
 // hold and what strict decoding forbids (duplicate keys).
 type converter struct {
+	dups     []dupKey // the repeated keys, to drop before decoding
 	f        *yfile
 	blocking bool   // a problem that makes the value unfit for the schema
 	path     []step // where the conversion is, for error messages
@@ -329,6 +404,8 @@ func (c *converter) convert(n *yaml.Node) any {
 			c.path = append(c.path, step{key: k.Value, idx: -1})
 			if _, dup := m[k.Value]; dup {
 				c.fail(k, fmt.Sprintf("duplicate key %q (first at line %d)", k.Value, firstKeyLine(n, k.Value)), false)
+				c.f.broken = append(c.f.broken, c.f.diags[len(c.f.diags)-1].Path)
+				c.dups = append(c.dups, dupKey{n, i})
 			} else {
 				m[k.Value] = c.convert(v)
 			}
@@ -351,6 +428,21 @@ func (c *converter) convert(n *yaml.Node) any {
 	}
 	c.fail(n, "unsupported YAML node", true)
 	return nil
+}
+
+// dupKey is a repeated key: the pair at Content[i] of mapping n.
+type dupKey struct {
+	n *yaml.Node
+	i int
+}
+
+// dropDuplicates removes repeated keys from the tree, later ones first, so
+// that the rest of the mapping decodes (yaml.v3 rejects the whole mapping).
+func (c *converter) dropDuplicates() {
+	for j := len(c.dups) - 1; j >= 0; j-- {
+		d := c.dups[j]
+		d.n.Content = append(d.n.Content[:d.i:d.i], d.n.Content[d.i+2:]...)
+	}
 }
 
 // firstKeyLine returns the line of the first key of mapping n named key.
@@ -401,4 +493,21 @@ func (c *converter) scalar(n *yaml.Node) any {
 	}
 	c.fail(n, fmt.Sprintf("cannot read %q as %s", n.Value, strings.TrimPrefix(n.ShortTag(), "!!")), true)
 	return nil
+}
+
+// under reports whether path is prefix or a field of it, and returns the
+// rest without the separating dot.
+func under(path, prefix string) (string, bool) {
+	if path == prefix {
+		return "", true
+	}
+	if strings.HasPrefix(path, prefix) {
+		switch r := path[len(prefix):]; r[0] {
+		case '.':
+			return r[1:], true
+		case '[':
+			return r, true
+		}
+	}
+	return "", false
 }

@@ -3,6 +3,7 @@ package ruleset
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -62,24 +63,28 @@ type compiler struct {
 // flag compiles one flag; nil if it is too broken to evaluate (the
 // problems are recorded).
 func (c *compiler) flag(key string, src *Flag, auds map[string]*audience) *flag {
-	path := "flags." + key
+	flags := root("flags")
+	path := flags.field(key)
+	before := len(c.ps.list)
 	if src == nil {
-		c.ps.add(path, "flag is null")
+		c.ps.add(&path, "flag is null")
 		return nil
 	}
 	if src.Key != key {
-		c.ps.add(path+".key", "%q does not match the flag's key %q", src.Key, key)
+		c.ps.add(ptr(path.field("key")), "%q does not match the flag's key %q", src.Key, key)
 	}
 	f := &flag{key: key, src: src, enabled: src.Enabled, salt: saltState(key), recoverySalt: saltState(key + "/recovery")}
-	ok := c.variants(path, src, f)
-	f.off = c.variantIndex(path+".off", src.Off, f)
-	f.def = c.variantIndex(path+".default", src.Default, f)
+	ok := c.variants(&path, src, f)
+	f.off = c.variantIndex(ptr(path.field("off")), src.Off, f)
+	f.def = c.variantIndex(ptr(path.field("default")), src.Default, f)
 	f.rules = make([]rule, len(src.Rules))
+	rules := path.field("rules")
 	for i := range src.Rules {
-		c.rule(fmt.Sprintf("%s.rules[%d]", path, i), f, &src.Rules[i], &f.rules[i], auds)
+		rp := rules.index(i)
+		c.rule(&rp, f, &src.Rules[i], &f.rules[i], auds)
 	}
-	if !ok || f.off < 0 || f.def < 0 {
-		return nil
+	if !ok || f.off < 0 || f.def < 0 || len(c.ps.list) > before {
+		return nil // a rule with an unknown variant cannot be evaluated
 	}
 	f.offResult = f.result(f.off, ReasonDisabled, -1, "")
 	f.defResult = f.result(f.def, ReasonDefault, -1, "")
@@ -112,7 +117,7 @@ func (f *flag) setStatic() {
 }
 
 // variants decodes the variant values of src into f.
-func (c *compiler) variants(path string, src *Flag, f *flag) bool {
+func (c *compiler) variants(path *fieldPath, src *Flag, f *flag) bool {
 	typ := src.Type
 	if typ == "" {
 		typ = TypeBoolean
@@ -124,28 +129,29 @@ func (c *compiler) variants(path string, src *Flag, f *flag) bool {
 	switch typ {
 	case TypeBoolean, TypeString, TypeNumber, TypeJSON:
 	default:
-		c.ps.add(path+".type", "unknown flag type %q (want boolean, string, number or json)", src.Type)
+		c.ps.add(ptr(path.field("type")), "unknown flag type %q (want boolean, string, number or json)", src.Type)
 		return false
 	}
+	vsp := path.field("variants")
 	if len(vars) == 0 {
-		c.ps.add(path+".variants", "a %s flag needs at least one variant", typ)
+		c.ps.add(&vsp, "a %s flag needs variants", typ)
 		return false
 	}
 	ok := true
 	seen := make(map[string]bool, len(vars))
 	for i, v := range vars {
-		vpath := fmt.Sprintf("%s.variants[%d]", path, i)
+		vpath := vsp.index(i)
 		if v.Name == "" {
-			c.ps.add(vpath+".name", "variant name is empty")
+			c.ps.add(ptr(vpath.field("name")), "variant name is empty")
 			ok = false
 		} else if seen[v.Name] {
-			c.ps.add(vpath+".name", "duplicate variant %q", v.Name)
+			c.ps.add(ptr(vpath.field("name")), "duplicate variant %q", v.Name)
 			ok = false
 		}
 		seen[v.Name] = true
 		val, err := decodeVariant(typ, v.Value)
 		if err != nil {
-			c.ps.add(vpath+".value", "%v", err)
+			c.ps.add(ptr(vpath.field("value")), "variant %q of a %s flag %v", v.Name, typ, err)
 			ok = false
 		}
 		f.names = append(f.names, v.Name)
@@ -167,7 +173,7 @@ func decodeVariant(typ FlagType, raw json.RawMessage) (any, error) {
 	default:
 		// Unmarshal, unlike a Decoder, also refuses data after the value.
 		if err := json.Unmarshal(raw, &v); err != nil {
-			return nil, fmt.Errorf("value %s is not valid JSON: %v", clip(raw), err)
+			return nil, fmt.Errorf("has a value that is not valid JSON: %s: %v", clip(raw), err)
 		}
 	}
 	ok := true
@@ -180,7 +186,7 @@ func decodeVariant(typ FlagType, raw json.RawMessage) (any, error) {
 		_, ok = v.(float64)
 	}
 	if !ok {
-		return nil, fmt.Errorf("value %s is not a %s", clip(raw), typ)
+		return nil, fmt.Errorf("must be a %s, not %s", typ, clip(raw))
 	}
 	return v, nil
 }
@@ -197,22 +203,31 @@ func clip(raw []byte) string {
 }
 
 // variantIndex resolves a variant name; -1 (and a problem) if unknown.
-func (c *compiler) variantIndex(path, name string, f *flag) int {
+func (c *compiler) variantIndex(path *fieldPath, name string, f *flag) int {
 	for i, n := range f.names {
 		if n == name {
 			return i
 		}
 	}
-	if name == "" {
+	switch {
+	case len(f.names) == 0:
+		// no variants: reported already
+	case name == "" && path.key == "off":
+		c.ps.add(path, "off is required: no variant is named \"off\"")
+	case name == "":
 		c.ps.add(path, "no variant given")
-	} else if len(f.names) > 0 {
-		c.ps.add(path, "unknown variant %q (variants: %v)", name, f.names)
+	default:
+		c.ps.add(path, "unknown variant %q (variants: %s)", name, strings.Join(f.names, ", "))
 	}
 	return -1
 }
 
+// ptr returns a pointer to p, so that a child path can be passed where a
+// *fieldPath is wanted without a named variable.
+func ptr(p fieldPath) *fieldPath { return &p }
+
 // rule compiles src into r.
-func (c *compiler) rule(path string, f *flag, src *Rule, r *rule, auds map[string]*audience) {
+func (c *compiler) rule(path *fieldPath, f *flag, src *Rule, r *rule, auds map[string]*audience) {
 	r.name, r.src, r.by = src.Name, src, src.By
 	if r.by == "" {
 		r.by = "key"
@@ -229,45 +244,48 @@ func (c *compiler) rule(path string, f *flag, src *Rule, r *rule, auds map[strin
 		if p, ok := auds[a]; ok {
 			r.audiences = append(r.audiences, p)
 		} else {
-			c.ps.add(fmt.Sprintf("%s.audiences[%d]", path, i), "unknown audience %q", a)
+			c.ps.add(ptr(ptr(path.field("audiences")).index(i)), "unknown audience %q", a)
 		}
 	}
-	r.matchAny = c.match(path+".match", src.Match)
-	r.conds = c.conditions(path+".conditions", src.Conditions, auds)
+	r.matchAny = c.match(ptr(path.field("match")), src.Match)
+	r.conds = c.conditions(ptr(path.field("conditions")), src.Conditions, auds)
 	r.selective = r.hasSelector()
 	switch {
 	case src.Serve != "" && len(src.Rollout) > 0:
-		c.ps.add(path, "has both serve and rollout; give one")
+		c.ps.add(path, "a rule has serve or rollout, not both")
 	case src.Serve != "":
-		r.serve = c.variantIndex(path+".serve", src.Serve, f)
+		if src.By != "" {
+			c.ps.add(ptr(path.field("by")), "by applies to rollout only")
+		}
+		r.serve = c.variantIndex(ptr(path.field("serve")), src.Serve, f)
 	case len(src.Rollout) > 0:
-		r.rollout = c.rollout(path+".rollout", src.Rollout, f)
+		r.rollout = c.rollout(ptr(path.field("rollout")), src.Rollout, f)
 	default:
-		c.ps.add(path, "has neither serve nor rollout; give one")
+		c.ps.add(path, "a rule needs serve (one variant) or rollout (a split)")
 	}
 }
 
 // rollout compiles weights into cumulative buckets.
-func (c *compiler) rollout(path string, ws []Weight, f *flag) []bucket {
+func (c *compiler) rollout(path *fieldPath, ws []Weight, f *flag) []bucket {
 	out := make([]bucket, 0, len(ws))
 	seen := make(map[string]bool, len(ws))
 	sum := 0
 	for i, w := range ws {
-		wpath := fmt.Sprintf("%s[%d]", path, i)
+		wpath := path.index(i)
 		if seen[w.Variant] {
-			c.ps.add(wpath+".variant", "variant %q appears twice", w.Variant)
+			c.ps.add(ptr(wpath.field("variant")), "variant %q appears twice", w.Variant)
 		}
 		seen[w.Variant] = true
-		idx := c.variantIndex(wpath+".variant", w.Variant, f)
+		idx := c.variantIndex(ptr(wpath.field("variant")), w.Variant, f)
 		if w.Weight < 0 || w.Weight > 100000 {
-			c.ps.add(wpath+".weight", "weight %d is outside 0..100000 (thousandths of a percent)", w.Weight)
+			c.ps.add(ptr(wpath.field("weight")), "weight %d is outside 0..100000 (thousandths of a percent)", w.Weight)
 			continue
 		}
 		sum += w.Weight
 		out = append(out, bucket{upTo: sum, variant: idx})
 	}
 	if sum != 100000 {
-		c.ps.add(path, "weights sum to %s%%, not 100%%", thousandths(sum))
+		c.ps.add(path, "rollout percentages sum to %s, not 100", thousandths(sum))
 	}
 	return out
 }
@@ -285,7 +303,7 @@ func thousandths(w int) string {
 }
 
 // match resolves a Match; true means any.
-func (c *compiler) match(path string, m Match) bool {
+func (c *compiler) match(path *fieldPath, m Match) bool {
 	switch m {
 	case "", MatchAll:
 		return false
@@ -298,37 +316,25 @@ func (c *compiler) match(path string, m Match) bool {
 
 // override compiles an override onto its flag.
 func (c *compiler) override(key string, src *Override, flags map[string]*flag) {
-	path := "overrides." + key
+	path := []any{"overrides", key}
+	n := len(c.ps.list)
+	checkOverride(&c.ps, path, c.doc, src)
 	if src == nil {
-		c.ps.add(path, "override is null")
 		return
 	}
 	if src.Flag != key {
-		c.ps.add(path+".flag", "%q does not match the override's key %q", src.Flag, key)
-	}
-	if src.Environment != "" && c.doc.Environment != "" && src.Environment != c.doc.Environment {
-		c.ps.add(path+".environment", "%q is not this rule set's environment %q", src.Environment, c.doc.Environment)
-	}
-	if r := src.Recovery; r != nil {
-		if r.Every <= 0 {
-			c.ps.add(path+".recovery.every", "must be a positive duration, not %s", time.Duration(r.Every))
-		}
-		if r.Start < 0 || r.Start > 100 {
-			c.ps.add(path+".recovery.start", "%g is outside 0..100 (percent)", r.Start)
-		}
-		if r.Step < 0 || r.Step > 100 {
-			c.ps.add(path+".recovery.step", "%g is outside 0..100 (percent)", r.Step)
-		}
-	}
-	if _, ok := c.doc.Flags[key]; !ok {
-		c.ps.add(path, "unknown flag %q", key)
-		return
+		c.ps.addPath(append(path, "flag"), "%q does not match the override's key %q", src.Flag, key)
 	}
 	f := flags[key]
-	if f == nil {
-		return // the flag's own problems are reported
+	if f == nil || len(c.ps.list) > n {
+		return // reported, here or with the flag
 	}
-	o := &override{serve: c.variantIndex(path+".serve", src.Serve, f), expires: src.Expires, recovery: src.Recovery, src: src}
+	o := &override{serve: -1, expires: src.Expires, recovery: src.Recovery, src: src}
+	for i, name := range f.names {
+		if name == src.Serve {
+			o.serve = i
+		}
+	}
 	if o.serve < 0 {
 		return
 	}

@@ -3,7 +3,6 @@ package ruleset
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -16,25 +15,27 @@ func (c *compiler) audiences() map[string]*audience {
 	for _, key := range keys {
 		auds[key] = &audience{key: key}
 	}
+	all := root("audiences")
 	for _, key := range keys {
-		src, path := c.doc.Audiences[key], "audiences."+key
+		src, path := c.doc.Audiences[key], all.field(key)
 		if src == nil {
-			c.ps.add(path, "audience is null")
+			c.ps.add(&path, "audience is null")
 			continue
 		}
 		if src.Key != key {
-			c.ps.add(path+".key", "%q does not match the audience's key %q", src.Key, key)
+			c.ps.add(ptr(path.field("key")), "%q does not match the audience's key %q", src.Key, key)
 		}
 		a := auds[key]
-		a.matchAny = c.match(path+".match", src.Match)
-		a.conds = c.conditions(path+".conditions", src.Conditions, auds)
+		a.matchAny = c.match(ptr(path.field("match")), src.Match)
+		a.conds = c.conditions(ptr(path.field("conditions")), src.Conditions, auds)
 	}
 	c.cycles(keys, auds)
 	return auds
 }
 
-// cycles reports every audience that is part of a reference cycle, once
-// per cycle, naming the cycle.
+// cycles reports each cycle of audiences that include each other once, at
+// the reference made by the cycle's alphabetically first audience, naming
+// the cycle from there.
 func (c *compiler) cycles(keys []string, auds map[string]*audience) {
 	const (
 		unvisited = iota
@@ -42,6 +43,7 @@ func (c *compiler) cycles(keys []string, auds map[string]*audience) {
 		done
 	)
 	state := make(map[*audience]int, len(auds))
+	reported := map[string]bool{}
 	var stack []string
 	var visit func(a *audience)
 	visit = func(a *audience) {
@@ -56,12 +58,7 @@ func (c *compiler) cycles(keys []string, auds map[string]*audience) {
 			case unvisited:
 				visit(next)
 			case active:
-				start := len(stack) - 1
-				for stack[start] != next.key {
-					start--
-				}
-				cycle := append(append([]string(nil), stack[start:]...), next.key)
-				c.ps.add("audiences."+next.key, "audience cycle: %s", strings.Join(cycle, " → "))
+				c.reportCycle(stack, next.key, reported)
 			}
 		}
 		stack = stack[:len(stack)-1]
@@ -74,20 +71,50 @@ func (c *compiler) cycles(keys []string, auds map[string]*audience) {
 	}
 }
 
+// reportCycle reports the cycle from start to the top of stack, unless a
+// rotation of it was reported already.
+func (c *compiler) reportCycle(stack []string, start string, reported map[string]bool) {
+	i := len(stack) - 1
+	for stack[i] != start {
+		i--
+	}
+	cycle := append([]string(nil), stack[i:]...)
+	first := 0
+	for j, k := range cycle {
+		if k < cycle[first] {
+			first = j
+		}
+	}
+	cycle = append(cycle[first:], cycle[:first]...)
+	id := strings.Join(cycle, "\x00")
+	if reported[id] {
+		return
+	}
+	reported[id] = true
+	next := cycle[1%len(cycle)]
+	for j, cond := range c.doc.Audiences[cycle[0]].Conditions {
+		if cond.Audience == next {
+			c.ps.addPath([]any{"audiences", cycle[0], "conditions", j, "audience"},
+				"audience cycle: %s → %s", strings.Join(cycle, " → "), cycle[0])
+			return
+		}
+	}
+}
+
 // conditions compiles a list of conditions.
-func (c *compiler) conditions(path string, srcs []Condition, auds map[string]*audience) []condition {
+func (c *compiler) conditions(path *fieldPath, srcs []Condition, auds map[string]*audience) []condition {
 	if len(srcs) == 0 {
 		return nil
 	}
 	out := make([]condition, len(srcs))
 	for i := range srcs {
-		c.condition(fmt.Sprintf("%s[%d]", path, i), &srcs[i], &out[i], auds)
+		c.condition(ptr(path.index(i)), &srcs[i], &out[i], auds)
 	}
 	return out
 }
 
 // condition compiles src into cond.
-func (c *compiler) condition(path string, src *Condition, cond *condition, auds map[string]*audience) {
+func (c *compiler) condition(path *fieldPath, src *Condition, cond *condition, auds map[string]*audience) {
 	cond.src = src
 	if src.Audience != "" {
 		if src.Attribute != "" || src.Operator != "" || len(src.Values) > 0 {
@@ -96,7 +123,7 @@ func (c *compiler) condition(path string, src *Condition, cond *condition, auds 
 		if a, ok := auds[src.Audience]; ok {
 			cond.audience = a
 		} else {
-			c.ps.add(path+".audience", "unknown audience %q", src.Audience)
+			c.ps.add(ptr(path.field("audience")), "unknown audience %q", src.Audience)
 		}
 		return
 	}
@@ -114,33 +141,42 @@ func (c *compiler) condition(path string, src *Condition, cond *condition, auds 
 	}
 	kind, ok := attrKinds[typ]
 	if typ == "" {
-		c.ps.add(path+".type", "attribute %q has no type", src.Attribute)
+		c.ps.add(ptr(path.field("type")), "attribute %q has no type", src.Attribute)
 		return
 	}
 	if !ok {
-		c.ps.add(path+".type", "unknown attribute type %q (want string, boolean, number, semver or datetime)", typ)
+		c.ps.add(ptr(path.field("type")), "unknown attribute type %q (want string, boolean, number, semver or datetime)", typ)
 		return
 	}
 	cond.kind = kind
-	op, ok := opKinds[src.Operator]
+	op, ok := operators[src.Operator]
 	if !ok {
-		c.ps.add(path+".operator", "unknown operator %q", src.Operator)
+		c.ps.add(ptr(path.field("operator")), "unknown operator %q", src.Operator)
 		return
 	}
-	if !opValid(kind, op) {
-		c.ps.add(path+".operator", "%s is not an operator for %s attribute %q", src.Operator, typ, src.Attribute)
+	if op.types&(1<<kind) == 0 {
+		c.ps.add(ptr(path.field("operator")), "operator %s does not apply to %s attribute %q (it takes %s)",
+			src.Operator, typ, src.Attribute, op.types.describe())
 		return
 	}
-	cond.op = op
-	if !c.operandCount(path, src, op) {
+	cond.op = op.kind
+	if !c.operandCount(path, src, op.arity) {
 		return
 	}
+	values := path.field("values")
 	for i, raw := range src.Values {
-		if msg := cond.addOperand(raw); msg != "" {
-			c.ps.add(fmt.Sprintf("%s.values[%d]", path, i), "%s", msg)
+		var v any
+		msg := ""
+		if err := json.Unmarshal(raw, &v); err != nil {
+			msg = fmt.Sprintf("%s is not valid JSON: %v", clip(raw), err)
+		} else {
+			msg = cond.addOperand(v)
+		}
+		if msg != "" {
+			c.ps.add(ptr(values.index(i)), "%s", msg)
 		}
 	}
-	if len(cond.strs) > maxScan && (op == opIn || op == opNotIn) {
+	if len(cond.strs) > maxScan && (cond.op == opIn || cond.op == opNotIn) {
 		cond.strSet = make(map[string]struct{}, len(cond.strs))
 		for _, s := range cond.strs {
 			cond.strSet[s] = struct{}{}
@@ -148,93 +184,23 @@ func (c *compiler) condition(path string, src *Condition, cond *condition, auds 
 	}
 }
 
-// opValid reports whether op applies to attributes of kind.
-func opValid(kind attrKind, op opKind) bool {
-	switch op {
-	case opEq, opNeq, opIn, opNotIn, opExists, opNotExists:
+// operandCount checks the number of operands against the operator's arity.
+func (c *compiler) operandCount(path *fieldPath, src *Condition, arity Arity) bool {
+	n := len(src.Values)
+	at := path.field("values")
+	switch {
+	case arity == NoOperand && n != 0:
+		c.ps.add(&at, "operator %s takes no value", src.Operator)
+	case arity == OperandList && n == 0:
+		c.ps.add(&at, "operator %s needs values: a list", src.Operator)
+	case arity == OneOperand && n == 0:
+		c.ps.add(&at, "operator %s needs a value", src.Operator)
+	case arity == OneOperand && n > 1:
+		c.ps.add(&at, "operator %s takes one value, not %d", src.Operator, n)
+	default:
 		return true
-	case opContains, opNotContains, opStartsWith, opEndsWith, opMatches:
-		return kind == kindString
-	case opLt, opLte, opGt, opGte:
-		return kind == kindNumber || kind == kindSemver || kind == kindDatetime
 	}
 	return false
-}
-
-// operandCount checks the number of operands op takes.
-func (c *compiler) operandCount(path string, src *Condition, op opKind) bool {
-	n := len(src.Values)
-	switch op {
-	case opExists, opNotExists:
-		if n != 0 {
-			c.ps.add(path+".values", "%s takes no value, got %d", src.Operator, n)
-			return false
-		}
-	case opIn, opNotIn:
-		if n == 0 {
-			c.ps.add(path+".values", "%s needs at least one value", src.Operator)
-			return false
-		}
-	default:
-		if n != 1 {
-			c.ps.add(path+".values", "%s takes exactly one value, got %d", src.Operator, n)
-			return false
-		}
-	}
-	return true
-}
-
-// addOperand decodes one operand by the condition's kind; it returns a
-// message describing what is wrong, or "".
-func (cond *condition) addOperand(raw json.RawMessage) string {
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return fmt.Sprintf("%s is not valid JSON: %v", clip(raw), err)
-	}
-	switch cond.kind {
-	case kindBoolean:
-		b, ok := v.(bool)
-		if !ok {
-			return fmt.Sprintf("%s is not a boolean", clip(raw))
-		}
-		cond.bools = append(cond.bools, b)
-		return ""
-	case kindNumber:
-		f, ok := v.(float64)
-		if !ok {
-			return fmt.Sprintf("%s is not a number", clip(raw))
-		}
-		cond.nums = append(cond.nums, f)
-		return ""
-	}
-	s, ok := v.(string)
-	if !ok {
-		return fmt.Sprintf("%s is not a string", clip(raw))
-	}
-	switch cond.kind {
-	case kindSemver:
-		sv, ok := parseSemver(s)
-		if !ok {
-			return fmt.Sprintf("%q is not a semantic version such as 1.2.3 or 1.2.3-rc.1", s)
-		}
-		cond.vers = append(cond.vers, sv)
-	case kindDatetime:
-		t, ok := parseDatetime(s)
-		if !ok {
-			return fmt.Sprintf("%q is not an RFC 3339 date-time such as 2026-11-21T10:00:00Z", s)
-		}
-		cond.times = append(cond.times, t)
-	default:
-		if cond.op == opMatches {
-			re, err := regexp.Compile(s)
-			if err != nil {
-				return fmt.Sprintf("bad regular expression: %v", err)
-			}
-			cond.re = re
-		}
-		cond.strs = append(cond.strs, s)
-	}
-	return ""
 }
 
 // toTime converts a datetime context value: time.Time or an RFC 3339 string.

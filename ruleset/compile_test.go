@@ -59,39 +59,40 @@ func TestCompileErrors(t *testing.T) {
 		t.Fatalf("Compile returned %v, want a *CompileError", err)
 	}
 	want := []string{
-		`audiences.a: audience cycle: a → b → a`,
-		`audiences.self: audience cycle: self → self`,
-		`audiences.typo.conditions[0].operator: contains is not an operator for number attribute "age"`,
-		`audiences.typo.conditions[1].values[0]: bad regular expression: error parsing regexp: missing closing ): ` + "`(`",
-		`audiences.typo.conditions[2].values[0]: "1.2" is not a semantic version such as 1.2.3 or 1.2.3-rc.1`,
-		`audiences.typo.conditions[3].values[0]: "tomorrow" is not an RFC 3339 date-time such as 2026-11-21T10:00:00Z`,
-		`audiences.typo.conditions[4].values[0]: "12" is not a number`,
-		`audiences.typo.conditions[5].values: eq takes exactly one value, got 2`,
-		`audiences.typo.conditions[6].values: exists takes no value, got 1`,
-		`audiences.typo.conditions[7].values: in needs at least one value`,
+		`audiences.a.conditions[0].audience: audience cycle: a → b → a`,
+		`audiences.self.conditions[0].audience: audience cycle: self → self`,
+		`audiences.typo.conditions[0].operator: operator contains does not apply to number attribute "age" (it takes string attributes)`,
+		`audiences.typo.conditions[1].values[0]: invalid regular expression: missing closing ): ` + "`(`",
+		`audiences.typo.conditions[2].values[0]: v is a semver attribute: value "1.2" must be a semantic version such as "2.3.0" or "v2.3.0-rc.1" (quoted when it has fewer than three parts)`,
+		`audiences.typo.conditions[3].values[0]: d is a datetime attribute: value "tomorrow" must be an RFC 3339 date-time such as 2026-01-02T15:04:05Z or a date such as 2026-01-02 (midnight UTC)`,
+		`audiences.typo.conditions[4].values[0]: n is a number attribute: value "12" must be a number`,
+		`audiences.typo.conditions[5].values: operator eq takes one value, not 2`,
+		`audiences.typo.conditions[6].values: operator exists takes no value`,
+		`audiences.typo.conditions[7].values: operator in needs values: a list`,
 		`audiences.typo.conditions[8].type: unknown attribute type "colour" (want string, boolean, number, semver or datetime)`,
 		`audiences.typo.conditions[9].operator: unknown operator "like"`,
-		`audiences.typo.conditions[10].operator: lt is not an operator for boolean attribute "b"`,
+		`audiences.typo.conditions[10].operator: operator lt does not apply to boolean attribute "b" (it takes number, semver or datetime attributes)`,
 		`audiences.typo.conditions[11]: needs an attribute or an audience`,
 		`audiences.typo.conditions[12].audience: unknown audience "ghost"`,
 		`audiences.typo.conditions[13].type: attribute "untyped" has no type`,
 		`audiences.typo.key: "typ0" does not match the audience's key "typo"`,
 		`audiences.typo.match: unknown match "some" (want all or any)`,
-		`flags.checkout-v2.off: unknown variant "of" (variants: [on off])`,
+		`flags.checkout-v2.off: unknown variant "of" (variants: on, off)`,
 		`flags.checkout-v2.rules[0].audiences[0]: unknown audience "nobody"`,
-		`flags.checkout-v2.rules[1].rollout: weights sum to 95%, not 100%`,
-		`flags.checkout-v2.rules[2].rollout[0].variant: unknown variant "maybe" (variants: [on off])`,
-		`flags.checkout-v2.rules[3]: has both serve and rollout; give one`,
-		`flags.checkout-v2.rules[4]: has neither serve nor rollout; give one`,
-		`flags.checkout-v2.variants[1].value: value "no" is not a boolean`,
+		`flags.checkout-v2.rules[1].rollout: rollout percentages sum to 95, not 100`,
+		`flags.checkout-v2.rules[2].rollout[0].variant: unknown variant "maybe" (variants: on, off)`,
+		`flags.checkout-v2.rules[3]: a rule has serve or rollout, not both`,
+		`flags.checkout-v2.rules[4]: a rule needs serve (one variant) or rollout (a split)`,
+		`flags.checkout-v2.variants[1].value: variant "off" of a boolean flag must be a boolean, not "no"`,
 		`flags.colour.type: unknown flag type "colour" (want boolean, string, number or json)`,
 		`flags.mismatch.key: "other" does not match the flag's key "mismatch"`,
 		`flags.mismatch.variants[1].name: duplicate variant "one"`,
-		`overrides.ghost-flag: unknown flag "ghost-flag"`,
+		`overrides.ghost-flag.flag: unknown flag "ghost-flag"`,
 		`overrides.mismatch.environment: "staging" is not this rule set's environment "production"`,
-		`overrides.mismatch.recovery.every: must be a positive duration, not 0s`,
+		`overrides.mismatch.recovery.every: must be a positive duration such as 1m, not 0s`,
 		`overrides.mismatch.recovery.start: 120 is outside 0..100 (percent)`,
 		`overrides.mismatch.recovery.step: -1 is outside 0..100 (percent)`,
+		`overrides.mismatch.serve: unknown variant "two" of flag mismatch (variants: one, one)`,
 	}
 	var got []string
 	for _, p := range ce.Problems {
@@ -100,7 +101,7 @@ func TestCompileErrors(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("problems:\n%s\n\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if !strings.HasPrefix(err.Error(), "invalid rule set: 33 problems\n\taudiences.a: audience cycle") {
+	if !strings.HasPrefix(err.Error(), "invalid rule set: 34 problems\n\taudiences.a.conditions[0].audience: audience cycle") {
 		t.Errorf("Error() = %q", err.Error())
 	}
 }
@@ -118,10 +119,10 @@ func TestCompileOverrideProblems(t *testing.T) {
 		t.Fatalf("got %v, want *CompileError", err)
 	}
 	want := []string{
-		`overrides.new-search.recovery.every: must be a positive duration, not 0s`,
+		`overrides.new-search.recovery.every: must be a positive duration such as 1m, not 0s`,
 		`overrides.new-search.recovery.start: 120 is outside 0..100 (percent)`,
 		`overrides.new-search.recovery.step: -1 is outside 0..100 (percent)`,
-		`overrides.new-search.serve: unknown variant "sideways" (variants: [on off])`,
+		`overrides.new-search.serve: unknown variant "sideways" of flag new-search (variants: on, off)`,
 	}
 	var got []string
 	for _, p := range ce.Problems {
@@ -175,13 +176,13 @@ func TestNaturalLess(t *testing.T) {
 	want := []string{"a", "rules[1]", "rules[1].x", "rules[2]", "rules[02]", "rules[10]"}
 	ps := problems{}
 	for _, s := range in {
-		ps.add(s, "m")
+		ps.addPath([]any{s}, "m")
 	}
 	var ce *CompileError
 	errors.As(ps.err(), &ce)
 	for i, p := range ce.Problems {
-		if p.Path != want[i] {
-			t.Errorf("position %d: %s, want %s", i, p.Path, want[i])
+		if p.PathString() != want[i] {
+			t.Errorf("position %d: %s, want %s", i, p.PathString(), want[i])
 		}
 	}
 }

@@ -113,14 +113,6 @@ const (
 	opNotExists
 )
 
-var opKinds = map[string]opKind{
-	OpEq: opEq, OpNeq: opNeq, OpIn: opIn, OpNotIn: opNotIn,
-	OpContains: opContains, OpNotContains: opNotContains,
-	OpStartsWith: opStartsWith, OpEndsWith: opEndsWith, OpMatches: opMatches,
-	OpLt: opLt, OpLte: opLte, OpGt: opGt, OpGte: opGte,
-	OpExists: opExists, OpNotExists: opNotExists,
-}
-
 // condition is a compiled Condition: either a reference to an audience or
 // a typed test of one attribute with its operands decoded.
 type condition struct {

@@ -6,24 +6,10 @@ import (
 	"strings"
 )
 
-// Problem is one thing wrong with a Document, found by Compile.
-type Problem struct {
-	// Path locates the field at fault, such as
-	// "flags.checkout-v2.rules[1].rollout".
-	Path string
-	// Message says what is wrong with it.
-	Message string
-}
-
-// String returns "path: message".
-func (p Problem) String() string {
-	return p.Path + ": " + p.Message
-}
-
 // CompileError lists every problem Compile found in a Document, sorted by
 // path, then message.
 type CompileError struct {
-	Problems []Problem
+	Problems []FieldError
 }
 
 // Error returns the problems one per line.
@@ -42,11 +28,15 @@ func (e *CompileError) Error() string {
 
 // problems collects Problems during compilation.
 type problems struct {
-	list []Problem
+	list []FieldError
 }
 
-func (ps *problems) add(path, format string, args ...any) {
-	ps.list = append(ps.list, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+func (ps *problems) add(p *fieldPath, format string, args ...any) {
+	ps.addPath(p.list(), format, args...)
+}
+
+func (ps *problems) addPath(path []any, format string, args ...any) {
+	ps.list = append(ps.list, FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
 func (ps *problems) err() error {
@@ -55,8 +45,8 @@ func (ps *problems) err() error {
 	}
 	sort.SliceStable(ps.list, func(i, j int) bool {
 		a, b := ps.list[i], ps.list[j]
-		if a.Path != b.Path {
-			return naturalLess(a.Path, b.Path)
+		if pa, pb := a.PathString(), b.PathString(); pa != pb {
+			return naturalLess(pa, pb)
 		}
 		return a.Message < b.Message
 	})

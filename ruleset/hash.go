@@ -7,7 +7,7 @@ import (
 )
 
 // Hash returns the murmur3 x86 32-bit hash (seed 0) of the UTF-8 bytes of
-// salt + "/" + value, as DESIGN §3 specifies for every SDK. It does not
+// salt + "/" + value, as docs/repository.md specifies for every SDK. It does not
 // allocate: the three parts are hashed as one stream without being joined.
 func Hash(salt, value string) uint32 {
 	return saltState(salt).writeString(value).sum()

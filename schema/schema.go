@@ -8,12 +8,15 @@ package schema
 import (
 	"bytes"
 	"embed"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v5"
+
+	"github.com/flagpole/flagpole/ruleset"
 )
 
 // Schema names, as accepted by Source and Validate.
@@ -60,13 +63,23 @@ func Names() []string {
 }
 
 // Source returns the JSON text of the named schema, or nil if there is no
-// such schema.
+// such schema. The operator enum is filled in from ruleset's operator
+// table, the one list of operators.
 func Source(name string) []byte {
 	b, err := files.ReadFile(name + ".schema.json")
 	if err != nil {
 		return nil
 	}
-	return b
+	return bytes.ReplaceAll(b, []byte(`"$operators"`), operatorEnum())
+}
+
+// operatorEnum returns the names of ruleset's operators as a JSON list.
+func operatorEnum() []byte {
+	b, err := json.Marshal(ruleset.Operators())
+	if err != nil {
+		panic(err) // a list of strings always encodes
+	}
+	return bytes.ReplaceAll(b, []byte(","), []byte(", "))
 }
 
 // ID returns the $id of the named schema, or "" if there is no such schema.

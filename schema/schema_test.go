@@ -127,3 +127,16 @@ func TestValidateGoIntegers(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 }
+
+func TestOperatorEnumFromRuleset(t *testing.T) {
+	for _, name := range []string{Audience, Flag} {
+		src := string(Source(name))
+		if strings.Contains(src, "$operators") || !strings.Contains(src, `"operator": {"enum": ["eq", "neq", "in", "not_in", "contains"`) {
+			t.Errorf("%s: operator enum not filled in from ruleset.Operators:\n%s", name, src)
+		}
+	}
+	if v := Validate(Flag, map[string]any{"key": "f", "rules": []any{map[string]any{"serve": "on",
+		"conditions": []any{map[string]any{"attribute": "a", "operator": "like", "value": "x"}}}}}); len(v) != 1 {
+		t.Errorf("unknown operator: %v, want one violation", v)
+	}
+}
