@@ -252,7 +252,11 @@ func (cond *condition) addOperand(v any) string {
 			if err != nil {
 				return "invalid regular expression: " + strings.TrimPrefix(err.Error(), "error parsing regexp: ")
 			}
+			if msg := checkRegex(str); msg != "" {
+				return msg
+			}
 			cond.re = re
+			cond.reCost, _ = regexProgramSize(str)
 		}
 		if ok {
 			cond.strs = append(cond.strs, str)

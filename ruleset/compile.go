@@ -36,7 +36,7 @@ func CompileWith(doc *Document, opts Options) (*RuleSet, error) {
 	if now == nil {
 		now = time.Now
 	}
-	c := compiler{doc: doc}
+	c := compiler{doc: doc, costs: costs{aud: map[*audience]int{}, busy: map[*audience]bool{}}}
 	audiences := c.audiences()
 	rs := &RuleSet{doc: doc, flags: make(map[string]*flag, len(doc.Flags)), now: now}
 	rs.keys = sortedKeys(doc.Flags)
@@ -56,8 +56,9 @@ func CompileWith(doc *Document, opts Options) (*RuleSet, error) {
 
 // compiler holds the state of one compilation.
 type compiler struct {
-	doc *Document
-	ps  problems
+	doc   *Document
+	ps    problems
+	costs costs
 }
 
 // flag compiles one flag; nil if it is too broken to evaluate (the
@@ -77,14 +78,22 @@ func (c *compiler) flag(key string, src *Flag, auds map[string]*audience) *flag 
 	ok := c.variants(&path, src, f)
 	f.off = c.variantIndex(ptr(path.field("off")), src.Off, f)
 	f.def = c.variantIndex(ptr(path.field("default")), src.Default, f)
-	f.rules = make([]rule, len(src.Rules))
 	rules := path.field("rules")
+	if len(src.Rules) > MaxRules {
+		c.ps.add(&rules, "%d rules, over the limit of %d a flag", len(src.Rules), MaxRules)
+		return nil
+	}
+	f.rules = make([]rule, len(src.Rules))
 	for i := range src.Rules {
 		rp := rules.index(i)
 		c.rule(&rp, f, &src.Rules[i], &f.rules[i], auds)
 	}
 	if !ok || f.off < 0 || f.def < 0 || len(c.ps.list) > before {
 		return nil // a rule with an unknown variant cannot be evaluated
+	}
+	if cost := c.costs.flag(f); cost > MaxFlagCost {
+		c.ps.add(&rules, "evaluating the rules costs more than %d units (a condition is 1, a regular expression its program size, an audience its conditions at every use), over the limit of %d: split the flag or share fewer costly audiences", cost, MaxFlagCost)
+		return nil
 	}
 	f.offResult = f.result(f.off, ReasonDisabled, -1, "")
 	f.defResult = f.result(f.def, ReasonDefault, -1, "")

@@ -106,6 +106,10 @@ func (c *compiler) conditions(path *fieldPath, srcs []Condition, auds map[string
 	if len(srcs) == 0 {
 		return nil
 	}
+	if len(srcs) > MaxConditions {
+		c.ps.add(path, "%d conditions, over the limit of %d", len(srcs), MaxConditions)
+		return nil
+	}
 	out := make([]condition, len(srcs))
 	for i := range srcs {
 		c.condition(ptr(path.index(i)), &srcs[i], &out[i], auds)

@@ -128,6 +128,7 @@ type condition struct {
 	vers     []semver
 	times    []time.Time
 	re       *regexp.Regexp
+	reCost   int // re's program size, its cost in MaxFlagCost units
 	src      *Condition
 }
 

@@ -16,6 +16,10 @@ const (
 	MaxContextBytes = 64 << 10
 	// MaxContextAttributes is the most attributes a context may have.
 	MaxContextAttributes = 256
+	// MaxContextString is the longest string value, in bytes, a context
+	// attribute may have. With MaxRegexInstructions it bounds the cost of
+	// one matches condition.
+	MaxContextString = 2048
 )
 
 // ErrContextTooLarge is returned (wrapped) by ParseContext for input over
@@ -27,7 +31,9 @@ var ErrContextTooLarge = errors.New("context too large")
 // object value is an error naming the attribute ("context.tags: must be a
 // string, number, boolean or null"), as are duplicate attributes, more
 // than MaxContextAttributes attributes, input over MaxContextBytes and
-// anything after the object.
+// anything after the object, and a string value longer than
+// MaxContextString bytes (a 400 for a remote caller, not a 413: the body
+// may be small and the fix is to that attribute).
 func ParseContext(data []byte) (Context, error) {
 	if len(data) > MaxContextBytes {
 		return nil, fmt.Errorf("context: %d bytes: %w (limit %d bytes)", len(data), ErrContextTooLarge, MaxContextBytes)
@@ -89,6 +95,9 @@ func parseValidContext(data []byte) (Context, error) {
 				return nil, fmt.Errorf("context.%s: number %s out of range", name, clip(data[i:end]))
 			}
 			v, i = f, end
+		}
+		if str, ok := v.(string); ok && len(str) > MaxContextString {
+			return nil, stringTooLong(name, len(str))
 		}
 		ctx[name] = v
 		i = skipSpace(data, i)
@@ -157,6 +166,9 @@ func parseContextTokens(data []byte) (Context, error) {
 		if err != nil {
 			return nil, err
 		}
+		if str, ok := v.(string); ok && len(str) > MaxContextString {
+			return nil, stringTooLong(name, len(str))
+		}
 		ctx[name] = v
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
@@ -166,6 +178,11 @@ func parseContextTokens(data []byte) (Context, error) {
 		return nil, fmt.Errorf("context: unexpected data after the JSON object")
 	}
 	return ctx, nil
+}
+
+// stringTooLong is the error for a string attribute over MaxContextString.
+func stringTooLong(name string, n int) error {
+	return fmt.Errorf("context.%s: string of %d bytes is over the limit of %d bytes", name, n, MaxContextString)
 }
 
 // contextValue reads one attribute value.

@@ -67,8 +67,37 @@ func TestParseContextLimits(t *testing.T) {
 	if _, err := ParseContext([]byte(big)); !errors.Is(err, ErrContextTooLarge) {
 		t.Errorf("%d bytes: %v, want ErrContextTooLarge", len(big), err)
 	}
-	fits := `{"a":"` + strings.Repeat("x", MaxContextBytes-8) + `"}`
+	// MaxContextBytes of short strings fit.
+	b.Reset()
+	b.WriteString("{")
+	for i := 0; b.Len() < MaxContextBytes-MaxContextString-64; i++ {
+		fmt.Fprintf(&b, `"s%d":"%s",`, i, strings.Repeat("x", MaxContextString-16))
+	}
+	fits := strings.TrimSuffix(b.String(), ",") + "}"
 	if _, err := ParseContext([]byte(fits)); err != nil {
 		t.Errorf("%d bytes: %v", len(fits), err)
+	}
+}
+
+func TestContextStringLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name, json string
+		ok         bool
+	}{
+		{"at the limit", `{"ua":"` + strings.Repeat("x", MaxContextString) + `"}`, true},
+		{"over", `{"ua":"` + strings.Repeat("x", MaxContextString+1) + `"}`, false},
+		// The token path (input that is not valid JSON as a whole) too.
+		{"over, then invalid", `{"ua":"` + strings.Repeat("x", MaxContextString+1) + `", }`, false},
+		{"escaped over", `{"ua":"` + strings.Repeat(`é`, MaxContextString/2+1) + `"}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseContext([]byte(tc.json))
+			if tc.ok != (err == nil) {
+				t.Fatalf("err = %v, want ok=%v", err, tc.ok)
+			}
+			if err != nil && (!strings.Contains(err.Error(), "context.ua") || !strings.Contains(err.Error(), "2048") || errors.Is(err, ErrContextTooLarge)) {
+				t.Errorf("err = %v: want a 400 naming context.ua and the limit", err)
+			}
+		})
 	}
 }
