@@ -18,6 +18,8 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/flagpole/flagpole/internal/redact"
 )
 
 // ErrBranchNotFound is reported when the remote has no such branch (never
@@ -92,7 +94,7 @@ func NewGit(opts GitOptions) (*Git, error) {
 		opts.Branch = "main"
 	}
 	if !plumbing.NewBranchReferenceName(opts.Branch).IsBranch() || strings.ContainsAny(opts.Branch, " ~^:?*[\\") {
-		return nil, fmt.Errorf("git source %s: invalid branch name %q", Redact(opts.URL), opts.Branch)
+		return nil, fmt.Errorf("git source %s: invalid branch name %q", redact.URL(opts.URL), opts.Branch)
 	}
 	if opts.Poll == 0 {
 		opts.Poll = 15 * time.Second
@@ -118,7 +120,7 @@ func NewGit(opts GitOptions) (*Git, error) {
 	g := &Git{opts: opts, url: normaliseURL(opts.URL), log: opts.Logger, trigger: make(chan struct{}, 1)}
 	auth, err := g.authMethod()
 	if err != nil {
-		return nil, fmt.Errorf("git source %s: %w", Redact(opts.URL), g.scrub(err))
+		return nil, fmt.Errorf("git source %s: %w", redact.URL(opts.URL), g.scrub(err))
 	}
 	g.auth = auth
 	return g, nil
@@ -136,7 +138,7 @@ func normaliseURL(u string) string {
 }
 
 // String implements Source: the URL without credentials.
-func (g *Git) String() string { return Redact(g.url) }
+func (g *Git) String() string { return redact.URL(g.url) }
 
 // Branch implements Brancher.
 func (g *Git) Branch() string { return g.opts.Branch }

@@ -10,6 +10,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+
+	"github.com/flagpole/flagpole/internal/redact"
 )
 
 // authMethod picks credentials for the URL's protocol.
@@ -74,30 +76,17 @@ func knownHostsFile(explicit string) string {
 	return ""
 }
 
-// scrub returns err with the token, URL passwords and the raw URL replaced
-// by their redacted forms. The original error stays reachable through
-// errors.Is and errors.As.
+// scrub returns err with the token and the URL's secrets replaced by
+// redact.Mask. The original error stays reachable through errors.Is and
+// errors.As.
 func (g *Git) scrub(err error) error {
 	if err == nil {
 		return nil
 	}
-	msg := err.Error()
-	var secrets []string
-	if g.opts.Token != "" {
-		secrets = append(secrets, g.opts.Token, url.QueryEscape(g.opts.Token))
-	}
-	if u, perr := url.Parse(g.url); perr == nil && u.User != nil {
-		if p, ok := u.User.Password(); ok && p != "" {
-			secrets = append(secrets, p, url.QueryEscape(p))
-		} else if u.Scheme == "http" || u.Scheme == "https" {
-			secrets = append(secrets, u.User.Username())
-		}
-	}
-	msg = strings.ReplaceAll(msg, g.url, Redact(g.url))
-	for _, s := range secrets {
-		if s != "" {
-			msg = strings.ReplaceAll(msg, s, "xxxxx")
-		}
+	msg := redact.Text(err.Error(), g.url)
+	if t := g.opts.Token; len(t) >= 4 {
+		msg = strings.ReplaceAll(msg, t, redact.Mask)
+		msg = strings.ReplaceAll(msg, url.QueryEscape(t), redact.Mask)
 	}
 	if msg == err.Error() {
 		return err

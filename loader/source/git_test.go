@@ -238,25 +238,6 @@ func TestGitSourceHidesToken(t *testing.T) {
 	}
 }
 
-func TestRedact(t *testing.T) {
-	cases := []struct{ in, want string }{
-		{"https://github.com/o/r.git", "https://github.com/o/r.git"},
-		{"https://x-access-token:ghp_abc@github.com/o/r.git", "https://x-access-token:xxxxx@github.com/o/r.git"},
-		{"https://ghp_abc@github.com/o/r.git", "https://xxxxx@github.com/o/r.git"},
-		{"ssh://git@github.com/o/r.git", "ssh://git@github.com/o/r.git"},
-		{"git@github.com:o/r.git", "git@github.com:o/r.git"},
-		{"/srv/git/flags.git", "/srv/git/flags.git"},
-		{"https://u:p%zz@host/r", "https://xxxxx@host/r"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.in, func(t *testing.T) {
-			if got := source.Redact(tc.in); got != tc.want {
-				t.Errorf("Redact = %q, want %q", got, tc.want)
-			}
-		})
-	}
-}
-
 func TestGitSourceCheckoutTracksTree(t *testing.T) {
 	r := newRemote(t)
 	c1 := r.commit(map[string]string{"flagpole.yaml": "x", "audiences/a.yaml": "a", "flags/deep/f.yaml": "f"}, "first")
