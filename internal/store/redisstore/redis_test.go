@@ -228,4 +228,3 @@ func TestRedisURLForms(t *testing.T) {
 		})
 	}
 }
-
