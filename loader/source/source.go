@@ -4,10 +4,7 @@
 // way (an unreachable remote, a deleted branch, a missing directory).
 package source
 
-import (
-	"context"
-	"regexp"
-)
+import "context"
 
 // Revision is one version of the repository, ready to load.
 type Revision struct {
@@ -57,7 +54,3 @@ type Source interface {
 type Brancher interface {
 	Branch() string
 }
-
-// scpLike matches scp-style git addresses (user@host:path), whose user part
-// is not a secret.
-var scpLike = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/]`)
