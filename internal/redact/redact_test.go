@@ -21,6 +21,9 @@ func TestURL(t *testing.T) {
 		{"file:///srv/flags.git", "file:///srv/flags.git"},
 		{"//:0000@", "//:xxxxx@"}, // found by fuzzing: a scheme-relative URL
 		{"//tok@host/x", "//xxxxx@host/x"},
+		{"^://:s3cretpw@", "^://:xxxxx@"}, // found by fuzzing the Redis URL parser
+		{"my_scheme://u:s3cr3t@h/r", "my_scheme://u:xxxxx@h/r"},
+		{"a:b://u:s3cr3t@h/r", "a:b://u:xxxxx@h/r"},
 		{"redis://:s3cr3t@127.0.0.1:6379/0", "redis://:xxxxx@127.0.0.1:6379/0"},
 		{"redis://user@127.0.0.1:6379/0", "redis://user@127.0.0.1:6379/0"},
 		{"user:s3cr3t@host:6379", "user:xxxxx@host:6379"},
