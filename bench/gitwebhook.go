@@ -9,10 +9,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"time"
+
+	"github.com/flagpole/flagpole/internal/testutil/gitrepo"
 )
 
 // Targets of the git scenario: BENCHMARKS.md (push + webhook → SDK) and the sync table there (push + webhook → published)
@@ -28,42 +28,22 @@ const webhookSecret = "bench-webhook-secret"
 // pushBody is the webhook payload: a push to main.
 const pushBody = `{"ref":"refs/heads/main"}`
 
-// gitRepo is a work tree with a bare remote, driven with the git CLI.
-type gitRepo struct {
-	work, bare string
-}
-
-// git runs the git CLI in the work tree with a fixed identity.
-func (r *gitRepo) git(args ...string) error {
-	cmd := exec.Command("git", append([]string{"-C", r.work}, args...)...)
-	cmd.Env = append(os.Environ(),
-		"GIT_AUTHOR_NAME=flagpole-bench", "GIT_AUTHOR_EMAIL=bench@localhost",
-		"GIT_COMMITTER_NAME=flagpole-bench", "GIT_COMMITTER_EMAIL=bench@localhost",
-		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("git %v in %s: %w\n%s", args, r.work, err, out)
-	}
-	return nil
-}
-
 // newGitRepo makes a bare remote under dir and a work tree holding a copy
 // of example, committed and pushed to main.
-func newGitRepo(dir, example string) (*gitRepo, error) {
-	r := &gitRepo{work: filepath.Join(dir, "work"), bare: filepath.Join(dir, "remote.git")}
-	if out, err := exec.Command("git", "init", "-q", "--bare", "-b", "main", r.bare).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("git init --bare %s: %w\n%s", r.bare, err, out)
+func newGitRepo(dir, example string) (*gitrepo.Remote, error) {
+	r, err := gitrepo.Create(dir)
+	if err != nil {
+		return nil, err
 	}
-	if err := copyDir(example, r.work); err != nil {
+	if err := copyDir(example, r.Work); err != nil {
 		return nil, fmt.Errorf("copying %s: %w", example, err)
 	}
 	for _, args := range [][]string{
-		{"init", "-q", "-b", "main"},
 		{"add", "-A"},
 		{"commit", "-q", "-m", "flags.example"},
-		{"remote", "add", "origin", r.bare},
 		{"push", "-q", "origin", "main"},
 	} {
-		if err := r.git(args...); err != nil {
+		if _, err := r.Run(args...); err != nil {
 			return nil, err
 		}
 	}
@@ -106,13 +86,13 @@ func runGitWebhook(ctx context.Context, cfg *config) ([]*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	tog, err := newToggler(repo.work)
+	tog, err := newToggler(repo.Work)
 	if err != nil {
 		return nil, err
 	}
 	var g group
 	defer g.stopAll()
-	srv, err := startFlagpole(cfg.bin, "flagpole serve", "serve", "--repo", repo.bare,
+	srv, err := startFlagpole(cfg.bin, "flagpole serve", "serve", "--repo", repo.Bare,
 		"--poll", "1h", "--webhook-secret", webhookSecret, "--cache-dir", filepath.Join(dir, "cache"))
 	if err != nil {
 		return nil, err
@@ -131,10 +111,10 @@ func runGitWebhook(ctx context.Context, cfg *config) ([]*report, error) {
 		if err := tog.write(); err != nil {
 			return start, err
 		}
-		if err := repo.git("commit", "-q", "-a", "-m", fmt.Sprintf("bench: toggle %s (%d)", watchedFlag, i+1)); err != nil {
+		if _, err := repo.Run("commit", "-q", "-a", "-m", fmt.Sprintf("bench: toggle %s (%d)", watchedFlag, i+1)); err != nil {
 			return start, err
 		}
-		if err := repo.git("push", "-q", "origin", "main"); err != nil {
+		if _, err := repo.Run("push", "-q", "origin", "main"); err != nil {
 			return start, err
 		}
 		pushed := time.Now()

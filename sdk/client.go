@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/flagpole/flagpole/internal/redact"
 	"github.com/flagpole/flagpole/ruleset"
 )
 
@@ -120,10 +121,10 @@ func (c *Client) waitInit(ctx context.Context) error {
 	case err := <-c.initErr:
 		return fmt.Errorf("starting the flagpole client: %w", err)
 	case <-ctx.Done():
-		return fmt.Errorf("waiting for the first rule set from %s: %w", redactURL(c.opts.URL), ctx.Err())
+		return fmt.Errorf("waiting for the first rule set from %s: %w", redact.URL(c.opts.URL), ctx.Err())
 	case <-t.C:
 		c.log.Warn("flagpole: no rule set from the bearer yet; serving bootstrap or defaults and retrying",
-			"url", redactURL(c.opts.URL), "waited", c.opts.InitTimeout, "state", c.State().String())
+			"url", redact.URL(c.opts.URL), "waited", c.opts.InitTimeout, "state", c.State().String())
 		return nil
 	}
 }

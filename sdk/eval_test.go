@@ -90,6 +90,7 @@ func TestBadOptions(t *testing.T) {
 		{"wrong environment", Options{Offline: true, Bootstrap: "testdata/snapshot.json", Environment: "staging"}, `not "staging"`},
 		{"client timeout", Options{URL: "http://127.0.0.1:1", Key: "k", HTTPClient: &http.Client{Timeout: time.Second}}, "HTTPClient.Timeout is 1s"},
 		{"password hidden", Options{URL: "ftp://u:secret@host", Key: "k"}, "u:xxxxx@host"},
+		{"token hidden", Options{URL: "https://secret-token@", Key: "k"}, "https://xxxxx@"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/flagpole/flagpole/internal/redact"
 )
 
 // Defaults applied by New to zero Options fields.
@@ -79,7 +81,7 @@ func (o Options) withDefaults() (Options, error) {
 		}
 		u, err := url.Parse(o.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return o, fmt.Errorf("sdk options: URL %q must be an absolute http or https URL", redactURL(o.URL))
+			return o, fmt.Errorf("sdk options: URL %q must be an absolute http or https URL", redact.URL(o.URL))
 		}
 		if o.Key == "" {
 			return o, errors.New("sdk options: Key is required unless Offline is set")
@@ -113,13 +115,4 @@ func (o Options) withDefaults() (Options, error) {
 		o.RequestTimeout = DefaultRequestTimeout
 	}
 	return o, nil
-}
-
-// redactURL hides the password of a URL that carries credentials.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }

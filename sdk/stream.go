@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/flagpole/flagpole/internal/redact"
 	"github.com/flagpole/flagpole/ruleset"
 )
 
@@ -61,7 +62,7 @@ func (c *Client) run(ctx context.Context) {
 func (c *Client) stream(ctx context.Context, resume bool, bo *backoff) error {
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	endpoint := redactURL(c.opts.URL + "/v1/stream")
+	endpoint := redact.URL(c.opts.URL + "/v1/stream")
 	resp, resumed, err := c.connect(sctx, cancel, resume)
 	if err != nil {
 		return err
@@ -99,7 +100,7 @@ func (c *Client) stream(ctx context.Context, resume bool, bo *backoff) error {
 // sent a Last-Event-ID. cancel is the stream's, used for the header timeout.
 func (c *Client) connect(ctx context.Context, cancel context.CancelCauseFunc, resume bool) (*http.Response, bool, error) {
 	endpoint := c.opts.URL + "/v1/stream"
-	what := "GET " + redactURL(endpoint)
+	what := "GET " + redact.URL(endpoint)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
 	if err != nil {
 		return nil, false, fmt.Errorf("building %s: %w", what, err)
@@ -194,7 +195,7 @@ func (c *Client) refetch(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.RequestTimeout)
 	defer cancel()
 	endpoint := c.opts.URL + "/v1/flags"
-	what := "GET " + redactURL(endpoint)
+	what := "GET " + redact.URL(endpoint)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
 	if err != nil {
 		return fmt.Errorf("building %s: %w", what, err)

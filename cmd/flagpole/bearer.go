@@ -7,7 +7,7 @@ import (
 	"io"
 
 	"github.com/flagpole/flagpole/bearer"
-	"github.com/flagpole/flagpole/internal/store/redisstore"
+	"github.com/flagpole/flagpole/internal/redact"
 )
 
 // runBearer runs a bearer alone: it serves the rule sets a syncer publishes
@@ -42,7 +42,7 @@ func runBearer(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return fail(stderr, "bearer", err)
 	}
-	logger.Info("flagpole bearer starting", "version", version, "redis", redisstore.RedactURL(*redisURL))
+	logger.Info("flagpole bearer starting", "version", version, "redis", redact.URL(*redisURL))
 	err = runAll(ctx, b.Run, func(ctx context.Context) error { return serveHTTP(ctx, c.listen, b.Handler(), logger) })
 	return finish(stderr, "bearer", err)
 }

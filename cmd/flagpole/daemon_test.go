@@ -9,15 +9,15 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/flagpole/flagpole/internal/testutil/gitrepo"
 )
 
 // Demo keys of flags.example (flags.example/DEMO-KEYS.md).
@@ -176,55 +176,39 @@ func status(t *testing.T, d *daemon) map[string]any {
 	return st
 }
 
-// gitRepo is a working clone pushing to a bare remote, driven by the git CLI.
+// gitRepo is a gitrepo.Remote holding the example repository, under the
+// names these tests use.
 type gitRepo struct {
-	t           *testing.T
-	work, bare  string
-	commitCount int
+	*gitrepo.Remote
+	t          *testing.T
+	work, bare string
 }
 
 func newGitRepo(t *testing.T) *gitRepo {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed (make deps installs it)")
-	}
-	root := t.TempDir()
-	g := &gitRepo{t: t, work: filepath.Join(root, "work"), bare: filepath.Join(root, "remote.git")}
-	g.git(root, "init", "--bare", "--initial-branch=main", g.bare)
+	r := gitrepo.New(t)
+	g := &gitRepo{Remote: r, t: t, work: r.Work, bare: r.Bare}
 	copyDir(t, exampleRepo(t), g.work)
-	g.git(g.work, "init", "--initial-branch=main")
-	g.git(g.work, "remote", "add", "origin", g.bare)
 	g.commit("initial flags")
 	return g
 }
 
+// git runs the git CLI in dir.
 func (g *gitRepo) git(dir string, args ...string) string {
 	g.t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=test", "GIT_AUTHOR_EMAIL=test@localhost",
-		"GIT_COMMITTER_NAME=test", "GIT_COMMITTER_EMAIL=test@localhost", "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		g.t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
+	return g.Git(append([]string{"-C", dir}, args...)...)
 }
 
 // write replaces a file of the working clone.
 func (g *gitRepo) write(rel, content string) {
 	g.t.Helper()
-	if err := os.WriteFile(filepath.Join(g.work, rel), []byte(content), 0o644); err != nil {
-		g.t.Fatal(err)
-	}
+	g.Write(map[string]string{rel: content})
 }
 
 // commit commits everything, pushes, and returns the commit hash.
 func (g *gitRepo) commit(msg string) string {
-	g.git(g.work, "add", "-A")
-	g.git(g.work, "commit", "-q", "-m", msg)
-	g.git(g.work, "push", "-q", "origin", "main")
-	return g.git(g.work, "rev-parse", "HEAD")
+	g.t.Helper()
+	return g.CommitPush(nil, msg)
 }
 
 // pushWebhook delivers a GitHub-style push notification signed with secret.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/flagpole/flagpole/internal/store/redisstore"
+	"github.com/flagpole/flagpole/internal/redact"
 )
 
 // runSync runs the syncer alone, publishing to Redis for separate bearers.
@@ -61,7 +61,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if h := r.webhook(sy.Trigger); h != nil {
 		mux.Handle("POST /v1/hooks/git", h)
 	}
-	logger.Info("flagpole sync starting", "version", version, "source", role.src.String(), "redis", redisstore.RedactURL(*redisURL))
+	logger.Info("flagpole sync starting", "version", version, "source", role.src.String(), "redis", redact.URL(*redisURL))
 	err = runAll(ctx, sy.Run, func(ctx context.Context) error { return serveHTTP(ctx, c.listen, mux, logger) })
 	return finish(stderr, "sync", err)
 }

@@ -36,12 +36,17 @@ func scan(raw string) (masked string, secrets []string) {
 	switch {
 	case hasScheme && strings.HasPrefix(rest, "//"):
 		prefix, rest = scheme+"://", rest[2:]
-	case hasScheme:
+	case strings.HasPrefix(raw, "//"):
+		prefix, rest = "//", raw[2:]
+	default:
 		// "scheme:opaque": no authority in url's terms, but "user:pass@host"
 		// (a Redis address without a scheme) parses this way too.
 		scheme, rest = "", raw
-	case strings.HasPrefix(raw, "//"):
-		prefix, rest = "//", raw[2:]
+		// "x^://user:pass@host", "a:b://…": not a scheme to net/url, but
+		// what follows "://" still reads as an authority.
+		if i := strings.Index(raw, "://"); i > 0 && !strings.ContainsAny(raw[:i], "/?#@") {
+			prefix, rest = raw[:i+3], raw[i+3:]
+		}
 	}
 	end := strings.IndexAny(rest, "/?#")
 	if end < 0 {

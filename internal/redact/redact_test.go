@@ -21,10 +21,16 @@ func TestURL(t *testing.T) {
 		{"file:///srv/flags.git", "file:///srv/flags.git"},
 		{"//:0000@", "//:xxxxx@"}, // found by fuzzing: a scheme-relative URL
 		{"//tok@host/x", "//xxxxx@host/x"},
+		{"^://:s3cretpw@", "^://:xxxxx@"}, // found by fuzzing the Redis URL parser
+		{"my_scheme://u:s3cr3t@h/r", "my_scheme://u:xxxxx@h/r"},
+		{"a:b://u:s3cr3t@h/r", "a:b://u:xxxxx@h/r"},
 		{"redis://:s3cr3t@127.0.0.1:6379/0", "redis://:xxxxx@127.0.0.1:6379/0"},
 		{"redis://user@127.0.0.1:6379/0", "redis://user@127.0.0.1:6379/0"},
 		{"user:s3cr3t@host:6379", "user:xxxxx@host:6379"},
 		{"rediss://h:6379/0?password=s3cr3t&db=1", "rediss://h:6379/0?password=xxxxx&db=1"},
+		{"redis+sentinel://u:s3cr3t@h1:1,h2:2/mymaster?sentinel_password=p3", "redis+sentinel://u:xxxxx@h1:1,h2:2/mymaster?sentinel_password=xxxxx"},
+		{"unix:///run/redis.sock", "unix:///run/redis.sock"},
+		{"https://u:p%zz@host/r", "https://u:xxxxx@host/r"},
 		{"redis://h?sentinel_password=p&x=1#f", "redis://h?sentinel_password=xxxxx&x=1#f"},
 		{"https://h/r?access_token=abc", "https://h/r?access_token=xxxxx"},
 		{"https://h/path@with-at", "https://h/path@with-at"},

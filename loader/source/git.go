@@ -2,27 +2,23 @@ package source
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/flagpole/flagpole/internal/backoff"
+	"github.com/flagpole/flagpole/internal/gitx"
+	"github.com/flagpole/flagpole/internal/redact"
 )
 
 // ErrBranchNotFound is reported when the remote has no such branch (never
 // pushed, or deleted). The last good revision keeps serving.
-var ErrBranchNotFound = errors.New("branch not found on the remote")
+var ErrBranchNotFound = gitx.ErrBranchNotFound
 
 // GitOptions configures a git source. Only URL is required.
 type GitOptions struct {
@@ -71,8 +67,7 @@ type GitOptions struct {
 // are reported and retried with exponential backoff and jitter.
 type Git struct {
 	opts    GitOptions
-	url     string // normalised: local paths made absolute
-	auth    transport.AuthMethod
+	remote  *gitx.Remote
 	log     *slog.Logger
 	trigger chan struct{}
 }
@@ -91,8 +86,8 @@ func NewGit(opts GitOptions) (*Git, error) {
 	if opts.Branch == "" {
 		opts.Branch = "main"
 	}
-	if !plumbing.NewBranchReferenceName(opts.Branch).IsBranch() || strings.ContainsAny(opts.Branch, " ~^:?*[\\") {
-		return nil, fmt.Errorf("git source %s: invalid branch name %q", Redact(opts.URL), opts.Branch)
+	if err := gitx.CheckBranch(opts.Branch); err != nil {
+		return nil, fmt.Errorf("git source %s: %w", redact.URL(opts.URL), err)
 	}
 	if opts.Poll == 0 {
 		opts.Poll = 15 * time.Second
@@ -100,43 +95,28 @@ func NewGit(opts GitOptions) (*Git, error) {
 	if opts.RepackEvery == 0 {
 		opts.RepackEvery = 100
 	}
-	if opts.FetchTimeout <= 0 {
-		opts.FetchTimeout = time.Minute
-	}
 	if opts.MinBackoff <= 0 {
 		opts.MinBackoff = time.Second
 	}
 	if opts.MaxBackoff < opts.MinBackoff {
 		opts.MaxBackoff = max(2*time.Minute, opts.MinBackoff)
 	}
-	if opts.Token == "" {
-		opts.Token = os.Getenv("FLAGPOLE_GIT_TOKEN")
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	g := &Git{opts: opts, url: normaliseURL(opts.URL), log: opts.Logger, trigger: make(chan struct{}, 1)}
-	auth, err := g.authMethod()
+	remote, err := gitx.NewRemote(gitx.Options{
+		URL: opts.URL, Token: opts.Token,
+		SSHKeyFile: opts.SSHKeyFile, SSHKeyPassphrase: opts.SSHKeyPassphrase, SSHKnownHosts: opts.SSHKnownHosts,
+		FetchTimeout: opts.FetchTimeout, Logger: opts.Logger,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("git source %s: %w", Redact(opts.URL), g.scrub(err))
+		return nil, fmt.Errorf("git source: %w", err)
 	}
-	g.auth = auth
-	return g, nil
-}
-
-// normaliseURL makes local paths absolute; URLs are kept as given.
-func normaliseURL(u string) string {
-	if strings.Contains(u, "://") || scpLike.MatchString(u) {
-		return u
-	}
-	if abs, err := filepath.Abs(u); err == nil {
-		return abs
-	}
-	return u
+	return &Git{opts: opts, remote: remote, log: opts.Logger, trigger: make(chan struct{}, 1)}, nil
 }
 
 // String implements Source: the URL without credentials.
-func (g *Git) String() string { return Redact(g.url) }
+func (g *Git) String() string { return g.remote.String() }
 
 // Branch implements Brancher.
 func (g *Git) Branch() string { return g.opts.Branch }
@@ -152,11 +132,11 @@ func (g *Git) Trigger() {
 // Run implements Source. It returns an error only when the local clone
 // cannot be created.
 func (g *Git) Run(ctx context.Context, fn func(context.Context, Update)) error {
-	repo, dir, cleanup, err := g.open()
+	clone, err := g.remote.Open(g.opts.CacheDir)
 	if err != nil {
-		return err
+		return fmt.Errorf("git source: %w", err)
 	}
-	defer cleanup()
+	defer clone.Close()
 	var wt *worktree
 	defer func() {
 		if wt != nil {
@@ -164,7 +144,8 @@ func (g *Git) Run(ctx context.Context, fn func(context.Context, Update)) error {
 		}
 	}()
 	var last plumbing.Hash
-	failures, fetched := 0, 0
+	fetched := 0
+	retry := backoff.Counter{Policy: backoff.Policy{Min: g.opts.MinBackoff, Max: g.opts.MaxBackoff}}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -175,30 +156,29 @@ func (g *Git) Run(ctx context.Context, fn func(context.Context, Update)) error {
 		case <-g.trigger:
 		}
 		fetchStart := time.Now()
-		hash, err := g.fetch(ctx, repo)
+		hash, err := clone.Fetch(ctx, g.opts.Branch)
 		g.log.Debug("git source: fetched", "repo", g.String(), "branch", g.opts.Branch, "took", time.Since(fetchStart), "err", err)
 		if ctx.Err() != nil {
 			return nil
 		}
 		// After a failure the revision is reported again even if unchanged,
 		// so that the receiver knows the source has recovered.
-		if err == nil && (hash != last || failures > 0) {
-			if err = g.deliver(ctx, repo, &wt, hash, fn); err == nil {
+		if err == nil && (hash != last || retry.Failures() > 0) {
+			if err = g.deliver(ctx, clone, &wt, hash, fn); err == nil {
 				if hash != last {
-					repo = g.maybeRepack(repo, dir, &fetched)
+					g.maybeRepack(clone, &fetched)
 				}
 				last = hash
 			}
 		}
 		if err != nil {
-			failures++
-			wait := g.backoff(failures)
-			g.log.Warn("git source: fetch failed; retrying", "repo", g.String(), "branch", g.opts.Branch, "attempt", failures, "retry_in", wait, "err", err)
+			wait := retry.Next()
+			g.log.Warn("git source: fetch failed; retrying", "repo", g.String(), "branch", g.opts.Branch, "attempt", retry.Failures(), "retry_in", wait, "err", err)
 			fn(ctx, Update{Err: err})
 			resetTimer(timer, wait)
 			continue
 		}
-		failures = 0
+		retry.Reset()
 		if g.opts.Poll > 0 {
 			resetTimer(timer, jitter(g.opts.Poll))
 		} else {
@@ -207,81 +187,9 @@ func (g *Git) Run(ctx context.Context, fn func(context.Context, Update)) error {
 	}
 }
 
-// open opens or creates the bare clone used for fetching.
-func (g *Git) open() (repo *git.Repository, dir string, cleanup func(), err error) {
-	cleanup = func() {}
-	if g.opts.CacheDir == "" {
-		tmp, err := os.MkdirTemp("", "flagpole-git-")
-		if err != nil {
-			return nil, "", nil, fmt.Errorf("git source %s: creating a clone directory: %w", g, err)
-		}
-		dir, cleanup = tmp, func() { os.RemoveAll(tmp) }
-	} else {
-		sum := sha256.Sum256([]byte(g.url))
-		dir = filepath.Join(g.opts.CacheDir, hex.EncodeToString(sum[:8])+".git")
-	}
-	repo, err = git.PlainOpen(dir)
-	if err != nil && !errors.Is(err, git.ErrRepositoryNotExists) && g.opts.CacheDir != "" {
-		// A damaged cache is only a cache: clone afresh.
-		g.log.Warn("git source: local clone unusable; recreating it", "dir", dir, "err", err)
-		if rerr := os.RemoveAll(dir); rerr == nil {
-			repo, err = nil, git.ErrRepositoryNotExists
-		}
-	}
-	if errors.Is(err, git.ErrRepositoryNotExists) {
-		repo, err = git.PlainInit(dir, true)
-	}
-	if err != nil {
-		cleanup()
-		return nil, "", nil, fmt.Errorf("git source %s: opening the local clone %s: %w", g, dir, err)
-	}
-	if r, err := repo.Remote("origin"); err == nil && (len(r.Config().URLs) != 1 || r.Config().URLs[0] != g.url) {
-		_ = repo.DeleteRemote("origin")
-	}
-	if _, err := repo.Remote("origin"); err != nil {
-		_, err = repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{g.url}})
-		if err != nil {
-			cleanup()
-			return nil, "", nil, fmt.Errorf("git source %s: configuring the local clone %s: %w", g, dir, g.scrub(err))
-		}
-	}
-	return repo, dir, cleanup, nil
-}
-
-// fetch updates the remote-tracking ref of the branch and returns its
-// commit.
-func (g *Git) fetch(ctx context.Context, repo *git.Repository) (plumbing.Hash, error) {
-	ctx, cancel := context.WithTimeout(ctx, g.opts.FetchTimeout)
-	defer cancel()
-	b := g.opts.Branch
-	local := plumbing.NewRemoteReferenceName("origin", b)
-	spec := config.RefSpec(fmt.Sprintf("+%s:%s", plumbing.NewBranchReferenceName(b), local))
-	err := repo.FetchContext(ctx, &git.FetchOptions{
-		RemoteName: "origin",
-		RefSpecs:   []config.RefSpec{spec},
-		Auth:       g.auth,
-		Force:      true,
-		Tags:       git.NoTags,
-	})
-	switch {
-	case err == nil || errors.Is(err, git.NoErrAlreadyUpToDate):
-	case errors.Is(err, git.NoMatchingRefSpecError{}), errors.Is(err, transport.ErrEmptyRemoteRepository):
-		return plumbing.ZeroHash, fmt.Errorf("fetching %s: %w: %s", g, ErrBranchNotFound, b)
-	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
-		return plumbing.ZeroHash, fmt.Errorf("fetching branch %s from %s: timed out after %s", b, g, g.opts.FetchTimeout)
-	default:
-		return plumbing.ZeroHash, fmt.Errorf("fetching branch %s from %s: %w", b, g, g.scrub(err))
-	}
-	ref, err := repo.Reference(local, true)
-	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("fetching %s: %w: %s", g, ErrBranchNotFound, b)
-	}
-	return ref.Hash(), nil
-}
-
 // deliver moves the worktree to hash and hands it to fn. A failed checkout
 // discards the worktree; the next one starts afresh.
-func (g *Git) deliver(ctx context.Context, repo *git.Repository, wt **worktree, hash plumbing.Hash, fn func(context.Context, Update)) error {
+func (g *Git) deliver(ctx context.Context, clone *gitx.Clone, wt **worktree, hash plumbing.Hash, fn func(context.Context, Update)) error {
 	start := time.Now()
 	if *wt == nil {
 		w, err := newWorktree(g.opts.WorkDir)
@@ -290,7 +198,7 @@ func (g *Git) deliver(ctx context.Context, repo *git.Repository, wt **worktree, 
 		}
 		*wt = w
 	}
-	if err := (*wt).update(repo, hash); err != nil {
+	if err := (*wt).update(clone.Repository(), hash); err != nil {
 		(*wt).remove()
 		*wt = nil
 		return fmt.Errorf("checking out %s of %s: %w", hash, g, err)
@@ -300,41 +208,19 @@ func (g *Git) deliver(ctx context.Context, repo *git.Repository, wt **worktree, 
 	return nil
 }
 
-// maybeRepack counts a new commit and repacks the local clone in dir every
-// RepackEvery of them, returning the repository to use from then on. The
-// repack runs on a freshly opened repository (go-git caches its list of
-// packs, which misses the packs later fetches wrote), and the clone is
-// reopened after it. A failed repack is logged; fetching still works.
-func (g *Git) maybeRepack(repo *git.Repository, dir string, fetched *int) *git.Repository {
+// maybeRepack counts a new commit and repacks the clone every RepackEvery
+// of them. A failed repack is logged; fetching still works.
+func (g *Git) maybeRepack(clone *gitx.Clone, fetched *int) {
 	*fetched++
 	if g.opts.RepackEvery < 0 || *fetched%g.opts.RepackEvery != 0 {
-		return repo
+		return
 	}
 	start := time.Now()
-	fresh, err := git.PlainOpen(dir)
-	if err == nil {
-		err = fresh.RepackObjects(&git.RepackConfig{})
+	if err := clone.Repack(); err != nil {
+		g.log.Warn("git source: repack failed", "repo", g.String(), "err", err)
+		return
 	}
-	if err == nil {
-		fresh, err = git.PlainOpen(dir)
-	}
-	if err != nil {
-		g.log.Warn("git source: repacking the local clone", "repo", g.String(), "dir", dir, "err", g.scrub(err))
-		return repo
-	}
-	g.log.Debug("git source: repacked the local clone", "repo", g.String(), "took", time.Since(start))
-	return fresh
-}
-
-// backoff is the wait after the n-th consecutive failure: MinBackoff
-// doubling up to MaxBackoff, then between half and all of it at random.
-func (g *Git) backoff(n int) time.Duration {
-	d := g.opts.MinBackoff
-	for i := 1; i < n && d < g.opts.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, g.opts.MaxBackoff)
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+	g.log.Debug("git source: repacked the local clone", "repo", g.String(), "dir", clone.Dir(), "took", time.Since(start))
 }
 
 // jitter spreads d by ±10% so that many syncers do not fetch in step.

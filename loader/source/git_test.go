@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,60 +13,9 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/flagpole/flagpole/internal/testutil/gitrepo"
 	"github.com/flagpole/flagpole/loader/source"
 )
-
-// remote is a bare repository with a working clone that pushes to it, both
-// driven by the git CLI.
-type remote struct {
-	t    *testing.T
-	bare string
-	work string
-}
-
-func newRemote(t *testing.T) *remote {
-	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git CLI not installed")
-	}
-	dir := t.TempDir()
-	r := &remote{t: t, bare: filepath.Join(dir, "remote.git"), work: filepath.Join(dir, "work")}
-	r.git(dir, "init", "--bare", "--initial-branch=main", r.bare)
-	r.git(dir, "clone", "--quiet", r.bare, r.work)
-	r.git(r.work, "checkout", "--quiet", "-b", "main")
-	return r
-}
-
-func (r *remote) git(dir string, args ...string) string {
-	r.t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"GIT_AUTHOR_NAME=test", "GIT_AUTHOR_EMAIL=test@localhost",
-		"GIT_COMMITTER_NAME=test", "GIT_COMMITTER_EMAIL=test@localhost",
-		"GIT_CONFIG_NOSYSTEM=1", "HOME="+r.t.TempDir())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		r.t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// commit writes files, commits them and returns the commit hash.
-func (r *remote) commit(files map[string]string, msg string) string {
-	r.t.Helper()
-	for name, content := range files {
-		write(r.t, filepath.Join(r.work, name), content)
-	}
-	r.git(r.work, "add", "-A")
-	r.git(r.work, "commit", "--quiet", "-m", msg)
-	return r.git(r.work, "rev-parse", "HEAD")
-}
-
-func (r *remote) push(args ...string) {
-	r.t.Helper()
-	r.git(r.work, append([]string{"push", "--quiet", "origin"}, args...)...)
-}
 
 func newGit(t *testing.T, opts source.GitOptions) *source.Git {
 	t.Helper()
@@ -92,10 +40,10 @@ func isRev(id string) func(seen) bool {
 func isErr(s seen) bool { return s.Update.Err != nil }
 
 func TestGitSourceFollowsBranch(t *testing.T) {
-	r := newRemote(t)
-	c1 := r.commit(map[string]string{"flags/a.yaml": "v1", "flagpole.yaml": "version: 1"}, "first")
-	r.push("main")
-	g := newGit(t, source.GitOptions{URL: r.bare})
+	r := gitrepo.New(t)
+	c1 := r.Commit(map[string]string{"flags/a.yaml": "v1", "flagpole.yaml": "version: 1"}, "first")
+	r.Push("main")
+	g := newGit(t, source.GitOptions{URL: r.Bare})
 	ch := runSource(t, g)
 
 	s := next(t, ch, "first commit", isRev(c1))
@@ -108,8 +56,8 @@ func TestGitSourceFollowsBranch(t *testing.T) {
 
 	// Nothing new: a trigger produces no update, so the next update is c2.
 	g.Trigger()
-	c2 := r.commit(map[string]string{"flags/a.yaml": "v2", "flags/b.yaml": "b"}, "second")
-	r.push("main")
+	c2 := r.Commit(map[string]string{"flags/a.yaml": "v2", "flags/b.yaml": "b"}, "second")
+	r.Push("main")
 	g.Trigger()
 	s = next(t, ch, "any update", func(seen) bool { return true })
 	if !isRev(c2)(s) || s.Files["flags/a.yaml"] != "v2" || s.Files["flags/b.yaml"] != "b" {
@@ -117,9 +65,9 @@ func TestGitSourceFollowsBranch(t *testing.T) {
 	}
 
 	// A force-push replaces c2 with a different history.
-	r.git(r.work, "reset", "--quiet", "--hard", c1)
-	c3 := r.commit(map[string]string{"flags/c.yaml": "c"}, "rewritten")
-	r.push("--force", "main")
+	r.Git("reset", "--quiet", "--hard", c1)
+	c3 := r.Commit(map[string]string{"flags/c.yaml": "c"}, "rewritten")
+	r.Push("--force", "main")
 	g.Trigger()
 	s = next(t, ch, "force-pushed commit", isRev(c3))
 	if _, ok := s.Files["flags/b.yaml"]; ok || s.Files["flags/c.yaml"] != "c" {
@@ -127,36 +75,35 @@ func TestGitSourceFollowsBranch(t *testing.T) {
 	}
 
 	// Another branch moving changes nothing for main.
-	r.git(r.work, "checkout", "--quiet", "-b", "other")
-	r.commit(map[string]string{"flags/d.yaml": "d"}, "other branch")
-	r.push("other")
-	r.git(r.work, "checkout", "--quiet", "main")
+	r.Git("checkout", "--quiet", "-b", "other")
+	r.Commit(map[string]string{"flags/d.yaml": "d"}, "other branch")
+	r.Push("other")
+	r.Git("checkout", "--quiet", "main")
 	g.Trigger()
 
 	// The branch is deleted: an error naming it, retried, then recovery
 	// when it comes back (the same commit is reported again).
-	r.git(r.bare, "config", "receive.denyDeleteCurrent", "ignore")
-	r.push("--delete", "main")
+	r.Push("--delete", "main")
 	g.Trigger()
 	s = next(t, ch, "deleted-branch error", isErr)
 	if !errors.Is(s.Update.Err, source.ErrBranchNotFound) || !strings.Contains(s.Update.Err.Error(), "main") {
 		t.Fatalf("error = %v, want ErrBranchNotFound naming main", s.Update.Err)
 	}
 	next(t, ch, "a retry", isErr)
-	r.push("main")
+	r.Push("main")
 	next(t, ch, "recovery", isRev(c3))
 }
 
 func TestGitSourceUnreachableRemote(t *testing.T) {
-	r := newRemote(t)
-	c1 := r.commit(map[string]string{"flagpole.yaml": "x"}, "first")
-	r.push("main")
-	g := newGit(t, source.GitOptions{URL: "file://" + r.bare, Branch: "main"})
+	r := gitrepo.New(t)
+	c1 := r.Commit(map[string]string{"flagpole.yaml": "x"}, "first")
+	r.Push("main")
+	g := newGit(t, source.GitOptions{URL: "file://" + r.Bare, Branch: "main"})
 	ch := runSource(t, g)
 	next(t, ch, "first commit", isRev(c1))
 
-	hidden := r.bare + ".away"
-	if err := os.Rename(r.bare, hidden); err != nil {
+	hidden := r.Bare + ".away"
+	if err := os.Rename(r.Bare, hidden); err != nil {
 		t.Fatal(err)
 	}
 	g.Trigger()
@@ -166,7 +113,7 @@ func TestGitSourceUnreachableRemote(t *testing.T) {
 	}
 	// Retried by itself with backoff, no trigger needed.
 	next(t, ch, "a retry", isErr)
-	if err := os.Rename(hidden, r.bare); err != nil {
+	if err := os.Rename(hidden, r.Bare); err != nil {
 		t.Fatal(err)
 	}
 	next(t, ch, "recovery after the remote returns", isRev(c1))
@@ -238,31 +185,12 @@ func TestGitSourceHidesToken(t *testing.T) {
 	}
 }
 
-func TestRedact(t *testing.T) {
-	cases := []struct{ in, want string }{
-		{"https://github.com/o/r.git", "https://github.com/o/r.git"},
-		{"https://x-access-token:ghp_abc@github.com/o/r.git", "https://x-access-token:xxxxx@github.com/o/r.git"},
-		{"https://ghp_abc@github.com/o/r.git", "https://xxxxx@github.com/o/r.git"},
-		{"ssh://git@github.com/o/r.git", "ssh://git@github.com/o/r.git"},
-		{"git@github.com:o/r.git", "git@github.com:o/r.git"},
-		{"/srv/git/flags.git", "/srv/git/flags.git"},
-		{"https://u:p%zz@host/r", "https://xxxxx@host/r"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.in, func(t *testing.T) {
-			if got := source.Redact(tc.in); got != tc.want {
-				t.Errorf("Redact = %q, want %q", got, tc.want)
-			}
-		})
-	}
-}
-
 func TestGitSourceCheckoutTracksTree(t *testing.T) {
-	r := newRemote(t)
-	c1 := r.commit(map[string]string{"flagpole.yaml": "x", "audiences/a.yaml": "a", "flags/deep/f.yaml": "f"}, "first")
-	r.push("main")
+	r := gitrepo.New(t)
+	c1 := r.Commit(map[string]string{"flagpole.yaml": "x", "audiences/a.yaml": "a", "flags/deep/f.yaml": "f"}, "first")
+	r.Push("main")
 	work := t.TempDir()
-	g, err := source.NewGit(source.GitOptions{URL: r.bare, Poll: -1, WorkDir: work})
+	g, err := source.NewGit(source.GitOptions{URL: r.Bare, Poll: -1, WorkDir: work})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,9 +214,9 @@ func TestGitSourceCheckoutTracksTree(t *testing.T) {
 	if len(s.Files) != 4 {
 		t.Fatalf("first checkout = %v", s.Files)
 	}
-	r.git(r.work, "rm", "--quiet", "-r", "audiences", "flags/deep/f.yaml")
-	c2 := r.commit(map[string]string{"flags/g.yaml": "g", "flagpole.yaml": "y"}, "second")
-	r.push("main")
+	r.Git("rm", "--quiet", "-r", "audiences", "flags/deep/f.yaml")
+	c2 := r.Commit(map[string]string{"flags/g.yaml": "g", "flagpole.yaml": "y"}, "second")
+	r.Push("main")
 	g.Trigger()
 	s = next(t, ch, "second", isRev(c2))
 	want := map[string]string{"flagpole.yaml": "y", "flags/g.yaml": "g"}
@@ -305,19 +233,19 @@ func TestGitSourceCheckoutTracksTree(t *testing.T) {
 }
 
 func TestGitSourceRepacksAndSurvivesDamagedCache(t *testing.T) {
-	r := newRemote(t)
+	r := gitrepo.New(t)
 	cache := t.TempDir()
 	var last string
 	for i := range 6 {
-		last = r.commit(map[string]string{"flags/a.yaml": fmt.Sprint("v", i)}, fmt.Sprint("c", i))
-		r.push("main")
+		last = r.Commit(map[string]string{"flags/a.yaml": fmt.Sprint("v", i)}, fmt.Sprint("c", i))
+		r.Push("main")
 	}
-	g := newGit(t, source.GitOptions{URL: r.bare, CacheDir: cache, RepackEvery: 2})
+	g := newGit(t, source.GitOptions{URL: r.Bare, CacheDir: cache, RepackEvery: 2})
 	ch := runSource(t, g)
 	next(t, ch, "first", isRev(last))
 	for i := range 6 {
-		c := r.commit(map[string]string{"flags/a.yaml": fmt.Sprint("w", i)}, fmt.Sprint("d", i))
-		r.push("main")
+		c := r.Commit(map[string]string{"flags/a.yaml": fmt.Sprint("w", i)}, fmt.Sprint("d", i))
+		r.Push("main")
 		g.Trigger()
 		if s := next(t, ch, fmt.Sprint("commit ", i), isRev(c)); s.Files["flags/a.yaml"] != fmt.Sprint("w", i) {
 			t.Fatalf("commit %d: checkout = %v", i, s.Files)
@@ -336,7 +264,7 @@ func TestGitSourceRepacksAndSurvivesDamagedCache(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(clones[0], "config"), []byte("[[[ not a config"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	head := r.git(r.work, "rev-parse", "HEAD")
-	g2 := newGit(t, source.GitOptions{URL: r.bare, CacheDir: cache})
+	head := r.Git("rev-parse", "HEAD")
+	g2 := newGit(t, source.GitOptions{URL: r.Bare, CacheDir: cache})
 	next(t, runSource(t, g2), "revision from a recreated cache", isRev(head))
 }

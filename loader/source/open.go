@@ -3,7 +3,8 @@ package source
 import (
 	"os"
 	"path/filepath"
-	"strings"
+
+	"github.com/flagpole/flagpole/internal/gitx"
 )
 
 // Open picks the source for a --repo argument: a URL (https://, ssh://,
@@ -12,7 +13,7 @@ import (
 // repo); any other path is watched as a plain directory with dirOpts, even
 // a working copy, so that uncommitted edits are served.
 func Open(repo string, gitOpts GitOptions, dirOpts DirOptions) (Source, error) {
-	if strings.Contains(repo, "://") || scpLike.MatchString(repo) || isBareRepo(repo) {
+	if gitx.IsURL(repo) || isBareRepo(repo) {
 		gitOpts.URL = repo
 		return NewGit(gitOpts)
 	}

@@ -4,20 +4,21 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/flagpole/flagpole/internal/testutil/gitrepo"
 	"github.com/flagpole/flagpole/loader/source"
 )
 
 func TestOpen(t *testing.T) {
-	r := newRemote(t)
+	r := gitrepo.New(t)
 	cases := []struct {
 		name, repo string
 		git        bool
 	}{
-		{"bare repository path", r.bare, true},
-		{"file URL", "file://" + r.bare, true},
+		{"bare repository path", r.Bare, true},
+		{"file URL", "file://" + r.Bare, true},
 		{"https URL", "https://example.com/org/flags.git", true},
 		{"scp-style address", "git@example.com:org/flags.git", true},
-		{"working copy", r.work, false},
+		{"working copy", r.Work, false},
 		{"plain directory", filepath.Join(t.TempDir(), "flags"), false},
 	}
 	for _, tc := range cases {

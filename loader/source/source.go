@@ -4,12 +4,7 @@
 // way (an unreachable remote, a deleted branch, a missing directory).
 package source
 
-import (
-	"context"
-	"net/url"
-	"regexp"
-	"strings"
-)
+import "context"
 
 // Revision is one version of the repository, ready to load.
 type Revision struct {
@@ -58,39 +53,4 @@ type Source interface {
 // Brancher is implemented by sources that follow a branch.
 type Brancher interface {
 	Branch() string
-}
-
-// scpLike matches scp-style git addresses (user@host:path), whose user part
-// is not a secret.
-var scpLike = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/]`)
-
-// Redact returns rawURL without a password or token: "https://x:tok@host/r"
-// becomes "https://x:xxxxx@host/r", a token alone in the user part
-// ("https://tok@host/r") becomes "https://xxxxx@host/r". Plain paths and
-// scp-style addresses come back unchanged.
-func Redact(rawURL string) string {
-	if scpLike.MatchString(rawURL) || !strings.Contains(rawURL, "://") {
-		return rawURL
-	}
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		// Unparsable: cut out anything between :// and the last @ of the
-		// authority rather than risk printing a secret.
-		scheme, rest, _ := strings.Cut(rawURL, "://")
-		authority, tail, _ := strings.Cut(rest, "/")
-		if i := strings.LastIndexByte(authority, '@'); i >= 0 {
-			authority = "xxxxx@" + authority[i+1:]
-		}
-		return scheme + "://" + authority + "/" + tail
-	}
-	if u.User == nil {
-		return rawURL
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	} else if u.Scheme == "http" || u.Scheme == "https" {
-		// A lone user part over HTTP is usually a token.
-		u.User = url.User("xxxxx")
-	}
-	return u.String()
 }

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/internal/testutil/gitrepo"
 	"github.com/flagpole/flagpole/loader/syncer"
 )
 
@@ -156,50 +156,30 @@ func (w tWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// gitRemote is a bare repository with a working clone that pushes to it.
+// gitRemote is a gitrepo.Remote under the names these tests use.
 type gitRemote struct {
-	t    testing.TB
-	bare string
-	work string
-	home string
+	*gitrepo.Remote
+	t          testing.TB
+	bare, work string
 }
 
 func newGitRemote(t testing.TB) *gitRemote {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git CLI not installed")
-	}
-	dir := t.TempDir()
-	r := &gitRemote{t: t, bare: filepath.Join(dir, "remote.git"), work: filepath.Join(dir, "work"), home: t.TempDir()}
-	r.git(dir, "init", "--quiet", "--bare", "--initial-branch=main", r.bare)
-	r.git(r.bare, "config", "receive.denyDeleteCurrent", "ignore")
-	r.git(dir, "clone", "--quiet", r.bare, r.work)
-	r.git(r.work, "checkout", "--quiet", "-b", "main")
-	return r
+	r := gitrepo.New(t)
+	return &gitRemote{Remote: r, t: t, bare: r.Bare, work: r.Work}
 }
 
+// git runs the git CLI in dir.
 func (r *gitRemote) git(dir string, args ...string) string {
 	r.t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"GIT_AUTHOR_NAME=test", "GIT_AUTHOR_EMAIL=test@localhost",
-		"GIT_COMMITTER_NAME=test", "GIT_COMMITTER_EMAIL=test@localhost",
-		"GIT_CONFIG_NOSYSTEM=1", "HOME="+r.home)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		r.t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
+	return r.Git(append([]string{"-C", dir}, args...)...)
 }
 
-// commitPush commits files on the current branch and pushes it; it returns
-// the commit hash.
+// commitPush commits files on the current branch and pushes main with
+// pushArgs; it returns the commit hash.
 func (r *gitRemote) commitPush(files map[string]string, msg string, pushArgs ...string) string {
 	r.t.Helper()
-	writeFiles(r.t, r.work, files)
-	r.git(r.work, "add", "-A")
-	r.git(r.work, "commit", "--quiet", "-m", msg)
-	r.git(r.work, append([]string{"push", "--quiet", "origin", "main"}, pushArgs...)...)
-	return r.git(r.work, "rev-parse", "HEAD")
+	h := r.Commit(files, msg)
+	r.Push(append([]string{"main"}, pushArgs...)...)
+	return h
 }

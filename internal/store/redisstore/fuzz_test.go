@@ -5,9 +5,9 @@ import (
 	"testing"
 )
 
-// FuzzRedisURL feeds arbitrary URLs to the parsers and the redactor: no
-// panic, and a password given in the user info never appears in an error
-// or in the redacted form.
+// FuzzRedisURL feeds arbitrary URLs to the parsers: no panic, and a
+// password given in the user info never appears in an error. (The
+// redaction itself is fuzzed in internal/redact.)
 func FuzzRedisURL(f *testing.F) {
 	for _, s := range []string{
 		"redis://u:s3cretpw@h:1/0", "redis+sentinel://u:s3cretpw@a:1,b:2/m/1?sentinel_password=x",
@@ -18,7 +18,6 @@ func FuzzRedisURL(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		const pw = "s3cretpw"
-		red := RedactURL(raw)
 		_, _, err := newRedisClientNoDial(raw)
 		// Only a password in the authority is a password; elsewhere the
 		// string is a path or a query value.
@@ -30,9 +29,6 @@ func FuzzRedisURL(f *testing.F) {
 		authority, _, _ = strings.Cut(authority, "?")
 		if !strings.Contains(authority, ":"+pw+"@") {
 			return
-		}
-		if strings.Contains(red, ":"+pw+"@") {
-			t.Errorf("RedactURL(%q) = %q", raw, red)
 		}
 		if err != nil && strings.Contains(err.Error(), ":"+pw+"@") {
 			t.Errorf("error leaks the password: %v", err)

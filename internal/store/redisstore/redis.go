@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/flagpole/flagpole/internal/redact"
 	"github.com/flagpole/flagpole/internal/store"
 	"io"
 	"log/slog"
@@ -113,7 +114,7 @@ func New(ctx context.Context, url string, opts Options) (*Redis, error) {
 	r := &Redis{client: client, topo: topo, opts: opts, prefix: opts.Prefix, channel: opts.Prefix + "changes", log: opts.Logger}
 	if err := client.Ping(ctx).Err(); err != nil {
 		client.Close()
-		return nil, fmt.Errorf("connecting to redis %s: %s", RedactURL(url), redactErr(err, url))
+		return nil, fmt.Errorf("connecting to redis %s: %s", redact.URL(url), redact.Text(err.Error(), url))
 	}
 	return r, nil
 }

@@ -228,21 +228,3 @@ func TestRedisURLForms(t *testing.T) {
 		})
 	}
 }
-
-func TestRedactURL(t *testing.T) {
-	cases := []struct{ in, want string }{
-		{"redis://localhost:6379/0", "redis://localhost:6379/0"},
-		{"redis://:s3cret@localhost:6379/0", "redis://:xxxxx@localhost:6379/0"},
-		{"redis://user:s3cret@h/1?password=p2&db=1", "redis://user:xxxxx@h/1?db=1&password=xxxxx"},
-		{"redis+sentinel://u:s3cret@h1:1,h2:2/mymaster?sentinel_password=p3", "redis+sentinel://u:xxxxx@h1:1,h2:2/mymaster?sentinel_password=xxxxx"},
-		{"unix:///run/redis.sock", "unix:///run/redis.sock"},
-		{"user:s3cret@host:6379", "user:xxxxx@host:6379"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.in, func(t *testing.T) {
-			if got := redisstore.RedactURL(tc.in); got != tc.want {
-				t.Errorf("RedactURL = %q, want %q", got, tc.want)
-			}
-		})
-	}
-}

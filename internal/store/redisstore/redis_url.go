@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/flagpole/flagpole/internal/redact"
 )
 
 // topology is how the Redis behind a URL is deployed.
@@ -22,29 +24,29 @@ const (
 func newRedisClient(rawURL string) (client redis.UniversalClient, topo topology, err error) {
 	scheme, _, ok := strings.Cut(rawURL, "://")
 	if !ok {
-		return nil, topoSingle, fmt.Errorf("redis URL %s: missing scheme (redis://, rediss://, unix://, redis+sentinel://, redis+cluster://)", RedactURL(rawURL))
+		return nil, topoSingle, fmt.Errorf("redis URL %s: missing scheme (redis://, rediss://, unix://, redis+sentinel://, redis+cluster://)", redact.URL(rawURL))
 	}
 	switch strings.ToLower(scheme) {
 	case "redis", "rediss", "unix":
 		opts, err := redis.ParseURL(rawURL)
 		if err != nil {
-			return nil, topoSingle, fmt.Errorf("parsing redis URL %s: %s", RedactURL(rawURL), redactErr(err, rawURL))
+			return nil, topoSingle, fmt.Errorf("parsing redis URL %s: %s", redact.URL(rawURL), redact.Text(err.Error(), rawURL))
 		}
 		return redis.NewClient(opts), topoSingle, nil
 	case "redis+sentinel", "rediss+sentinel":
 		opts, err := parseSentinelURL(rawURL)
 		if err != nil {
-			return nil, topoSingle, fmt.Errorf("parsing sentinel URL %s: %s", RedactURL(rawURL), redactErr(err, rawURL))
+			return nil, topoSingle, fmt.Errorf("parsing sentinel URL %s: %s", redact.URL(rawURL), redact.Text(err.Error(), rawURL))
 		}
 		return redis.NewFailoverClient(opts), topoSentinel, nil
 	case "redis+cluster", "rediss+cluster":
 		opts, err := parseClusterURL(rawURL)
 		if err != nil {
-			return nil, topoSingle, fmt.Errorf("parsing cluster URL %s: %s", RedactURL(rawURL), redactErr(err, rawURL))
+			return nil, topoSingle, fmt.Errorf("parsing cluster URL %s: %s", redact.URL(rawURL), redact.Text(err.Error(), rawURL))
 		}
 		return redis.NewClusterClient(opts), topoCluster, nil
 	default:
-		return nil, topoSingle, fmt.Errorf("redis URL %s: unknown scheme %q (want redis, rediss, unix, redis+sentinel, redis+cluster)", RedactURL(rawURL), scheme)
+		return nil, topoSingle, fmt.Errorf("redis URL %s: unknown scheme %q (want redis, rediss, unix, redis+sentinel, redis+cluster)", redact.URL(rawURL), scheme)
 	}
 }
 
@@ -141,63 +143,4 @@ func parseClusterURL(rawURL string) (*redis.ClusterOptions, error) {
 	}
 	base.RawQuery = q.Encode()
 	return redis.ParseClusterURL(base.String())
-}
-
-// RedactURL returns rawURL with any password (in the user info or in a
-// password-like query parameter) replaced by "xxxxx", for errors and logs.
-func RedactURL(rawURL string) string {
-	scheme, rest, ok := strings.Cut(rawURL, "://")
-	if !ok {
-		// No scheme ("user:pass@host:6379"): still hide the password.
-		scheme, rest = "", rawURL
-	}
-	authority, tail, hasTail := strings.Cut(rest, "/")
-	query := ""
-	if i := strings.IndexByte(authority, '?'); i >= 0 {
-		authority, query, hasTail = authority[:i], authority[i:], false
-	}
-	if i := strings.LastIndexByte(authority, '@'); i >= 0 {
-		user, _, hasPass := strings.Cut(authority[:i], ":")
-		if hasPass {
-			user += ":xxxxx"
-		}
-		authority = user + "@" + authority[i+1:]
-	}
-	out := authority + query
-	if ok {
-		out = scheme + "://" + out
-	}
-	if hasTail {
-		out += "/" + tail
-	}
-	if i := strings.IndexByte(out, '?'); i >= 0 {
-		if q, err := url.ParseQuery(out[i+1:]); err == nil {
-			for k := range q {
-				if strings.Contains(strings.ToLower(k), "password") {
-					q.Set(k, "xxxxx")
-				}
-			}
-			out = out[:i+1] + q.Encode()
-		}
-	}
-	return out
-}
-
-// redactErr returns err's text with any secret from rawURL removed.
-func redactErr(err error, rawURL string) string {
-	msg := err.Error()
-	rest := rawURL
-	if _, r, ok := strings.Cut(rawURL, "://"); ok {
-		rest = r
-	}
-	authority, _, _ := strings.Cut(rest, "/")
-	if i := strings.LastIndexByte(authority, '@'); i >= 0 {
-		if _, pass, ok := strings.Cut(authority[:i], ":"); ok && pass != "" {
-			msg = strings.ReplaceAll(msg, pass, "xxxxx")
-			if p, err := url.PathUnescape(pass); err == nil && p != "" {
-				msg = strings.ReplaceAll(msg, p, "xxxxx")
-			}
-		}
-	}
-	return msg
 }
