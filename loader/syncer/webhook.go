@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // MaxWebhookBody is the largest webhook payload accepted: 1 MiB.
@@ -24,6 +25,14 @@ type WebhookOptions struct {
 	// Branch, when set, makes pushes that name another ref (another branch,
 	// a tag) acknowledged without a fetch.
 	Branch string
+	// ReplayWindow is how long a delivery id (X-GitHub-Delivery,
+	// X-Gitea-Delivery, X-Gogs-Delivery, X-Gitlab-Event-UUID or
+	// Idempotency-Key) is remembered: a verified delivery with an id seen
+	// within it is acknowledged without a fetch. Zero means
+	// DefaultReplayWindow (10 minutes).
+	ReplayWindow time.Duration
+	// Now is the clock of the replay window; nil means time.Now.
+	Now func() time.Time
 }
 
 // WebhookHandler returns the handler for POST /v1/hooks/git that calls
@@ -40,14 +49,18 @@ func WebhookHandler(secret []byte, trigger func()) http.Handler {
 //	X-Gitlab-Token: <secret>                                    GitLab
 //
 // compared in constant time. Answers: 202 and a fetch for a verified push;
-// 202 without a fetch for a ping or a push to another branch; 401 for a
+// 202 without a fetch for a ping, a push to another branch or a delivery
+// replayed within the replay window (see WebhookOptions); 401 for a
 // missing or wrong signature; 405 for a method other than POST; 413 for a
 // body over 1 MiB. Errors are JSON {"error":{"code","message"}}.
 func NewWebhookHandler(opts WebhookOptions) http.Handler {
-	return &webhook{opts: opts}
+	return &webhook{opts: opts, replays: newReplays(opts.ReplayWindow, opts.Now)}
 }
 
-type webhook struct{ opts WebhookOptions }
+type webhook struct {
+	opts    WebhookOptions
+	replays *replays
+}
 
 func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
@@ -67,6 +80,10 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if msg := h.verify(r.Header, body); msg != "" {
 		writeError(w, http.StatusUnauthorized, "unauthorized", msg)
+		return
+	}
+	if id := deliveryID(r.Header); id != "" && h.replays.replayed(id) {
+		writeJSON(w, http.StatusAccepted, map[string]string{"status": "ignored", "note": "delivery " + id + " was already received"})
 		return
 	}
 	if isPing(r.Header) {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/flagpole/flagpole/internal/store"
 	"github.com/flagpole/flagpole/loader/source"
@@ -151,4 +152,41 @@ func TestWebhookTriggersFetch(t *testing.T) {
 		t.Fatalf("good signature: status %d", code)
 	}
 	waitFor(t, "webhook-triggered publish", hasDesc(mem, "production", "two"))
+}
+
+// TestWebhookReplay: a verified delivery resent with the same id within
+// the window fetches once; after the window, or with another id, again.
+// Only verified deliveries are remembered.
+func TestWebhookReplay(t *testing.T) {
+	now := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	var n atomic.Int32
+	h := syncer.NewWebhookHandler(syncer.WebhookOptions{Secret: hookSecret, Trigger: func() { n.Add(1) },
+		ReplayWindow: time.Minute, Now: func() time.Time { return now }})
+	push := `{"ref":"refs/heads/main"}`
+	deliver := func(id, secret string) int {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/v1/hooks/git", strings.NewReader(push))
+		req.Header.Set("X-Hub-Signature-256", "sha256="+sign([]byte(secret), push))
+		req.Header.Set("X-GitHub-Delivery", id)
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	steps := []struct {
+		id, secret string
+		advance    time.Duration
+		code       int
+		triggers   int32
+	}{
+		{"d-1", "wrong", 0, 401, 0}, // not verified: not remembered
+		{"d-1", string(hookSecret), 0, 202, 1},
+		{"d-1", string(hookSecret), 30 * time.Second, 202, 1}, // replay
+		{"d-2", string(hookSecret), 0, 202, 2},
+		{"d-1", string(hookSecret), 31 * time.Second, 202, 3}, // window passed
+	}
+	for i, s := range steps {
+		now = now.Add(s.advance)
+		if code := deliver(s.id, s.secret); code != s.code || n.Load() != s.triggers {
+			t.Fatalf("step %d (%s): status %d, triggers %d; want %d, %d", i, s.id, code, n.Load(), s.code, s.triggers)
+		}
+	}
 }
