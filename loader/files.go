@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -123,6 +124,9 @@ func (r *reader) resolve(rel string) (string, os.FileInfo, error) {
 	if !inside(r.root, real) {
 		return "", nil, errOutside
 	}
+	if !repoArea(r.root, real) {
+		return "", nil, errOutsideArea
+	}
 	st, err := os.Stat(real)
 	if err != nil {
 		return "", nil, err
@@ -131,9 +135,31 @@ func (r *reader) resolve(rel string) (string, os.FileInfo, error) {
 }
 
 var (
-	errOutside  = errors.New("resolves outside the repository root")
-	errDangling = errors.New("points to a missing file")
+	errOutside     = errors.New("resolves outside the repository root")
+	errOutsideArea = errors.New("resolves outside flags/, audiences/, overrides/, tests/, flagpole.yaml and attributes.yaml")
+	errDangling    = errors.New("points to a missing file")
 )
+
+// repoArea reports whether p, inside root, lies where repository files
+// live: a symlink may not expose .git/ (credentials in its config) or any
+// other file of the work tree.
+func repoArea(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	if err != nil {
+		return false
+	}
+	parts := strings.Split(filepath.ToSlash(rel), "/")
+	if slices.Contains(parts, ".git") {
+		return false
+	}
+	switch parts[0] {
+	case "flags", "audiences", "overrides", "tests":
+		return true
+	case "flagpole.yaml", "attributes.yaml":
+		return len(parts) == 1
+	}
+	return false
+}
 
 func inside(root, p string) bool {
 	rel, err := filepath.Rel(root, p)
@@ -156,7 +182,7 @@ func (r *reader) readOptional(rel string) (*rawFile, error) {
 	if st.Mode()&fs.ModeSymlink != 0 {
 		real, rst, err := r.resolve(rel)
 		switch {
-		case errors.Is(err, errOutside), errors.Is(err, errDangling):
+		case errors.Is(err, errOutside), errors.Is(err, errOutsideArea), errors.Is(err, errDangling):
 			r.fileError(rel, "symlink "+err.Error())
 			return nil, nil
 		case err != nil:
@@ -214,7 +240,7 @@ func (r *reader) listDir(rel string) ([]os.DirEntry, bool, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, false, nil
-	case errors.Is(err, errOutside), errors.Is(err, errDangling):
+	case errors.Is(err, errOutside), errors.Is(err, errOutsideArea), errors.Is(err, errDangling):
 		r.fileError(rel, "symlink "+err.Error())
 		return nil, false, nil
 	case err != nil:
@@ -306,7 +332,7 @@ func (r *reader) readOverrides() error {
 		if e.Type()&fs.ModeSymlink != 0 {
 			_, st, err := r.resolve(child)
 			switch {
-			case errors.Is(err, errOutside), errors.Is(err, errDangling):
+			case errors.Is(err, errOutside), errors.Is(err, errOutsideArea), errors.Is(err, errDangling):
 				r.fileError(child, "symlink "+err.Error())
 				continue
 			case err != nil:

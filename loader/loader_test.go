@@ -250,3 +250,33 @@ func TestDiagnosticJSON(t *testing.T) {
 		t.Errorf("round trip: %+v, %v", back, err)
 	}
 }
+
+// TestSymlinkIntoGitDir: a flag file that links to .git/config (where a
+// clone keeps its remote's credentials) is refused, not read.
+func TestSymlinkIntoGitDir(t *testing.T) {
+	dir := t.TempDir()
+	for rel, content := range map[string]string{
+		"flagpole.yaml":   "version: 1\nenvironments: [production]\n",
+		".git/config":     "[remote \"origin\"]\n\turl = https://bot:s3cr3t@git.example/flags.git\n",
+		"flags/ok.yaml":   "key: ok\n",
+		"audiences/.keep": "",
+	} {
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("../.git/config", filepath.Join(dir, "flags", "leak.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(dir, Options{})
+	if err == nil || !strings.Contains(err.Error(), "flags/leak.yaml: symlink resolves outside flags/") {
+		t.Fatalf("Load = %v, want the symlink into .git refused", err)
+	}
+	if strings.Contains(err.Error(), "s3cr3t") {
+		t.Fatalf("the error quotes .git/config: %v", err)
+	}
+}
