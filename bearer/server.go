@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/flagpole/flagpole/internal/backoff"
 	"github.com/flagpole/flagpole/internal/store"
 )
 
@@ -66,7 +66,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.hubsDone.Wait() // every stream has been told to end
 	}()
 
-	l := &loop{s: s, pending: map[string]bool{}, all: true}
+	l := &loop{s: s, pending: map[string]bool{}, all: true, retry: s.retryPolicy()}
 	l.run(ctx)
 	return nil
 }
@@ -77,6 +77,7 @@ type loop struct {
 	changes  <-chan store.Change
 	pending  map[string]bool
 	all      bool // list environments from the store and reload them all
+	retry    backoff.Policy
 	failures int
 }
 
@@ -106,7 +107,7 @@ func (l *loop) run(ctx context.Context) {
 func (l *loop) wait(ctx context.Context) bool {
 	var retry <-chan time.Time
 	if l.failures > 0 {
-		t := time.NewTimer(backoff(l.s.opts.RetryMin, l.s.opts.RetryMax, l.failures))
+		t := time.NewTimer(l.retry.Delay(l.failures))
 		defer t.Stop()
 		retry = t.C
 	}
@@ -121,7 +122,7 @@ func (l *loop) wait(ctx context.Context) bool {
 			}
 			l.s.log.Warn("store watch ended; watching again")
 			l.changes = nil
-			t := time.NewTimer(backoff(l.s.opts.RetryMin, l.s.opts.RetryMax, l.failures+1))
+			t := time.NewTimer(l.retry.Delay(l.failures + 1))
 			defer t.Stop()
 			select {
 			case <-ctx.Done():
@@ -242,13 +243,8 @@ func (s *Server) hub(env string) *hub {
 	return (*s.hubs.Load())[env]
 }
 
-// backoff is the delay before retry number n (1-based): exponential from
-// lo, capped at hi, with full jitter over its upper half.
-func backoff(lo, hi time.Duration, n int) time.Duration {
-	d := lo
-	for i := 1; i < n && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	return d/2 + rand.N(d/2+1)
+// retryPolicy is the schedule of reloads after failures: exponential from
+// RetryMin, capped at RetryMax, each delay at least half its ceiling.
+func (s *Server) retryPolicy() backoff.Policy {
+	return backoff.Policy{Min: s.opts.RetryMin, Max: s.opts.RetryMax}
 }

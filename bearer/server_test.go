@@ -153,7 +153,7 @@ func TestBackoff(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for range 50 {
-			if d := backoff(100*time.Millisecond, time.Second, tt.n); d < tt.min || d > tt.max {
+			if d := (&Server{opts: Options{RetryMin: 100 * time.Millisecond, RetryMax: time.Second}}).retryPolicy().Delay(tt.n); d < tt.min || d > tt.max {
 				t.Errorf("backoff(%d) = %s, want within [%s, %s]", tt.n, d, tt.min, tt.max)
 			}
 		}

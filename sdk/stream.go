@@ -11,14 +11,22 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/flagpole/flagpole/internal/backoff"
 	"github.com/flagpole/flagpole/ruleset"
 )
+
+// reconnectPolicy is the schedule of reconnects after failures: exponential
+// from ReconnectMin, capped at ReconnectMax, with full jitter so that the
+// SDKs of a fleet that lost the bearer together spread their reconnects.
+func reconnectPolicy(o Options) backoff.Policy {
+	return backoff.Policy{Min: o.ReconnectMin, Max: o.ReconnectMax, Full: true}
+}
 
 // run keeps a stream open until ctx ends: it reconnects with backoff after
 // every failure and refetches the rule set when a patch does not apply.
 func (c *Client) run(ctx context.Context) {
 	defer close(c.done)
-	bo := newBackoff(c.opts.ReconnectMin, c.opts.ReconnectMax)
+	bo := &backoff.Counter{Policy: reconnectPolicy(c.opts)}
 	resume := true
 	for {
 		err := c.stream(ctx, resume, bo)
@@ -44,7 +52,7 @@ func (c *Client) run(ctx context.Context) {
 		default:
 			c.setState(StateError, err)
 		}
-		delay := bo.next()
+		delay := bo.Next()
 		c.log.Debug("flagpole: reconnecting", "in", delay, "after", err)
 		t := time.NewTimer(delay)
 		select {
@@ -58,7 +66,7 @@ func (c *Client) run(ctx context.Context) {
 
 // stream runs one GET /v1/stream until it fails or ctx ends. resume sends
 // the version held as Last-Event-ID, so that a current client gets no put.
-func (c *Client) stream(ctx context.Context, resume bool, bo *backoff) error {
+func (c *Client) stream(ctx context.Context, resume bool, bo *backoff.Counter) error {
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	endpoint := redactURL(c.opts.URL + "/v1/stream")
@@ -67,7 +75,7 @@ func (c *Client) stream(ctx context.Context, resume bool, bo *backoff) error {
 		return err
 	}
 	defer resp.Body.Close()
-	bo.reset()
+	bo.Reset()
 	if resumed {
 		// The bearer sends a put first if our version is not current.
 		c.setState(StateReady, nil)
