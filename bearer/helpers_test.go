@@ -313,12 +313,4 @@ type evalResponse struct {
 	} `json:"flags"`
 }
 
-// errorBody is the JSON error body.
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
 func ctxBody(ctx string) string { return fmt.Sprintf(`{"context":%s}`, ctx) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,18 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/flagpole/flagpole/internal/httpx"
 	"github.com/flagpole/flagpole/internal/store"
-)
-
-// Error codes of the {"error":{"code","message"}} body.
-const (
-	codeBadRequest       = "bad_request"
-	codeUnauthorized     = "unauthorized"
-	codeForbidden        = "forbidden"
-	codeNotFound         = "not_found"
-	codeTooLarge         = "too_large"
-	codeNotReady         = "not_ready"
-	codeMethodNotAllowed = "method_not_allowed"
 )
 
 // Handler returns the bearer's HTTP API (docs/http-api.md).
@@ -43,7 +32,7 @@ func (s *Server) Handler() http.Handler {
 			// Other methods on a known path get a JSON 405, not the 404 below.
 			mux.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Allow", strings.Join(allowed[path], ", "))
-				writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, r.Method+" is not allowed on "+path)
+				httpx.WriteError(w, http.StatusMethodNotAllowed, httpx.CodeMethodNotAllowed, r.Method+" is not allowed on "+path)
 			}))
 		}
 		allowed[path] = append(allowed[path], method)
@@ -68,7 +57,7 @@ func (s *Server) Handler() http.Handler {
 		route("POST", "/v1/hooks/git", http.MaxBytesHandler(s.opts.Webhook, s.opts.MaxBodyBytes))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, codeNotFound, "no such endpoint: "+r.URL.Path)
+		httpx.WriteError(w, http.StatusNotFound, httpx.CodeNotFound, "no such endpoint: "+r.URL.Path)
 	})
 	return mux
 }
@@ -129,39 +118,6 @@ func preflight(w http.ResponseWriter, _ *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// apiError is the JSON error body.
-type apiError struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-// writeError writes a JSON error.
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	var e apiError
-	e.Error.Code, e.Error.Message = code, msg
-	writeJSON(w, status, e)
-}
-
-// writeJSON writes v as a JSON response.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status = http.StatusInternalServerError
-		b = []byte(`{"error":{"code":"internal","message":"encoding the response failed"}}`)
-	}
-	writeBody(w, status, b)
-}
-
-// writeBody writes a JSON body that is already encoded.
-func writeBody(w http.ResponseWriter, status int, b []byte) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
 // access is what an authenticated request may use.
 type access struct {
 	hub     *hub
@@ -185,11 +141,11 @@ type authFailure struct {
 func (s *Server) authenticate(r *http.Request, queryParam string, kinds ...store.KeyKind) (*access, *authFailure) {
 	hubs := *s.hubs.Load()
 	if len(hubs) == 0 {
-		return nil, &authFailure{http.StatusServiceUnavailable, codeNotReady, "no rule set loaded yet"}
+		return nil, &authFailure{http.StatusServiceUnavailable, httpx.CodeNotReady, "no rule set loaded yet"}
 	}
 	key := presentedKey(r, queryParam)
 	if key == "" {
-		return nil, &authFailure{http.StatusUnauthorized, codeUnauthorized, "missing SDK key: send Authorization: Bearer <key>"}
+		return nil, &authFailure{http.StatusUnauthorized, httpx.CodeUnauthorized, "missing SDK key: send Authorization: Bearer <key>"}
 	}
 	sum := sha256.Sum256([]byte(key))
 	var found *access
@@ -204,14 +160,14 @@ func (s *Server) authenticate(r *http.Request, queryParam string, kinds ...store
 		}
 	}
 	if found == nil {
-		return nil, &authFailure{http.StatusUnauthorized, codeUnauthorized, "unknown SDK key"}
+		return nil, &authFailure{http.StatusUnauthorized, httpx.CodeUnauthorized, "unknown SDK key"}
 	}
 	for _, k := range kinds {
 		if found.kind == k {
 			return found, nil
 		}
 	}
-	return nil, &authFailure{http.StatusForbidden, codeForbidden, "a " + string(found.kind) + " key cannot use " + r.URL.Path}
+	return nil, &authFailure{http.StatusForbidden, httpx.CodeForbidden, "a " + string(found.kind) + " key cannot use " + r.URL.Path}
 }
 
 // presentedKey returns the SDK key sent with r, or "".

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flagpole/flagpole/internal/httpx"
 	"github.com/flagpole/flagpole/internal/store"
 	"github.com/flagpole/flagpole/ruleset"
 )
@@ -193,7 +194,7 @@ func TestEvaluatedStreamBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			status, _, body := f.do("GET", "/v1/stream/evaluated?"+tt.query, tt.key, "")
-			if status != tt.want || !strings.Contains(decode[errorBody](t, body).Error.Message, tt.wantIn) {
+			if status != tt.want || !strings.Contains(decode[httpx.ErrorBody](t, body).Error.Message, tt.wantIn) {
 				t.Errorf("status %d, want %d naming %q: %s", status, tt.want, tt.wantIn, body)
 			}
 		})

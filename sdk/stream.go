@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/flagpole/flagpole/internal/backoff"
+	"github.com/flagpole/flagpole/internal/httpx"
 	"github.com/flagpole/flagpole/ruleset"
 )
 
@@ -246,12 +247,7 @@ func checkResponse(resp *http.Response, what string) error {
 	if resp.StatusCode == http.StatusOK {
 		return nil
 	}
-	var body struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
+	var body httpx.ErrorBody
 	_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body)
 	msg := body.Error.Message
 	if msg == "" {

@@ -51,7 +51,7 @@ func TestWebhook(t *testing.T) {
 		{"other branch", "POST", other, map[string]string{"X-Hub-Signature-256": "sha256=" + sign(hookSecret, other)}, 202, "", 0},
 		{"ping", "POST", `{"zen":"x"}`, map[string]string{"X-GitHub-Event": "ping", "X-Hub-Signature-256": "sha256=" + sign(hookSecret, `{"zen":"x"}`)}, 202, "", 0},
 		{"no ref", "POST", `{}`, map[string]string{"X-Hub-Signature-256": "sha256=" + sign(hookSecret, `{}`)}, 202, "", 1},
-		{"too large", "POST", strings.Repeat("x", syncer.MaxWebhookBody+1), map[string]string{"X-Gitlab-Token": string(hookSecret)}, 413, "body_too_large", 0},
+		{"too large", "POST", strings.Repeat("x", syncer.MaxWebhookBody+1), map[string]string{"X-Gitlab-Token": string(hookSecret)}, 413, "too_large", 0},
 		{"GET", "GET", "", nil, 405, "method_not_allowed", 0},
 	}
 	for _, tc := range cases {
