@@ -10,8 +10,8 @@ import (
 	"sync"
 
 	"github.com/flagpole/flagpole/internal/httpx"
-	"github.com/flagpole/flagpole/internal/store"
 	"github.com/flagpole/flagpole/ruleset"
+	"github.com/flagpole/flagpole/store"
 )
 
 // requestError is a request problem with its HTTP status.

@@ -4,7 +4,7 @@ import (
 	"net/http"
 
 	"github.com/flagpole/flagpole/internal/httpx"
-	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/store"
 )
 
 // serveFlags is GET /v1/flags: the environment's full rule set, with the

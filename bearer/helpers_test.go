@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flagpole/flagpole/internal/store"
 	"github.com/flagpole/flagpole/ruleset"
+	"github.com/flagpole/flagpole/store"
 )
 
 // SDK keys of the test fixtures.

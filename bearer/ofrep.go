@@ -6,8 +6,8 @@ import (
 	"net/http"
 
 	"github.com/flagpole/flagpole/internal/httpx"
-	"github.com/flagpole/flagpole/internal/store"
 	"github.com/flagpole/flagpole/ruleset"
+	"github.com/flagpole/flagpole/store"
 )
 
 // The OpenFeature Remote Evaluation Protocol

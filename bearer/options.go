@@ -1,6 +1,7 @@
 package bearer
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -8,7 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/store"
 )
 
 // Defaults applied by New to zero fields of Options.
@@ -23,10 +24,26 @@ const (
 	DefaultRetryMax        = 30 * time.Second
 )
 
+// Store is what a bearer reads: the snapshots of every environment, their
+// changes and the syncer's status. Every store.Store (store.Memory,
+// redisstore.Redis) is one; a read-only view of another store may be too.
+type Store interface {
+	// Snapshot returns the current snapshot of env, or store.ErrNotFound.
+	Snapshot(ctx context.Context, env string) (*store.Snapshot, error)
+	// Environments lists the environments that have a snapshot.
+	Environments(ctx context.Context) ([]string, error)
+	// Watch delivers changes until ctx is done, then closes the channel.
+	Watch(ctx context.Context) (<-chan store.Change, error)
+	// Status returns the syncer's status, or store.ErrNotFound.
+	Status(ctx context.Context) (*store.SyncStatus, error)
+}
+
+var _ Store = (*store.Memory)(nil)
+
 // Options configures a Server. Only Store is required.
 type Options struct {
 	// Store is where snapshots are read and watched. Required.
-	Store store.Store
+	Store Store
 	// Registerer receives the bearer's own metrics. Zero: a new private
 	// prometheus.Registry (which then also serves /metrics when Gatherer is
 	// nil).

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/flagpole/flagpole/internal/backoff"
-	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/store"
 )
 
 // Server is a bearer: it loads rule sets from a store and serves them over

@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/store"
+	"github.com/flagpole/flagpole/store/redisstore"
 )
 
 func TestStatus(t *testing.T) {
@@ -197,3 +198,9 @@ func TestWebhookAndMetrics(t *testing.T) {
 		return testutilCounter(t, f, "flagpole_bearer_sse_events_sent_total") == 1
 	})
 }
+
+// A bearer can be built from outside the module on either store.
+var (
+	_ Store = store.Store(nil)
+	_ Store = (*redisstore.Redis)(nil)
+)

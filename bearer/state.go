@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flagpole/flagpole/internal/store"
 	"github.com/flagpole/flagpole/ruleset"
+	"github.com/flagpole/flagpole/store"
 )
 
 // envState is one loaded version of an environment: immutable once built,

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/flagpole/flagpole/internal/httpx"
-	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/store"
 )
 
 // Status is the body of GET /v1/status.

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/flagpole/flagpole/internal/httpx"
-	"github.com/flagpole/flagpole/internal/store"
 	"github.com/flagpole/flagpole/ruleset"
+	"github.com/flagpole/flagpole/store"
 )
 
 // withDefault returns a copy of doc at version whose flag key has a new

@@ -7,7 +7,7 @@ import (
 	"io"
 
 	"github.com/flagpole/flagpole/bearer"
-	"github.com/flagpole/flagpole/internal/store/redisstore"
+	"github.com/flagpole/flagpole/store/redisstore"
 )
 
 // runBearer runs a bearer alone: it serves the rule sets a syncer publishes

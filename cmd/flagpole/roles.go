@@ -14,10 +14,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/flagpole/flagpole/internal/store"
-	"github.com/flagpole/flagpole/internal/store/redisstore"
 	"github.com/flagpole/flagpole/loader/source"
 	"github.com/flagpole/flagpole/loader/syncer"
+	"github.com/flagpole/flagpole/store"
+	"github.com/flagpole/flagpole/store/redisstore"
 )
 
 // shutdownGrace is how long a stopping server waits for requests to end.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/flagpole/flagpole/internal/store/redisstore"
+	"github.com/flagpole/flagpole/store/redisstore"
 )
 
 // runSync runs the syncer alone, publishing to Redis for separate bearers.

@@ -7,9 +7,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/flagpole/flagpole/internal/store"
 	"github.com/flagpole/flagpole/loader"
 	"github.com/flagpole/flagpole/loader/source"
+	"github.com/flagpole/flagpole/store"
 )
 
 // handle receives one update from the source.

@@ -22,8 +22,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/flagpole/flagpole/internal/store"
 	"github.com/flagpole/flagpole/loader/source"
+	"github.com/flagpole/flagpole/store"
 )
 
 // Options configures a Syncer. Source and Store are required.

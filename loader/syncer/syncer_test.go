@@ -14,11 +14,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/flagpole/flagpole/internal/store"
-	"github.com/flagpole/flagpole/internal/store/redisstore"
 	"github.com/flagpole/flagpole/internal/testutil/redistest"
 	"github.com/flagpole/flagpole/loader/source"
 	"github.com/flagpole/flagpole/loader/syncer"
+	"github.com/flagpole/flagpole/store"
+	"github.com/flagpole/flagpole/store/redisstore"
 )
 
 func newDirSyncer(t *testing.T, root string, st store.Store, reg prometheus.Registerer) *syncer.Syncer {

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flagpole/flagpole/internal/store"
 	"github.com/flagpole/flagpole/loader/source"
 	"github.com/flagpole/flagpole/loader/syncer"
+	"github.com/flagpole/flagpole/store"
 )
 
 var hookSecret = []byte("s3cret-hook")

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/store"
 	"io"
 	"log/slog"
 	"net"
