@@ -2,8 +2,6 @@ package bearer
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/flagpole/flagpole/internal/httpx"
+	"github.com/flagpole/flagpole/internal/keyring"
 	"github.com/flagpole/flagpole/store"
 )
 
@@ -123,7 +122,7 @@ type access struct {
 	hub     *hub
 	state   *envState
 	kind    store.KeyKind
-	keyHash [32]byte
+	keyHash keyring.Hash
 }
 
 // authFailure says why a request was refused.
@@ -147,16 +146,14 @@ func (s *Server) authenticate(r *http.Request, queryParam string, kinds ...store
 	if key == "" {
 		return nil, &authFailure{http.StatusUnauthorized, httpx.CodeUnauthorized, "missing SDK key: send Authorization: Bearer <key>"}
 	}
-	sum := sha256.Sum256([]byte(key))
+	sum := keyring.Sum(key)
 	var found *access
 	// Compare against every key of every environment, without stopping at
 	// the first match, so that timing reveals nothing about the keys.
 	for _, h := range hubs {
 		st := h.cur.Load()
-		for _, k := range st.keyList {
-			if subtle.ConstantTimeCompare(sum[:], k.hash[:]) == 1 && found == nil {
-				found = &access{hub: h, state: st, kind: k.kind, keyHash: sum}
-			}
+		if e, ok := st.keys.Match(sum); ok && found == nil {
+			found = &access{hub: h, state: st, kind: e.Kind, keyHash: sum}
 		}
 	}
 	if found == nil {

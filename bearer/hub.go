@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/flagpole/flagpole/internal/keyring"
 	"github.com/flagpole/flagpole/store"
 )
 
@@ -28,7 +29,7 @@ type event struct {
 // in a few hundred megabytes together with their connections.
 type client struct {
 	ch      chan *event // closed by the hub when the client is dropped
-	keyHash [32]byte
+	keyHash keyring.Hash
 	kind    store.KeyKind
 }
 
@@ -112,7 +113,7 @@ func (h *hub) apply(st *envState) {
 	var sent, dropped, revoked int
 	for c := range h.clients {
 		switch {
-		case st.keys[c.keyHash] != c.kind:
+		case !st.keys.Allows(c.keyHash, c.kind):
 			revoked++
 			h.drop(c)
 		case old.version == st.version:
@@ -161,14 +162,14 @@ func (h *hub) drop(c *client) {
 
 // subscribe registers a stream for the key with the given hash and kind and
 // returns it with the state it starts from.
-func (h *hub) subscribe(keyHash [32]byte, kind store.KeyKind, buffer int) (*client, *envState, error) {
+func (h *hub) subscribe(keyHash keyring.Hash, kind store.KeyKind, buffer int) (*client, *envState, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return nil, nil, errHubClosed
 	}
 	st := h.cur.Load()
-	if st.keys[keyHash] != kind {
+	if !st.keys.Allows(keyHash, kind) {
 		return nil, nil, errKeyRevoked
 	}
 	c := &client{ch: make(chan *event, buffer), keyHash: keyHash, kind: kind}

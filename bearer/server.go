@@ -224,8 +224,8 @@ func (s *Server) load(ctx context.Context, env string) error {
 
 // sameKeys reports whether snap has exactly the keys st was built with.
 func sameKeys(st *envState, snap *store.Snapshot) bool {
-	keys, err := keyHashes(snap)
-	return err == nil && maps.Equal(keys, st.keys)
+	keys, err := sdkKeys(snap)
+	return err == nil && keys.Equal(st.keys)
 }
 
 func (s *Server) setLoadError(env string, err error) {
