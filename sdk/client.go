@@ -74,14 +74,8 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		initErr: make(chan error, 1), changes: newDispatcher[Change](),
 		states: newDispatcher[StateChange](), done: make(chan struct{}), ownHTTP: own,
 	}
-	if o.Bootstrap != "" {
-		doc, err := loadBootstrap(o.Bootstrap, o.Environment)
-		if err != nil {
-			return nil, err
-		}
-		if err := c.install(doc, nil); err != nil {
-			return nil, fmt.Errorf("bootstrap %s: %w", o.Bootstrap, err)
-		}
+	if err := c.bootstrap(); err != nil {
+		return nil, err
 	}
 	if o.Offline {
 		if c.snap.Load() == nil {
@@ -105,6 +99,27 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// bootstrap installs Options.Bootstrap or Options.BootstrapDocument, if set.
+func (c *Client) bootstrap() error {
+	doc, what := c.opts.BootstrapDocument, "bootstrap document"
+	if c.opts.Bootstrap != "" {
+		var err error
+		if doc, err = loadBootstrap(c.opts.Bootstrap, c.opts.Environment); err != nil {
+			return err
+		}
+		what = "bootstrap " + c.opts.Bootstrap
+	} else if doc != nil && c.opts.Environment != "" && doc.Environment != "" && doc.Environment != c.opts.Environment {
+		return fmt.Errorf("bootstrap document is for environment %q, not %q", doc.Environment, c.opts.Environment)
+	}
+	if doc == nil {
+		return nil
+	}
+	if err := c.install(doc, nil); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
 
 // waitInit waits for the first rule set from the bearer, up to InitTimeout.
