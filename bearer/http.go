@@ -7,14 +7,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/flagpole/flagpole/internal/httpx"
 	"github.com/flagpole/flagpole/internal/keyring"
+	"github.com/flagpole/flagpole/internal/surface"
 	"github.com/flagpole/flagpole/store"
 )
 
-// Handler returns the bearer's HTTP API (docs/http-api.md).
+// Handler returns the bearer's HTTP surface (docs/http-api.md): the SDK API
+// of API, GET /v1/status, /healthz, /readyz, /metrics, and POST
+// /v1/hooks/git when Options.Webhook is set. A process that also runs a
+// syncer mounts API, StatusHandler and ReadyHandler in its own surface
+// instead.
 //
 // SSE streams over HTTP/1.x hijack their connection once the request is
 // accepted, so that an idle stream holds no net/http buffers or goroutines;
@@ -23,43 +26,34 @@ import (
 // http.Server should set ReadHeaderTimeout and IdleTimeout but not
 // WriteTimeout (which would cut HTTP/2 streams).
 func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	allowed := map[string][]string{} // methods by path
-	route := func(method, path string, h http.Handler) {
-		mux.Handle(method+" "+path, h)
-		if _, dup := allowed[path]; !dup {
-			// Other methods on a known path get a JSON 405, not the 404 below.
-			mux.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Allow", strings.Join(allowed[path], ", "))
-				httpx.WriteError(w, http.StatusMethodNotAllowed, httpx.CodeMethodNotAllowed, r.Method+" is not allowed on "+path)
-			}))
-		}
-		allowed[path] = append(allowed[path], method)
-	}
-	route("GET", "/v1/flags", s.plain(s.serveFlags))
-	route("GET", "/v1/stream", http.HandlerFunc(s.serveStream))
-	route("POST", "/v1/evaluate", cors(s.plain(s.serveEvaluate)))
-	route("GET", "/v1/stream/evaluated", cors(http.HandlerFunc(s.serveEvaluatedStream)))
-	route("POST", "/ofrep/v1/evaluate/flags/{key}", cors(s.plain(s.serveOFREPFlag)))
-	route("POST", "/ofrep/v1/evaluate/flags", cors(s.plain(s.serveOFREPBulk)))
-	for _, p := range []string{"/v1/evaluate", "/v1/stream/evaluated", "/ofrep/v1/evaluate/flags/{key}", "/ofrep/v1/evaluate/flags"} {
-		route("OPTIONS", p, cors(http.HandlerFunc(preflight)))
-	}
-	route("GET", "/v1/status", s.plain(s.serveStatus))
-	route("GET", "/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("ok\n"))
-	}))
-	route("GET", "/readyz", http.HandlerFunc(s.serveReady))
-	route("GET", "/metrics", promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{}))
-	if s.opts.Webhook != nil {
-		route("POST", "/v1/hooks/git", http.MaxBytesHandler(s.opts.Webhook, s.opts.MaxBodyBytes))
-	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		httpx.WriteError(w, http.StatusNotFound, httpx.CodeNotFound, "no such endpoint: "+r.URL.Path)
+	return surface.Handler(surface.Options{
+		Bearer: s, Gatherer: s.opts.Gatherer, Webhook: s.opts.Webhook, MaxBodyBytes: s.opts.MaxBodyBytes,
 	})
-	return mux
 }
+
+var _ surface.Bearer = (*Server)(nil)
+
+// API returns the SDK endpoints alone: rule sets and their streams,
+// evaluation and OFREP. Other paths answer 404.
+func (s *Server) API() http.Handler {
+	m := httpx.NewMux()
+	m.Handle("GET", "/v1/flags", s.plain(s.serveFlags))
+	m.Handle("GET", "/v1/stream", http.HandlerFunc(s.serveStream))
+	m.Handle("POST", "/v1/evaluate", cors(s.plain(s.serveEvaluate)))
+	m.Handle("GET", "/v1/stream/evaluated", cors(http.HandlerFunc(s.serveEvaluatedStream)))
+	m.Handle("POST", "/ofrep/v1/evaluate/flags/{key}", cors(s.plain(s.serveOFREPFlag)))
+	m.Handle("POST", "/ofrep/v1/evaluate/flags", cors(s.plain(s.serveOFREPBulk)))
+	for _, p := range []string{"/v1/evaluate", "/v1/stream/evaluated", "/ofrep/v1/evaluate/flags/{key}", "/ofrep/v1/evaluate/flags"} {
+		m.Handle("OPTIONS", p, cors(http.HandlerFunc(preflight)))
+	}
+	return m
+}
+
+// StatusHandler answers GET /v1/status with Status.
+func (s *Server) StatusHandler() http.Handler { return s.plain(s.serveStatus) }
+
+// ReadyHandler answers GET /readyz: 503 until a rule set is loaded.
+func (s *Server) ReadyHandler() http.Handler { return http.HandlerFunc(s.serveReady) }
 
 // plain wraps a non-streaming handler: body size limit, read and write
 // deadlines, a context timeout, and request metrics.

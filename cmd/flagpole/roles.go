@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/flagpole/flagpole/bearer"
+	"github.com/flagpole/flagpole/internal/surface"
 	"github.com/flagpole/flagpole/loader/source"
 	"github.com/flagpole/flagpole/loader/syncer"
 	"github.com/flagpole/flagpole/store"
@@ -111,10 +113,11 @@ func (r *repoFlags) source(logger *slog.Logger) (source.Source, error) {
 // syncRole is a syncer and the store it publishes to: the part that serve
 // and sync share.
 type syncRole struct {
-	src   source.Source
-	store store.Store
-	sy    *syncer.Syncer
-	reg   *prometheus.Registry
+	src     source.Source
+	store   store.Store
+	sy      *syncer.Syncer
+	reg     *prometheus.Registry
+	webhook http.Handler // nil without --webhook-secret
 }
 
 // newSyncRole opens the repository and the store (Redis when redisURL is
@@ -135,7 +138,17 @@ func (r *repoFlags) newSyncRole(ctx context.Context, redisURL string, logger *sl
 		st.Close()
 		return nil, err
 	}
-	return &syncRole{src: src, store: st, sy: sy, reg: reg}, nil
+	return &syncRole{src: src, store: st, sy: sy, reg: reg, webhook: r.webhook(sy.Trigger)}, nil
+}
+
+// handler is the HTTP surface of a role that runs a syncer, with b's SDK
+// API when b is not nil.
+func (role *syncRole) handler(b *bearer.Server) http.Handler {
+	o := surface.Options{Syncer: role.sy, Store: role.store, Gatherer: role.reg, Webhook: role.webhook}
+	if b != nil {
+		o.Bearer = b
+	}
+	return surface.Handler(o)
 }
 
 // webhook returns the git push webhook handler, or nil without a secret.

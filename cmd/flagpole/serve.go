@@ -38,7 +38,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail(stderr, "serve", err)
 	}
 	defer role.store.Close()
-	b, err := bearer.New(bearer.Options{Store: role.store, Registerer: role.reg, Gatherer: role.reg, Logger: logger, Webhook: r.webhook(role.sy.Trigger)})
+	b, err := bearer.New(bearer.Options{Store: role.store, Registerer: role.reg, Gatherer: role.reg, Logger: logger})
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}
@@ -46,7 +46,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	err = runAll(ctx,
 		role.sy.Run,
 		b.Run,
-		func(ctx context.Context) error { return serveHTTP(ctx, c.listen, b.Handler(), logger) },
+		func(ctx context.Context) error { return serveHTTP(ctx, c.listen, role.handler(b), logger) },
 	)
 	return finish(stderr, "serve", err)
 }

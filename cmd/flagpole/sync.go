@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
-
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/flagpole/flagpole/store/redisstore"
 )
@@ -41,33 +37,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "sync", err)
 	}
 	defer role.store.Close()
-	sy, st := role.sy, role.store
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) {
-		status := sy.Status()
-		writeJSON(w, http.StatusOK, &status)
-	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		// Ready when the store answers: a standby is ready to take over.
-		if _, err := st.Environments(r.Context()); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{
-				"code": "not_ready", "message": "store unreachable: " + err.Error()}})
-			return
-		}
-		_, _ = io.WriteString(w, "ok\n")
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(role.reg, promhttp.HandlerOpts{}))
-	if h := r.webhook(sy.Trigger); h != nil {
-		mux.Handle("POST /v1/hooks/git", h)
-	}
 	logger.Info("flagpole sync starting", "version", version, "source", role.src.String(), "redis", redisstore.RedactURL(*redisURL))
-	err = runAll(ctx, sy.Run, func(ctx context.Context) error { return serveHTTP(ctx, c.listen, mux, logger) })
+	err = runAll(ctx, role.sy.Run, func(ctx context.Context) error { return serveHTTP(ctx, c.listen, role.handler(nil), logger) })
 	return finish(stderr, "sync", err)
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
 }

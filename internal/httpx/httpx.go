@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // Error codes of the envelope.
@@ -61,3 +62,44 @@ func WriteEncoded(w http.ResponseWriter, status int, b []byte) {
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
+
+// Mux routes requests by method and path, like http.ServeMux patterns
+// "METHOD /path", and answers what it cannot route in the envelope: 405
+// (with Allow) for another method on a known path, 404 for an unknown path
+// unless a fallback handler takes it.
+type Mux struct {
+	mux      *http.ServeMux
+	allowed  map[string][]string // methods by path
+	fallback http.Handler
+}
+
+// NewMux returns a Mux with no routes.
+func NewMux() *Mux {
+	m := &Mux{mux: http.NewServeMux(), allowed: map[string][]string{}}
+	m.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if m.fallback != nil {
+			m.fallback.ServeHTTP(w, r)
+			return
+		}
+		WriteError(w, http.StatusNotFound, CodeNotFound, "no such endpoint: "+r.URL.Path)
+	})
+	return m
+}
+
+// Handle routes method and path (a http.ServeMux path pattern) to h.
+func (m *Mux) Handle(method, path string, h http.Handler) {
+	m.mux.Handle(method+" "+path, h)
+	if _, known := m.allowed[path]; !known {
+		m.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", strings.Join(m.allowed[path], ", "))
+			WriteError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, r.Method+" is not allowed on "+path)
+		})
+	}
+	m.allowed[path] = append(m.allowed[path], method)
+}
+
+// Fallback makes h answer every path that no route names, instead of 404.
+func (m *Mux) Fallback(h http.Handler) { m.fallback = h }
+
+// ServeHTTP implements http.Handler.
+func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.mux.ServeHTTP(w, r) }
