@@ -76,7 +76,7 @@ func (h *hub) offer(st *envState) {
 // run is the hub's broadcaster: it applies offered states and sends pings
 // until done closes, then closes every stream.
 func (h *hub) run(done <-chan struct{}, ping time.Duration) {
-	t := time.NewTicker(ping)
+	t := h.srv.opts.Clock.NewTicker(ping)
 	defer t.Stop()
 	for {
 		select {
@@ -85,7 +85,7 @@ func (h *hub) run(done <-chan struct{}, ping time.Duration) {
 			return
 		case st := <-h.updates:
 			h.apply(st)
-		case <-t.C:
+		case <-t.Chan():
 			h.broadcast(&event{frame: pingFrame, state: h.cur.Load(), ping: true})
 		}
 	}

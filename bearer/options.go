@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flagpole/flagpole/store"
@@ -78,9 +79,10 @@ type Options struct {
 	// when the store cannot be watched or a snapshot cannot be loaded.
 	// Zero: 250 ms and 30 s.
 	RetryMin, RetryMax time.Duration
-	// Now is the clock for load times, overrides and recovery ramps (it is
-	// passed to ruleset.Compile). Zero: time.Now.
-	Now func() time.Time
+	// Clock is the clock for load times, overrides, recovery ramps and
+	// schedules (it is passed to ruleset.Compile), the SSE ping ticker and
+	// the retry timers. Nil means the real clock.
+	Clock clockwork.Clock
 }
 
 // withDefaults returns o with every zero field set to its default.
@@ -110,8 +112,8 @@ func (o Options) withDefaults() Options {
 	setDefault(&o.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&o.RetryMin, DefaultRetryMin)
 	setDefault(&o.RetryMax, DefaultRetryMax)
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
 	}
 	return o
 }

@@ -107,9 +107,9 @@ func (l *loop) run(ctx context.Context) {
 func (l *loop) wait(ctx context.Context) bool {
 	var retry <-chan time.Time
 	if l.failures > 0 {
-		t := time.NewTimer(l.retry.Delay(l.failures))
+		t := l.s.opts.Clock.NewTimer(l.retry.Delay(l.failures))
 		defer t.Stop()
-		retry = t.C
+		retry = t.Chan()
 	}
 	select {
 	case <-ctx.Done():
@@ -122,12 +122,12 @@ func (l *loop) wait(ctx context.Context) bool {
 			}
 			l.s.log.Warn("store watch ended; watching again")
 			l.changes = nil
-			t := time.NewTimer(l.retry.Delay(l.failures + 1))
+			t := l.s.opts.Clock.NewTimer(l.retry.Delay(l.failures + 1))
 			defer t.Stop()
 			select {
 			case <-ctx.Done():
 				return false
-			case <-t.C:
+			case <-t.Chan():
 			}
 		}
 		l.note(c)
@@ -201,7 +201,7 @@ func (s *Server) load(ctx context.Context, env string) error {
 	if h := hubs[env]; h != nil && h.cur.Load().version == snap.Version && sameKeys(h.cur.Load(), snap) {
 		return nil
 	}
-	st, err := newEnvState(snap, s.opts.Now)
+	st, err := newEnvState(snap, s.opts.Clock.Now)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"time"
+
+	"github.com/jonboulle/clockwork"
 
 	"github.com/flagpole/flagpole/ruleset"
 )
@@ -35,9 +36,9 @@ type snapshot struct {
 // stream from the bearer, and evaluates flags against it. All methods are
 // safe for concurrent use; evaluation never blocks on I/O or on a lock.
 type Client struct {
-	opts Options
-	log  *slog.Logger
-	now  func() time.Time
+	opts  Options
+	log   *slog.Logger
+	clock clockwork.Clock
 
 	snap  atomic.Pointer[snapshot]
 	state atomic.Int32
@@ -70,7 +71,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		opts: o, log: o.Logger, now: time.Now, ready: make(chan struct{}),
+		opts: o, log: o.Logger, clock: o.Clock, ready: make(chan struct{}),
 		initErr: make(chan error, 1), changes: newDispatcher[Change](),
 		states: newDispatcher[StateChange](), done: make(chan struct{}), ownHTTP: own,
 	}
@@ -127,7 +128,7 @@ func (c *Client) waitInit(ctx context.Context) error {
 	if c.opts.InitTimeout < 0 {
 		return nil
 	}
-	t := time.NewTimer(c.opts.InitTimeout)
+	t := c.clock.NewTimer(c.opts.InitTimeout)
 	defer t.Stop()
 	select {
 	case <-c.ready:
@@ -136,7 +137,7 @@ func (c *Client) waitInit(ctx context.Context) error {
 		return fmt.Errorf("starting the flagpole client: %w", err)
 	case <-ctx.Done():
 		return fmt.Errorf("waiting for the first rule set from %s: %w", redactURL(c.opts.URL), ctx.Err())
-	case <-t.C:
+	case <-t.Chan():
 		c.log.Warn("flagpole: no rule set from the bearer yet; serving bootstrap or defaults and retrying",
 			"url", redactURL(c.opts.URL), "waited", c.opts.InitTimeout, "state", c.State().String())
 		return nil
@@ -218,7 +219,7 @@ func (c *Client) setState(s State, err error) {
 // install compiles doc and makes it the rule set served; p, when doc came
 // from applying a patch, limits the search for changed flags.
 func (c *Client) install(doc *ruleset.Document, p *ruleset.Patch) error {
-	rs, err := ruleset.Compile(doc)
+	rs, err := ruleset.CompileWith(doc, ruleset.Options{Now: c.clock.Now})
 	if err != nil {
 		return fmt.Errorf("compiling rule set %s: %w", doc.Version, err)
 	}

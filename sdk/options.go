@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/flagpole/flagpole/ruleset"
 )
 
@@ -73,6 +75,11 @@ type Options struct {
 	// RequestTimeout bounds GET /v1/flags and the wait for the stream's
 	// response headers. Zero: 10 s.
 	RequestTimeout time.Duration
+	// Clock is the clock of evaluation (overrides, ramps, schedules), of
+	// the InitTimeout wait, the reconnect delays and the StaleAfter
+	// watchdog. Tests pass a clockwork.FakeClock to shift time instead of
+	// sleeping. Nil means the real clock.
+	Clock clockwork.Clock
 }
 
 // withDefaults returns o with every zero field replaced by its default, or
@@ -119,6 +126,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = DefaultRequestTimeout
+	}
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
 	}
 	return o, nil
 }

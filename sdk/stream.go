@@ -55,12 +55,12 @@ func (c *Client) run(ctx context.Context) {
 		}
 		delay := bo.Next()
 		c.log.Debug("flagpole: reconnecting", "in", delay, "after", err)
-		t := time.NewTimer(delay)
+		t := c.clock.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
-		case <-t.C:
+		case <-t.Chan():
 		}
 	}
 }
@@ -82,14 +82,14 @@ func (c *Client) stream(ctx context.Context, resume bool, bo *backoff.Counter) e
 		c.setState(StateReady, nil)
 	}
 	var last atomic.Int64
-	last.Store(c.now().UnixNano())
+	last.Store(c.clock.Now().UnixNano())
 	watchdog := make(chan struct{})
 	go func() {
 		defer close(watchdog)
 		c.watchdog(sctx, &last, cancel)
 	}()
 	defer func() { cancel(nil); <-watchdog }()
-	rd := newSSEReader(resp.Body, maxDocumentBytes, func() { last.Store(c.now().UnixNano()) })
+	rd := newSSEReader(resp.Body, maxDocumentBytes, func() { last.Store(c.clock.Now().UnixNano()) })
 	for {
 		ev, err := rd.Next()
 		if err != nil {
@@ -121,7 +121,7 @@ func (c *Client) connect(ctx context.Context, cancel context.CancelCauseFunc, re
 	if resumed {
 		req.Header.Set("Last-Event-ID", held.doc.Version)
 	}
-	headers := time.AfterFunc(c.opts.RequestTimeout, func() {
+	headers := c.clock.AfterFunc(c.opts.RequestTimeout, func() {
 		cancel(fmt.Errorf("no response headers within %s", c.opts.RequestTimeout))
 	})
 	resp, err := c.opts.HTTPClient.Do(req)
@@ -182,14 +182,14 @@ func (c *Client) handle(ev sseEvent) error {
 // watchdog cancels the stream when nothing, not even a ping, arrived for
 // longer than StaleAfter.
 func (c *Client) watchdog(ctx context.Context, last *atomic.Int64, cancel context.CancelCauseFunc) {
-	t := time.NewTicker(max(c.opts.StaleAfter/4, 10*time.Millisecond))
+	t := c.clock.NewTicker(max(c.opts.StaleAfter/4, 10*time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			silent := c.now().Sub(time.Unix(0, last.Load()))
+		case <-t.Chan():
+			silent := c.clock.Now().Sub(time.Unix(0, last.Load()))
 			if silent > c.opts.StaleAfter {
 				cancel(fmt.Errorf("%w: nothing received for %s", ErrStreamSilent, silent.Round(time.Millisecond)))
 				return
