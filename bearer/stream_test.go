@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/jonboulle/clockwork"
 	"net"
 	"strings"
 	"testing"
@@ -98,11 +99,16 @@ func TestStreamResume(t *testing.T) {
 }
 
 func TestStreamPing(t *testing.T) {
-	f := newFixture(t, Options{PingInterval: 20 * time.Millisecond}, testDoc("production", "v1"))
+	clk := clockwork.NewFakeClock()
+	f := newFixture(t, Options{Clock: clk}, testDoc("production", "v1"))
 	s := f.openStream("/v1/stream", serverKey)
 	if ev := s.next(true); ev.Event != "put" {
 		t.Fatalf("first event %+v", ev)
 	}
+	if err := clk.BlockUntilContext(t.Context(), 1); err != nil { // the hub's ping ticker
+		t.Fatal(err)
+	}
+	clk.Advance(DefaultPingInterval)
 	if ev := s.next(true); ev.Comment != "ping" {
 		t.Errorf("event %+v, want a ping comment", ev)
 	}

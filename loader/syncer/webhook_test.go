@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/flagpole/flagpole/loader/source"
 	"github.com/flagpole/flagpole/loader/syncer"
@@ -123,7 +122,9 @@ func TestWebhookTriggersFetch(t *testing.T) {
 	}
 	runSyncer(t, s)
 	waitFor(t, "first commit", hasDesc(mem, "production", "one"))
-	hook := httptest.NewServer(syncer.NewWebhookHandler(syncer.WebhookOptions{Secret: hookSecret, Branch: "main", Trigger: s.Trigger}))
+	var triggers atomic.Int64
+	trigger := func() { triggers.Add(1); s.Trigger() }
+	hook := httptest.NewServer(syncer.NewWebhookHandler(syncer.WebhookOptions{Secret: hookSecret, Branch: "main", Trigger: trigger}))
 	defer hook.Close()
 	deliver := func(sig string) int {
 		body := `{"ref":"refs/heads/main"}`
@@ -142,7 +143,10 @@ func TestWebhookTriggersFetch(t *testing.T) {
 		t.Fatalf("bad signature: status %d", code)
 	}
 	// Nothing polls: without a verified webhook the commit stays unseen.
-	time.Sleep(300 * time.Millisecond)
+	// The handler answers after deciding, so no trigger means no fetch.
+	if n := triggers.Load(); n != 0 {
+		t.Fatalf("a bad signature triggered %d fetches", n)
+	}
 	if err := hasDesc(mem, "production", "one")(); err != nil {
 		t.Fatalf("a bad signature caused a fetch: %v", err)
 	}
