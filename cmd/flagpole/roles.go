@@ -110,6 +110,42 @@ func (r *repoFlags) source(logger *slog.Logger) (source.Source, error) {
 	return source.Open(r.repo, gitOpts, dirOpts)
 }
 
+// syncCommand describes a command that runs a syncer (serve, sync).
+type syncCommand struct {
+	name, usage, listen string
+	redisUsage          string
+	// redisRequired, when set, is the error for a missing --redis.
+	redisRequired error
+}
+
+// start parses args for cmd and opens its repository and store. On failure
+// it returns a nil role and the exit code; the caller closes role.store.
+func (cmd syncCommand) start(ctx context.Context, args []string, stderr io.Writer) (role *syncRole, c common, logger *slog.Logger, redisURL string, code int) {
+	fs := newFlagSet(cmd.name, cmd.usage, stderr)
+	var r repoFlags
+	c.register(fs, cmd.listen)
+	r.register(fs)
+	fs.StringVar(&redisURL, "redis", "", cmd.redisUsage)
+	pos, err := parse(fs, args)
+	if err == nil {
+		err = r.check(pos)
+	}
+	if err == nil && redisURL == "" && cmd.redisRequired != nil {
+		err = cmd.redisRequired
+	}
+	if err == nil {
+		logger, err = c.logger(stderr)
+	}
+	if err != nil {
+		return nil, c, nil, "", usageError(fs, stderr, err)
+	}
+	role, err = r.newSyncRole(ctx, redisURL, logger)
+	if err != nil {
+		return nil, c, nil, "", fail(stderr, cmd.name, err)
+	}
+	return role, c, logger, redisURL, exitOK
+}
+
 // syncRole is a syncer and the store it publishes to: the part that serve
 // and sync share.
 type syncRole struct {
