@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flagpole/flagpole/internal/httpx"
 	"github.com/flagpole/flagpole/ruleset"
 )
 
@@ -20,16 +21,16 @@ func TestAuth(t *testing.T) {
 		want         int
 		wantCode     string
 	}{
-		{"flags without key", "GET", "/v1/flags", "", "", nil, 401, codeUnauthorized},
-		{"flags with unknown key", "GET", "/v1/flags", "nope", "", nil, 401, codeUnauthorized},
-		{"flags with basic auth", "GET", "/v1/flags", "", "", []string{"Authorization", "Basic " + serverKey}, 401, codeUnauthorized},
-		{"flags with client key", "GET", "/v1/flags", clientKey, "", nil, 403, codeForbidden},
+		{"flags without key", "GET", "/v1/flags", "", "", nil, 401, httpx.CodeUnauthorized},
+		{"flags with unknown key", "GET", "/v1/flags", "nope", "", nil, 401, httpx.CodeUnauthorized},
+		{"flags with basic auth", "GET", "/v1/flags", "", "", []string{"Authorization", "Basic " + serverKey}, 401, httpx.CodeUnauthorized},
+		{"flags with client key", "GET", "/v1/flags", clientKey, "", nil, 403, httpx.CodeForbidden},
 		{"flags with server key", "GET", "/v1/flags", serverKey, "", nil, 200, ""},
 		{"flags with staging key", "GET", "/v1/flags", stagingKey, "", nil, 200, ""},
-		{"stream with client key", "GET", "/v1/stream", clientKey, "", nil, 403, codeForbidden},
-		{"stream without key", "GET", "/v1/stream", "", "", nil, 401, codeUnauthorized},
-		{"evaluate without key", "POST", "/v1/evaluate", "", "{}", nil, 401, codeUnauthorized},
-		{"evaluate with unknown key", "POST", "/v1/evaluate", serverKey + "x", "{}", nil, 401, codeUnauthorized},
+		{"stream with client key", "GET", "/v1/stream", clientKey, "", nil, 403, httpx.CodeForbidden},
+		{"stream without key", "GET", "/v1/stream", "", "", nil, 401, httpx.CodeUnauthorized},
+		{"evaluate without key", "POST", "/v1/evaluate", "", "{}", nil, 401, httpx.CodeUnauthorized},
+		{"evaluate with unknown key", "POST", "/v1/evaluate", serverKey + "x", "{}", nil, 401, httpx.CodeUnauthorized},
 		{"evaluate with client key", "POST", "/v1/evaluate", clientKey, "{}", nil, 200, ""},
 		{"evaluate with server key", "POST", "/v1/evaluate", serverKey, "{}", nil, 200, ""},
 		{"evaluate with X-API-Key", "POST", "/v1/evaluate", "", "{}", []string{"X-API-Key", clientKey}, 200, ""},
@@ -44,7 +45,7 @@ func TestAuth(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", status, tt.want, body)
 			}
 			if tt.wantCode != "" {
-				if e := decode[errorBody](t, body); e.Error.Code != tt.wantCode || e.Error.Message == "" {
+				if e := decode[httpx.ErrorBody](t, body); e.Error.Code != tt.wantCode || e.Error.Message == "" {
 					t.Errorf("error %+v, want code %s and a message", e.Error, tt.wantCode)
 				}
 			}
@@ -123,7 +124,7 @@ func TestEvaluateBadInput(t *testing.T) {
 			if status != tt.want {
 				t.Fatalf("status %d, want %d: %s", status, tt.want, body)
 			}
-			e := decode[errorBody](t, body)
+			e := decode[httpx.ErrorBody](t, body)
 			if !strings.Contains(e.Error.Message, tt.wantIn) {
 				t.Errorf("message %q does not name %q", e.Error.Message, tt.wantIn)
 			}
@@ -175,7 +176,7 @@ func TestNotReady(t *testing.T) {
 	for _, p := range []struct{ method, path string }{{"GET", "/readyz"}, {"POST", "/v1/evaluate"}, {"GET", "/v1/flags"}} {
 		t.Run(p.path, func(t *testing.T) {
 			status, _, body := f.do(p.method, p.path, serverKey, "{}")
-			if status != 503 || decode[errorBody](t, body).Error.Code != codeNotReady {
+			if status != 503 || decode[httpx.ErrorBody](t, body).Error.Code != httpx.CodeNotReady {
 				t.Errorf("status %d: %s", status, body)
 			}
 		})
@@ -216,7 +217,7 @@ func TestMethodAndPath(t *testing.T) {
 	if status, _, _ := f.do("GET", "/v1/evaluate", clientKey, ""); status != http.StatusMethodNotAllowed {
 		t.Errorf("GET /v1/evaluate: %d", status)
 	}
-	if status, _, body := f.do("GET", "/v2/nothing", "", ""); status != 404 || decode[errorBody](t, body).Error.Code != codeNotFound {
+	if status, _, body := f.do("GET", "/v2/nothing", "", ""); status != 404 || decode[httpx.ErrorBody](t, body).Error.Code != httpx.CodeNotFound {
 		t.Errorf("unknown path: %d %s", status, body)
 	}
 }

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flagpole/flagpole/internal/store"
 	"github.com/flagpole/flagpole/ruleset"
+	"github.com/flagpole/flagpole/store"
 )
 
 var fanoutClients = flag.Int("fanout", 200, "SSE clients in TestFanout")

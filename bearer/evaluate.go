@@ -9,8 +9,9 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/internal/httpx"
 	"github.com/flagpole/flagpole/ruleset"
+	"github.com/flagpole/flagpole/store"
 )
 
 // requestError is a request problem with its HTTP status.
@@ -37,15 +38,15 @@ func (s *Server) readContext(r *http.Request, lenient bool) (ruleset.Context, *r
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return nil, &requestError{http.StatusRequestEntityTooLarge, codeTooLarge,
+			return nil, &requestError{http.StatusRequestEntityTooLarge, httpx.CodeTooLarge,
 				fmt.Sprintf("request body is larger than %d bytes", tooLarge.Limit), "GENERAL"}
 		}
-		return nil, &requestError{http.StatusBadRequest, codeBadRequest, "reading request body: " + err.Error(), "GENERAL"}
+		return nil, &requestError{http.StatusBadRequest, httpx.CodeBadRequest, "reading request body: " + err.Error(), "GENERAL"}
 	}
 	var req evalRequest
 	if len(body) > 0 {
 		if err := json.Unmarshal(body, &req); err != nil {
-			return nil, &requestError{http.StatusBadRequest, codeBadRequest, "request body must be a JSON object {\"context\":{...}}: " + err.Error(), "PARSE_ERROR"}
+			return nil, &requestError{http.StatusBadRequest, httpx.CodeBadRequest, "request body must be a JSON object {\"context\":{...}}: " + err.Error(), "PARSE_ERROR"}
 		}
 	}
 	if lenient && len(req.Context) > 0 && len(req.Context) <= s.opts.MaxContextBytes {
@@ -83,7 +84,7 @@ func scalarsOnly(raw json.RawMessage) json.RawMessage {
 // absent or null context is an empty one.
 func (s *Server) decodeContext(raw []byte) (ruleset.Context, *requestError) {
 	if len(raw) > s.opts.MaxContextBytes {
-		return nil, &requestError{http.StatusRequestEntityTooLarge, codeTooLarge,
+		return nil, &requestError{http.StatusRequestEntityTooLarge, httpx.CodeTooLarge,
 			fmt.Sprintf("context is %d bytes, larger than the limit of %d", len(raw), s.opts.MaxContextBytes), "INVALID_CONTEXT"}
 	}
 	if len(raw) == 0 || string(raw) == "null" {
@@ -91,7 +92,7 @@ func (s *Server) decodeContext(raw []byte) (ruleset.Context, *requestError) {
 	}
 	c, err := parseContext(raw)
 	if err != nil {
-		return nil, &requestError{http.StatusBadRequest, codeBadRequest, "invalid context: " + err.Error(), "INVALID_CONTEXT"}
+		return nil, &requestError{http.StatusBadRequest, httpx.CodeBadRequest, "invalid context: " + err.Error(), "INVALID_CONTEXT"}
 	}
 	// The evaluation time is the bearer's: a caller-supplied "now" would let
 	// anyone step past an override's expiry or recovery ramp (a kill switch)
@@ -183,17 +184,17 @@ func appendResult(b []byte, f *flagEnc, r ruleset.Result) []byte {
 func (s *Server) serveEvaluate(w http.ResponseWriter, r *http.Request) {
 	a, fail := s.authenticate(r, "", store.KeyClient, store.KeyServer)
 	if fail != nil {
-		writeError(w, fail.status, fail.code, fail.message)
+		httpx.WriteError(w, fail.status, fail.code, fail.message)
 		return
 	}
 	c, rerr := s.readContext(r, false)
 	if rerr != nil {
-		writeError(w, rerr.status, rerr.code, rerr.msg)
+		httpx.WriteError(w, rerr.status, rerr.code, rerr.msg)
 		return
 	}
 	bp := bufPool.Get().(*[]byte)
 	b := appendEvaluation((*bp)[:0], a.state, c, a.kind == store.KeyClient, nil)
-	writeBody(w, http.StatusOK, b)
+	httpx.WriteEncoded(w, http.StatusOK, b)
 	*bp = b
 	bufPool.Put(bp)
 }

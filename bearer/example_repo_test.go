@@ -4,9 +4,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flagpole/flagpole/internal/store"
 	"github.com/flagpole/flagpole/loader"
 	"github.com/flagpole/flagpole/ruleset"
+	"github.com/flagpole/flagpole/store"
 )
 
 // Demo keys of flags.example (flags.example/DEMO-KEYS.md).

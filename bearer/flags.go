@@ -3,7 +3,8 @@ package bearer
 import (
 	"net/http"
 
-	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/internal/httpx"
+	"github.com/flagpole/flagpole/store"
 )
 
 // serveFlags is GET /v1/flags: the environment's full rule set, with the
@@ -11,7 +12,7 @@ import (
 func (s *Server) serveFlags(w http.ResponseWriter, r *http.Request) {
 	a, fail := s.authenticate(r, "", store.KeyServer)
 	if fail != nil {
-		writeError(w, fail.status, fail.code, fail.message)
+		httpx.WriteError(w, fail.status, fail.code, fail.message)
 		return
 	}
 	etag := `"` + a.state.version + `"`
@@ -21,5 +22,5 @@ func (s *Server) serveFlags(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	writeBody(w, http.StatusOK, a.state.docJSON)
+	httpx.WriteEncoded(w, http.StatusOK, a.state.docJSON)
 }

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flagpole/flagpole/internal/store"
 	"github.com/flagpole/flagpole/ruleset"
+	"github.com/flagpole/flagpole/store"
 )
 
 // SDK keys of the test fixtures.
@@ -311,14 +311,6 @@ type evalResponse struct {
 		Reason    string `json:"reason"`
 		ErrorCode string `json:"errorCode"`
 	} `json:"flags"`
-}
-
-// errorBody is the JSON error body.
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
 }
 
 func ctxBody(ctx string) string { return fmt.Sprintf(`{"context":%s}`, ctx) }

@@ -2,31 +2,22 @@ package bearer
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/internal/httpx"
+	"github.com/flagpole/flagpole/internal/keyring"
+	"github.com/flagpole/flagpole/internal/surface"
+	"github.com/flagpole/flagpole/store"
 )
 
-// Error codes of the {"error":{"code","message"}} body.
-const (
-	codeBadRequest       = "bad_request"
-	codeUnauthorized     = "unauthorized"
-	codeForbidden        = "forbidden"
-	codeNotFound         = "not_found"
-	codeTooLarge         = "too_large"
-	codeNotReady         = "not_ready"
-	codeMethodNotAllowed = "method_not_allowed"
-)
-
-// Handler returns the bearer's HTTP API (docs/http-api.md).
+// Handler returns the bearer's HTTP surface (docs/http-api.md): the SDK API
+// of API, GET /v1/status, /healthz, /readyz, /metrics, and POST
+// /v1/hooks/git when Options.Webhook is set. A process that also runs a
+// syncer mounts API, StatusHandler and ReadyHandler in its own surface
+// instead.
 //
 // SSE streams over HTTP/1.x hijack their connection once the request is
 // accepted, so that an idle stream holds no net/http buffers or goroutines;
@@ -35,43 +26,34 @@ const (
 // http.Server should set ReadHeaderTimeout and IdleTimeout but not
 // WriteTimeout (which would cut HTTP/2 streams).
 func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	allowed := map[string][]string{} // methods by path
-	route := func(method, path string, h http.Handler) {
-		mux.Handle(method+" "+path, h)
-		if _, dup := allowed[path]; !dup {
-			// Other methods on a known path get a JSON 405, not the 404 below.
-			mux.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Allow", strings.Join(allowed[path], ", "))
-				writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, r.Method+" is not allowed on "+path)
-			}))
-		}
-		allowed[path] = append(allowed[path], method)
-	}
-	route("GET", "/v1/flags", s.plain(s.serveFlags))
-	route("GET", "/v1/stream", http.HandlerFunc(s.serveStream))
-	route("POST", "/v1/evaluate", cors(s.plain(s.serveEvaluate)))
-	route("GET", "/v1/stream/evaluated", cors(http.HandlerFunc(s.serveEvaluatedStream)))
-	route("POST", "/ofrep/v1/evaluate/flags/{key}", cors(s.plain(s.serveOFREPFlag)))
-	route("POST", "/ofrep/v1/evaluate/flags", cors(s.plain(s.serveOFREPBulk)))
-	for _, p := range []string{"/v1/evaluate", "/v1/stream/evaluated", "/ofrep/v1/evaluate/flags/{key}", "/ofrep/v1/evaluate/flags"} {
-		route("OPTIONS", p, cors(http.HandlerFunc(preflight)))
-	}
-	route("GET", "/v1/status", s.plain(s.serveStatus))
-	route("GET", "/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("ok\n"))
-	}))
-	route("GET", "/readyz", http.HandlerFunc(s.serveReady))
-	route("GET", "/metrics", promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{}))
-	if s.opts.Webhook != nil {
-		route("POST", "/v1/hooks/git", http.MaxBytesHandler(s.opts.Webhook, s.opts.MaxBodyBytes))
-	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, codeNotFound, "no such endpoint: "+r.URL.Path)
+	return surface.Handler(surface.Options{
+		Bearer: s, Gatherer: s.opts.Gatherer, Webhook: s.opts.Webhook, MaxBodyBytes: s.opts.MaxBodyBytes,
 	})
-	return mux
 }
+
+var _ surface.Bearer = (*Server)(nil)
+
+// API returns the SDK endpoints alone: rule sets and their streams,
+// evaluation and OFREP. Other paths answer 404.
+func (s *Server) API() http.Handler {
+	m := httpx.NewMux()
+	m.Handle("GET", "/v1/flags", s.plain(s.serveFlags))
+	m.Handle("GET", "/v1/stream", http.HandlerFunc(s.serveStream))
+	m.Handle("POST", "/v1/evaluate", cors(s.plain(s.serveEvaluate)))
+	m.Handle("GET", "/v1/stream/evaluated", cors(http.HandlerFunc(s.serveEvaluatedStream)))
+	m.Handle("POST", "/ofrep/v1/evaluate/flags/{key}", cors(s.plain(s.serveOFREPFlag)))
+	m.Handle("POST", "/ofrep/v1/evaluate/flags", cors(s.plain(s.serveOFREPBulk)))
+	for _, p := range []string{"/v1/evaluate", "/v1/stream/evaluated", "/ofrep/v1/evaluate/flags/{key}", "/ofrep/v1/evaluate/flags"} {
+		m.Handle("OPTIONS", p, cors(http.HandlerFunc(preflight)))
+	}
+	return m
+}
+
+// StatusHandler answers GET /v1/status with Status.
+func (s *Server) StatusHandler() http.Handler { return s.plain(s.serveStatus) }
+
+// ReadyHandler answers GET /readyz: 503 until a rule set is loaded.
+func (s *Server) ReadyHandler() http.Handler { return http.HandlerFunc(s.serveReady) }
 
 // plain wraps a non-streaming handler: body size limit, read and write
 // deadlines, a context timeout, and request metrics.
@@ -129,45 +111,12 @@ func preflight(w http.ResponseWriter, _ *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// apiError is the JSON error body.
-type apiError struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-// writeError writes a JSON error.
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	var e apiError
-	e.Error.Code, e.Error.Message = code, msg
-	writeJSON(w, status, e)
-}
-
-// writeJSON writes v as a JSON response.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status = http.StatusInternalServerError
-		b = []byte(`{"error":{"code":"internal","message":"encoding the response failed"}}`)
-	}
-	writeBody(w, status, b)
-}
-
-// writeBody writes a JSON body that is already encoded.
-func writeBody(w http.ResponseWriter, status int, b []byte) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
 // access is what an authenticated request may use.
 type access struct {
 	hub     *hub
 	state   *envState
 	kind    store.KeyKind
-	keyHash [32]byte
+	keyHash keyring.Hash
 }
 
 // authFailure says why a request was refused.
@@ -185,33 +134,31 @@ type authFailure struct {
 func (s *Server) authenticate(r *http.Request, queryParam string, kinds ...store.KeyKind) (*access, *authFailure) {
 	hubs := *s.hubs.Load()
 	if len(hubs) == 0 {
-		return nil, &authFailure{http.StatusServiceUnavailable, codeNotReady, "no rule set loaded yet"}
+		return nil, &authFailure{http.StatusServiceUnavailable, httpx.CodeNotReady, "no rule set loaded yet"}
 	}
 	key := presentedKey(r, queryParam)
 	if key == "" {
-		return nil, &authFailure{http.StatusUnauthorized, codeUnauthorized, "missing SDK key: send Authorization: Bearer <key>"}
+		return nil, &authFailure{http.StatusUnauthorized, httpx.CodeUnauthorized, "missing SDK key: send Authorization: Bearer <key>"}
 	}
-	sum := sha256.Sum256([]byte(key))
+	sum := keyring.Sum(key)
 	var found *access
 	// Compare against every key of every environment, without stopping at
 	// the first match, so that timing reveals nothing about the keys.
 	for _, h := range hubs {
 		st := h.cur.Load()
-		for _, k := range st.keyList {
-			if subtle.ConstantTimeCompare(sum[:], k.hash[:]) == 1 && found == nil {
-				found = &access{hub: h, state: st, kind: k.kind, keyHash: sum}
-			}
+		if e, ok := st.keys.Match(sum); ok && found == nil {
+			found = &access{hub: h, state: st, kind: e.Kind, keyHash: sum}
 		}
 	}
 	if found == nil {
-		return nil, &authFailure{http.StatusUnauthorized, codeUnauthorized, "unknown SDK key"}
+		return nil, &authFailure{http.StatusUnauthorized, httpx.CodeUnauthorized, "unknown SDK key"}
 	}
 	for _, k := range kinds {
 		if found.kind == k {
 			return found, nil
 		}
 	}
-	return nil, &authFailure{http.StatusForbidden, codeForbidden, "a " + string(found.kind) + " key cannot use " + r.URL.Path}
+	return nil, &authFailure{http.StatusForbidden, httpx.CodeForbidden, "a " + string(found.kind) + " key cannot use " + r.URL.Path}
 }
 
 // presentedKey returns the SDK key sent with r, or "".

@@ -7,7 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/internal/keyring"
+	"github.com/flagpole/flagpole/store"
 )
 
 // Reasons a stream cannot be opened.
@@ -28,7 +29,7 @@ type event struct {
 // in a few hundred megabytes together with their connections.
 type client struct {
 	ch      chan *event // closed by the hub when the client is dropped
-	keyHash [32]byte
+	keyHash keyring.Hash
 	kind    store.KeyKind
 }
 
@@ -75,7 +76,7 @@ func (h *hub) offer(st *envState) {
 // run is the hub's broadcaster: it applies offered states and sends pings
 // until done closes, then closes every stream.
 func (h *hub) run(done <-chan struct{}, ping time.Duration) {
-	t := time.NewTicker(ping)
+	t := h.srv.opts.Clock.NewTicker(ping)
 	defer t.Stop()
 	for {
 		select {
@@ -84,7 +85,7 @@ func (h *hub) run(done <-chan struct{}, ping time.Duration) {
 			return
 		case st := <-h.updates:
 			h.apply(st)
-		case <-t.C:
+		case <-t.Chan():
 			h.broadcast(&event{frame: pingFrame, state: h.cur.Load(), ping: true})
 		}
 	}
@@ -112,7 +113,7 @@ func (h *hub) apply(st *envState) {
 	var sent, dropped, revoked int
 	for c := range h.clients {
 		switch {
-		case st.keys[c.keyHash] != c.kind:
+		case !st.keys.Allows(c.keyHash, c.kind):
 			revoked++
 			h.drop(c)
 		case old.version == st.version:
@@ -161,14 +162,14 @@ func (h *hub) drop(c *client) {
 
 // subscribe registers a stream for the key with the given hash and kind and
 // returns it with the state it starts from.
-func (h *hub) subscribe(keyHash [32]byte, kind store.KeyKind, buffer int) (*client, *envState, error) {
+func (h *hub) subscribe(keyHash keyring.Hash, kind store.KeyKind, buffer int) (*client, *envState, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return nil, nil, errHubClosed
 	}
 	st := h.cur.Load()
-	if st.keys[keyHash] != kind {
+	if !st.keys.Allows(keyHash, kind) {
 		return nil, nil, errKeyRevoked
 	}
 	c := &client{ch: make(chan *event, buffer), keyHash: keyHash, kind: kind}

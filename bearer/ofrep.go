@@ -5,8 +5,9 @@ import (
 	"encoding/hex"
 	"net/http"
 
-	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/internal/httpx"
 	"github.com/flagpole/flagpole/ruleset"
+	"github.com/flagpole/flagpole/store"
 )
 
 // The OpenFeature Remote Evaluation Protocol
@@ -26,7 +27,7 @@ type ofrepError struct {
 func (s *Server) ofrepAuth(w http.ResponseWriter, r *http.Request) (*access, bool) {
 	a, fail := s.authenticate(r, "", store.KeyClient, store.KeyServer)
 	if fail != nil {
-		writeJSON(w, fail.status, ofrepError{ErrorCode: "GENERAL", ErrorDetails: fail.message})
+		httpx.WriteJSON(w, fail.status, ofrepError{ErrorCode: "GENERAL", ErrorDetails: fail.message})
 		return nil, false
 	}
 	return a, true
@@ -47,7 +48,7 @@ func (s *Server) ofrepContext(w http.ResponseWriter, r *http.Request, key string
 		if status == http.StatusRequestEntityTooLarge {
 			status = http.StatusBadRequest
 		}
-		writeJSON(w, status, ofrepError{Key: key, ErrorCode: rerr.ofrep, ErrorDetails: rerr.msg})
+		httpx.WriteJSON(w, status, ofrepError{Key: key, ErrorCode: rerr.ofrep, ErrorDetails: rerr.msg})
 		return nil, false
 	}
 	if tk, ok := c["targetingKey"]; ok {
@@ -72,17 +73,17 @@ func (s *Server) serveOFREPFlag(w http.ResponseWriter, r *http.Request) {
 	}
 	f := a.state.byKey[key]
 	if f == nil || (a.kind == store.KeyClient && !f.client) {
-		writeJSON(w, http.StatusNotFound, ofrepError{Key: key, ErrorCode: "FLAG_NOT_FOUND", ErrorDetails: "flag " + key + " does not exist"})
+		httpx.WriteJSON(w, http.StatusNotFound, ofrepError{Key: key, ErrorCode: "FLAG_NOT_FOUND", ErrorDetails: "flag " + key + " does not exist"})
 		return
 	}
 	res := evaluate(a.state.rs, key, c)
 	if res.Reason == ruleset.ReasonError {
-		writeJSON(w, http.StatusBadRequest, ofrepError{Key: key, ErrorCode: ofrepErrorCode(res.ErrorCode), ErrorDetails: "evaluating flag " + key + " failed"})
+		httpx.WriteJSON(w, http.StatusBadRequest, ofrepError{Key: key, ErrorCode: ofrepErrorCode(res.ErrorCode), ErrorDetails: "evaluating flag " + key + " failed"})
 		return
 	}
 	bp := bufPool.Get().(*[]byte)
 	b := appendOFREPResult((*bp)[:0], a.state, f, res)
-	writeBody(w, http.StatusOK, b)
+	httpx.WriteEncoded(w, http.StatusOK, b)
 	*bp = b
 	bufPool.Put(bp)
 }
@@ -130,7 +131,7 @@ func (s *Server) serveOFREPBulk(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	writeBody(w, http.StatusOK, b)
+	httpx.WriteEncoded(w, http.StatusOK, b)
 }
 
 // appendOFREPResult appends {"key","value","variant","reason","metadata"}.

@@ -1,14 +1,16 @@
 package bearer
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/store"
 )
 
 // Defaults applied by New to zero fields of Options.
@@ -23,10 +25,26 @@ const (
 	DefaultRetryMax        = 30 * time.Second
 )
 
+// Store is what a bearer reads: the snapshots of every environment, their
+// changes and the syncer's status. Every store.Store (store.Memory,
+// redisstore.Redis) is one; a read-only view of another store may be too.
+type Store interface {
+	// Snapshot returns the current snapshot of env, or store.ErrNotFound.
+	Snapshot(ctx context.Context, env string) (*store.Snapshot, error)
+	// Environments lists the environments that have a snapshot.
+	Environments(ctx context.Context) ([]string, error)
+	// Watch delivers changes until ctx is done, then closes the channel.
+	Watch(ctx context.Context) (<-chan store.Change, error)
+	// Status returns the syncer's status, or store.ErrNotFound.
+	Status(ctx context.Context) (*store.SyncStatus, error)
+}
+
+var _ Store = (*store.Memory)(nil)
+
 // Options configures a Server. Only Store is required.
 type Options struct {
 	// Store is where snapshots are read and watched. Required.
-	Store store.Store
+	Store Store
 	// Registerer receives the bearer's own metrics. Zero: a new private
 	// prometheus.Registry (which then also serves /metrics when Gatherer is
 	// nil).
@@ -61,9 +79,10 @@ type Options struct {
 	// when the store cannot be watched or a snapshot cannot be loaded.
 	// Zero: 250 ms and 30 s.
 	RetryMin, RetryMax time.Duration
-	// Now is the clock for load times, overrides and recovery ramps (it is
-	// passed to ruleset.Compile). Zero: time.Now.
-	Now func() time.Time
+	// Clock is the clock for load times, overrides, recovery ramps and
+	// schedules (it is passed to ruleset.Compile), the SSE ping ticker and
+	// the retry timers. Nil means the real clock.
+	Clock clockwork.Clock
 }
 
 // withDefaults returns o with every zero field set to its default.
@@ -93,8 +112,8 @@ func (o Options) withDefaults() Options {
 	setDefault(&o.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&o.RetryMin, DefaultRetryMin)
 	setDefault(&o.RetryMax, DefaultRetryMax)
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
 	}
 	return o
 }

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/internal/backoff"
+	"github.com/flagpole/flagpole/store"
 )
 
 // Server is a bearer: it loads rule sets from a store and serves them over
@@ -66,7 +66,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.hubsDone.Wait() // every stream has been told to end
 	}()
 
-	l := &loop{s: s, pending: map[string]bool{}, all: true}
+	l := &loop{s: s, pending: map[string]bool{}, all: true, retry: s.retryPolicy()}
 	l.run(ctx)
 	return nil
 }
@@ -77,6 +77,7 @@ type loop struct {
 	changes  <-chan store.Change
 	pending  map[string]bool
 	all      bool // list environments from the store and reload them all
+	retry    backoff.Policy
 	failures int
 }
 
@@ -106,9 +107,9 @@ func (l *loop) run(ctx context.Context) {
 func (l *loop) wait(ctx context.Context) bool {
 	var retry <-chan time.Time
 	if l.failures > 0 {
-		t := time.NewTimer(backoff(l.s.opts.RetryMin, l.s.opts.RetryMax, l.failures))
+		t := l.s.opts.Clock.NewTimer(l.retry.Delay(l.failures))
 		defer t.Stop()
-		retry = t.C
+		retry = t.Chan()
 	}
 	select {
 	case <-ctx.Done():
@@ -121,12 +122,12 @@ func (l *loop) wait(ctx context.Context) bool {
 			}
 			l.s.log.Warn("store watch ended; watching again")
 			l.changes = nil
-			t := time.NewTimer(backoff(l.s.opts.RetryMin, l.s.opts.RetryMax, l.failures+1))
+			t := l.s.opts.Clock.NewTimer(l.retry.Delay(l.failures + 1))
 			defer t.Stop()
 			select {
 			case <-ctx.Done():
 				return false
-			case <-t.C:
+			case <-t.Chan():
 			}
 		}
 		l.note(c)
@@ -200,7 +201,7 @@ func (s *Server) load(ctx context.Context, env string) error {
 	if h := hubs[env]; h != nil && h.cur.Load().version == snap.Version && sameKeys(h.cur.Load(), snap) {
 		return nil
 	}
-	st, err := newEnvState(snap, s.opts.Now)
+	st, err := newEnvState(snap, s.opts.Clock.Now)
 	if err != nil {
 		return err
 	}
@@ -223,8 +224,8 @@ func (s *Server) load(ctx context.Context, env string) error {
 
 // sameKeys reports whether snap has exactly the keys st was built with.
 func sameKeys(st *envState, snap *store.Snapshot) bool {
-	keys, err := keyHashes(snap)
-	return err == nil && maps.Equal(keys, st.keys)
+	keys, err := sdkKeys(snap)
+	return err == nil && keys.Equal(st.keys)
 }
 
 func (s *Server) setLoadError(env string, err error) {
@@ -242,13 +243,8 @@ func (s *Server) hub(env string) *hub {
 	return (*s.hubs.Load())[env]
 }
 
-// backoff is the delay before retry number n (1-based): exponential from
-// lo, capped at hi, with full jitter over its upper half.
-func backoff(lo, hi time.Duration, n int) time.Duration {
-	d := lo
-	for i := 1; i < n && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	return d/2 + rand.N(d/2+1)
+// retryPolicy is the schedule of reloads after failures: exponential from
+// RetryMin, capped at RetryMax, each delay at least half its ceiling.
+func (s *Server) retryPolicy() backoff.Policy {
+	return backoff.Policy{Min: s.opts.RetryMin, Max: s.opts.RetryMax}
 }

@@ -3,13 +3,15 @@ package bearer
 import (
 	"context"
 	"errors"
+	"github.com/jonboulle/clockwork"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/store"
+	"github.com/flagpole/flagpole/store/redisstore"
 )
 
 func TestStatus(t *testing.T) {
@@ -100,7 +102,8 @@ func TestStoreDownRetries(t *testing.T) {
 	}
 	fs := &flakyStore{Store: mem}
 	fs.down.Store(true)
-	srv, err := New(Options{Store: fs, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond})
+	clk := clockwork.NewFakeClock()
+	srv, err := New(Options{Store: fs, RetryMin: time.Second, RetryMax: 4 * time.Second, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,12 +112,33 @@ func TestStoreDownRetries(t *testing.T) {
 	go func() { done <- srv.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	waitUntil(t, "the bearer retries", func() bool { return fs.calls.Load() >= 3 })
+	// Each retry waits for its timer: the clock, not the test, paces them.
+	for n := int64(1); n <= 3; n++ {
+		if err := clk.BlockUntilContext(t.Context(), 1); err != nil { // the retry timer
+			t.Fatal(err)
+		}
+		if got := fs.calls.Load(); got != n {
+			t.Fatalf("%d store calls before retry %d, want %d", got, n, n)
+		}
+		clk.Advance(4 * time.Second)
+		waitUntil(t, "the retry", func() bool { return fs.calls.Load() > n })
+	}
 	if srv.hub("production") != nil {
 		t.Fatal("loaded while the store was down")
 	}
 	fs.down.Store(false)
+	if err := clk.BlockUntilContext(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(4 * time.Second)
 	waitUntil(t, "the bearer loads once the store is back", func() bool { return srv.hub("production") != nil })
+	// From here on the store's changes, not the clock, drive reloads; the
+	// hub's ping ticker and retry timers run on the fake clock.
+	go func() {
+		for ctx.Err() == nil && clk.BlockUntilContext(ctx, 2) == nil {
+			clk.Advance(4 * time.Second)
+		}
+	}()
 
 	// Down again: a change cannot be loaded, the last good set serves.
 	fs.down.Store(true)
@@ -153,7 +177,7 @@ func TestBackoff(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for range 50 {
-			if d := backoff(100*time.Millisecond, time.Second, tt.n); d < tt.min || d > tt.max {
+			if d := (&Server{opts: Options{RetryMin: 100 * time.Millisecond, RetryMax: time.Second}}).retryPolicy().Delay(tt.n); d < tt.min || d > tt.max {
 				t.Errorf("backoff(%d) = %s, want within [%s, %s]", tt.n, d, tt.min, tt.max)
 			}
 		}
@@ -197,3 +221,9 @@ func TestWebhookAndMetrics(t *testing.T) {
 		return testutilCounter(t, f, "flagpole_bearer_sse_events_sent_total") == 1
 	})
 }
+
+// A bearer can be built from outside the module on either store.
+var (
+	_ Store = store.Store(nil)
+	_ Store = (*redisstore.Redis)(nil)
+)

@@ -9,8 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/internal/httpx"
 	"github.com/flagpole/flagpole/ruleset"
+	"github.com/flagpole/flagpole/store"
 )
 
 // sink is where a stream's frames go.
@@ -136,7 +137,7 @@ func run(r *http.Request, hijacked bool, h *hub, c *client, out sink, handle fun
 func (s *Server) openStream(w http.ResponseWriter, r *http.Request, queryParam string, kinds ...store.KeyKind) (*access, *client, *envState, bool) {
 	a, fail := s.authenticate(r, queryParam, kinds...)
 	if fail != nil {
-		writeError(w, fail.status, fail.code, fail.message)
+		httpx.WriteError(w, fail.status, fail.code, fail.message)
 		return nil, nil, nil, false
 	}
 	c, st, err := a.hub.subscribe(a.keyHash, a.kind, s.opts.ClientBuffer)
@@ -144,9 +145,9 @@ func (s *Server) openStream(w http.ResponseWriter, r *http.Request, queryParam s
 	case nil:
 		return a, c, st, true
 	case errKeyRevoked:
-		writeError(w, http.StatusUnauthorized, codeUnauthorized, "unknown SDK key")
+		httpx.WriteError(w, http.StatusUnauthorized, httpx.CodeUnauthorized, "unknown SDK key")
 	default:
-		writeError(w, http.StatusServiceUnavailable, codeNotReady, err.Error())
+		httpx.WriteError(w, http.StatusServiceUnavailable, httpx.CodeNotReady, err.Error())
 	}
 	return nil, nil, nil, false
 }
@@ -180,10 +181,10 @@ func (s *Server) serveEvaluatedStream(w http.ResponseWriter, r *http.Request) {
 	if rerr != nil {
 		// Authenticate first so that the status tells key problems apart.
 		if _, fail := s.authenticate(r, "key", store.KeyClient, store.KeyServer); fail != nil {
-			writeError(w, fail.status, fail.code, fail.message)
+			httpx.WriteError(w, fail.status, fail.code, fail.message)
 			return
 		}
-		writeError(w, rerr.status, rerr.code, rerr.msg)
+		httpx.WriteError(w, rerr.status, rerr.code, rerr.msg)
 		return
 	}
 	a, c, st, ok := s.openStream(w, r, "key", store.KeyClient, store.KeyServer)
@@ -258,12 +259,12 @@ func (s *Server) queryContext(r *http.Request) (ruleset.Context, *requestError) 
 		return ruleset.Context{}, nil
 	}
 	if base64.RawURLEncoding.DecodedLen(len(q)) > s.opts.MaxContextBytes+3 {
-		return nil, &requestError{http.StatusRequestEntityTooLarge, codeTooLarge,
+		return nil, &requestError{http.StatusRequestEntityTooLarge, httpx.CodeTooLarge,
 			"context query parameter is larger than the limit", "INVALID_CONTEXT"}
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(q, "="))
 	if err != nil {
-		return nil, &requestError{http.StatusBadRequest, codeBadRequest,
+		return nil, &requestError{http.StatusBadRequest, httpx.CodeBadRequest,
 			"context query parameter must be base64url-encoded JSON: " + err.Error(), "PARSE_ERROR"}
 	}
 	return s.decodeContext(raw)

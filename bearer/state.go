@@ -2,7 +2,6 @@ package bearer
 
 import (
 	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -10,8 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/internal/keyring"
 	"github.com/flagpole/flagpole/ruleset"
+	"github.com/flagpole/flagpole/store"
 )
 
 // envState is one loaded version of an environment: immutable once built,
@@ -21,19 +21,12 @@ type envState struct {
 	version  string
 	doc      *ruleset.Document
 	rs       compiled
-	keys     map[[32]byte]store.KeyKind // SHA-256 of each key of this environment
-	keyList  []keyEntry                 // the same, for constant-time comparison
+	keys     *keyring.Ring // the SDK keys of this environment
 	loadedAt time.Time
 	docJSON  []byte     // the Document as JSON
 	putFrame []byte     // the SSE put event of docJSON, encoded once
 	flags    []*flagEnc // every flag, sorted by key
 	byKey    map[string]*flagEnc
-}
-
-// keyEntry is the SHA-256 of one SDK key and its kind.
-type keyEntry struct {
-	hash [32]byte
-	kind store.KeyKind
 }
 
 // flagEnc holds the pre-encoded JSON fragments of one flag, so that
@@ -60,7 +53,7 @@ func newEnvState(snap *store.Snapshot, now func() time.Time) (*envState, error) 
 	if err != nil {
 		return nil, err
 	}
-	keys, err := keyHashes(snap)
+	keys, err := sdkKeys(snap)
 	if err != nil {
 		return nil, err
 	}
@@ -79,9 +72,6 @@ func newEnvState(snap *store.Snapshot, now func() time.Time) (*envState, error) 
 		putFrame: sseFrame("put", doc.Version, docJSON),
 		byKey:    make(map[string]*flagEnc, len(doc.Flags)),
 	}
-	for h, kind := range keys {
-		st.keyList = append(st.keyList, keyEntry{hash: h, kind: kind})
-	}
 	for _, k := range slices.Sorted(maps.Keys(doc.Flags)) {
 		f, err := encodeFlag(k, doc.Flags[k])
 		if err != nil {
@@ -93,26 +83,13 @@ func newEnvState(snap *store.Snapshot, now func() time.Time) (*envState, error) 
 	return st, nil
 }
 
-// keyHashes decodes the SHA-256 of every key of snap that belongs to its
-// environment.
-func keyHashes(snap *store.Snapshot) (map[[32]byte]store.KeyKind, error) {
-	keys := make(map[[32]byte]store.KeyKind, len(snap.Keys))
-	for i, k := range snap.Keys {
-		if k.Environment != "" && k.Environment != snap.Environment {
-			continue
-		}
-		var h [32]byte
-		b, err := hex.DecodeString(strings.ToLower(k.SHA256))
-		if err != nil || len(b) != len(h) {
-			return nil, fmt.Errorf("snapshot %s of environment %s: keys[%d] (%s): sha256 is not 64 hex digits", snap.Version, snap.Environment, i, k.Name)
-		}
-		if k.Kind != store.KeyServer && k.Kind != store.KeyClient {
-			return nil, fmt.Errorf("snapshot %s of environment %s: keys[%d] (%s): unknown kind %q", snap.Version, snap.Environment, i, k.Name, k.Kind)
-		}
-		copy(h[:], b)
-		keys[h] = k.Kind
+// sdkKeys returns the ring of the SDK keys of snap's environment.
+func sdkKeys(snap *store.Snapshot) (*keyring.Ring, error) {
+	r, err := keyring.New(snap.Keys, snap.Environment, store.KeyServer, store.KeyClient)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s of environment %s: %w", snap.Version, snap.Environment, err)
 	}
-	return keys, nil
+	return r, nil
 }
 
 // encodeFlag pre-encodes the key and the variant values of f.

@@ -8,7 +8,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/internal/httpx"
+	"github.com/flagpole/flagpole/store"
 )
 
 // Status is the body of GET /v1/status.
@@ -64,16 +65,16 @@ func (s *Server) Status(ctx context.Context) Status {
 
 // serveStatus is GET /v1/status.
 func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.Status(r.Context()))
+	httpx.WriteJSON(w, http.StatusOK, s.Status(r.Context()))
 }
 
 // serveReady is GET /readyz: 503 until at least one environment is loaded.
 func (s *Server) serveReady(w http.ResponseWriter, _ *http.Request) {
 	hubs := *s.hubs.Load()
 	if len(hubs) == 0 {
-		writeError(w, http.StatusServiceUnavailable, codeNotReady, "no rule set loaded yet")
+		httpx.WriteError(w, http.StatusServiceUnavailable, httpx.CodeNotReady, "no rule set loaded yet")
 		return
 	}
 	envs := slices.Sorted(maps.Keys(hubs))
-	writeJSON(w, http.StatusOK, map[string]any{"ready": true, "environments": envs})
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"ready": true, "environments": envs})
 }

@@ -4,13 +4,15 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/jonboulle/clockwork"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/internal/httpx"
 	"github.com/flagpole/flagpole/ruleset"
+	"github.com/flagpole/flagpole/store"
 )
 
 // withDefault returns a copy of doc at version whose flag key has a new
@@ -97,11 +99,16 @@ func TestStreamResume(t *testing.T) {
 }
 
 func TestStreamPing(t *testing.T) {
-	f := newFixture(t, Options{PingInterval: 20 * time.Millisecond}, testDoc("production", "v1"))
+	clk := clockwork.NewFakeClock()
+	f := newFixture(t, Options{Clock: clk}, testDoc("production", "v1"))
 	s := f.openStream("/v1/stream", serverKey)
 	if ev := s.next(true); ev.Event != "put" {
 		t.Fatalf("first event %+v", ev)
 	}
+	if err := clk.BlockUntilContext(t.Context(), 1); err != nil { // the hub's ping ticker
+		t.Fatal(err)
+	}
+	clk.Advance(DefaultPingInterval)
 	if ev := s.next(true); ev.Comment != "ping" {
 		t.Errorf("event %+v, want a ping comment", ev)
 	}
@@ -193,7 +200,7 @@ func TestEvaluatedStreamBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			status, _, body := f.do("GET", "/v1/stream/evaluated?"+tt.query, tt.key, "")
-			if status != tt.want || !strings.Contains(decode[errorBody](t, body).Error.Message, tt.wantIn) {
+			if status != tt.want || !strings.Contains(decode[httpx.ErrorBody](t, body).Error.Message, tt.wantIn) {
 				t.Errorf("status %d, want %d naming %q: %s", status, tt.want, tt.wantIn, body)
 			}
 		})

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flagpole/flagpole/internal/store"
 	"github.com/flagpole/flagpole/ruleset"
+	"github.com/flagpole/flagpole/store"
 )
 
 // checker runs the semantic checks over the parsed files and builds the

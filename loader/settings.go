@@ -3,8 +3,8 @@ package loader
 import (
 	"time"
 
-	"github.com/flagpole/flagpole/internal/store"
 	"github.com/flagpole/flagpole/ruleset"
+	"github.com/flagpole/flagpole/store"
 )
 
 // Settings is flagpole.yaml, decoded and with defaults applied.

@@ -3,14 +3,17 @@ package sdk
 import (
 	"testing"
 	"time"
+
+	"github.com/flagpole/flagpole/internal/backoff"
 )
 
-func TestBackoffFullJitter(t *testing.T) {
-	b := newBackoff(500*time.Millisecond, 30*time.Second)
+func TestReconnectFullJitter(t *testing.T) {
+	p := reconnectPolicy(Options{ReconnectMin: 500 * time.Millisecond, ReconnectMax: 30 * time.Second})
 	var ceilings []time.Duration
-	b.rand = func(n int64) int64 { ceilings = append(ceilings, time.Duration(n)); return n - 1 }
+	p.Rand = func(n int64) int64 { ceilings = append(ceilings, time.Duration(n)); return n - 1 }
+	b := backoff.Counter{Policy: p}
 	for range 9 {
-		b.next()
+		b.Next()
 	}
 	want := []time.Duration{
 		500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second,
@@ -21,23 +24,23 @@ func TestBackoffFullJitter(t *testing.T) {
 			t.Errorf("attempt %d: ceiling %s, want %s", i, ceilings[i], want[i])
 		}
 	}
-	b.reset()
-	b.next()
+	b.Reset()
+	b.Next()
 	if got := ceilings[len(ceilings)-1]; got != 500*time.Millisecond {
 		t.Errorf("after reset: ceiling %s, want 500ms", got)
 	}
 	for range 100 {
-		b.next() // must not overflow however many failures
+		b.Next() // must not overflow however many failures
 	}
 	if got := ceilings[len(ceilings)-1]; got != 30*time.Second {
 		t.Errorf("after 100 failures: ceiling %s, want 30s", got)
 	}
 }
 
-func TestBackoffRealRandomStaysInRange(t *testing.T) {
-	b := newBackoff(10*time.Millisecond, 80*time.Millisecond)
+func TestReconnectRealRandomStaysInRange(t *testing.T) {
+	b := backoff.Counter{Policy: reconnectPolicy(Options{ReconnectMin: 10 * time.Millisecond, ReconnectMax: 80 * time.Millisecond})}
 	for i := range 50 {
-		if d := b.next(); d < 0 || d >= 80*time.Millisecond {
+		if d := b.Next(); d < 0 || d >= 80*time.Millisecond {
 			t.Fatalf("attempt %d: delay %s outside [0, 80ms)", i, d)
 		}
 	}

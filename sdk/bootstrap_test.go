@@ -1,45 +1,38 @@
 package sdk
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
 
-func TestBootstrapFromRepository(t *testing.T) {
+func TestBootstrapDocument(t *testing.T) {
+	d := doc("mem-1", boolFlag("checkout-v2", true))
+	c, err := newClient(t, "", "", func(o *Options) { o.Offline, o.BootstrapDocument = true, d })
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if !c.Bool("checkout-v2", Context{"key": "rob"}, false) || c.Version() != "mem-1" {
+		t.Error("bootstrap document not served")
+	}
+	d.Environment = "production"
 	tests := []struct {
-		env     string
-		want    bool // checkout-v2 for a user outside the allow list
-		variant string
+		name string
+		set  func(*Options)
+		want string
 	}{
-		{"production", false, "off"},
-		{"staging", true, "on"},
+		{"both", func(o *Options) { o.Bootstrap, o.BootstrapDocument = "testdata/snapshot.json", d }, "not both"},
+		{"other environment", func(o *Options) { o.BootstrapDocument, o.Environment = d, "staging" }, `not "staging"`},
+		{"directory", func(o *Options) { o.Bootstrap = "../flags.example" }, "sdk/fromrepo"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.env, func(t *testing.T) {
-			c, err := newClient(t, "", "", func(o *Options) {
-				o.Offline, o.Bootstrap, o.Environment = true, "../flags.example", tt.env
-			})
-			if err != nil {
-				t.Fatalf("New: %v", err)
-			}
-			d := c.BoolDetail("checkout-v2", Context{"key": "not-listed-user-7"}, !tt.want)
-			if d.Value != tt.want || d.ErrorCode != 0 {
-				t.Errorf("checkout-v2 = %+v, want %v", d, tt.want)
-			}
-			if !c.Bool("checkout-v2", Context{"key": "audrey"}, false) {
-				t.Error("audrey is on the allow list in every environment")
-			}
-			if c.Version() == "" || c.Document().Environment != tt.env {
-				t.Errorf("version %q environment %q", c.Version(), c.Document().Environment)
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := newClient(t, "", "", func(o *Options) { o.Offline = true; tt.set(o) })
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want it to contain %q", err, tt.want)
 			}
 		})
 	}
-	t.Run("environment required", func(t *testing.T) {
-		_, err := newClient(t, "", "", func(o *Options) { o.Offline, o.Bootstrap = true, "../flags.example" })
-		if err == nil {
-			t.Fatal("New succeeded on a repository with two environments and no Environment")
-		}
-	})
 }
 
 func TestBootstrapServedWhileBearerIsDown(t *testing.T) {

@@ -7,7 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"time"
+
+	"github.com/jonboulle/clockwork"
 
 	"github.com/flagpole/flagpole/internal/redact"
 	"github.com/flagpole/flagpole/ruleset"
@@ -36,9 +37,9 @@ type snapshot struct {
 // stream from the bearer, and evaluates flags against it. All methods are
 // safe for concurrent use; evaluation never blocks on I/O or on a lock.
 type Client struct {
-	opts Options
-	log  *slog.Logger
-	now  func() time.Time
+	opts  Options
+	log   *slog.Logger
+	clock clockwork.Clock
 
 	snap  atomic.Pointer[snapshot]
 	state atomic.Int32
@@ -71,18 +72,12 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		opts: o, log: o.Logger, now: time.Now, ready: make(chan struct{}),
+		opts: o, log: o.Logger, clock: o.Clock, ready: make(chan struct{}),
 		initErr: make(chan error, 1), changes: newDispatcher[Change](),
 		states: newDispatcher[StateChange](), done: make(chan struct{}), ownHTTP: own,
 	}
-	if o.Bootstrap != "" {
-		doc, err := loadBootstrap(o.Bootstrap, o.Environment)
-		if err != nil {
-			return nil, err
-		}
-		if err := c.install(doc, nil); err != nil {
-			return nil, fmt.Errorf("bootstrap %s: %w", o.Bootstrap, err)
-		}
+	if err := c.bootstrap(); err != nil {
+		return nil, err
 	}
 	if o.Offline {
 		if c.snap.Load() == nil {
@@ -108,12 +103,33 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	return c, nil
 }
 
+// bootstrap installs Options.Bootstrap or Options.BootstrapDocument, if set.
+func (c *Client) bootstrap() error {
+	doc, what := c.opts.BootstrapDocument, "bootstrap document"
+	if c.opts.Bootstrap != "" {
+		var err error
+		if doc, err = loadBootstrap(c.opts.Bootstrap, c.opts.Environment); err != nil {
+			return err
+		}
+		what = "bootstrap " + c.opts.Bootstrap
+	} else if doc != nil && c.opts.Environment != "" && doc.Environment != "" && doc.Environment != c.opts.Environment {
+		return fmt.Errorf("bootstrap document is for environment %q, not %q", doc.Environment, c.opts.Environment)
+	}
+	if doc == nil {
+		return nil
+	}
+	if err := c.install(doc, nil); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
 // waitInit waits for the first rule set from the bearer, up to InitTimeout.
 func (c *Client) waitInit(ctx context.Context) error {
 	if c.opts.InitTimeout < 0 {
 		return nil
 	}
-	t := time.NewTimer(c.opts.InitTimeout)
+	t := c.clock.NewTimer(c.opts.InitTimeout)
 	defer t.Stop()
 	select {
 	case <-c.ready:
@@ -122,7 +138,7 @@ func (c *Client) waitInit(ctx context.Context) error {
 		return fmt.Errorf("starting the flagpole client: %w", err)
 	case <-ctx.Done():
 		return fmt.Errorf("waiting for the first rule set from %s: %w", redact.URL(c.opts.URL), ctx.Err())
-	case <-t.C:
+	case <-t.Chan():
 		c.log.Warn("flagpole: no rule set from the bearer yet; serving bootstrap or defaults and retrying",
 			"url", redact.URL(c.opts.URL), "waited", c.opts.InitTimeout, "state", c.State().String())
 		return nil
@@ -204,7 +220,7 @@ func (c *Client) setState(s State, err error) {
 // install compiles doc and makes it the rule set served; p, when doc came
 // from applying a patch, limits the search for changed flags.
 func (c *Client) install(doc *ruleset.Document, p *ruleset.Patch) error {
-	rs, err := ruleset.Compile(doc)
+	rs, err := ruleset.CompileWith(doc, ruleset.Options{Now: c.clock.Now})
 	if err != nil {
 		return fmt.Errorf("compiling rule set %s: %w", doc.Version, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/jonboulle/clockwork"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -37,16 +38,28 @@ func silentBearer(t *testing.T) (*httptest.Server, *atomic.Int32) {
 
 func TestSilentStreamGoesStaleAndReconnects(t *testing.T) {
 	srv, conns := silentBearer(t)
-	c, err := newClient(t, srv.URL, "k", func(o *Options) { o.StaleAfter = 300 * time.Millisecond })
+	clk := clockwork.NewFakeClock()
+	c, err := newClient(t, srv.URL, "k", func(o *Options) { o.StaleAfter, o.Clock = time.Minute, clk })
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	errs := make(chan error, 16)
 	defer c.WatchState(func(s StateChange) {
 		if s.To == StateStale {
-			errs <- s.Err
+			select {
+			case errs <- s.Err:
+			default:
+			}
 		}
 	})()
+	if err := clk.BlockUntilContext(t.Context(), 1); err != nil { // the watchdog's ticker
+		t.Fatal(err)
+	}
+	if s := c.State(); s != StateReady {
+		t.Fatalf("state %s before any time passed, want READY", s)
+	}
+	// A minute of silence, seen by the watchdog at its next tick.
+	clk.Advance(time.Minute + time.Minute/4)
 	select {
 	case err := <-errs:
 		if !errors.Is(err, ErrStreamSilent) {
@@ -55,7 +68,8 @@ func TestSilentStreamGoesStaleAndReconnects(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no STALE after 10 s of silence")
 	}
-	waitFor(t, "a reconnect", func() bool { return conns.Load() >= 2 })
+	// The reconnect waits for its backoff timer, which only the clock fires.
+	waitFor(t, "a reconnect", func() bool { clk.Advance(DefaultReconnectMax); return conns.Load() >= 2 })
 	if !c.Bool("checkout-v2", nil, false) {
 		t.Error("the last known rule set is not served")
 	}

@@ -9,7 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/flagpole/flagpole/internal/redact"
+	"github.com/flagpole/flagpole/ruleset"
 )
 
 // Defaults applied by New to zero Options fields.
@@ -40,13 +43,16 @@ type Options struct {
 	HTTPClient *http.Client
 	// Bootstrap is served until the bearer answers, and for good when
 	// Offline is set: the path of a rule-set snapshot file (a JSON
-	// ruleset.Document, as GET /v1/flags returns it) or of a flags
-	// repository directory. Zero: no bootstrap; defaults are served until
-	// the first rule set arrives.
+	// ruleset.Document, as GET /v1/flags returns it). To bootstrap from a
+	// flags repository directory, use package sdk/fromrepo and
+	// BootstrapDocument. Zero: no bootstrap; defaults are served until the
+	// first rule set arrives.
 	Bootstrap string
-	// Environment picks the environment when Bootstrap is a repository
-	// directory. Zero: the repository's only environment (an error if it
-	// has several).
+	// BootstrapDocument is a rule set already in memory, served like
+	// Bootstrap (set one or the other). New does not modify it. Zero: none.
+	BootstrapDocument *ruleset.Document
+	// Environment, when set, is the environment the bootstrap must be for:
+	// a snapshot of another environment is refused. Zero: any.
 	Environment string
 	// InitTimeout is how long New waits for the first rule set from the
 	// bearer. On timeout New still returns a working client that serves
@@ -70,6 +76,11 @@ type Options struct {
 	// RequestTimeout bounds GET /v1/flags and the wait for the stream's
 	// response headers. Zero: 10 s.
 	RequestTimeout time.Duration
+	// Clock is the clock of evaluation (overrides, ramps, schedules), of
+	// the InitTimeout wait, the reconnect delays and the StaleAfter
+	// watchdog. Tests pass a clockwork.FakeClock to shift time instead of
+	// sleeping. Nil means the real clock.
+	Clock clockwork.Clock
 }
 
 // withDefaults returns o with every zero field replaced by its default, or
@@ -87,6 +98,9 @@ func (o Options) withDefaults() (Options, error) {
 			return o, errors.New("sdk options: Key is required unless Offline is set")
 		}
 		o.URL = strings.TrimRight(o.URL, "/")
+	}
+	if o.Bootstrap != "" && o.BootstrapDocument != nil {
+		return o, errors.New("sdk options: set Bootstrap or BootstrapDocument, not both")
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
@@ -113,6 +127,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = DefaultRequestTimeout
+	}
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
 	}
 	return o, nil
 }

@@ -11,15 +11,24 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/flagpole/flagpole/internal/backoff"
+	"github.com/flagpole/flagpole/internal/httpx"
 	"github.com/flagpole/flagpole/internal/redact"
 	"github.com/flagpole/flagpole/ruleset"
 )
+
+// reconnectPolicy is the schedule of reconnects after failures: exponential
+// from ReconnectMin, capped at ReconnectMax, with full jitter so that the
+// SDKs of a fleet that lost the bearer together spread their reconnects.
+func reconnectPolicy(o Options) backoff.Policy {
+	return backoff.Policy{Min: o.ReconnectMin, Max: o.ReconnectMax, Full: true}
+}
 
 // run keeps a stream open until ctx ends: it reconnects with backoff after
 // every failure and refetches the rule set when a patch does not apply.
 func (c *Client) run(ctx context.Context) {
 	defer close(c.done)
-	bo := newBackoff(c.opts.ReconnectMin, c.opts.ReconnectMax)
+	bo := &backoff.Counter{Policy: reconnectPolicy(c.opts)}
 	resume := true
 	for {
 		err := c.stream(ctx, resume, bo)
@@ -45,21 +54,21 @@ func (c *Client) run(ctx context.Context) {
 		default:
 			c.setState(StateError, err)
 		}
-		delay := bo.next()
+		delay := bo.Next()
 		c.log.Debug("flagpole: reconnecting", "in", delay, "after", err)
-		t := time.NewTimer(delay)
+		t := c.clock.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
-		case <-t.C:
+		case <-t.Chan():
 		}
 	}
 }
 
 // stream runs one GET /v1/stream until it fails or ctx ends. resume sends
 // the version held as Last-Event-ID, so that a current client gets no put.
-func (c *Client) stream(ctx context.Context, resume bool, bo *backoff) error {
+func (c *Client) stream(ctx context.Context, resume bool, bo *backoff.Counter) error {
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	endpoint := redact.URL(c.opts.URL + "/v1/stream")
@@ -68,20 +77,20 @@ func (c *Client) stream(ctx context.Context, resume bool, bo *backoff) error {
 		return err
 	}
 	defer resp.Body.Close()
-	bo.reset()
+	bo.Reset()
 	if resumed {
 		// The bearer sends a put first if our version is not current.
 		c.setState(StateReady, nil)
 	}
 	var last atomic.Int64
-	last.Store(c.now().UnixNano())
+	last.Store(c.clock.Now().UnixNano())
 	watchdog := make(chan struct{})
 	go func() {
 		defer close(watchdog)
 		c.watchdog(sctx, &last, cancel)
 	}()
 	defer func() { cancel(nil); <-watchdog }()
-	rd := newSSEReader(resp.Body, maxDocumentBytes, func() { last.Store(c.now().UnixNano()) })
+	rd := newSSEReader(resp.Body, maxDocumentBytes, func() { last.Store(c.clock.Now().UnixNano()) })
 	for {
 		ev, err := rd.Next()
 		if err != nil {
@@ -113,7 +122,7 @@ func (c *Client) connect(ctx context.Context, cancel context.CancelCauseFunc, re
 	if resumed {
 		req.Header.Set("Last-Event-ID", held.doc.Version)
 	}
-	headers := time.AfterFunc(c.opts.RequestTimeout, func() {
+	headers := c.clock.AfterFunc(c.opts.RequestTimeout, func() {
 		cancel(fmt.Errorf("no response headers within %s", c.opts.RequestTimeout))
 	})
 	resp, err := c.opts.HTTPClient.Do(req)
@@ -174,14 +183,14 @@ func (c *Client) handle(ev sseEvent) error {
 // watchdog cancels the stream when nothing, not even a ping, arrived for
 // longer than StaleAfter.
 func (c *Client) watchdog(ctx context.Context, last *atomic.Int64, cancel context.CancelCauseFunc) {
-	t := time.NewTicker(max(c.opts.StaleAfter/4, 10*time.Millisecond))
+	t := c.clock.NewTicker(max(c.opts.StaleAfter/4, 10*time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			silent := c.now().Sub(time.Unix(0, last.Load()))
+		case <-t.Chan():
+			silent := c.clock.Now().Sub(time.Unix(0, last.Load()))
 			if silent > c.opts.StaleAfter {
 				cancel(fmt.Errorf("%w: nothing received for %s", ErrStreamSilent, silent.Round(time.Millisecond)))
 				return
@@ -239,12 +248,7 @@ func checkResponse(resp *http.Response, what string) error {
 	if resp.StatusCode == http.StatusOK {
 		return nil
 	}
-	var body struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
+	var body httpx.ErrorBody
 	_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body)
 	msg := body.Error.Message
 	if msg == "" {

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"errors"
+	"github.com/jonboulle/clockwork"
 	"reflect"
 	"slices"
 	"strings"
@@ -174,13 +175,31 @@ func TestInitTimeoutWithoutBearer(t *testing.T) {
 	f := newFleet(t)
 	b := f.Start("127.0.0.1:0")
 	b.Stop() // a port nobody listens on
-	start := time.Now()
-	c, err := newClient(t, b.URL(), f.ServerKey, func(o *Options) { o.InitTimeout = 300 * time.Millisecond })
+	clk := clockwork.NewFakeClock()
+	type result struct {
+		c   *Client
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		c, err := newClient(t, b.URL(), f.ServerKey, func(o *Options) { o.InitTimeout, o.Clock = time.Hour, clk })
+		res <- result{c, err}
+	}()
+	// New waits on its InitTimeout timer (and the client on its reconnect
+	// timer): neither fires until the clock moves.
+	if err := clk.BlockUntilContext(t.Context(), 2); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-res:
+		t.Fatalf("New returned before InitTimeout: %v", r.err)
+	default:
+	}
+	clk.Advance(time.Hour)
+	r := <-res
+	c, err := r.c, r.err
 	if err != nil {
 		t.Fatalf("New: %v", err)
-	}
-	if waited := time.Since(start); waited < 300*time.Millisecond {
-		t.Errorf("New returned after %s, before InitTimeout", waited)
 	}
 	d := c.BoolDetail("checkout-v2", Context{"key": "u"}, true)
 	if !d.Value || d.Reason != ruleset.ReasonError || d.ErrorCode != ruleset.ErrorGeneral {
@@ -192,7 +211,7 @@ func TestInitTimeoutWithoutBearer(t *testing.T) {
 	// It keeps trying: a bearer appearing later is picked up.
 	f.Publish(doc("v1", boolFlag("checkout-v2", false)))
 	f.Start(b.Addr)
-	waitFor(t, "the late bearer's rule set", func() bool { return c.Version() == "v1" })
+	waitFor(t, "the late bearer's rule set", func() bool { clk.Advance(DefaultReconnectMax); return c.Version() == "v1" })
 	<-c.Ready()
 	if c.Bool("checkout-v2", nil, true) {
 		t.Error("late rule set not served")

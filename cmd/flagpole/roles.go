@@ -14,10 +14,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/flagpole/flagpole/internal/store"
-	"github.com/flagpole/flagpole/internal/store/redisstore"
+	"github.com/flagpole/flagpole/bearer"
+	"github.com/flagpole/flagpole/internal/surface"
 	"github.com/flagpole/flagpole/loader/source"
 	"github.com/flagpole/flagpole/loader/syncer"
+	"github.com/flagpole/flagpole/store"
+	"github.com/flagpole/flagpole/store/redisstore"
 )
 
 // shutdownGrace is how long a stopping server waits for requests to end.
@@ -108,13 +110,50 @@ func (r *repoFlags) source(logger *slog.Logger) (source.Source, error) {
 	return source.Open(r.repo, gitOpts, dirOpts)
 }
 
+// syncCommand describes a command that runs a syncer (serve, sync).
+type syncCommand struct {
+	name, usage, listen string
+	redisUsage          string
+	// redisRequired, when set, is the error for a missing --redis.
+	redisRequired error
+}
+
+// start parses args for cmd and opens its repository and store. On failure
+// it returns a nil role and the exit code; the caller closes role.store.
+func (cmd syncCommand) start(ctx context.Context, args []string, stderr io.Writer) (role *syncRole, c common, logger *slog.Logger, redisURL string, code int) {
+	fs := newFlagSet(cmd.name, cmd.usage, stderr)
+	var r repoFlags
+	c.register(fs, cmd.listen)
+	r.register(fs)
+	fs.StringVar(&redisURL, "redis", "", cmd.redisUsage)
+	pos, err := parse(fs, args)
+	if err == nil {
+		err = r.check(pos)
+	}
+	if err == nil && redisURL == "" && cmd.redisRequired != nil {
+		err = cmd.redisRequired
+	}
+	if err == nil {
+		logger, err = c.logger(stderr)
+	}
+	if err != nil {
+		return nil, c, nil, "", usageError(fs, stderr, err)
+	}
+	role, err = r.newSyncRole(ctx, redisURL, logger)
+	if err != nil {
+		return nil, c, nil, "", fail(stderr, cmd.name, err)
+	}
+	return role, c, logger, redisURL, exitOK
+}
+
 // syncRole is a syncer and the store it publishes to: the part that serve
 // and sync share.
 type syncRole struct {
-	src   source.Source
-	store store.Store
-	sy    *syncer.Syncer
-	reg   *prometheus.Registry
+	src     source.Source
+	store   store.Store
+	sy      *syncer.Syncer
+	reg     *prometheus.Registry
+	webhook http.Handler // nil without --webhook-secret
 }
 
 // newSyncRole opens the repository and the store (Redis when redisURL is
@@ -135,7 +174,17 @@ func (r *repoFlags) newSyncRole(ctx context.Context, redisURL string, logger *sl
 		st.Close()
 		return nil, err
 	}
-	return &syncRole{src: src, store: st, sy: sy, reg: reg}, nil
+	return &syncRole{src: src, store: st, sy: sy, reg: reg, webhook: r.webhook(sy.Trigger)}, nil
+}
+
+// handler is the HTTP surface of a role that runs a syncer, with b's SDK
+// API when b is not nil.
+func (role *syncRole) handler(b *bearer.Server) http.Handler {
+	o := surface.Options{Syncer: role.sy, Store: role.store, Gatherer: role.reg, Webhook: role.webhook}
+	if b != nil {
+		o.Bearer = b
+	}
+	return surface.Handler(o)
 }
 
 // webhook returns the git push webhook handler, or nil without a secret.

@@ -16,37 +16,23 @@ const serveArgs = "--repo DIR|URL [--branch B] [--listen ADDR] [--redis URL]"
 // store by default, or publishing through Redis so that more bearers can
 // serve the same rule sets.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("serve", serveArgs, stderr)
-	var c common
-	var r repoFlags
-	c.register(fs, "127.0.0.1:8080")
-	r.register(fs)
-	redisURL := fs.String("redis", "", "Redis URL (redis://, rediss://, unix://, redis+sentinel://, redis+cluster://); default: in-memory store")
-	pos, err := parse(fs, args)
-	if err == nil {
-		err = r.check(pos)
-	}
-	if err != nil {
-		return usageError(fs, stderr, err)
-	}
-	logger, err := c.logger(stderr)
-	if err != nil {
-		return usageError(fs, stderr, err)
-	}
-	role, err := r.newSyncRole(ctx, *redisURL, logger)
-	if err != nil {
-		return fail(stderr, "serve", err)
+	role, c, logger, redisURL, code := syncCommand{
+		name: "serve", usage: serveArgs, listen: "127.0.0.1:8080",
+		redisUsage: "Redis URL (redis://, rediss://, unix://, redis+sentinel://, redis+cluster://); default: in-memory store",
+	}.start(ctx, args, stderr)
+	if role == nil {
+		return code
 	}
 	defer role.store.Close()
-	b, err := bearer.New(bearer.Options{Store: role.store, Registerer: role.reg, Gatherer: role.reg, Logger: logger, Webhook: r.webhook(role.sy.Trigger)})
+	b, err := bearer.New(bearer.Options{Store: role.store, Registerer: role.reg, Gatherer: role.reg, Logger: logger})
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}
-	logger.Info("flagpole serve starting", "version", version, "source", role.src.String(), "store", storeName(*redisURL))
+	logger.Info("flagpole serve starting", "version", version, "source", role.src.String(), "store", storeName(redisURL))
 	err = runAll(ctx,
 		role.sy.Run,
 		b.Run,
-		func(ctx context.Context) error { return serveHTTP(ctx, c.listen, b.Handler(), logger) },
+		func(ctx context.Context) error { return serveHTTP(ctx, c.listen, role.handler(b), logger) },
 	)
 	return finish(stderr, "serve", err)
 }

@@ -26,6 +26,7 @@ import (
 	of "github.com/open-feature/go-sdk/openfeature"
 
 	"github.com/flagpole/flagpole/sdk"
+	"github.com/flagpole/flagpole/sdk/fromrepo"
 	flagpoleof "github.com/flagpole/flagpole/sdk/openfeature"
 )
 
@@ -50,10 +51,14 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	client, err := sdk.New(ctx, sdk.Options{
-		URL: *url, Key: *key, Bootstrap: *bootstrap, Environment: *env, Offline: *offline,
+	opts := sdk.Options{
+		URL: *url, Key: *key, Environment: *env, Offline: *offline,
 		Logger: log.With("component", "flagpole"),
-	})
+	}
+	if err := setBootstrap(&opts, *bootstrap); err != nil {
+		return err
+	}
+	client, err := sdk.New(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -74,6 +79,25 @@ func run() error {
 		svc.of = of.NewClient("go-service")
 	}
 	return serve(ctx, *listen, svc.routes(), log)
+}
+
+// setBootstrap points opts at path: a snapshot file goes to the SDK as is; a
+// flags repository directory is loaded and validated by sdk/fromrepo, the
+// package that links the YAML and JSON Schema code the SDK itself does not.
+func setBootstrap(opts *sdk.Options, path string) error {
+	if path == "" {
+		return nil
+	}
+	if info, err := os.Stat(path); err != nil || !info.IsDir() {
+		opts.Bootstrap = path // the SDK reports a missing file itself
+		return nil
+	}
+	doc, err := fromrepo.Document(path, opts.Environment)
+	if err != nil {
+		return err
+	}
+	opts.BootstrapDocument = doc
+	return nil
 }
 
 // serve runs the HTTP server until ctx ends, then shuts it down gracefully.

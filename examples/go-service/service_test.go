@@ -13,14 +13,19 @@ import (
 	"github.com/open-feature/go-sdk/openfeature/isolated"
 
 	"github.com/flagpole/flagpole/sdk"
+	"github.com/flagpole/flagpole/sdk/fromrepo"
 	flagpoleof "github.com/flagpole/flagpole/sdk/openfeature"
 )
 
 // TestCheckout runs the service on the example repository, offline, with
 // the SDK and with OpenFeature.
 func TestCheckout(t *testing.T) {
+	doc, err := fromrepo.Document("../../flags.example", "production")
+	if err != nil {
+		t.Fatalf("loading the example repository: %v", err)
+	}
 	client, err := sdk.New(context.Background(), sdk.Options{
-		Offline: true, Bootstrap: "../../flags.example", Environment: "production",
+		Offline: true, BootstrapDocument: doc,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

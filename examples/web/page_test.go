@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/flagpole/flagpole/bearer"
-	"github.com/flagpole/flagpole/internal/store"
 	"github.com/flagpole/flagpole/loader"
+	"github.com/flagpole/flagpole/store"
 )
 
 // nodeScript loads encodeContext and readEvents from index.html, reads the

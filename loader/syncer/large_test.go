@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flagpole/flagpole/internal/store/redisstore"
 	"github.com/flagpole/flagpole/internal/testutil/redistest"
+	"github.com/flagpole/flagpole/store/redisstore"
 )
 
 // largeRepo is a valid repository of n flags.

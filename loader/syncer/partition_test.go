@@ -11,10 +11,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/flagpole/flagpole/internal/store/redisstore"
 	"github.com/flagpole/flagpole/internal/testutil/redistest"
 	"github.com/flagpole/flagpole/loader/source"
 	"github.com/flagpole/flagpole/loader/syncer"
+	"github.com/flagpole/flagpole/store/redisstore"
 )
 
 // proxy forwards TCP connections to a target until cut, which drops every

@@ -7,9 +7,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/flagpole/flagpole/internal/store"
 	"github.com/flagpole/flagpole/loader"
 	"github.com/flagpole/flagpole/loader/source"
+	"github.com/flagpole/flagpole/store"
 )
 
 // handle receives one update from the source.
@@ -25,14 +25,14 @@ func (s *Syncer) handle(ctx context.Context, u source.Update) {
 		// The source recovered and still has the published revision.
 		s.setStatus(ctx, func(st *store.SyncStatus) {
 			st.Commit = rev.ID
-			st.LastSync = s.opts.Now()
+			st.LastSync = s.opts.Clock.Now()
 			st.LastError = nil
 		})
 		s.failedBy = ""
 		return
 	}
 	start := time.Now()
-	repo, err := loader.Load(rev.Dir, loader.Options{Revision: rev.Short(), Now: s.opts.Now, MaxFileSize: s.opts.MaxFileSize})
+	repo, err := loader.Load(rev.Dir, loader.Options{Revision: rev.Short(), Now: s.opts.Clock.Now, MaxFileSize: s.opts.MaxFileSize})
 	if err != nil {
 		s.fail(ctx, ReasonValidate, rev.ID, fmt.Errorf("loading revision %s: %w", rev.Short(), err), problems(err))
 		return
@@ -64,7 +64,7 @@ func problems(err error) []string {
 
 // snapshots builds one snapshot per environment of a loaded repository.
 func (s *Syncer) snapshots(repo *loader.Repo, rev source.Revision) []*store.Snapshot {
-	now := s.opts.Now()
+	now := s.opts.Clock.Now()
 	envs := make([]string, 0, len(repo.Documents))
 	for env := range repo.Documents {
 		envs = append(envs, env)
@@ -96,7 +96,7 @@ func (s *Syncer) publish(ctx context.Context, fresh bool) error {
 		}
 	}
 	s.published = true
-	now := s.opts.Now()
+	now := s.opts.Clock.Now()
 	envs := map[string]store.EnvStatus{}
 	versions := map[string]string{}
 	for _, snap := range s.good {
@@ -122,7 +122,7 @@ func (s *Syncer) publish(ctx context.Context, fresh bool) error {
 func (s *Syncer) fail(ctx context.Context, reason, commit string, err error, probs []string) {
 	s.metrics.failures.WithLabelValues(reason).Inc()
 	s.failedBy = reason
-	now := s.opts.Now()
+	now := s.opts.Clock.Now()
 	se := store.SyncError{Commit: commit, At: now, Message: err.Error(), Problems: probs}
 	repeated := false
 	s.setStatus(ctx, func(st *store.SyncStatus) {

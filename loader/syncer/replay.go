@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 )
 
 // Replay protection for webhook deliveries. Forges give every delivery an
@@ -40,7 +42,7 @@ func deliveryID(h http.Header) string {
 type replays struct {
 	mu     sync.Mutex
 	window time.Duration
-	now    func() time.Time
+	clock  clockwork.Clock
 	seen   map[string]time.Time
 	order  []seenID // in the order seen, oldest first
 }
@@ -50,21 +52,21 @@ type seenID struct {
 	at time.Time
 }
 
-func newReplays(window time.Duration, now func() time.Time) *replays {
+func newReplays(window time.Duration, clock clockwork.Clock) *replays {
 	if window <= 0 {
 		window = DefaultReplayWindow
 	}
-	if now == nil {
-		now = time.Now
+	if clock == nil {
+		clock = clockwork.NewRealClock()
 	}
-	return &replays{window: window, now: now, seen: make(map[string]time.Time)}
+	return &replays{window: window, clock: clock, seen: make(map[string]time.Time)}
 }
 
 // replayed records id and reports whether it was seen within the window.
 func (r *replays) replayed(id string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	now := r.now()
+	now := r.clock.Now()
 	// Forget what left the window, and the oldest beyond the bound.
 	for len(r.order) > 0 {
 		oldest := r.order[0]

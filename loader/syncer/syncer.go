@@ -20,10 +20,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/flagpole/flagpole/internal/store"
 	"github.com/flagpole/flagpole/loader/source"
+	"github.com/flagpole/flagpole/store"
 )
 
 // Options configures a Syncer. Source and Store are required.
@@ -41,8 +42,9 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Logger receives sync results and errors. Default: discard.
 	Logger *slog.Logger
-	// Now is the clock for status times and the loader. Default time.Now.
-	Now func() time.Time
+	// Clock is the clock for status times, the loader (ramps, schedules,
+	// expiry warnings) and the check ticker. Nil means the real clock.
+	Clock clockwork.Clock
 	// CheckInterval is how often the store is checked for the published
 	// snapshots (Redis flushed or restarted empty) and a failed publish
 	// retried. Default 5 s.
@@ -86,8 +88,8 @@ func New(opts Options) (*Syncer, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.Clock == nil {
+		opts.Clock = clockwork.NewRealClock()
 	}
 	if opts.CheckInterval <= 0 {
 		opts.CheckInterval = 5 * time.Second
@@ -196,13 +198,13 @@ func (s *Syncer) lead(ctx context.Context) error {
 // checkLoop republishes when the store lost the snapshots or a publish
 // failed, and rewrites a status the store does not have.
 func (s *Syncer) checkLoop(ctx context.Context) {
-	t := time.NewTicker(s.opts.CheckInterval)
+	t := s.opts.Clock.NewTicker(s.opts.CheckInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.Chan():
 			s.check(ctx)
 		}
 	}

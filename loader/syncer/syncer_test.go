@@ -11,23 +11,30 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/flagpole/flagpole/internal/store"
-	"github.com/flagpole/flagpole/internal/store/redisstore"
 	"github.com/flagpole/flagpole/internal/testutil/redistest"
 	"github.com/flagpole/flagpole/loader/source"
 	"github.com/flagpole/flagpole/loader/syncer"
+	"github.com/flagpole/flagpole/store"
+	"github.com/flagpole/flagpole/store/redisstore"
 )
 
 func newDirSyncer(t *testing.T, root string, st store.Store, reg prometheus.Registerer) *syncer.Syncer {
+	t.Helper()
+	return newDirSyncerOn(t, root, st, reg, nil)
+}
+
+// newDirSyncerOn is newDirSyncer on clk (nil: the real clock).
+func newDirSyncerOn(t *testing.T, root string, st store.Store, reg prometheus.Registerer, clk clockwork.Clock) *syncer.Syncer {
 	t.Helper()
 	src, err := source.NewDir(root, source.DirOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := syncer.New(syncer.Options{Source: src, Store: st, Registerer: reg, Logger: testLogger(t), CheckInterval: 50 * time.Millisecond})
+	s, err := syncer.New(syncer.Options{Source: src, Store: st, Registerer: reg, Logger: testLogger(t), CheckInterval: 50 * time.Millisecond, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +222,8 @@ func TestSyncRepublishesAfterRedisRestart(t *testing.T) {
 	pub, bearer := open(), open()
 	root := filepath.Join(t.TempDir(), "repo")
 	writeFiles(t, root, goodRepo("one"))
-	s := newDirSyncer(t, root, pub, nil)
+	clk := clockwork.NewFakeClock()
+	s := newDirSyncerOn(t, root, pub, nil, clk)
 	watch, err := bearer.Watch(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -233,6 +241,14 @@ func TestSyncRepublishesAfterRedisRestart(t *testing.T) {
 			t.Fatal("watcher got no Resync after the restart")
 		}
 	}
+	// Nothing republishes until the check ticker fires.
+	if err := clk.BlockUntilContext(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bearer.Snapshot(t.Context(), "staging"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("staging before the check: %v, want ErrNotFound", err)
+	}
+	clk.Advance(50 * time.Millisecond)
 	waitFor(t, "republish into the empty Redis", hasDesc(bearer, "staging", "one"))
 	waitFor(t, "status rewritten", func() error {
 		_, err := bearer.Status(t.Context())

@@ -11,6 +11,10 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/flagpole/flagpole/internal/httpx"
 )
 
 // MaxWebhookBody is the largest webhook payload accepted: 1 MiB.
@@ -31,8 +35,8 @@ type WebhookOptions struct {
 	// within it is acknowledged without a fetch. Zero means
 	// DefaultReplayWindow (10 minutes).
 	ReplayWindow time.Duration
-	// Now is the clock of the replay window; nil means time.Now.
-	Now func() time.Time
+	// Clock is the clock of the replay window; nil means the real clock.
+	Clock clockwork.Clock
 }
 
 // WebhookHandler returns the handler for POST /v1/hooks/git that calls
@@ -54,7 +58,7 @@ func WebhookHandler(secret []byte, trigger func()) http.Handler {
 // missing or wrong signature; 405 for a method other than POST; 413 for a
 // body over 1 MiB. Errors are JSON {"error":{"code","message"}}.
 func NewWebhookHandler(opts WebhookOptions) http.Handler {
-	return &webhook{opts: opts, replays: newReplays(opts.ReplayWindow, opts.Now)}
+	return &webhook{opts: opts, replays: newReplays(opts.ReplayWindow, opts.Clock)}
 }
 
 type webhook struct {
@@ -65,29 +69,29 @@ type webhook struct {
 func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST")
+		httpx.WriteError(w, http.StatusMethodNotAllowed, httpx.CodeMethodNotAllowed, "use POST")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", "webhook payload over 1 MiB")
+			httpx.WriteError(w, http.StatusRequestEntityTooLarge, httpx.CodeTooLarge, "webhook payload over 1 MiB")
 			return
 		}
-		writeError(w, http.StatusBadRequest, "bad_request", "reading the webhook payload failed")
+		httpx.WriteError(w, http.StatusBadRequest, httpx.CodeBadRequest, "reading the webhook payload failed")
 		return
 	}
 	if msg := h.verify(r.Header, body); msg != "" {
-		writeError(w, http.StatusUnauthorized, "unauthorized", msg)
+		httpx.WriteError(w, http.StatusUnauthorized, httpx.CodeUnauthorized, msg)
 		return
 	}
 	if id := deliveryID(r.Header); id != "" && h.replays.replayed(id) {
-		writeJSON(w, http.StatusAccepted, map[string]string{"status": "ignored", "note": "delivery " + id + " was already received"})
+		httpx.WriteJSON(w, http.StatusAccepted, map[string]string{"status": "ignored", "note": "delivery " + id + " was already received"})
 		return
 	}
 	if isPing(r.Header) {
-		writeJSON(w, http.StatusAccepted, map[string]string{"status": "ignored", "note": "ping event; nothing to fetch"})
+		httpx.WriteJSON(w, http.StatusAccepted, map[string]string{"status": "ignored", "note": "ping event; nothing to fetch"})
 		return
 	}
 	var payload struct {
@@ -95,13 +99,13 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = json.Unmarshal(body, &payload) // a payload without a ref triggers a fetch
 	if want := "refs/heads/" + h.opts.Branch; h.opts.Branch != "" && payload.Ref != "" && payload.Ref != want {
-		writeJSON(w, http.StatusAccepted, map[string]string{"status": "ignored", "note": "push to " + payload.Ref + ", not " + want})
+		httpx.WriteJSON(w, http.StatusAccepted, map[string]string{"status": "ignored", "note": "push to " + payload.Ref + ", not " + want})
 		return
 	}
 	if h.opts.Trigger != nil {
 		h.opts.Trigger()
 	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"status": "accepted", "note": "fetch scheduled"})
+	httpx.WriteJSON(w, http.StatusAccepted, map[string]string{"status": "accepted", "note": "fetch scheduled"})
 }
 
 // verify returns "" when the delivery is authentic, else why not.
@@ -148,14 +152,4 @@ func checkHex(sig string, want []byte, header string) string {
 // isPing reports a forge's test delivery.
 func isPing(hdr http.Header) bool {
 	return hdr.Get("X-GitHub-Event") == "ping" || hdr.Get("X-Gitea-Event") == "ping"
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, code int, errCode, msg string) {
-	writeJSON(w, code, map[string]any{"error": map[string]string{"code": errCode, "message": msg}})
 }

@@ -14,9 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flagpole/flagpole/internal/store"
+	"github.com/jonboulle/clockwork"
+
 	"github.com/flagpole/flagpole/loader/source"
 	"github.com/flagpole/flagpole/loader/syncer"
+	"github.com/flagpole/flagpole/store"
 )
 
 var hookSecret = []byte("s3cret-hook")
@@ -51,7 +53,7 @@ func TestWebhook(t *testing.T) {
 		{"other branch", "POST", other, map[string]string{"X-Hub-Signature-256": "sha256=" + sign(hookSecret, other)}, 202, "", 0},
 		{"ping", "POST", `{"zen":"x"}`, map[string]string{"X-GitHub-Event": "ping", "X-Hub-Signature-256": "sha256=" + sign(hookSecret, `{"zen":"x"}`)}, 202, "", 0},
 		{"no ref", "POST", `{}`, map[string]string{"X-Hub-Signature-256": "sha256=" + sign(hookSecret, `{}`)}, 202, "", 1},
-		{"too large", "POST", strings.Repeat("x", syncer.MaxWebhookBody+1), map[string]string{"X-Gitlab-Token": string(hookSecret)}, 413, "body_too_large", 0},
+		{"too large", "POST", strings.Repeat("x", syncer.MaxWebhookBody+1), map[string]string{"X-Gitlab-Token": string(hookSecret)}, 413, "too_large", 0},
 		{"GET", "GET", "", nil, 405, "method_not_allowed", 0},
 	}
 	for _, tc := range cases {
@@ -158,10 +160,10 @@ func TestWebhookTriggersFetch(t *testing.T) {
 // the window fetches once; after the window, or with another id, again.
 // Only verified deliveries are remembered.
 func TestWebhookReplay(t *testing.T) {
-	now := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	clock := clockwork.NewFakeClock()
 	var n atomic.Int32
 	h := syncer.NewWebhookHandler(syncer.WebhookOptions{Secret: hookSecret, Trigger: func() { n.Add(1) },
-		ReplayWindow: time.Minute, Now: func() time.Time { return now }})
+		ReplayWindow: time.Minute, Clock: clock})
 	push := `{"ref":"refs/heads/main"}`
 	deliver := func(id, secret string) int {
 		rec := httptest.NewRecorder()
@@ -184,7 +186,7 @@ func TestWebhookReplay(t *testing.T) {
 		{"d-1", string(hookSecret), 31 * time.Second, 202, 3}, // window passed
 	}
 	for i, s := range steps {
-		now = now.Add(s.advance)
+		clock.Advance(s.advance)
 		if code := deliver(s.id, s.secret); code != s.code || n.Load() != s.triggers {
 			t.Fatalf("step %d (%s): status %d, triggers %d; want %d, %d", i, s.id, code, n.Load(), s.code, s.triggers)
 		}

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/flagpole/flagpole/bearer"
-	"github.com/flagpole/flagpole/internal/store"
 	"github.com/flagpole/flagpole/ruleset"
+	"github.com/flagpole/flagpole/store"
 )
 
 // Fleet is a memory store with one server and one client key per

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flagpole/flagpole/internal/store"
-	"github.com/flagpole/flagpole/internal/store/redisstore"
+	"github.com/flagpole/flagpole/store"
+	"github.com/flagpole/flagpole/store/redisstore"
 )
 
 // newRedisURL is newRedis for any URL form (Cluster, Sentinel).

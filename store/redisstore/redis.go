@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/flagpole/flagpole/internal/redact"
-	"github.com/flagpole/flagpole/internal/store"
+	"github.com/flagpole/flagpole/store"
 	"io"
 	"log/slog"
 	"net"

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flagpole/flagpole/internal/store"
-	"github.com/flagpole/flagpole/internal/store/redisstore"
 	"github.com/flagpole/flagpole/internal/testutil/redistest"
+	"github.com/flagpole/flagpole/store"
+	"github.com/flagpole/flagpole/store/redisstore"
 	"github.com/redis/go-redis/v9"
 )
 

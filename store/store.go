@@ -1,5 +1,7 @@
 // Package store carries compiled rule sets from the one active syncer to
-// every bearer: in memory inside one process, or through Redis across many.
+// every bearer: in memory inside one process (Memory), or through Redis
+// across many (package store/redisstore). It is public so that a service
+// outside this module can run a bearer or a syncer on either.
 //
 // Git stays the source of truth: a store may be emptied at any time and is
 // refilled by the syncer's next publish.

@@ -7,8 +7,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/flagpole/flagpole/internal/store/redisstore"
 	"github.com/flagpole/flagpole/internal/testutil/redistest"
+	"github.com/flagpole/flagpole/store/redisstore"
 )
 
 func TestClusterStore(t *testing.T) {

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flagpole/flagpole/internal/store"
-	"github.com/flagpole/flagpole/internal/store/redisstore"
 	"github.com/flagpole/flagpole/internal/testutil/redistest"
+	"github.com/flagpole/flagpole/store"
+	"github.com/flagpole/flagpole/store/redisstore"
 )
 
 // lockers returns one Locker per implementation, each with two handles that

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/flagpole/flagpole/internal/store"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/flagpole/flagpole/internal/backoff"
+	"github.com/flagpole/flagpole/store"
 )
 
 // Watch implements store.Store. It subscribes to the changes channel and returns
@@ -100,7 +102,7 @@ func (w *watcher) close() { _ = w.current().Close() }
 // loop receives until ctx is done.
 func (w *watcher) loop(ctx context.Context) {
 	r := w.r
-	failures := 0
+	bo := backoff.Counter{Policy: watchRetry}
 	checked := time.Now()
 	for ctx.Err() == nil {
 		if r.topo == topoSentinel && time.Since(checked) >= r.opts.HealthInterval {
@@ -119,11 +121,11 @@ func (w *watcher) loop(ctx context.Context) {
 				_ = ps.Ping(ctx)
 				continue
 			}
-			failures++
-			if failures == 1 {
+			delay := bo.Next()
+			if bo.Failures() == 1 {
 				r.log.Warn("redis watch: connection lost; reconnecting", "channel", r.channel, "err", err)
 			}
-			sleepCtx(ctx, backoff(failures))
+			sleepCtx(ctx, delay)
 			continue
 		}
 		switch m := msg.(type) {
@@ -131,15 +133,15 @@ func (w *watcher) loop(ctx context.Context) {
 			// The first confirmation was consumed by Watch: any other one
 			// follows a reconnect, which may have reached a new master.
 			if m.Kind == "subscribe" {
-				r.log.Info("redis watch: resubscribed; asking for a full reload", "channel", r.channel, "after_failures", failures)
+				r.log.Info("redis watch: resubscribed; asking for a full reload", "channel", r.channel, "after_failures", bo.Failures())
 				if id := r.masterID(ctx); id != "" {
 					w.master = id
 				}
 				send(w.out, store.Change{Resync: true})
 			}
-			failures = 0
+			bo.Reset()
 		case *redis.Message:
-			failures = 0
+			bo.Reset()
 			var c changeMsg
 			if err := json.Unmarshal([]byte(m.Payload), &c); err != nil || c.Env == "" {
 				r.log.Warn("redis watch: bad change message; asking for a full reload", "channel", r.channel, "payload_len", len(m.Payload))
@@ -148,7 +150,7 @@ func (w *watcher) loop(ctx context.Context) {
 			}
 			send(w.out, store.Change{Environment: c.Env, Version: c.Version})
 		case *redis.Pong:
-			failures = 0
+			bo.Reset()
 		}
 	}
 }
@@ -197,12 +199,9 @@ func send(out chan store.Change, c store.Change) {
 	}
 }
 
-// backoff is the wait after the n-th consecutive failure: 50 ms doubling to
-// 1 s.
-func backoff(n int) time.Duration {
-	d := 50 * time.Millisecond << min(n-1, 5)
-	return min(d, time.Second)
-}
+// watchRetry paces reconnects after consecutive failures: 50 ms doubling to
+// 1 s, each delay at least half its ceiling.
+var watchRetry = backoff.Policy{Min: 50 * time.Millisecond, Max: time.Second}
 
 // sleepCtx waits d or until ctx is done.
 func sleepCtx(ctx context.Context, d time.Duration) {
