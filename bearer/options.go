@@ -13,14 +13,19 @@ import (
 
 // Defaults applied by New to zero fields of Options.
 const (
-	DefaultPingInterval    = 15 * time.Second
-	DefaultMaxBodyBytes    = 1 << 20  // 1 MiB
-	DefaultMaxContextBytes = 64 << 10 // 64 KiB
-	DefaultClientBuffer    = 16
-	DefaultRequestTimeout  = 10 * time.Second
-	DefaultWriteTimeout    = 10 * time.Second
-	DefaultRetryMin        = 250 * time.Millisecond
-	DefaultRetryMax        = 30 * time.Second
+	DefaultPingInterval      = 15 * time.Second
+	DefaultMaxBodyBytes      = 1 << 20  // 1 MiB
+	DefaultMaxContextBytes   = 64 << 10 // 64 KiB
+	DefaultClientBuffer      = 16
+	DefaultRequestTimeout    = 10 * time.Second
+	DefaultWriteTimeout      = 10 * time.Second
+	DefaultRetryMin          = 250 * time.Millisecond
+	DefaultRetryMax          = 30 * time.Second
+	DefaultIdleTimeout       = 60 * time.Second
+	DefaultMaxConns          = 20000
+	DefaultMaxConnsPerAddr   = 256
+	DefaultMaxStreamsPerKey  = 10000
+	DefaultMaxStreamsPerAddr = 128
 )
 
 // Options configures a Server. Only Store is required.
@@ -57,6 +62,17 @@ type Options struct {
 	// WriteTimeout bounds each write to an SSE stream; a client that does
 	// not take an event within it is disconnected. Zero: 10 s.
 	WriteTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection that has waited this long
+	// for its next request (streams are exempt: they have pings). Zero: 60 s.
+	IdleTimeout time.Duration
+	// MaxConns and MaxConnsPerAddr cap the connections the listener returned
+	// by Listener accepts, overall and from one remote IP address; a
+	// connection over either is closed at once. Zero: 20,000 and 256.
+	MaxConns, MaxConnsPerAddr int
+	// MaxStreamsPerKey and MaxStreamsPerAddr cap the open SSE streams of one
+	// SDK key and of one remote IP address; a stream over either gets 429.
+	// Zero: 10,000 and 128.
+	MaxStreamsPerKey, MaxStreamsPerAddr int
 	// RetryMin and RetryMax bound the exponential backoff (with jitter) used
 	// when the store cannot be watched or a snapshot cannot be loaded.
 	// Zero: 250 ms and 30 s.
@@ -93,6 +109,11 @@ func (o Options) withDefaults() Options {
 	setDefault(&o.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&o.RetryMin, DefaultRetryMin)
 	setDefault(&o.RetryMax, DefaultRetryMax)
+	setDefault(&o.IdleTimeout, DefaultIdleTimeout)
+	setDefault(&o.MaxConns, DefaultMaxConns)
+	setDefault(&o.MaxConnsPerAddr, DefaultMaxConnsPerAddr)
+	setDefault(&o.MaxStreamsPerKey, DefaultMaxStreamsPerKey)
+	setDefault(&o.MaxStreamsPerAddr, DefaultMaxStreamsPerAddr)
 	if o.Now == nil {
 		o.Now = time.Now
 	}

@@ -102,11 +102,12 @@ func (s *Server) startSSE(w http.ResponseWriter, r *http.Request) (out sink, hij
 }
 
 // follow runs a stream: it hands every event of c to handle until the hub
-// drops c, handle fails, or done closes; then it unsubscribes. It holds
+// drops c, handle fails, or done closes; then it unsubscribes and releases
+// the stream's place (admitStream). It holds
 // the hub, not the state the stream started from, so that old rule sets
 // can be collected.
-func follow(h *hub, c *client, out sink, done <-chan struct{}, handle func(*event) bool) {
-	defer h.streams.Add(-1)
+func follow(h *hub, c *client, out sink, done <-chan struct{}, release func(), handle func(*event) bool) {
+	defer release()
 	defer out.close()
 	defer h.unsubscribe(c)
 	for {
@@ -121,14 +122,15 @@ func follow(h *hub, c *client, out sink, done <-chan struct{}, handle func(*even
 	}
 }
 
-// run starts follow in its own goroutine for a hijacked stream, or runs it
-// in the handler (until the request ends) otherwise.
-func run(r *http.Request, hijacked bool, h *hub, c *client, out sink, handle func(*event) bool) {
-	if hijacked {
-		go follow(h, c, out, nil, handle)
+// run starts follow in its own goroutine for a hijacked stream, which ends
+// as soon as the peer closes the connection, or runs it in the handler
+// (until the request ends) otherwise.
+func run(r *http.Request, hijacked bool, h *hub, c *client, out sink, release func(), handle func(*event) bool) {
+	if cs, ok := out.(*connSink); hijacked && ok {
+		go follow(h, c, out, cs.peerGone(), release, handle)
 		return
 	}
-	follow(h, c, out, r.Context().Done(), handle)
+	follow(h, c, out, r.Context().Done(), release, handle)
 }
 
 // openStream authenticates and subscribes a stream; on failure it has
@@ -157,20 +159,24 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	a.hub.streams.Add(1)
+	release, ok := s.admitStream(w, r, a)
+	if !ok {
+		a.hub.unsubscribe(c)
+		return
+	}
 	out, hijacked, err := s.startSSE(w, r)
 	if err == nil && r.Header.Get("Last-Event-ID") != st.version {
 		err = out.write(st.putFrame)
 	}
 	if err != nil {
-		a.hub.streams.Add(-1)
+		release()
 		a.hub.unsubscribe(c)
 		if out != nil {
 			out.close()
 		}
 		return
 	}
-	run(r, hijacked, a.hub, c, out, func(ev *event) bool { return out.write(ev.frame) == nil })
+	run(r, hijacked, a.hub, c, out, release, func(ev *event) bool { return out.write(ev.frame) == nil })
 }
 
 // serveEvaluatedStream is GET /v1/stream/evaluated: the evaluated flags of
@@ -190,7 +196,11 @@ func (s *Server) serveEvaluatedStream(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	a.hub.streams.Add(1)
+	release, ok := s.admitStream(w, r, a)
+	if !ok {
+		a.hub.unsubscribe(c)
+		return
+	}
 	e := &evaluatedStream{ctx: ctx, clientOnly: a.kind == store.KeyClient}
 	out, hijacked, err := s.startSSE(w, r)
 	if err == nil {
@@ -200,14 +210,14 @@ func (s *Server) serveEvaluatedStream(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		a.hub.streams.Add(-1)
+		release()
 		a.hub.unsubscribe(c)
 		if out != nil {
 			out.close()
 		}
 		return
 	}
-	run(r, hijacked, a.hub, c, out, e.handle)
+	run(r, hijacked, a.hub, c, out, release, e.handle)
 }
 
 // Reasons a stream ends at once.

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/flagpole/flagpole/bearer"
 	"github.com/flagpole/flagpole/internal/store"
 	"github.com/flagpole/flagpole/internal/store/redisstore"
 	"github.com/flagpole/flagpole/loader/source"
@@ -171,13 +172,29 @@ func newRegistry() *prometheus.Registry {
 }
 
 // serveHTTP serves h on addr until ctx is done, then shuts down gracefully.
-// It logs the address actually bound (which differs from addr for ":0").
 func serveHTTP(ctx context.Context, addr string, h http.Handler, logger *slog.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: bearer.DefaultIdleTimeout}
+	return listenAndServe(ctx, addr, srv, nil, logger)
+}
+
+// serveBearer serves b's API on addr with its timeouts and connection
+// limits until ctx is done, then shuts down gracefully.
+func serveBearer(ctx context.Context, addr string, b *bearer.Server, logger *slog.Logger) error {
+	return listenAndServe(ctx, addr, b.HTTPServer(), b.Listener, logger)
+}
+
+// listenAndServe serves srv on addr, through wrap(listener) when wrap is
+// not nil. It logs the address actually bound (which differs from addr for
+// ":0").
+func listenAndServe(ctx context.Context, addr string, srv *http.Server, wrap func(net.Listener) net.Listener, logger *slog.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	if wrap != nil {
+		ln = wrap(ln)
+	}
+	srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
 	logger.Info("listening", "addr", ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

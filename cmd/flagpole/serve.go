@@ -19,7 +19,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := newFlagSet("serve", serveArgs, stderr)
 	var c common
 	var r repoFlags
+	var lim limitFlags
 	c.register(fs, "127.0.0.1:8080")
+	lim.register(fs)
 	r.register(fs)
 	redisURL := fs.String("redis", "", "Redis URL (redis://, rediss://, unix://, redis+sentinel://, redis+cluster://); default: in-memory store")
 	pos, err := parse(fs, args)
@@ -38,7 +40,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail(stderr, "serve", err)
 	}
 	defer role.store.Close()
-	b, err := bearer.New(bearer.Options{Store: role.store, Registerer: role.reg, Gatherer: role.reg, Logger: logger, Webhook: r.webhook(role.sy.Trigger)})
+	b, err := bearer.New(lim.apply(bearer.Options{Store: role.store, Registerer: role.reg, Gatherer: role.reg, Logger: logger, Webhook: r.webhook(role.sy.Trigger)}))
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}
@@ -46,7 +48,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	err = runAll(ctx,
 		role.sy.Run,
 		b.Run,
-		func(ctx context.Context) error { return serveHTTP(ctx, c.listen, b.Handler(), logger) },
+		func(ctx context.Context) error { return serveBearer(ctx, c.listen, b, logger) },
 	)
 	return finish(stderr, "serve", err)
 }
