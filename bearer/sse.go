@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/flagpole/flagpole/internal/store"
@@ -201,7 +202,7 @@ func (s *Server) serveEvaluatedStream(w http.ResponseWriter, r *http.Request) {
 		a.hub.unsubscribe(c)
 		return
 	}
-	e := &evaluatedStream{ctx: ctx, clientOnly: a.kind == store.KeyClient}
+	e := &evaluatedStream{ctx: ctx, clientOnly: a.kind == store.KeyClient, evals: &s.streamEvals}
 	out, hijacked, err := s.startSSE(w, r)
 	if err == nil {
 		e.out = out
@@ -232,16 +233,18 @@ type evaluatedStream struct {
 	ctx        ruleset.Context
 	clientOnly bool
 	sent       bool
-	last       uint64 // fingerprint of the values and variants last sent
+	last       uint64        // fingerprint of the values and variants last sent
+	evals      *atomic.Int64 // counts evaluations, for tests
 }
 
 // put sends the evaluation for st unless its values and variants are those
 // last sent; it reports false when the write failed.
 func (e *evaluatedStream) put(st *envState) bool {
 	var fp uint64
+	e.evals.Add(1)
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	data := appendEvaluation((*bp)[:0], st, e.ctx, e.clientOnly, &fp)
+	data, _ := appendEvaluation((*bp)[:0], st, e.ctx, e.clientOnly, &fp, time.Time{})
 	*bp = data
 	if e.sent && fp == e.last {
 		return true
@@ -250,10 +253,13 @@ func (e *evaluatedStream) put(st *envState) bool {
 	return e.out.write(sseFrame("put", st.version, data)) == nil
 }
 
-// handle re-evaluates on every change and ping (time-dependent rules and
-// recovery ramps change results without a new version).
+// handle re-evaluates on every change, and at pings (once per ping
+// interval) when the rule set depends on time: a "now" condition or an
+// override's expiry or recovery ramp changes results without a new
+// version. Other rule sets are not re-evaluated at pings, which would cost
+// every stream an evaluation per interval for nothing.
 func (e *evaluatedStream) handle(ev *event) bool {
-	if !e.put(ev.state) {
+	if (!ev.ping || ev.state.timeDep) && !e.put(ev.state) {
 		return false
 	}
 	return !ev.ping || e.out.write(ev.frame) == nil

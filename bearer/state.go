@@ -28,6 +28,7 @@ type envState struct {
 	putFrame []byte     // the SSE put event of docJSON, encoded once
 	flags    []*flagEnc // every flag, sorted by key
 	byKey    map[string]*flagEnc
+	timeDep  bool // results may change over time (dependsOnTime)
 }
 
 // keyEntry is the SHA-256 of one SDK key and its kind.
@@ -78,6 +79,7 @@ func newEnvState(snap *store.Snapshot, now func() time.Time) (*envState, error) 
 		docJSON:  docJSON,
 		putFrame: sseFrame("put", doc.Version, docJSON),
 		byKey:    make(map[string]*flagEnc, len(doc.Flags)),
+		timeDep:  dependsOnTime(doc),
 	}
 	for h, kind := range keys {
 		st.keyList = append(st.keyList, keyEntry{hash: h, kind: kind})
