@@ -45,7 +45,8 @@ type Options struct {
 	// Logger receives structured logs. Zero: logs are discarded.
 	Logger *slog.Logger
 	// PingInterval is how often every SSE stream gets a ": ping" comment
-	// (and evaluated streams re-check time-dependent results). Zero: 15 s.
+	// (and evaluated streams re-check results when the rule set depends on
+	// time). Zero: 15 s.
 	PingInterval time.Duration
 	// MaxBodyBytes caps request bodies; larger ones get 413. Zero: 1 MiB.
 	MaxBodyBytes int64
@@ -57,7 +58,9 @@ type Options struct {
 	// Zero: 16.
 	ClientBuffer int
 	// RequestTimeout bounds reading the body of, evaluating and answering
-	// a non-streaming request. Zero: 10 s.
+	// a non-streaming request; the body and the evaluation get it less a
+	// fifth (at most 1 s), kept to answer 408 or 503 in time. It is also
+	// the ReadHeaderTimeout and WriteTimeout of HTTPServer. Zero: 10 s.
 	RequestTimeout time.Duration
 	// WriteTimeout bounds each write to an SSE stream; a client that does
 	// not take an event within it is disconnected. Zero: 10 s.
