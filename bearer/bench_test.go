@@ -93,7 +93,8 @@ func benchServer(tb testing.TB, doc *ruleset.Document) (*Server, *store.Memory, 
 	if err := mem.Publish(context.Background(), snapshot(doc)); err != nil {
 		tb.Fatal(err)
 	}
-	srv, err := New(Options{Store: mem})
+	// Every client of a benchmark comes from one address and key.
+	srv, err := New(Options{Store: mem, MaxStreamsPerAddr: 1 << 20, MaxStreamsPerKey: 1 << 20})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/flagpole/flagpole/internal/httpx"
 	"github.com/flagpole/flagpole/ruleset"
@@ -36,17 +37,12 @@ type evalRequest struct {
 func (s *Server) readContext(r *http.Request, lenient bool) (ruleset.Context, *requestError) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return nil, &requestError{http.StatusRequestEntityTooLarge, httpx.CodeTooLarge,
-				fmt.Sprintf("request body is larger than %d bytes", tooLarge.Limit), "GENERAL"}
-		}
-		return nil, &requestError{http.StatusBadRequest, httpx.CodeBadRequest, "reading request body: " + err.Error(), "GENERAL"}
+		return nil, s.bodyError(err)
 	}
 	var req evalRequest
 	if len(body) > 0 {
 		if err := json.Unmarshal(body, &req); err != nil {
-			return nil, &requestError{http.StatusBadRequest, httpx.CodeBadRequest, "request body must be a JSON object {\"context\":{...}}: " + err.Error(), "PARSE_ERROR"}
+			return nil, &requestError{http.StatusBadRequest, httpx.CodeBadRequest, "request body must be a JSON object {\"context\":{...}}: " + jsonProblem(err), "PARSE_ERROR"}
 		}
 	}
 	if lenient && len(req.Context) > 0 && len(req.Context) <= s.opts.MaxContextBytes {
@@ -56,28 +52,37 @@ func (s *Server) readContext(r *http.Request, lenient bool) (ruleset.Context, *r
 }
 
 // scalarsOnly returns the JSON object raw without its object and array
-// attributes; anything that is not an object is returned unchanged for
-// decodeContext to refuse.
+// attributes, keeping the others in order, duplicates included, for
+// decodeContext to check; anything that is not an object is returned
+// unchanged for decodeContext to refuse.
 func scalarsOnly(raw json.RawMessage) json.RawMessage {
-	var attrs map[string]json.RawMessage
-	if json.Unmarshal(raw, &attrs) != nil || attrs == nil {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return raw
 	}
+	out := []byte{'{'}
 	changed := false
-	for name, v := range attrs {
-		if len(v) > 0 && (v[0] == '{' || v[0] == '[') {
-			delete(attrs, name)
-			changed = true
+	for dec.More() {
+		name, err := dec.Token()
+		var v json.RawMessage
+		if err != nil || dec.Decode(&v) != nil {
+			return raw
 		}
+		if len(v) > 0 && (v[0] == '{' || v[0] == '[') {
+			changed = true
+			continue
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = appendJSONString(out, name.(string))
+		out = append(out, ':')
+		out = append(out, v...)
 	}
 	if !changed {
 		return raw
 	}
-	out, err := json.Marshal(attrs)
-	if err != nil {
-		return raw
-	}
-	return out
+	return append(out, '}')
 }
 
 // decodeContext checks the size of a context's JSON and decodes it; an
@@ -91,6 +96,9 @@ func (s *Server) decodeContext(raw []byte) (ruleset.Context, *requestError) {
 		return ruleset.Context{}, nil
 	}
 	c, err := parseContext(raw)
+	if errors.Is(err, ruleset.ErrContextTooLarge) {
+		return nil, &requestError{http.StatusRequestEntityTooLarge, httpx.CodeTooLarge, "invalid context: " + err.Error(), "INVALID_CONTEXT"}
+	}
 	if err != nil {
 		return nil, &requestError{http.StatusBadRequest, httpx.CodeBadRequest, "invalid context: " + err.Error(), "INVALID_CONTEXT"}
 	}
@@ -109,7 +117,9 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b
 // With clientOnly only client flags are included. When fp is not nil it
 // receives a fingerprint of the flags' keys, values and variants, which
 // changes when (barring hash collisions) only when one of them changes.
-func appendEvaluation(b []byte, st *envState, c ruleset.Context, clientOnly bool, fp *uint64) []byte {
+// It reports false, with a partial b, when deadline (if not zero) passes
+// before every flag is evaluated.
+func appendEvaluation(b []byte, st *envState, c ruleset.Context, clientOnly bool, fp *uint64, deadline time.Time) ([]byte, bool) {
 	h := uint64(fnvOffset)
 	b = append(b, `{"version":`...)
 	b = appendJSONString(b, st.version)
@@ -118,6 +128,9 @@ func appendEvaluation(b []byte, st *envState, c ruleset.Context, clientOnly bool
 	for _, f := range st.flags {
 		if clientOnly && !f.client {
 			continue
+		}
+		if overBudget(deadline) {
+			return b, false
 		}
 		if !first {
 			b = append(b, ',')
@@ -135,7 +148,7 @@ func appendEvaluation(b []byte, st *envState, c ruleset.Context, clientOnly bool
 	if fp != nil {
 		*fp = h
 	}
-	return append(b, "}}"...)
+	return append(b, "}}"...), true
 }
 
 // valueAndVariant cuts the reason and error code off an appended result.
@@ -193,8 +206,13 @@ func (s *Server) serveEvaluate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	bp := bufPool.Get().(*[]byte)
-	b := appendEvaluation((*bp)[:0], a.state, c, a.kind == store.KeyClient, nil)
-	httpx.WriteEncoded(w, http.StatusOK, b)
+	deadline, _ := r.Context().Deadline()
+	b, ok := appendEvaluation((*bp)[:0], a.state, c, a.kind == store.KeyClient, nil, deadline)
+	if ok {
+		httpx.WriteEncoded(w, http.StatusOK, b)
+	} else {
+		httpx.WriteError(w, http.StatusServiceUnavailable, codeEvaluationTimeout, s.evaluationTimeout())
+	}
 	*bp = b
 	bufPool.Put(bp)
 }

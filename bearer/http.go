@@ -56,14 +56,16 @@ func (s *Server) StatusHandler() http.Handler { return s.plain(s.serveStatus) }
 func (s *Server) ReadyHandler() http.Handler { return http.HandlerFunc(s.serveReady) }
 
 // plain wraps a non-streaming handler: body size limit, read and write
-// deadlines, a context timeout, and request metrics.
+// deadlines, a context timeout, and request metrics. The body and the
+// evaluation must be done within budget(RequestTimeout), which leaves
+// time to write an error before the write deadline.
 func (s *Server) plain(h func(http.ResponseWriter, *http.Request)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		deadline := start.Add(s.opts.RequestTimeout)
+		deadline := start.Add(budget(s.opts.RequestTimeout))
 		rc := http.NewResponseController(w)
 		_ = rc.SetReadDeadline(deadline) // not every ResponseWriter supports deadlines
-		_ = rc.SetWriteDeadline(deadline)
+		_ = rc.SetWriteDeadline(start.Add(s.opts.RequestTimeout))
 		ctx, cancel := context.WithDeadline(r.Context(), deadline)
 		defer cancel()
 		r = r.WithContext(ctx)

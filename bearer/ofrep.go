@@ -103,9 +103,15 @@ func (s *Server) serveOFREPBulk(w http.ResponseWriter, r *http.Request) {
 	defer bufPool.Put(bp)
 	b := append((*bp)[:0], `{"flags":[`...)
 	first := true
+	deadline, _ := r.Context().Deadline()
 	for _, f := range a.state.flags {
 		if a.kind == store.KeyClient && !f.client {
 			continue
+		}
+		if overBudget(deadline) {
+			*bp = b
+			httpx.WriteJSON(w, http.StatusInternalServerError, ofrepError{ErrorCode: "GENERAL", ErrorDetails: codeEvaluationTimeout + ": " + s.evaluationTimeout()})
+			return
 		}
 		if !first {
 			b = append(b, ',')

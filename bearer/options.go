@@ -15,14 +15,19 @@ import (
 
 // Defaults applied by New to zero fields of Options.
 const (
-	DefaultPingInterval    = 15 * time.Second
-	DefaultMaxBodyBytes    = 1 << 20  // 1 MiB
-	DefaultMaxContextBytes = 64 << 10 // 64 KiB
-	DefaultClientBuffer    = 16
-	DefaultRequestTimeout  = 10 * time.Second
-	DefaultWriteTimeout    = 10 * time.Second
-	DefaultRetryMin        = 250 * time.Millisecond
-	DefaultRetryMax        = 30 * time.Second
+	DefaultPingInterval      = 15 * time.Second
+	DefaultMaxBodyBytes      = 1 << 20  // 1 MiB
+	DefaultMaxContextBytes   = 64 << 10 // 64 KiB
+	DefaultClientBuffer      = 16
+	DefaultRequestTimeout    = 10 * time.Second
+	DefaultWriteTimeout      = 10 * time.Second
+	DefaultRetryMin          = 250 * time.Millisecond
+	DefaultRetryMax          = 30 * time.Second
+	DefaultIdleTimeout       = 60 * time.Second
+	DefaultMaxConns          = 20000
+	DefaultMaxConnsPerAddr   = 256
+	DefaultMaxStreamsPerKey  = 10000
+	DefaultMaxStreamsPerAddr = 128
 )
 
 // Store is what a bearer reads: the snapshots of every environment, their
@@ -58,7 +63,8 @@ type Options struct {
 	// Logger receives structured logs. Zero: logs are discarded.
 	Logger *slog.Logger
 	// PingInterval is how often every SSE stream gets a ": ping" comment
-	// (and evaluated streams re-check time-dependent results). Zero: 15 s.
+	// (and evaluated streams re-check results when the rule set depends on
+	// time). Zero: 15 s.
 	PingInterval time.Duration
 	// MaxBodyBytes caps request bodies; larger ones get 413. Zero: 1 MiB.
 	MaxBodyBytes int64
@@ -70,11 +76,24 @@ type Options struct {
 	// Zero: 16.
 	ClientBuffer int
 	// RequestTimeout bounds reading the body of, evaluating and answering
-	// a non-streaming request. Zero: 10 s.
+	// a non-streaming request; the body and the evaluation get it less a
+	// fifth (at most 1 s), kept to answer 408 or 503 in time. It is also
+	// the ReadHeaderTimeout and WriteTimeout of HTTPServer. Zero: 10 s.
 	RequestTimeout time.Duration
 	// WriteTimeout bounds each write to an SSE stream; a client that does
 	// not take an event within it is disconnected. Zero: 10 s.
 	WriteTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection that has waited this long
+	// for its next request (streams are exempt: they have pings). Zero: 60 s.
+	IdleTimeout time.Duration
+	// MaxConns and MaxConnsPerAddr cap the connections the listener returned
+	// by Listener accepts, overall and from one remote IP address; a
+	// connection over either is closed at once. Zero: 20,000 and 256.
+	MaxConns, MaxConnsPerAddr int
+	// MaxStreamsPerKey and MaxStreamsPerAddr cap the open SSE streams of one
+	// SDK key and of one remote IP address; a stream over either gets 429.
+	// Zero: 10,000 and 128.
+	MaxStreamsPerKey, MaxStreamsPerAddr int
 	// RetryMin and RetryMax bound the exponential backoff (with jitter) used
 	// when the store cannot be watched or a snapshot cannot be loaded.
 	// Zero: 250 ms and 30 s.
@@ -112,6 +131,11 @@ func (o Options) withDefaults() Options {
 	setDefault(&o.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&o.RetryMin, DefaultRetryMin)
 	setDefault(&o.RetryMax, DefaultRetryMax)
+	setDefault(&o.IdleTimeout, DefaultIdleTimeout)
+	setDefault(&o.MaxConns, DefaultMaxConns)
+	setDefault(&o.MaxConnsPerAddr, DefaultMaxConnsPerAddr)
+	setDefault(&o.MaxStreamsPerKey, DefaultMaxStreamsPerKey)
+	setDefault(&o.MaxStreamsPerAddr, DefaultMaxStreamsPerAddr)
 	if o.Clock == nil {
 		o.Clock = clockwork.NewRealClock()
 	}

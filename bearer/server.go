@@ -21,9 +21,11 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 
-	hubs     atomic.Pointer[map[string]*hub] // copy on write; written by Run only
-	done     chan struct{}                   // closed when Run returns
-	hubsDone sync.WaitGroup                  // the hubs' broadcasters
+	hubs        atomic.Pointer[map[string]*hub] // copy on write; written by Run only
+	done        chan struct{}                   // closed when Run returns
+	hubsDone    sync.WaitGroup                  // the hubs' broadcasters
+	streamLim   streamLimits                    // open streams by key and address
+	streamEvals atomic.Int64                    // evaluations by evaluated streams
 
 	mu         sync.Mutex
 	loadErrors map[string]string // environment → last load error, for status

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/flagpole/flagpole/internal/httpx"
@@ -103,11 +104,12 @@ func (s *Server) startSSE(w http.ResponseWriter, r *http.Request) (out sink, hij
 }
 
 // follow runs a stream: it hands every event of c to handle until the hub
-// drops c, handle fails, or done closes; then it unsubscribes. It holds
+// drops c, handle fails, or done closes; then it unsubscribes and releases
+// the stream's place (admitStream). It holds
 // the hub, not the state the stream started from, so that old rule sets
 // can be collected.
-func follow(h *hub, c *client, out sink, done <-chan struct{}, handle func(*event) bool) {
-	defer h.streams.Add(-1)
+func follow(h *hub, c *client, out sink, done <-chan struct{}, release func(), handle func(*event) bool) {
+	defer release()
 	defer out.close()
 	defer h.unsubscribe(c)
 	for {
@@ -122,14 +124,15 @@ func follow(h *hub, c *client, out sink, done <-chan struct{}, handle func(*even
 	}
 }
 
-// run starts follow in its own goroutine for a hijacked stream, or runs it
-// in the handler (until the request ends) otherwise.
-func run(r *http.Request, hijacked bool, h *hub, c *client, out sink, handle func(*event) bool) {
-	if hijacked {
-		go follow(h, c, out, nil, handle)
+// run starts follow in its own goroutine for a hijacked stream, which ends
+// as soon as the peer closes the connection, or runs it in the handler
+// (until the request ends) otherwise.
+func run(r *http.Request, hijacked bool, h *hub, c *client, out sink, release func(), handle func(*event) bool) {
+	if cs, ok := out.(*connSink); hijacked && ok {
+		go follow(h, c, out, cs.peerGone(), release, handle)
 		return
 	}
-	follow(h, c, out, r.Context().Done(), handle)
+	follow(h, c, out, r.Context().Done(), release, handle)
 }
 
 // openStream authenticates and subscribes a stream; on failure it has
@@ -158,20 +161,24 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	a.hub.streams.Add(1)
+	release, ok := s.admitStream(w, r, a)
+	if !ok {
+		a.hub.unsubscribe(c)
+		return
+	}
 	out, hijacked, err := s.startSSE(w, r)
 	if err == nil && r.Header.Get("Last-Event-ID") != st.version {
 		err = out.write(st.putFrame)
 	}
 	if err != nil {
-		a.hub.streams.Add(-1)
+		release()
 		a.hub.unsubscribe(c)
 		if out != nil {
 			out.close()
 		}
 		return
 	}
-	run(r, hijacked, a.hub, c, out, func(ev *event) bool { return out.write(ev.frame) == nil })
+	run(r, hijacked, a.hub, c, out, release, func(ev *event) bool { return out.write(ev.frame) == nil })
 }
 
 // serveEvaluatedStream is GET /v1/stream/evaluated: the evaluated flags of
@@ -191,8 +198,12 @@ func (s *Server) serveEvaluatedStream(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	a.hub.streams.Add(1)
-	e := &evaluatedStream{ctx: ctx, clientOnly: a.kind == store.KeyClient}
+	release, ok := s.admitStream(w, r, a)
+	if !ok {
+		a.hub.unsubscribe(c)
+		return
+	}
+	e := &evaluatedStream{ctx: ctx, clientOnly: a.kind == store.KeyClient, evals: &s.streamEvals}
 	out, hijacked, err := s.startSSE(w, r)
 	if err == nil {
 		e.out = out
@@ -201,14 +212,14 @@ func (s *Server) serveEvaluatedStream(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		a.hub.streams.Add(-1)
+		release()
 		a.hub.unsubscribe(c)
 		if out != nil {
 			out.close()
 		}
 		return
 	}
-	run(r, hijacked, a.hub, c, out, e.handle)
+	run(r, hijacked, a.hub, c, out, release, e.handle)
 }
 
 // Reasons a stream ends at once.
@@ -223,16 +234,18 @@ type evaluatedStream struct {
 	ctx        ruleset.Context
 	clientOnly bool
 	sent       bool
-	last       uint64 // fingerprint of the values and variants last sent
+	last       uint64        // fingerprint of the values and variants last sent
+	evals      *atomic.Int64 // counts evaluations, for tests
 }
 
 // put sends the evaluation for st unless its values and variants are those
 // last sent; it reports false when the write failed.
 func (e *evaluatedStream) put(st *envState) bool {
 	var fp uint64
+	e.evals.Add(1)
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	data := appendEvaluation((*bp)[:0], st, e.ctx, e.clientOnly, &fp)
+	data, _ := appendEvaluation((*bp)[:0], st, e.ctx, e.clientOnly, &fp, time.Time{})
 	*bp = data
 	if e.sent && fp == e.last {
 		return true
@@ -241,10 +254,13 @@ func (e *evaluatedStream) put(st *envState) bool {
 	return e.out.write(sseFrame("put", st.version, data)) == nil
 }
 
-// handle re-evaluates on every change and ping (time-dependent rules and
-// recovery ramps change results without a new version).
+// handle re-evaluates on every change, and at pings (once per ping
+// interval) when the rule set depends on time: a "now" condition or an
+// override's expiry or recovery ramp changes results without a new
+// version. Other rule sets are not re-evaluated at pings, which would cost
+// every stream an evaluation per interval for nothing.
 func (e *evaluatedStream) handle(ev *event) bool {
-	if !e.put(ev.state) {
+	if (!ev.ping || ev.state.timeDep) && !e.put(ev.state) {
 		return false
 	}
 	return !ev.ping || e.out.write(ev.frame) == nil

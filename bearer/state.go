@@ -27,6 +27,7 @@ type envState struct {
 	putFrame []byte     // the SSE put event of docJSON, encoded once
 	flags    []*flagEnc // every flag, sorted by key
 	byKey    map[string]*flagEnc
+	timeDep  bool // results may change over time (dependsOnTime)
 }
 
 // flagEnc holds the pre-encoded JSON fragments of one flag, so that
@@ -71,6 +72,7 @@ func newEnvState(snap *store.Snapshot, now func() time.Time) (*envState, error) 
 		docJSON:  docJSON,
 		putFrame: sseFrame("put", doc.Version, docJSON),
 		byKey:    make(map[string]*flagEnc, len(doc.Flags)),
+		timeDep:  dependsOnTime(doc),
 	}
 	for _, k := range slices.Sorted(maps.Keys(doc.Flags)) {
 		f, err := encodeFlag(k, doc.Flags[k])

@@ -15,7 +15,9 @@ import (
 func runBearer(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("bearer", "--redis URL [--listen ADDR]", stderr)
 	var c common
+	var lim limitFlags
 	c.register(fs, "127.0.0.1:8080")
+	lim.register(fs)
 	redisURL := fs.String("redis", "", "Redis URL the syncer publishes to (required)")
 	pos, err := parse(fs, args)
 	switch {
@@ -38,11 +40,11 @@ func runBearer(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	defer st.Close()
 	reg := newRegistry()
-	b, err := bearer.New(bearer.Options{Store: st, Registerer: reg, Gatherer: reg, Logger: logger})
+	b, err := bearer.New(lim.apply(bearer.Options{Store: st, Registerer: reg, Gatherer: reg, Logger: logger}))
 	if err != nil {
 		return fail(stderr, "bearer", err)
 	}
 	logger.Info("flagpole bearer starting", "version", version, "redis", redact.URL(*redisURL))
-	err = runAll(ctx, b.Run, func(ctx context.Context) error { return serveHTTP(ctx, c.listen, b.Handler(), logger) })
+	err = runAll(ctx, b.Run, func(ctx context.Context) error { return serveBearer(ctx, c.listen, b, nil, logger) })
 	return finish(stderr, "bearer", err)
 }

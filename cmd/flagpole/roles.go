@@ -116,6 +116,8 @@ type syncCommand struct {
 	redisUsage          string
 	// redisRequired, when set, is the error for a missing --redis.
 	redisRequired error
+	// limits, when set, receives the bearer's limit flags (serve).
+	limits *limitFlags
 }
 
 // start parses args for cmd and opens its repository and store. On failure
@@ -125,6 +127,9 @@ func (cmd syncCommand) start(ctx context.Context, args []string, stderr io.Write
 	var r repoFlags
 	c.register(fs, cmd.listen)
 	r.register(fs)
+	if cmd.limits != nil {
+		cmd.limits.register(fs)
+	}
 	fs.StringVar(&redisURL, "redis", "", cmd.redisUsage)
 	pos, err := parse(fs, args)
 	if err == nil {
@@ -220,13 +225,33 @@ func newRegistry() *prometheus.Registry {
 }
 
 // serveHTTP serves h on addr until ctx is done, then shuts down gracefully.
-// It logs the address actually bound (which differs from addr for ":0").
 func serveHTTP(ctx context.Context, addr string, h http.Handler, logger *slog.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: bearer.DefaultIdleTimeout}
+	return listenAndServe(ctx, addr, srv, nil, logger)
+}
+
+// serveBearer serves h (b's API when h is nil) on addr with b's timeouts
+// and connection limits until ctx is done, then shuts down gracefully.
+func serveBearer(ctx context.Context, addr string, b *bearer.Server, h http.Handler, logger *slog.Logger) error {
+	srv := b.HTTPServer()
+	if h != nil {
+		srv.Handler = h
+	}
+	return listenAndServe(ctx, addr, srv, b.Listener, logger)
+}
+
+// listenAndServe serves srv on addr, through wrap(listener) when wrap is
+// not nil. It logs the address actually bound (which differs from addr for
+// ":0").
+func listenAndServe(ctx context.Context, addr string, srv *http.Server, wrap func(net.Listener) net.Listener, logger *slog.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	if wrap != nil {
+		ln = wrap(ln)
+	}
+	srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
 	logger.Info("listening", "addr", ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -16,15 +16,17 @@ const serveArgs = "--repo DIR|URL [--branch B] [--listen ADDR] [--redis URL]"
 // store by default, or publishing through Redis so that more bearers can
 // serve the same rule sets.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var lim limitFlags
 	role, c, logger, redisURL, code := syncCommand{
 		name: "serve", usage: serveArgs, listen: "127.0.0.1:8080",
 		redisUsage: "Redis URL (redis://, rediss://, unix://, redis+sentinel://, redis+cluster://); default: in-memory store",
+		limits:     &lim,
 	}.start(ctx, args, stderr)
 	if role == nil {
 		return code
 	}
 	defer role.store.Close()
-	b, err := bearer.New(bearer.Options{Store: role.store, Registerer: role.reg, Gatherer: role.reg, Logger: logger})
+	b, err := bearer.New(lim.apply(bearer.Options{Store: role.store, Registerer: role.reg, Gatherer: role.reg, Logger: logger}))
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}
@@ -32,7 +34,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	err = runAll(ctx,
 		role.sy.Run,
 		b.Run,
-		func(ctx context.Context) error { return serveHTTP(ctx, c.listen, role.handler(b), logger) },
+		func(ctx context.Context) error { return serveBearer(ctx, c.listen, b, role.handler(b), logger) },
 	)
 	return finish(stderr, "serve", err)
 }
