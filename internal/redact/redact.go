@@ -42,9 +42,10 @@ func scan(raw string) (masked string, secrets []string) {
 		// "scheme:opaque": no authority in url's terms, but "user:pass@host"
 		// (a Redis address without a scheme) parses this way too.
 		scheme, rest = "", raw
-		// "x^://user:pass@host", "a:b://…": not a scheme to net/url, but
-		// what follows "://" still reads as an authority.
-		if i := strings.Index(raw, "://"); i > 0 && !strings.ContainsAny(raw[:i], "/?#@") {
+		// "x^://user:pass@host", "a:b://…", "#://…": not a scheme to
+		// net/url, but what follows "://" still reads as an authority to
+		// a person or a looser parser, so it is masked as one.
+		if i := strings.Index(raw, "://"); i >= 0 && !strings.Contains(raw[:i], "@") {
 			prefix, rest = raw[:i+3], raw[i+3:]
 		}
 	}
@@ -67,7 +68,36 @@ func scan(raw string) (masked string, secrets []string) {
 		authority = user + "@" + authority[at+1:]
 	}
 	tail, qs := redactQuery(tail)
-	return prefix + authority + tail, append(secrets, qs...)
+	out, more := maskAfterSeparators(prefix + authority + tail)
+	return out, append(append(secrets, qs...), more...)
+}
+
+// maskAfterSeparators masks the password of what follows every "://" in
+// s, up to the next '/', '?' or '#': a second URL inside a path or a
+// fragment, or a malformed prefix, must not carry a secret through.
+func maskAfterSeparators(s string) (string, []string) {
+	var secrets []string
+	for from := 0; ; {
+		i := strings.Index(s[from:], "://")
+		if i < 0 {
+			return s, secrets
+		}
+		start := from + i + 3
+		end := start + len(s[start:])
+		if j := strings.IndexAny(s[start:], "/?#"); j >= 0 {
+			end = start + j
+		}
+		seg := s[start:end]
+		if at := strings.LastIndexByte(seg, '@'); at >= 0 {
+			if user, pass, ok := strings.Cut(seg[:at], ":"); ok && pass != Mask {
+				secrets = append(secrets, pass)
+				seg = user + ":" + Mask + seg[at:]
+				s = s[:start] + seg + s[end:]
+				end = start + len(seg)
+			}
+		}
+		from = end
+	}
 }
 
 // splitScheme splits "scheme:rest" the way net/url recognises a scheme.

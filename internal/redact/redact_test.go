@@ -22,6 +22,7 @@ func TestURL(t *testing.T) {
 		{"//:0000@", "//:xxxxx@"}, // found by fuzzing: a scheme-relative URL
 		{"//tok@host/x", "//xxxxx@host/x"},
 		{"^://:s3cretpw@", "^://:xxxxx@"}, // found by fuzzing the Redis URL parser
+		{"://0:s3cretpw@", "://0:xxxxx@"}, // found by fuzzing too: an empty scheme
 		{"my_scheme://u:s3cr3t@h/r", "my_scheme://u:xxxxx@h/r"},
 		{"a:b://u:s3cr3t@h/r", "a:b://u:xxxxx@h/r"},
 		{"redis://:s3cr3t@127.0.0.1:6379/0", "redis://:xxxxx@127.0.0.1:6379/0"},
@@ -74,6 +75,23 @@ func FuzzURL(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		out := URL(raw)
+		// Wherever "://" stands (or nowhere), what follows up to the first
+		// '/', '?' or '#' reads as an authority, whatever net/url thinks
+		// of the scheme: its password never survives.
+		authority := func(s string) string {
+			if _, rest, ok := strings.Cut(s, "://"); ok {
+				s = rest
+			}
+			if i := strings.IndexAny(s, "/?#"); i >= 0 {
+				s = s[:i]
+			}
+			return s
+		}
+		if a := authority(out); strings.Contains(a, "@") {
+			if _, pass, ok := strings.Cut(a[:strings.LastIndexByte(a, '@')], ":"); ok && pass != Mask {
+				t.Errorf("URL(%q) = %q keeps password %q", raw, out, pass)
+			}
+		}
 		if URL(out) != out {
 			t.Errorf("URL(URL(%q)) = %q, not stable at %q", raw, URL(out), out)
 		}
