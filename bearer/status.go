@@ -3,6 +3,7 @@ package bearer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -19,7 +20,7 @@ type Status struct {
 	SyncError string `json:"sync_error,omitempty"`
 	// Environments is this bearer's view, by environment.
 	Environments map[string]EnvironmentStatus `json:"environments"`
-	// Ready is true once at least one environment is loaded.
+	// Ready is true once every environment the store lists has been loaded.
 	Ready bool `json:"ready"`
 }
 
@@ -58,8 +59,28 @@ func (s *Server) Status(ctx context.Context) Status {
 		st.Environments[env] = es
 	}
 	s.mu.Unlock()
-	st.Ready = len(hubs) > 0
+	st.Ready = len(s.unready(hubs)) == 0
 	return st
+}
+
+// unready says why this bearer is not ready to serve, by environment: every
+// environment the store lists must have been loaded once (a later failure
+// keeps the last good version serving). "" stands for the store as a whole
+// while nothing is loaded. An environment whose snapshot was lost is named
+// until the syncer republishes it; its keys meanwhile get 401.
+func (s *Server) unready(hubs map[string]*hub) map[string]string {
+	out := map[string]string{}
+	s.mu.Lock()
+	for env, msg := range s.loadErrors {
+		if hubs[env] == nil {
+			out[env] = msg
+		}
+	}
+	s.mu.Unlock()
+	if len(hubs) == 0 && len(out) == 0 {
+		out[""] = "no rule set loaded yet"
+	}
+	return out
 }
 
 // serveStatus is GET /v1/status.
@@ -67,11 +88,19 @@ func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.Status(r.Context()))
 }
 
-// serveReady is GET /readyz: 503 until at least one environment is loaded.
+// serveReady is GET /readyz: 503, naming an environment, until every
+// environment the store lists has been loaded.
 func (s *Server) serveReady(w http.ResponseWriter, _ *http.Request) {
 	hubs := *s.hubs.Load()
-	if len(hubs) == 0 {
-		writeError(w, http.StatusServiceUnavailable, codeNotReady, "no rule set loaded yet")
+	if why := s.unready(hubs); len(why) > 0 {
+		msg := why[""]
+		for _, env := range slices.Sorted(maps.Keys(why)) {
+			if env != "" {
+				msg = fmt.Sprintf("environment %s has no loadable snapshot: %s", env, why[env])
+				break
+			}
+		}
+		writeError(w, http.StatusServiceUnavailable, codeNotReady, msg)
 		return
 	}
 	envs := slices.Sorted(maps.Keys(hubs))

@@ -43,12 +43,16 @@ type Snapshot struct {
 	Published   time.Time         `json:"published"`
 }
 
-// Change announces that an environment has a new snapshot. Resync is set
-// (with Environment empty) when the subscriber may have missed changes,
-// for example after a reconnect to Redis: reload every environment.
+// Change announces that an environment has a new snapshot, or with Removed
+// that it has none any more (removed from flagpole.yaml): its keys are
+// revoked and its streams must end. Resync is set (with Environment empty)
+// when the subscriber may have missed changes, for example after a
+// reconnect to Redis: reload every environment, and drop those the store no
+// longer lists.
 type Change struct {
 	Environment string
 	Version     string
+	Removed     bool
 	Resync      bool
 }
 
@@ -85,6 +89,9 @@ type Store interface {
 	// Publish makes s the current snapshot of its environment and tells
 	// every watcher.
 	Publish(ctx context.Context, s *Snapshot) error
+	// Remove deletes env's snapshot and tells every watcher (a Change with
+	// Removed), atomically. Removing an absent environment is not an error.
+	Remove(ctx context.Context, env string) error
 	// Snapshot returns the current snapshot of env, or ErrNotFound.
 	Snapshot(ctx context.Context, env string) (*Snapshot, error)
 	// Environments lists the environments that have a snapshot, sorted.

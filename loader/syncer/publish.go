@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -95,6 +96,9 @@ func (s *Syncer) publish(ctx context.Context, fresh bool) error {
 			return fmt.Errorf("publishing %s version %s: %w", snap.Environment, snap.Version, err)
 		}
 	}
+	if err := s.removeOthers(ctx); err != nil {
+		return err
+	}
 	s.published = true
 	now := s.opts.Now()
 	envs := map[string]store.EnvStatus{}
@@ -114,6 +118,26 @@ func (s *Syncer) publish(ctx context.Context, fresh bool) error {
 	})
 	if clear {
 		s.failedBy = ""
+	}
+	return nil
+}
+
+// removeOthers removes from the store every environment that s.good does
+// not have: one removed from flagpole.yaml, whose keys must stop working
+// everywhere. The caller holds s.work.
+func (s *Syncer) removeOthers(ctx context.Context) error {
+	have, err := s.opts.Store.Versions(ctx)
+	if err != nil {
+		return fmt.Errorf("listing the store's environments: %w", err)
+	}
+	for _, env := range slices.Sorted(maps.Keys(have)) {
+		if slices.ContainsFunc(s.good, func(snap *store.Snapshot) bool { return snap.Environment == env }) {
+			continue
+		}
+		if err := s.opts.Store.Remove(ctx, env); err != nil {
+			return fmt.Errorf("removing environment %s: %w", env, err)
+		}
+		s.log.Info("sync: removed an environment that the repository no longer has", "environment", env, "commit", s.goodID)
 	}
 	return nil
 }
@@ -180,15 +204,10 @@ func (s *Syncer) check(ctx context.Context) {
 			s.log.Warn("sync: checking the store", "err", err)
 			return
 		}
-		for _, snap := range s.good {
-			// Missing: Redis flushed or restarted empty. Another version: a
-			// failover lost the last write, or someone wrote to our prefix.
-			if v, ok := have[snap.Environment]; !ok || v != snap.Version {
-				s.log.Warn("sync: the store does not hold what was published; republishing",
-					"commit", s.goodID, "environment", snap.Environment, "want", snap.Version, "have", v)
-				s.published = false
-				break
-			}
+		if why, env := s.lost(ctx, have); why != "" {
+			s.log.Warn("sync: the store does not hold what was published; republishing",
+				"commit", s.goodID, "environment", env, "problem", why)
+			s.published = false
 		}
 	}
 	if !s.published {
@@ -200,4 +219,30 @@ func (s *Syncer) check(ctx context.Context) {
 	if _, err := s.opts.Store.Status(ctx); s.dirty || errors.Is(err, store.ErrNotFound) {
 		s.setStatus(ctx, func(*store.SyncStatus) {})
 	}
+}
+
+// lost reports the first way in which the store no longer holds s.good
+// (given its listed versions, have) and the environment concerned, or ""
+// when it holds exactly that. Each snapshot is read back, not only listed:
+// a deleted or garbled snapshot key leaves the listing intact. The caller
+// holds s.work.
+func (s *Syncer) lost(ctx context.Context, have map[string]string) (why, env string) {
+	for _, snap := range s.good {
+		// Missing: Redis flushed or restarted empty. Another version: a
+		// failover lost the last write, or someone wrote to our prefix.
+		if v, ok := have[snap.Environment]; !ok || v != snap.Version {
+			return fmt.Sprintf("listed version %q, want %q", v, snap.Version), snap.Environment
+		}
+		got, err := s.opts.Store.Snapshot(ctx, snap.Environment)
+		switch {
+		case err != nil:
+			return err.Error(), snap.Environment
+		case got.Environment != snap.Environment || got.Version != snap.Version || got.Document == nil:
+			return fmt.Sprintf("snapshot holds environment %q version %q, want version %q", got.Environment, got.Version, snap.Version), snap.Environment
+		}
+	}
+	if len(have) > len(s.good) {
+		return "the store lists environments the repository no longer has", ""
+	}
+	return "", ""
 }
