@@ -26,6 +26,8 @@ type Server struct {
 	done     chan struct{}                   // closed when Run returns
 	hubsDone sync.WaitGroup                  // the hubs' broadcasters
 
+	syncCache syncCache // the syncer's status, for GET /v1/status
+
 	mu         sync.Mutex
 	loadErrors map[string]string // environment → last load error, for status
 	running    bool

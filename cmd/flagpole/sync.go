@@ -44,7 +44,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sy, st := role.sy, role.store
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) {
-		status := sy.Status()
+		status := sy.Status().Anonymous() // no key: locations, not messages
 		writeJSON(w, http.StatusOK, &status)
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })

@@ -75,13 +75,33 @@ type EnvStatus struct {
 	Published time.Time `json:"published"`
 }
 
-// SyncError is why the last sync did not publish.
+// SyncError is why the last sync did not publish. The syncer bounds it
+// (see docs/security.md): a few kilobytes per problem listed, a few hundred
+// problems at most, whatever the repository holds.
 type SyncError struct {
 	Commit  string    `json:"commit,omitempty"`
 	At      time.Time `json:"at"`
 	Message string    `json:"message"`
-	// Problems lists each validation error as "file:line:col: path: message".
+	// Problems lists validation errors as "file:line:col: path: message",
+	// the first of each file and of the sync only; messages may quote the
+	// repository's files.
 	Problems []string `json:"problems,omitempty"`
+	// Locations is Problems without the messages: "file:line:col: path".
+	Locations []string `json:"locations,omitempty"`
+	// Count is how many validation errors there were, listed or not.
+	Count int `json:"problem_count,omitempty"`
+}
+
+// Anonymous returns st as callers without a key may see it: each problem
+// reduced to its location ("file:line:col: path"), since messages may quote
+// the repository's files.
+func (st SyncStatus) Anonymous() SyncStatus {
+	if st.LastError != nil {
+		e := *st.LastError
+		e.Problems, e.Locations = e.Locations, nil
+		st.LastError = &e
+	}
+	return st
 }
 
 // Store is where snapshots are published and read.

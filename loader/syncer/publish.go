@@ -35,7 +35,14 @@ func (s *Syncer) handle(ctx context.Context, u source.Update) {
 	start := time.Now()
 	repo, err := loader.Load(rev.Dir, loader.Options{Revision: rev.Short(), Now: s.opts.Now, MaxFileSize: s.opts.MaxFileSize})
 	if err != nil {
-		s.fail(ctx, ReasonValidate, rev.ID, fmt.Errorf("loading revision %s: %w", rev.Short(), err), problems(err))
+		full, locs, count := problems(err)
+		if count == 0 {
+			// Not a validation failure (an unreadable directory): its text
+			// is the error.
+			s.fail(ctx, ReasonValidate, rev.ID, fmt.Errorf("loading revision %s: %w", rev.Short(), err), nil)
+			return
+		}
+		s.fail(ctx, ReasonValidate, rev.ID, invalidError(rev.Short(), len(full), count), &store.SyncError{Problems: full, Locations: locs, Count: count})
 		return
 	}
 	s.good, s.goodID, s.published = s.snapshots(repo, rev), rev.ID, false
@@ -45,22 +52,6 @@ func (s *Syncer) handle(ctx context.Context, u source.Update) {
 	}
 	s.metrics.duration.Observe(time.Since(start).Seconds())
 	s.log.Info("sync: published", "commit", rev.ID, "version", rev.Short(), "environments", len(s.good), "warnings", len(repo.Warnings), "took", time.Since(start))
-}
-
-// problems lists the errors of a loader.Diagnostics as
-// "file:line:col: path: message".
-func problems(err error) []string {
-	var ds loader.Diagnostics
-	if !errors.As(err, &ds) {
-		return nil
-	}
-	var out []string
-	for _, d := range ds {
-		if d.Severity == loader.SeverityError {
-			out = append(out, d.String())
-		}
-	}
-	return out
 }
 
 // snapshots builds one snapshot per environment of a loaded repository.
@@ -142,12 +133,17 @@ func (s *Syncer) removeOthers(ctx context.Context) error {
 	return nil
 }
 
-// fail records a failed sync: status, log, metric. The caller holds s.work.
-func (s *Syncer) fail(ctx context.Context, reason, commit string, err error, probs []string) {
+// fail records a failed sync: status, log, metric. probs, when not nil,
+// holds the validation errors (within the limits of limits.go). The caller
+// holds s.work.
+func (s *Syncer) fail(ctx context.Context, reason, commit string, err error, probs *store.SyncError) {
 	s.metrics.failures.WithLabelValues(reason).Inc()
 	s.failedBy = reason
 	now := s.opts.Now()
-	se := store.SyncError{Commit: commit, At: now, Message: err.Error(), Problems: probs}
+	se := store.SyncError{Commit: commit, At: now, Message: truncate(err.Error(), MaxMessageBytes)}
+	if probs != nil {
+		se.Problems, se.Locations, se.Count = probs.Problems, probs.Locations, probs.Count
+	}
 	repeated := false
 	s.setStatus(ctx, func(st *store.SyncStatus) {
 		if commit != "" {
@@ -162,12 +158,12 @@ func (s *Syncer) fail(ctx context.Context, reason, commit string, err error, pro
 	if s.opts.OnError != nil && !repeated {
 		s.opts.OnError(reason, se)
 	}
-	attrs := []any{"reason", reason, "err", err}
+	attrs := []any{"reason", reason, "err", se.Message}
 	if commit != "" {
 		attrs = append(attrs, "commit", commit)
 	}
-	if len(probs) > 0 {
-		attrs = append(attrs, "problems", probs)
+	if se.Count > 0 {
+		attrs = append(attrs, "problems", se.Problems, "problem_count", se.Count)
 	}
 	if s.goodID != "" {
 		attrs = append(attrs, "serving", s.goodID)
