@@ -10,10 +10,16 @@ import (
 	"github.com/jonboulle/clockwork"
 )
 
-// settleRun runs a directory source on dir with a fake clock and returns
-// the clock and a channel of the content of name at each reported revision.
-func settleRun(t *testing.T, dir, name string) (*clockwork.FakeClock, <-chan string) {
+// settleRun writes "v1" to a file in a new directory, runs a directory
+// source on it with a fake clock and returns the file's path, the clock and
+// a channel of the file's content at each reported revision.
+func settleRun(t *testing.T) (string, *clockwork.FakeClock, <-chan string) {
 	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "flag.yaml")
+	if err := os.WriteFile(path, []byte("v1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	fc := clockwork.NewFakeClock()
 	src, err := NewDir(dir, DirOptions{Clock: fc, Debounce: 10 * time.Millisecond, Settle: 500 * time.Millisecond, Poll: time.Hour})
 	if err != nil {
@@ -30,14 +36,14 @@ func settleRun(t *testing.T, dir, name string) (*clockwork.FakeClock, <-chan str
 				t.Errorf("source error: %v", u.Err)
 				return
 			}
-			b, _ := os.ReadFile(filepath.Join(u.Revision.Dir, name))
+			b, _ := os.ReadFile(filepath.Join(u.Revision.Dir, "flag.yaml"))
 			got <- string(b)
 		})
 	}()
 	if first := next(t, got); first != "v1\n" {
 		t.Fatalf("first revision %q, want v1", first)
 	}
-	return fc, got
+	return path, fc, got
 }
 
 func next(t *testing.T, got <-chan string) string {
@@ -65,12 +71,7 @@ func armed(t *testing.T, fc *clockwork.FakeClock) {
 // TestDirSettlesInPlaceWrites rewrites a file in place in two chunks 300 ms
 // apart: only the complete file may be reported.
 func TestDirSettlesInPlaceWrites(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "flag.yaml")
-	if err := os.WriteFile(path, []byte("v1\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fc, got := settleRun(t, dir, "flag.yaml")
+	path, fc, got := settleRun(t)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -117,12 +118,7 @@ func TestDirSettlesInPlaceWrites(t *testing.T) {
 // TestDirRenameIsReadAtOnce renames a complete file into place: it is
 // reported after the debounce, without waiting to settle.
 func TestDirRenameIsReadAtOnce(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "flag.yaml")
-	if err := os.WriteFile(path, []byte("v1\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fc, got := settleRun(t, dir, "flag.yaml")
+	path, fc, got := settleRun(t)
 	tmp := filepath.Join(t.TempDir(), "flag.yaml.tmp")
 	if err := os.WriteFile(tmp, []byte("v2\n"), 0o644); err != nil {
 		t.Fatal(err)
