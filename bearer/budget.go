@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 )
 
 // Error codes of requests that ran out of time.
@@ -25,11 +27,23 @@ func budget(timeout time.Duration) time.Duration {
 	return timeout - min(timeout/5, time.Second)
 }
 
-// overBudget reports whether deadline (when not zero) has passed. It is
+// deadline is when an evaluation must stop, read on a clock. It is
 // checked before each flag: one flag may cost tens of milliseconds
 // (ruleset.MaxFlagCost), so checking less often could overrun the margin.
-func overBudget(deadline time.Time) bool {
-	return !deadline.IsZero() && time.Now().After(deadline)
+type deadline struct {
+	at    time.Time // zero: no deadline
+	clock clockwork.Clock
+}
+
+// passed reports whether the deadline (when set) has passed.
+func (d deadline) passed() bool {
+	return !d.at.IsZero() && d.clock.Now().After(d.at)
+}
+
+// requestDeadline is the evaluation deadline of r, on the server's clock.
+func (s *Server) requestDeadline(r *http.Request) deadline {
+	at, _ := r.Context().Deadline()
+	return deadline{at: at, clock: s.opts.Clock}
 }
 
 // evaluationTimeout is the message of an evaluation over budget.

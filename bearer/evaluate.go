@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/flagpole/flagpole/internal/httpx"
 	"github.com/flagpole/flagpole/ruleset"
@@ -119,7 +118,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b
 // changes when (barring hash collisions) only when one of them changes.
 // It reports false, with a partial b, when deadline (if not zero) passes
 // before every flag is evaluated.
-func appendEvaluation(b []byte, st *envState, c ruleset.Context, clientOnly bool, fp *uint64, deadline time.Time) ([]byte, bool) {
+func appendEvaluation(b []byte, st *envState, c ruleset.Context, clientOnly bool, fp *uint64, dl deadline) ([]byte, bool) {
 	h := uint64(fnvOffset)
 	b = append(b, `{"version":`...)
 	b = appendJSONString(b, st.version)
@@ -129,7 +128,7 @@ func appendEvaluation(b []byte, st *envState, c ruleset.Context, clientOnly bool
 		if clientOnly && !f.client {
 			continue
 		}
-		if overBudget(deadline) {
+		if dl.passed() {
 			return b, false
 		}
 		if !first {
@@ -206,8 +205,7 @@ func (s *Server) serveEvaluate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	bp := bufPool.Get().(*[]byte)
-	deadline, _ := r.Context().Deadline()
-	b, ok := appendEvaluation((*bp)[:0], a.state, c, a.kind == store.KeyClient, nil, deadline)
+	b, ok := appendEvaluation((*bp)[:0], a.state, c, a.kind == store.KeyClient, nil, s.requestDeadline(r))
 	if ok {
 		httpx.WriteEncoded(w, http.StatusOK, b)
 	} else {

@@ -43,6 +43,7 @@ type hub struct {
 	streams atomic.Int64 // open SSE connections, for status
 
 	updates chan *envState // latest state offered by the loader (buffer 1)
+	stop    chan struct{}  // closed when the environment is removed
 
 	mu      sync.Mutex
 	clients map[*client]struct{}
@@ -51,7 +52,7 @@ type hub struct {
 
 // newHub returns a hub serving st. Its broadcaster runs until done closes.
 func newHub(srv *Server, st *envState) *hub {
-	h := &hub{env: st.env, srv: srv, updates: make(chan *envState, 1), clients: map[*client]struct{}{}}
+	h := &hub{env: st.env, srv: srv, updates: make(chan *envState, 1), stop: make(chan struct{}), clients: map[*client]struct{}{}}
 	h.cur.Store(st)
 	return h
 }
@@ -74,13 +75,16 @@ func (h *hub) offer(st *envState) {
 }
 
 // run is the hub's broadcaster: it applies offered states and sends pings
-// until done closes, then closes every stream.
+// until done or h.stop closes, then closes every stream.
 func (h *hub) run(done <-chan struct{}, ping time.Duration) {
 	t := h.srv.opts.Clock.NewTicker(ping)
 	defer t.Stop()
 	for {
 		select {
 		case <-done:
+			h.close()
+			return
+		case <-h.stop:
 			h.close()
 			return
 		case st := <-h.updates:

@@ -103,12 +103,12 @@ func (s *Server) serveOFREPBulk(w http.ResponseWriter, r *http.Request) {
 	defer bufPool.Put(bp)
 	b := append((*bp)[:0], `{"flags":[`...)
 	first := true
-	deadline, _ := r.Context().Deadline()
+	dl := s.requestDeadline(r)
 	for _, f := range a.state.flags {
 		if a.kind == store.KeyClient && !f.client {
 			continue
 		}
-		if overBudget(deadline) {
+		if dl.passed() {
 			*bp = b
 			httpx.WriteJSON(w, http.StatusInternalServerError, ofrepError{ErrorCode: "GENERAL", ErrorDetails: codeEvaluationTimeout + ": " + s.evaluationTimeout()})
 			return

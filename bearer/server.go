@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,8 @@ type Server struct {
 	hubsDone    sync.WaitGroup                  // the hubs' broadcasters
 	streamLim   streamLimits                    // open streams by key and address
 	streamEvals atomic.Int64                    // evaluations by evaluated streams
+
+	syncCache syncCache // the syncer's status, for GET /v1/status
 
 	mu         sync.Mutex
 	loadErrors map[string]string // environment → last load error, for status
@@ -174,6 +177,11 @@ func (l *loop) reload(ctx context.Context) bool {
 		for _, env := range envs {
 			l.pending[env] = true
 		}
+		for env := range *l.s.hubs.Load() {
+			if !slices.Contains(envs, env) {
+				l.s.remove(env) // removed while this bearer was not listening
+			}
+		}
 		l.all = false
 	}
 	ok := true
@@ -193,6 +201,15 @@ func (l *loop) reload(ctx context.Context) bool {
 // load reads env's snapshot and, when its version is new, makes it current.
 func (s *Server) load(ctx context.Context, env string) error {
 	snap, err := s.opts.Store.Snapshot(ctx, env)
+	if errors.Is(err, store.ErrNotFound) {
+		// Removed from the repository, or a snapshot lost from a store that
+		// still lists the environment (which the syncer repairs).
+		envs, lerr := s.opts.Store.Environments(ctx)
+		if lerr == nil && !slices.Contains(envs, env) {
+			s.remove(env)
+			return nil
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("reading snapshot of environment %s: %w", env, err)
 	}
@@ -222,6 +239,22 @@ func (s *Server) load(ctx context.Context, env string) error {
 	}
 	s.log.Info("loaded rule set", "environment", env, "version", st.version, "flags", len(st.flags))
 	return nil
+}
+
+// remove stops serving env: its keys are refused from now on and its
+// streams end. Only Run's goroutine calls it.
+func (s *Server) remove(env string) {
+	s.setLoadError(env, nil)
+	hubs := *s.hubs.Load()
+	h := hubs[env]
+	if h == nil {
+		return
+	}
+	next := maps.Clone(hubs)
+	delete(next, env)
+	s.hubs.Store(&next)
+	close(h.stop)
+	s.log.Info("environment removed from the store; its keys are refused and its streams closed", "environment", env)
 }
 
 // sameKeys reports whether snap has exactly the keys st was built with.

@@ -245,7 +245,7 @@ func (e *evaluatedStream) put(st *envState) bool {
 	e.evals.Add(1)
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	data, _ := appendEvaluation((*bp)[:0], st, e.ctx, e.clientOnly, &fp, time.Time{})
+	data, _ := appendEvaluation((*bp)[:0], st, e.ctx, e.clientOnly, &fp, deadline{})
 	*bp = data
 	if e.sent && fp == e.last {
 		return true

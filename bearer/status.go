@@ -2,10 +2,13 @@ package bearer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/flagpole/flagpole/internal/httpx"
@@ -20,7 +23,7 @@ type Status struct {
 	SyncError string `json:"sync_error,omitempty"`
 	// Environments is this bearer's view, by environment.
 	Environments map[string]EnvironmentStatus `json:"environments"`
-	// Ready is true once at least one environment is loaded.
+	// Ready is true once every environment the store lists has been loaded.
 	Ready bool `json:"ready"`
 }
 
@@ -35,16 +38,63 @@ type EnvironmentStatus struct {
 	LoadError string `json:"load_error,omitempty"`
 }
 
-// Status returns this bearer's view and the syncer's status.
-func (s *Server) Status(ctx context.Context) Status {
-	st := Status{Environments: map[string]EnvironmentStatus{}}
+// syncCache is the syncer's status as last read from the store, in its
+// anonymous form (store.SyncStatus.Anonymous), and that form encoded once.
+// The store is read at every status request (one request at a time, so
+// that concurrent requests hold one copy), but the encoding is reused for
+// as long as the syncer has not written a new status.
+type syncCache struct {
+	mu  sync.Mutex
+	key syncKey
+	st  *store.SyncStatus
+	raw json.RawMessage // st encoded; nil when st is nil
+}
+
+// syncKey tells two statuses of the syncer apart: every status it writes
+// after a sync has a new LastSync.
+type syncKey struct {
+	lastSync          time.Time
+	commit, published string
+	failed            bool
+}
+
+// syncStatus returns the syncer's status, anonymous, and its encoding; or
+// why it could not be read.
+func (s *Server) syncStatus(ctx context.Context) (*store.SyncStatus, json.RawMessage, string) {
+	c := &s.syncCache
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	sync, err := s.opts.Store.Status(ctx)
-	switch {
-	case err == nil:
-		st.Sync = sync
-	case !errors.Is(err, store.ErrNotFound):
-		st.SyncError = err.Error()
+	if err != nil {
+		c.st, c.raw = nil, nil
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil, ""
+		}
+		return nil, nil, err.Error()
 	}
+	key := syncKey{sync.LastSync, sync.Commit, sync.Published, sync.LastError != nil}
+	if c.st != nil && key == c.key {
+		return c.st, c.raw, ""
+	}
+	anon := sync.Anonymous()
+	raw, err := json.Marshal(&anon)
+	if err != nil {
+		c.st, c.raw = nil, nil
+		return nil, nil, "encoding the syncer's status: " + err.Error()
+	}
+	c.key, c.st, c.raw = key, &anon, raw
+	return c.st, c.raw, ""
+}
+
+// Status returns this bearer's view and the syncer's status, as
+// GET /v1/status shows them.
+func (s *Server) Status(ctx context.Context) Status {
+	sync, _, syncErr := s.syncStatus(ctx)
+	return s.status(sync, syncErr)
+}
+
+func (s *Server) status(sync *store.SyncStatus, syncErr string) Status {
+	st := Status{Environments: map[string]EnvironmentStatus{}, Sync: sync, SyncError: syncErr}
 	hubs := *s.hubs.Load()
 	for env, h := range hubs {
 		cur := h.cur.Load()
@@ -59,20 +109,53 @@ func (s *Server) Status(ctx context.Context) Status {
 		st.Environments[env] = es
 	}
 	s.mu.Unlock()
-	st.Ready = len(hubs) > 0
+	st.Ready = len(s.unready(hubs)) == 0
 	return st
 }
 
-// serveStatus is GET /v1/status.
-func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
-	httpx.WriteJSON(w, http.StatusOK, s.Status(r.Context()))
+// unready says why this bearer is not ready to serve, by environment: every
+// environment the store lists must have been loaded once (a later failure
+// keeps the last good version serving). "" stands for the store as a whole
+// while nothing is loaded. An environment whose snapshot was lost is named
+// until the syncer republishes it; its keys meanwhile get 401.
+func (s *Server) unready(hubs map[string]*hub) map[string]string {
+	out := map[string]string{}
+	s.mu.Lock()
+	for env, msg := range s.loadErrors {
+		if hubs[env] == nil {
+			out[env] = msg
+		}
+	}
+	s.mu.Unlock()
+	if len(hubs) == 0 && len(out) == 0 {
+		out[""] = "no rule set loaded yet"
+	}
+	return out
 }
 
-// serveReady is GET /readyz: 503 until at least one environment is loaded.
+// serveStatus is GET /v1/status. The syncer's part is the cached encoding.
+func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
+	_, raw, syncErr := s.syncStatus(r.Context())
+	st := s.status(nil, syncErr)
+	httpx.WriteJSON(w, http.StatusOK, struct {
+		Sync json.RawMessage `json:"sync,omitempty"`
+		Status
+	}{raw, st})
+}
+
+// serveReady is GET /readyz: 503, naming an environment, until every
+// environment the store lists has been loaded.
 func (s *Server) serveReady(w http.ResponseWriter, _ *http.Request) {
 	hubs := *s.hubs.Load()
-	if len(hubs) == 0 {
-		httpx.WriteError(w, http.StatusServiceUnavailable, httpx.CodeNotReady, "no rule set loaded yet")
+	if why := s.unready(hubs); len(why) > 0 {
+		msg := why[""]
+		for _, env := range slices.Sorted(maps.Keys(why)) {
+			if env != "" {
+				msg = fmt.Sprintf("environment %s has no loadable snapshot: %s", env, why[env])
+				break
+			}
+		}
+		httpx.WriteError(w, http.StatusServiceUnavailable, httpx.CodeNotReady, msg)
 		return
 	}
 	envs := slices.Sorted(maps.Keys(hubs))

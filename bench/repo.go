@@ -70,9 +70,15 @@ func (t *toggler) next() []byte {
 	return append(append([]byte(nil), t.original...), "enabled: false\n"...)
 }
 
-// write writes the next edit in place, as an editor or `cp` would.
+// write saves the next edit as most editors do: a temporary file renamed
+// into place, which the directory source reads at once (a write in place
+// would wait --settle more).
 func (t *toggler) write() error {
-	if err := os.WriteFile(t.path, t.next(), 0o644); err != nil {
+	tmp := t.path + ".tmp"
+	if err := os.WriteFile(tmp, t.next(), 0o644); err != nil {
+		return fmt.Errorf("editing %s: %w", t.path, err)
+	}
+	if err := os.Rename(tmp, t.path); err != nil {
 		return fmt.Errorf("editing %s: %w", t.path, err)
 	}
 	return nil

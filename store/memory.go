@@ -32,16 +32,30 @@ func (m *Memory) Publish(_ context.Context, s *Snapshot) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.snaps[s.Environment] = s
+	m.announce(Change{Environment: s.Environment, Version: s.Version})
+	return nil
+}
+
+// Remove implements Store.
+func (m *Memory) Remove(_ context.Context, env string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.snaps, env)
+	m.announce(Change{Environment: env, Removed: true})
+	return nil
+}
+
+// announce hands c to every watcher. m.mu is held.
+func (m *Memory) announce(c Change) {
 	for ch := range m.watchers {
 		select {
-		case ch <- Change{Environment: s.Environment, Version: s.Version}:
+		case ch <- c:
 		default:
 			// The watcher is behind; tell it to reload everything once it
 			// catches up rather than block the publisher.
 			m.markResync(ch)
 		}
 	}
-	return nil
 }
 
 // markResync makes room in ch for a Resync by dropping its oldest change.

@@ -90,3 +90,23 @@ func TestMemoryWatch(t *testing.T) {
 		t.Fatal("Watch channel not closed after its context ended")
 	}
 }
+
+func TestMemoryRemove(t *testing.T) {
+	ctx := t.Context()
+	m := store.NewMemory()
+	ch, _ := m.Watch(ctx)
+	_ = m.Publish(ctx, snapshot("staging", "a"))
+	if err := m.Remove(ctx, "staging"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Snapshot(ctx, "staging"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Snapshot after Remove: err = %v, want ErrNotFound", err)
+	}
+	if envs, _ := m.Environments(ctx); len(envs) != 0 {
+		t.Errorf("Environments after Remove = %v", envs)
+	}
+	<-ch
+	if c := <-ch; c != (store.Change{Environment: "staging", Removed: true}) {
+		t.Errorf("change after Remove = %+v, want staging removed", c)
+	}
+}

@@ -45,12 +45,16 @@ type Snapshot struct {
 	Published   time.Time         `json:"published"`
 }
 
-// Change announces that an environment has a new snapshot. Resync is set
-// (with Environment empty) when the subscriber may have missed changes,
-// for example after a reconnect to Redis: reload every environment.
+// Change announces that an environment has a new snapshot, or with Removed
+// that it has none any more (removed from flagpole.yaml): its keys are
+// revoked and its streams must end. Resync is set (with Environment empty)
+// when the subscriber may have missed changes, for example after a
+// reconnect to Redis: reload every environment, and drop those the store no
+// longer lists.
 type Change struct {
 	Environment string
 	Version     string
+	Removed     bool
 	Resync      bool
 }
 
@@ -73,13 +77,33 @@ type EnvStatus struct {
 	Published time.Time `json:"published"`
 }
 
-// SyncError is why the last sync did not publish.
+// SyncError is why the last sync did not publish. The syncer bounds it
+// (see docs/security.md): a few kilobytes per problem listed, a few hundred
+// problems at most, whatever the repository holds.
 type SyncError struct {
 	Commit  string    `json:"commit,omitempty"`
 	At      time.Time `json:"at"`
 	Message string    `json:"message"`
-	// Problems lists each validation error as "file:line:col: path: message".
+	// Problems lists validation errors as "file:line:col: path: message",
+	// the first of each file and of the sync only; messages may quote the
+	// repository's files.
 	Problems []string `json:"problems,omitempty"`
+	// Locations is Problems without the messages: "file:line:col: path".
+	Locations []string `json:"locations,omitempty"`
+	// Count is how many validation errors there were, listed or not.
+	Count int `json:"problem_count,omitempty"`
+}
+
+// Anonymous returns st as callers without a key may see it: each problem
+// reduced to its location ("file:line:col: path"), since messages may quote
+// the repository's files.
+func (st SyncStatus) Anonymous() SyncStatus {
+	if st.LastError != nil {
+		e := *st.LastError
+		e.Problems, e.Locations = e.Locations, nil
+		st.LastError = &e
+	}
+	return st
 }
 
 // Store is where snapshots are published and read.
@@ -87,6 +111,9 @@ type Store interface {
 	// Publish makes s the current snapshot of its environment and tells
 	// every watcher.
 	Publish(ctx context.Context, s *Snapshot) error
+	// Remove deletes env's snapshot and tells every watcher (a Change with
+	// Removed), atomically. Removing an absent environment is not an error.
+	Remove(ctx context.Context, env string) error
 	// Snapshot returns the current snapshot of env, or ErrNotFound.
 	Snapshot(ctx context.Context, env string) (*Snapshot, error)
 	// Environments lists the environments that have a snapshot, sorted.

@@ -60,6 +60,7 @@ type repoFlags struct {
 	branch        string
 	kind          string
 	poll          time.Duration
+	settle        time.Duration
 	cacheDir      string
 	sshKey        string
 	webhookSecret string
@@ -70,6 +71,7 @@ func (r *repoFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.branch, "branch", "main", "git branch to follow")
 	fs.StringVar(&r.kind, "source", "auto", "how to read --repo: dir (watch the files, uncommitted edits included), git (follow --branch), or auto (git for URLs and bare repositories, else dir)")
 	fs.DurationVar(&r.poll, "poll", 15*time.Second, "how often to fetch the git remote (with jitter); webhooks fetch at once")
+	fs.DurationVar(&r.settle, "settle", 500*time.Millisecond, "directory sources: how long a file written in place must stay unchanged before it is read (files renamed into place are read at once)")
 	fs.StringVar(&r.cacheDir, "cache-dir", "", "where to keep the git clone between runs (default: a temporary directory)")
 	fs.StringVar(&r.sshKey, "ssh-key", "", "private key file for ssh:// URLs (default: the ssh agent)")
 	fs.StringVar(&r.webhookSecret, "webhook-secret", "", "secret of POST /v1/hooks/git (GitHub/Gitea HMAC or GitLab token); without it the webhook is off")
@@ -100,7 +102,10 @@ func (r *repoFlags) source(logger *slog.Logger) (source.Source, error) {
 		URL: r.repo, Branch: r.branch, CacheDir: r.cacheDir, Poll: r.poll,
 		SSHKeyFile: r.sshKey, Logger: logger,
 	}
-	dirOpts := source.DirOptions{Logger: logger}
+	dirOpts := source.DirOptions{Logger: logger, Settle: r.settle}
+	if r.settle == 0 {
+		dirOpts.Settle = -1 // --settle 0: none
+	}
 	switch r.kind {
 	case "dir":
 		return source.NewDir(r.repo, dirOpts)

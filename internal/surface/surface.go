@@ -103,7 +103,7 @@ func syncStatus(sy Syncer) http.Handler {
 			httpx.WriteError(w, http.StatusNotFound, httpx.CodeNotFound, "this process runs neither a bearer nor a syncer")
 			return
 		}
-		st := sy.Status()
+		st := sy.Status().Anonymous() // no key: locations, not messages
 		httpx.WriteJSON(w, http.StatusOK, &st)
 	})
 }

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"github.com/jonboulle/clockwork"
 )
 
 // DirOptions configures a directory source. The zero value is usable.
@@ -26,6 +28,16 @@ type DirOptions struct {
 	// PollOnly disables fsnotify, for file systems without notification
 	// (NFS, some container mounts).
 	PollOnly bool
+	// Settle is how long a file written in place must keep its size and
+	// modification time before the directory is read, so that a file
+	// written in several chunks is never published half-written. A file
+	// that appears whole (renamed into place, as editors and `git` do) is
+	// read at once. When polling, a new revision is reported only once two
+	// reads at least Settle apart agree. Default 500 ms; negative: none.
+	Settle time.Duration
+	// Clock is the clock of debouncing, settling and polling. Default: the
+	// real clock.
+	Clock clockwork.Clock
 	// Logger receives fallbacks and errors. Default: discard.
 	Logger *slog.Logger
 }
@@ -58,6 +70,12 @@ func NewDir(path string, opts DirOptions) (*Dir, error) {
 	if opts.Poll <= 0 {
 		opts.Poll = time.Second
 	}
+	if opts.Settle == 0 {
+		opts.Settle = 500 * time.Millisecond
+	}
+	if opts.Clock == nil {
+		opts.Clock = clockwork.NewRealClock()
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -84,11 +102,24 @@ type dirRun struct {
 	real     string            // root with symbolic links resolved, at the last scan
 	lastID   string
 	lastErr  string
+	writing  map[string]fileMark // files written in place, not yet settled
+	// candidate is a revision that a poll found and that must be found
+	// again Settle later before it is reported; candidateAt is when.
+	candidate   string
+	candidateAt time.Time
+}
+
+// fileMark is a file being written in place: its size and modification
+// time when last seen, and since when they have not changed.
+type fileMark struct {
+	size  int64
+	mtime time.Time
+	since time.Time
 }
 
 // Run implements Source.
 func (d *Dir) Run(ctx context.Context, fn func(context.Context, Update)) error {
-	r := &dirRun{Dir: d, fn: fn}
+	r := &dirRun{Dir: d, fn: fn, writing: map[string]fileMark{}}
 	if !d.opts.PollOnly {
 		w, err := fsnotify.NewWatcher()
 		if err != nil {
@@ -98,7 +129,7 @@ func (d *Dir) Run(ctx context.Context, fn func(context.Context, Update)) error {
 			defer w.Close()
 		}
 	}
-	r.scan(ctx)
+	r.scan(ctx, true)
 	return r.loop(ctx)
 }
 
@@ -109,13 +140,14 @@ func (r *dirRun) loop(ctx context.Context) error {
 	if r.w != nil {
 		events, errs = r.w.Events, r.w.Errors
 	}
-	debounce := time.NewTimer(time.Hour)
+	clock := r.opts.Clock
+	debounce := clock.NewTimer(time.Hour)
 	debounce.Stop()
-	poll := time.NewTicker(r.opts.Poll)
+	poll := clock.NewTicker(r.opts.Poll)
 	defer poll.Stop()
 	var first time.Time // first event of the current burst; zero if none
 	arm := func() {
-		now := time.Now()
+		now := clock.Now()
 		if first.IsZero() {
 			first = now
 		}
@@ -131,6 +163,9 @@ func (r *dirRun) loop(ctx context.Context) error {
 				return nil
 			}
 			if r.relevant(ev) {
+				if ev.Has(fsnotify.Write) {
+					r.mark(ev.Name)
+				}
 				arm()
 			}
 		case err, ok := <-errs:
@@ -140,14 +175,18 @@ func (r *dirRun) loop(ctx context.Context) error {
 			// Usually an event queue overflow: changes were missed.
 			r.log.Warn("directory source: watch error; rescanning", "dir", r.root, "err", err)
 			arm()
-		case <-debounce.C:
+		case <-debounce.Chan():
 			first = time.Time{}
-			r.scan(ctx)
+			if wait := r.unsettled(); wait > 0 {
+				debounce.Reset(wait)
+				continue
+			}
+			r.scan(ctx, true)
 		case <-r.trigger:
-			r.scan(ctx)
-		case <-poll.C:
+			r.scan(ctx, true)
+		case <-poll.Chan():
 			if r.w == nil || r.degraded {
-				r.scan(ctx)
+				r.scan(ctx, false)
 			}
 		}
 	}
@@ -169,9 +208,55 @@ func (r *dirRun) relevant(ev fsnotify.Event) bool {
 	return false // another entry of the parent directory
 }
 
+// mark notes that path was written in place: it must settle before the
+// directory is read.
+func (r *dirRun) mark(path string) {
+	if r.opts.Settle < 0 {
+		return
+	}
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() {
+		return
+	}
+	m, ok := r.writing[path]
+	if !ok || m.size != fi.Size() || !m.mtime.Equal(fi.ModTime()) {
+		r.writing[path] = fileMark{size: fi.Size(), mtime: fi.ModTime(), since: r.opts.Clock.Now()}
+	}
+}
+
+// unsettled forgets the files written in place that have kept their size
+// and modification time for Settle, and returns how long until the others
+// may have settled (0 when none is left).
+func (r *dirRun) unsettled() time.Duration {
+	now := r.opts.Clock.Now()
+	var wait time.Duration
+	for path, m := range r.writing {
+		fi, err := os.Stat(path)
+		if err != nil {
+			delete(r.writing, path) // removed: nothing half-written to read
+			continue
+		}
+		if m.size != fi.Size() || !m.mtime.Equal(fi.ModTime()) {
+			m = fileMark{size: fi.Size(), mtime: fi.ModTime(), since: now}
+			r.writing[path] = m
+		}
+		left := m.since.Add(r.opts.Settle).Sub(now)
+		if left <= 0 {
+			delete(r.writing, path)
+			continue
+		}
+		if wait == 0 || left < wait {
+			wait = left
+		}
+	}
+	return wait
+}
+
 // scan hashes the tree, refreshes the watches and reports a new revision or
-// a new error.
-func (r *dirRun) scan(ctx context.Context) {
+// a new error. A revision found by polling (settled false) is reported only
+// when a scan Settle or more earlier found it too: polling sees no writes,
+// only their results.
+func (r *dirRun) scan(ctx context.Context, settled bool) {
 	// A root that is a symbolic link (a mounted volume, a release
 	// directory) is read and watched through its target, resolved anew at
 	// each scan so that a swapped link is followed.
@@ -199,8 +284,20 @@ func (r *dirRun) scan(ctx context.Context) {
 	recovered := r.lastErr != ""
 	r.lastErr = ""
 	if hash == r.lastID && !recovered {
+		r.candidate = ""
 		return
 	}
+	if !settled && r.opts.Settle > 0 && r.lastID != "" {
+		now := r.opts.Clock.Now()
+		if hash != r.candidate {
+			r.candidate, r.candidateAt = hash, now
+			return
+		}
+		if now.Sub(r.candidateAt) < r.opts.Settle {
+			return
+		}
+	}
+	r.candidate = ""
 	r.lastID = hash
 	r.fn(ctx, Update{Revision: Revision{ID: hash, Dir: real}})
 }

@@ -65,7 +65,7 @@ func benchRepo(desc string) map[string]string {
 func benchDir(b *testing.B, st store.Store) {
 	root := filepath.Join(b.TempDir(), "repo")
 	writeFiles(b, root, benchRepo("start"))
-	src, err := source.NewDir(root, source.DirOptions{Debounce: benchDebounce})
+	src, err := source.NewDir(root, source.DirOptions{Debounce: benchDebounce, Settle: -1}) // the pipeline, without the settle of in-place writes
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -34,7 +35,14 @@ func (s *Syncer) handle(ctx context.Context, u source.Update) {
 	start := time.Now()
 	repo, err := loader.Load(rev.Dir, loader.Options{Revision: rev.Short(), Now: s.opts.Clock.Now, MaxFileSize: s.opts.MaxFileSize})
 	if err != nil {
-		s.fail(ctx, ReasonValidate, rev.ID, fmt.Errorf("loading revision %s: %w", rev.Short(), err), problems(err))
+		full, locs, count := problems(err)
+		if count == 0 {
+			// Not a validation failure (an unreadable directory): its text
+			// is the error.
+			s.fail(ctx, ReasonValidate, rev.ID, fmt.Errorf("loading revision %s: %w", rev.Short(), err), nil)
+			return
+		}
+		s.fail(ctx, ReasonValidate, rev.ID, invalidError(rev.Short(), len(full), count), &store.SyncError{Problems: full, Locations: locs, Count: count})
 		return
 	}
 	s.good, s.goodID, s.published = s.snapshots(repo, rev), rev.ID, false
@@ -44,22 +52,6 @@ func (s *Syncer) handle(ctx context.Context, u source.Update) {
 	}
 	s.metrics.duration.Observe(time.Since(start).Seconds())
 	s.log.Info("sync: published", "commit", rev.ID, "version", rev.Short(), "environments", len(s.good), "warnings", len(repo.Warnings), "took", time.Since(start))
-}
-
-// problems lists the errors of a loader.Diagnostics as
-// "file:line:col: path: message".
-func problems(err error) []string {
-	var ds loader.Diagnostics
-	if !errors.As(err, &ds) {
-		return nil
-	}
-	var out []string
-	for _, d := range ds {
-		if d.Severity == loader.SeverityError {
-			out = append(out, d.String())
-		}
-	}
-	return out
 }
 
 // snapshots builds one snapshot per environment of a loaded repository.
@@ -95,6 +87,9 @@ func (s *Syncer) publish(ctx context.Context, fresh bool) error {
 			return fmt.Errorf("publishing %s version %s: %w", snap.Environment, snap.Version, err)
 		}
 	}
+	if err := s.removeOthers(ctx); err != nil {
+		return err
+	}
 	s.published = true
 	now := s.opts.Clock.Now()
 	envs := map[string]store.EnvStatus{}
@@ -118,12 +113,37 @@ func (s *Syncer) publish(ctx context.Context, fresh bool) error {
 	return nil
 }
 
-// fail records a failed sync: status, log, metric. The caller holds s.work.
-func (s *Syncer) fail(ctx context.Context, reason, commit string, err error, probs []string) {
+// removeOthers removes from the store every environment that s.good does
+// not have: one removed from flagpole.yaml, whose keys must stop working
+// everywhere. The caller holds s.work.
+func (s *Syncer) removeOthers(ctx context.Context) error {
+	have, err := s.opts.Store.Versions(ctx)
+	if err != nil {
+		return fmt.Errorf("listing the store's environments: %w", err)
+	}
+	for _, env := range slices.Sorted(maps.Keys(have)) {
+		if slices.ContainsFunc(s.good, func(snap *store.Snapshot) bool { return snap.Environment == env }) {
+			continue
+		}
+		if err := s.opts.Store.Remove(ctx, env); err != nil {
+			return fmt.Errorf("removing environment %s: %w", env, err)
+		}
+		s.log.Info("sync: removed an environment that the repository no longer has", "environment", env, "commit", s.goodID)
+	}
+	return nil
+}
+
+// fail records a failed sync: status, log, metric. probs, when not nil,
+// holds the validation errors (within the limits of limits.go). The caller
+// holds s.work.
+func (s *Syncer) fail(ctx context.Context, reason, commit string, err error, probs *store.SyncError) {
 	s.metrics.failures.WithLabelValues(reason).Inc()
 	s.failedBy = reason
 	now := s.opts.Clock.Now()
-	se := store.SyncError{Commit: commit, At: now, Message: err.Error(), Problems: probs}
+	se := store.SyncError{Commit: commit, At: now, Message: truncate(err.Error(), MaxMessageBytes)}
+	if probs != nil {
+		se.Problems, se.Locations, se.Count = probs.Problems, probs.Locations, probs.Count
+	}
 	repeated := false
 	s.setStatus(ctx, func(st *store.SyncStatus) {
 		if commit != "" {
@@ -138,12 +158,12 @@ func (s *Syncer) fail(ctx context.Context, reason, commit string, err error, pro
 	if s.opts.OnError != nil && !repeated {
 		s.opts.OnError(reason, se)
 	}
-	attrs := []any{"reason", reason, "err", err}
+	attrs := []any{"reason", reason, "err", se.Message}
 	if commit != "" {
 		attrs = append(attrs, "commit", commit)
 	}
-	if len(probs) > 0 {
-		attrs = append(attrs, "problems", probs)
+	if se.Count > 0 {
+		attrs = append(attrs, "problems", se.Problems, "problem_count", se.Count)
 	}
 	if s.goodID != "" {
 		attrs = append(attrs, "serving", s.goodID)
@@ -180,15 +200,10 @@ func (s *Syncer) check(ctx context.Context) {
 			s.log.Warn("sync: checking the store", "err", err)
 			return
 		}
-		for _, snap := range s.good {
-			// Missing: Redis flushed or restarted empty. Another version: a
-			// failover lost the last write, or someone wrote to our prefix.
-			if v, ok := have[snap.Environment]; !ok || v != snap.Version {
-				s.log.Warn("sync: the store does not hold what was published; republishing",
-					"commit", s.goodID, "environment", snap.Environment, "want", snap.Version, "have", v)
-				s.published = false
-				break
-			}
+		if why, env := s.lost(ctx, have); why != "" {
+			s.log.Warn("sync: the store does not hold what was published; republishing",
+				"commit", s.goodID, "environment", env, "problem", why)
+			s.published = false
 		}
 	}
 	if !s.published {
@@ -200,4 +215,30 @@ func (s *Syncer) check(ctx context.Context) {
 	if _, err := s.opts.Store.Status(ctx); s.dirty || errors.Is(err, store.ErrNotFound) {
 		s.setStatus(ctx, func(*store.SyncStatus) {})
 	}
+}
+
+// lost reports the first way in which the store no longer holds s.good
+// (given its listed versions, have) and the environment concerned, or ""
+// when it holds exactly that. Each snapshot is read back, not only listed:
+// a deleted or garbled snapshot key leaves the listing intact. The caller
+// holds s.work.
+func (s *Syncer) lost(ctx context.Context, have map[string]string) (why, env string) {
+	for _, snap := range s.good {
+		// Missing: Redis flushed or restarted empty. Another version: a
+		// failover lost the last write, or someone wrote to our prefix.
+		if v, ok := have[snap.Environment]; !ok || v != snap.Version {
+			return fmt.Sprintf("listed version %q, want %q", v, snap.Version), snap.Environment
+		}
+		got, err := s.opts.Store.Snapshot(ctx, snap.Environment)
+		switch {
+		case err != nil:
+			return err.Error(), snap.Environment
+		case got.Environment != snap.Environment || got.Version != snap.Version || got.Document == nil:
+			return fmt.Sprintf("snapshot holds environment %q version %q, want version %q", got.Environment, got.Version, snap.Version), snap.Environment
+		}
+	}
+	if len(have) > len(s.good) {
+		return "the store lists environments the repository no longer has", ""
+	}
+	return "", ""
 }

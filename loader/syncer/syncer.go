@@ -121,6 +121,7 @@ func copyStatus(st store.SyncStatus) store.SyncStatus {
 	if st.LastError != nil {
 		e := *st.LastError
 		e.Problems = append([]string(nil), e.Problems...)
+		e.Locations = append([]string(nil), e.Locations...)
 		st.LastError = &e
 	}
 	return st

@@ -75,6 +75,15 @@ redis.call('HSET', KEYS[2], ARGV[2], ARGV[5])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1`)
 
+// removeScript deletes an environment's snapshot and version and announces
+// the removal atomically: KEYS snapshot key, envs key; ARGV env, channel,
+// change JSON.
+var removeScript = redis.NewScript(`
+redis.call('DEL', KEYS[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1`)
+
 // New connects to Redis at url and checks that it answers. URL forms:
 //
 //	redis://[user:pass@]host:port[/db][?dial_timeout=3s&…]
@@ -146,6 +155,7 @@ func (r *Redis) statusKey() string         { return r.prefix + "status" }
 type changeMsg struct {
 	Env     string `json:"env"`
 	Version string `json:"version"`
+	Removed bool   `json:"removed,omitempty"`
 }
 
 // Publish implements store.Store: SET, HSET and PUBLISH in one Lua script.
@@ -164,6 +174,22 @@ func (r *Redis) Publish(ctx context.Context, s *store.Snapshot) error {
 	keys := []string{r.snapKey(s.Environment), r.envsKey()}
 	if err := publishScript.Run(ctx, r.client, keys, body, s.Environment, r.channel, msg, s.Version).Err(); err != nil {
 		return fmt.Errorf("redis publish %s version %s: %w", s.Environment, s.Version, err)
+	}
+	return nil
+}
+
+// Remove implements store.Store: DEL, HDEL and PUBLISH in one Lua script.
+func (r *Redis) Remove(ctx context.Context, env string) error {
+	if env == "" {
+		return errors.New("redis remove: no environment")
+	}
+	msg, err := json.Marshal(changeMsg{Env: env, Removed: true})
+	if err != nil {
+		return fmt.Errorf("redis remove %s: encoding change: %w", env, err)
+	}
+	keys := []string{r.snapKey(env), r.envsKey()}
+	if err := removeScript.Run(ctx, r.client, keys, env, r.channel, msg).Err(); err != nil {
+		return fmt.Errorf("redis remove %s: %w", env, err)
 	}
 	return nil
 }

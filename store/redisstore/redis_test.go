@@ -228,3 +228,32 @@ func TestRedisURLForms(t *testing.T) {
 		})
 	}
 }
+
+func TestRedisRemove(t *testing.T) {
+	srv := redistest.Start(t)
+	r := newRedis(t, srv, redisstore.Options{})
+	ctx := t.Context()
+	ch, err := r.Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*store.Snapshot{snap("staging", "v1"), snap("production", "v1")} {
+		if err := r.Publish(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Remove(ctx, "staging"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Snapshot(ctx, "staging"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Snapshot after Remove: err = %v, want ErrNotFound", err)
+	}
+	if v, _ := r.Versions(ctx); len(v) != 1 || v["production"] != "v1" {
+		t.Errorf("Versions after Remove = %v, want production only", v)
+	}
+	recv(t, ch)
+	recv(t, ch)
+	if c := recv(t, ch); c != (store.Change{Environment: "staging", Removed: true}) {
+		t.Errorf("change after Remove = %+v, want staging removed", c)
+	}
+}

@@ -148,7 +148,7 @@ func (w *watcher) loop(ctx context.Context) {
 				send(w.out, store.Change{Resync: true})
 				continue
 			}
-			send(w.out, store.Change{Environment: c.Env, Version: c.Version})
+			send(w.out, store.Change{Environment: c.Env, Version: c.Version, Removed: c.Removed})
 		case *redis.Pong:
 			bo.Reset()
 		}

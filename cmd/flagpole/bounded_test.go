@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flagpole/flagpole/internal/testutil/redistest"
+)
+
+// aliasBomb is a flag file of about 1 MiB whose every list entry is a YAML
+// alias: 340,000 validation errors.
+func aliasBomb() string {
+	const n = 340000
+	var b strings.Builder
+	b.WriteString("key: bomb\nvariants: {on: true, off: false}\nx: &a 1\nusers: [*a")
+	for range n - 1 {
+		b.WriteString(",*a")
+	}
+	b.WriteString("]\n")
+	return b.String()
+}
+
+// TestValidationErrorsAreBounded adds a file with 340,000 errors: the
+// status (on the bearer and in Redis) and the log line of the failed sync
+// stay small, anonymous callers see locations but no messages, and
+// `flagpole validate` still lists every problem.
+func TestValidationErrorsAreBounded(t *testing.T) {
+	const bound = 256 << 10
+	srv := redistest.Start(t)
+	dir := t.TempDir()
+	copyDir(t, exampleRepo(t), dir)
+	d := startDaemon(t, "serve", "--repo", dir, "--redis", srv.URL())
+	waitFor(t, "the first rule set", func() bool { return versionOf(t, d) != "" })
+	bomb := filepath.Join(dir, "flags", "bomb.yaml")
+	if err := os.WriteFile(bomb, []byte(aliasBomb()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	var body []byte
+	var lastErr map[string]any
+	waitFor(t, "the sync error in /v1/status", func() bool {
+		var code int
+		code, _, body = get(t, d.url+"/v1/status", "")
+		if code != http.StatusOK {
+			t.Fatalf("GET /v1/status: %d", code)
+		}
+		sync, _ := status(t, d)["sync"].(map[string]any)
+		lastErr, _ = sync["last_error"].(map[string]any)
+		return lastErr != nil
+	})
+	if len(body) > bound {
+		t.Errorf("/v1/status is %d bytes, want at most %d", len(body), bound)
+	}
+	if n, _ := lastErr["problem_count"].(float64); n != 340000 {
+		t.Errorf("problem_count = %v, want 340000", lastErr["problem_count"])
+	}
+	problems, _ := lastErr["problems"].([]any)
+	if len(problems) == 0 || len(problems) > 100 {
+		t.Errorf("%d problems listed, want 1 to 100", len(problems))
+	}
+	if len(problems) > 0 && problems[0] != "flags/bomb.yaml:4:9: users[0]" {
+		t.Errorf("first problem %q, want its location only", problems[0])
+	}
+	if strings.Contains(string(body), "aliases are not supported") {
+		t.Error("/v1/status shows problem messages to a caller without a key")
+	}
+	rdb := redisClient(t, srv)
+	if n, err := rdb.StrLen(context.Background(), "flagpole:status").Result(); err != nil || n > bound {
+		t.Errorf("flagpole:status is %d bytes (%v), want at most %d", n, err, bound)
+	}
+	waitFor(t, "the failed sync in the log", func() bool { return strings.Contains(d.Logs(), "sync failed") })
+	for line := range strings.Lines(d.Logs()) {
+		if len(line) > bound {
+			t.Errorf("a log line of %d bytes: %.200s…", len(line), line)
+		}
+	}
+
+	r := flagpole(t, "", nil, "validate", dir)
+	if n := strings.Count(r.stdout, "YAML aliases are not supported"); r.code != exitFailure || n != 340000 {
+		t.Errorf("validate: exit %d, %d alias errors listed, want 1 and 340000", r.code, n)
+	}
+}
