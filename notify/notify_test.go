@@ -306,17 +306,26 @@ func TestGivesUp(t *testing.T) {
 	}
 }
 
-func TestReceiverDownThenUp(t *testing.T) {
+// closedAddr returns a loopback address where nothing listens: connections
+// are refused.
+func closedAddr(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	ln.Close() // down: connections are refused
+	ln.Close()
+	return addr
+}
+
+func TestReceiverDownThenUp(t *testing.T) {
+	addr := closedAddr(t)
 	h := start(t, []loader.Notify{{URL: "http://" + addr + "/hook", Format: FormatJSON}}, nil)
 	h.n.Send(overrideEvent())
 	h.waitRetry(t)
-	if ln, err = net.Listen("tcp", addr); err != nil {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
 		t.Skipf("port %s taken meanwhile: %v", addr, err)
 	}
 	got := make(chan string, 1)
@@ -431,12 +440,7 @@ func TestExpandEnv(t *testing.T) {
 }
 
 func TestNoSecretsInErrors(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := closedAddr(t)
 	h := start(t, []loader.Notify{{URL: "http://user:${PASS}@" + addr + "/hook?token=${TOKEN}", Format: FormatJSON, Secret: "${PASS}"}},
 		func(o *Options) {
 			o.MaxAttempts = 1
@@ -445,7 +449,7 @@ func TestNoSecretsInErrors(t *testing.T) {
 			}
 		})
 	h.n.Send(overrideEvent())
-	err = h.outcome(t)
+	err := h.outcome(t)
 	if err == nil {
 		t.Fatal("delivered to a closed port")
 	}

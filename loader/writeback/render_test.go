@@ -1,13 +1,12 @@
 package writeback
 
 import (
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/flagpole/flagpole/internal/testutil/gitrepo"
 	"github.com/flagpole/flagpole/loader"
 	"github.com/flagpole/flagpole/ruleset"
 )
@@ -57,14 +56,7 @@ func TestRenderRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			files[Path(o.Environment, o.Flag)] = string(content)
-			dir := t.TempDir()
-			for p, c := range files {
-				full := filepath.Join(dir, filepath.FromSlash(p))
-				os.MkdirAll(filepath.Dir(full), 0o755)
-				if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			dir := writeDir(t, files)
 			repo, err := loader.Load(dir, loader.Options{Now: func() time.Time { return start }})
 			if err != nil {
 				t.Fatalf("%v\n%s", err, content)
@@ -78,6 +70,15 @@ func TestRenderRoundTrip(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeDir writes files (slash path → content) into a new directory (a
+// git work tree, which the loader reads like any directory).
+func writeDir(t *testing.T, files map[string]string) string {
+	t.Helper()
+	r := gitrepo.New(t)
+	r.Write(files)
+	return r.Work
 }
 
 // sameOverride compares overrides with times compared as instants.

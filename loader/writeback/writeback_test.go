@@ -295,14 +295,7 @@ func TestSupersede(t *testing.T) {
 }
 
 func TestDirectoryMode(t *testing.T) {
-	dir := t.TempDir()
-	for name, content := range fixture {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := writeDir(t, fixture)
 	landed := make(chan Landed, 4)
 	w, err := New(Options{Dir: dir, Clock: clockwork.NewFakeClockAt(start), OnLanded: func(l Landed) { landed <- l }})
 	if err != nil {
