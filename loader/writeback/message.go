@@ -1,0 +1,75 @@
+package writeback
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// maxSubject is the length a commit subject is cut to, as git tools
+// expect a short first line.
+const maxSubject = 72
+
+// message returns the commit message of w: a subject that says what
+// happened, a body with the details a reader of `git log` needs, and a
+// Requested-by trailer.
+func message(w *write) string {
+	var subject string
+	var body []string
+	who := oneLine(w.requester)
+	reason := oneLine(w.reason)
+	file := "File: " + Path(w.env, w.flag)
+	switch w.action {
+	case ActionSet:
+		o := w.override
+		subject = fmt.Sprintf("override: %s %s in %s", w.flag, o.Serve, w.env)
+		body = append(body, fmt.Sprintf("%s serves %q to everyone in %s.", w.flag, o.Serve, w.env))
+		if reason != "" {
+			body = append(body, "Reason: "+reason)
+		}
+		if o.By != "" {
+			body = append(body, "By: "+oneLine(o.By))
+		}
+		body = append(body, "At: "+timestamp(o.At))
+		if o.Expires != nil {
+			body = append(body, "Expires: "+timestamp(*o.Expires))
+		} else {
+			body = append(body, "Expires: never (until cleared)")
+		}
+		if r := o.Recovery; r != nil {
+			body = append(body, fmt.Sprintf("Recovery: from %s, %s%% of users evaluated normally, %s%% more every %s",
+				timestamp(r.StartAt), number(r.Start), number(r.Step), duration(time.Duration(r.Every))))
+		}
+	default:
+		subject = fmt.Sprintf("override: clear %s in %s", w.flag, w.env)
+		body = append(body, fmt.Sprintf("%s in %s is evaluated by its rules again.", w.flag, w.env))
+		if reason != "" {
+			body = append(body, "Reason: "+reason)
+		}
+	}
+	if reason != "" {
+		subject = cut(subject+" ("+reason, maxSubject-1) + ")"
+	}
+	body = append(body, file)
+	msg := subject + "\n\n" + strings.Join(body, "\n") + "\n"
+	if who != "" {
+		msg += "\nRequested-by: " + who + "\n"
+	}
+	return msg
+}
+
+// oneLine joins the lines of s, so that a value cannot forge a trailer or
+// a header line of its own.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// cut shortens s to n runes, marking the cut with an ellipsis.
+func cut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
