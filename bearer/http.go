@@ -160,7 +160,7 @@ func (s *Server) authenticate(r *http.Request, queryParam string, kinds ...store
 			return found, nil
 		}
 	}
-	return nil, &authFailure{http.StatusForbidden, httpx.CodeForbidden, "a " + string(found.kind) + " key cannot use " + r.URL.Path}
+	return nil, &authFailure{http.StatusForbidden, httpx.CodeForbidden, "keys of kind " + string(found.kind) + " cannot use " + r.URL.Path}
 }
 
 // presentedKey returns the SDK key sent with r, or "".

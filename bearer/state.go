@@ -85,9 +85,11 @@ func newEnvState(snap *store.Snapshot, now func() time.Time) (*envState, error) 
 	return st, nil
 }
 
-// sdkKeys returns the ring of the SDK keys of snap's environment.
+// sdkKeys returns the ring of the keys of snap's environment. It holds
+// admin and viewer keys too, so that the SDK endpoints refuse them with 403
+// (wrong kind of key) rather than 401 (unknown key).
 func sdkKeys(snap *store.Snapshot) (*keyring.Ring, error) {
-	r, err := keyring.New(snap.Keys, snap.Environment, store.KeyServer, store.KeyClient)
+	r, err := keyring.New(snap.Keys, snap.Environment, store.KeyServer, store.KeyClient, store.KeyAdmin, store.KeyViewer)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %s of environment %s: %w", snap.Version, snap.Environment, err)
 	}

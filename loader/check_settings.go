@@ -15,15 +15,16 @@ type checker struct {
 	now   time.Time
 	diags Diagnostics
 
-	settings   Settings
-	settingsOK bool
-	envs       map[string]bool
-	attrs      map[string]ruleset.AttrType
-	attributes []Attribute
-	attrsOK    bool
-	audiences  map[string]*audienceSrc // by key
-	flags      map[string]*flagSrc     // by key
-	flagOrder  []*flagSrc              // in file order
+	settings     Settings
+	settingsOK   bool
+	settingsFile *yfile // flagpole.yaml, nil when missing
+	envs         map[string]bool
+	attrs        map[string]ruleset.AttrType
+	attributes   []Attribute
+	attrsOK      bool
+	audiences    map[string]*audienceSrc // by key
+	flags        map[string]*flagSrc     // by key
+	flagOrder    []*flagSrc              // in file order
 	// broken holds "audience/KEY" and "flag/KEY" for files that failed to
 	// parse, so that references to them are not reported a second time.
 	broken    map[string]bool
@@ -75,26 +76,11 @@ func (c *checker) loadSettings(f *yfile) {
 		c.envs[env] = true
 		s.Environments = append(s.Environments, env)
 	}
-	names := map[string]bool{}
 	hashes := map[string]string{}
-	for i, k := range raw.Keys {
-		if !c.envs[k.Environment] && f.trusts("environments") {
-			c.errorf(f, p("keys", i, "environment"), "key %q is for undeclared environment %q", k.Name, k.Environment)
-			ok = false
-		}
-		if names[k.Name] {
-			c.errorf(f, p("keys", i, "name"), "duplicate key name %q", k.Name)
-			ok = false
-		}
-		names[k.Name] = true
-		if other, dup := hashes[k.SHA256]; dup {
-			c.errorf(f, p("keys", i, "sha256"), "key %q has the same sha256 as key %q: every key must be unique", k.Name, other)
-			ok = false
-		} else {
-			hashes[k.SHA256] = k.Name
-		}
-		s.Keys = append(s.Keys, store.Key{Name: k.Name, Environment: k.Environment, Kind: store.KeyKind(k.Kind), SHA256: k.SHA256})
+	if !c.checkKeys(f, raw.Keys, &s, hashes) {
+		ok = false
 	}
+	c.checkTriggerFields(f, raw.Triggers, &s, hashes)
 	if raw.Breaker != nil {
 		s.BreakerDeclared = true
 		if !c.mergeBreaker(f, p("breaker"), &s.Breaker, raw.Breaker) {
@@ -116,6 +102,122 @@ func (c *checker) loadSettings(f *yfile) {
 	}
 	c.settings = s
 	c.settingsOK = ok && f.trusts("environments")
+	c.settingsFile = f
+}
+
+// checkKeys checks the keys of flagpole.yaml and adds them to s: unique
+// names and hashes (hashes, shared with the triggers, maps each to who has
+// it), one declared environment for an SDK key, a list of declared ones
+// for an admin or viewer key.
+func (c *checker) checkKeys(f *yfile, keys []keyYAML, s *Settings, hashes map[string]string) bool {
+	ok := true
+	bad := func(path []any, format string, args ...any) {
+		c.errorf(f, path, format, args...)
+		ok = false
+	}
+	envKnown := func(env string) bool { return c.envs[env] || !f.trusts("environments") }
+	names := map[string]bool{}
+	for i, k := range keys {
+		kind := store.KeyKind(k.Kind)
+		switch kind {
+		case store.KeyServer, store.KeyClient:
+			switch {
+			case k.Environments != nil:
+				bad(p("keys", i, "environments"), "a %s key reads one environment: use environment, not environments", kind)
+			case k.Environment == "":
+				bad(p("keys", i), "%s key %q needs an environment", kind, k.Name)
+			case !envKnown(k.Environment):
+				bad(p("keys", i, "environment"), "key %q is for undeclared environment %q", k.Name, k.Environment)
+			}
+		case store.KeyAdmin, store.KeyViewer:
+			if k.Environment != "" {
+				bad(p("keys", i, "environment"), "admin and viewer keys take environments (a list; default all), not environment")
+			}
+			for j, env := range k.Environments {
+				if !envKnown(env) {
+					bad(p("keys", i, "environments", j), "key %q is for undeclared environment %q", k.Name, env)
+				}
+			}
+		} // other kinds are schema errors
+		if names[k.Name] {
+			bad(p("keys", i, "name"), "duplicate key name %q", k.Name)
+		}
+		names[k.Name] = true
+		if other, dup := hashes[k.SHA256]; dup {
+			bad(p("keys", i, "sha256"), "key %q has the same sha256 as %s: every key must be unique", k.Name, other)
+		} else {
+			hashes[k.SHA256] = fmt.Sprintf("key %q", k.Name)
+		}
+		s.Keys = append(s.Keys, store.Key{Name: k.Name, Environment: k.Environment, Environments: k.Environments, Kind: kind, SHA256: k.SHA256})
+	}
+	return ok
+}
+
+// checkTriggerFields checks what a trigger says by itself (unique name
+// and hash, a declared environment, an action that parses) and adds the
+// triggers to s. checkTriggers checks their flags and variants once the
+// Documents exist.
+func (c *checker) checkTriggerFields(f *yfile, triggers []triggerYAML, s *Settings, hashes map[string]string) {
+	names := map[string]bool{}
+	for i, t := range triggers {
+		if names[t.Name] {
+			c.errorf(f, p("triggers", i, "name"), "duplicate trigger name %q", t.Name)
+		}
+		names[t.Name] = true
+		if other, dup := hashes[t.SHA256]; dup {
+			c.errorf(f, p("triggers", i, "sha256"), "trigger %q has the same sha256 as %s: every token must be unique", t.Name, other)
+		} else {
+			hashes[t.SHA256] = fmt.Sprintf("trigger %q", t.Name)
+		}
+		if !c.envs[t.Environment] && f.trusts("environments") {
+			c.errorf(f, p("triggers", i, "environment"), "trigger %q is for undeclared environment %q", t.Name, t.Environment)
+		}
+		action, variant, err := store.ParseTriggerAction(t.Action)
+		if err != nil {
+			c.errorf(f, p("triggers", i, "action"), "%v", err)
+		}
+		s.Triggers = append(s.Triggers, store.Trigger{Name: t.Name, Flag: t.Flag, Environment: t.Environment,
+			Action: action, Variant: variant, SHA256: t.SHA256})
+	}
+}
+
+// checkTriggers checks that each trigger's flag exists in its environment
+// and that the variant it serves is one of the flag's: the checks of an
+// override (ruleset.CheckOverride), since a trigger sets one.
+func (c *checker) checkTriggers(docs map[string]*ruleset.Document) {
+	f := c.settingsFile
+	for i, t := range c.settings.Triggers {
+		doc := docs[t.Environment]
+		if doc == nil || t.Action == 0 {
+			continue // reported by checkTriggerFields
+		}
+		if _, known := c.flags[t.Flag]; !known {
+			if !c.broken["flag/"+t.Flag] {
+				c.errorf(f, p("triggers", i, "flag"), "unknown flag %q", t.Flag)
+			}
+			continue
+		}
+		fl := doc.Flags[t.Flag]
+		if fl == nil {
+			continue // the flag's own errors say why
+		}
+		serve := t.Variant
+		if t.Action != store.TriggerServe {
+			serve = fl.Off // off and clear serve no variant of their own
+		}
+		for _, fe := range ruleset.CheckOverride(doc, &ruleset.Override{Flag: t.Flag, Environment: t.Environment, Serve: serve, At: c.now}) {
+			switch field, _ := first(fe.Path); field {
+			case "serve":
+				if t.Action == store.TriggerServe {
+					c.errorf(f, p("triggers", i, "action"), "%s", fe.Message)
+				}
+			case "flag", "environment":
+				c.errorf(f, p("triggers", i, field), "%s", fe.Message)
+			default:
+				c.errorf(f, p("triggers", i), "%s", fe.Message)
+			}
+		}
+	}
 }
 
 // mergeBreaker sets the fields of b that raw has.

@@ -131,6 +131,7 @@ func Load(dir string, opts Options) (*Repo, error) {
 	// The Documents are compiled even when errors were found: Compile's
 	// checks report the remaining problems of the same run.
 	docs := c.documents(version, envs)
+	c.checkTriggers(docs)
 	sets := c.compileAll(docs, envs, ruleset.Options{Now: opts.Now})
 	diags := c.diags.sort()
 	if diags.HasErrors() {

@@ -88,8 +88,8 @@ func TestExampleDemoKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain := regexp.MustCompile("`(fp_(srv|cli)_[a-z]+_[0-9a-f]{32})`").FindAllStringSubmatch(string(md), -1)
-	if len(plain) != len(repo.Settings.Keys) || len(plain) != 4 {
+	plain := regexp.MustCompile("`(fp_(srv|cli|adm|vwr)_[a-z]+_[0-9a-f]{32})`").FindAllStringSubmatch(string(md), -1)
+	if len(plain) != len(repo.Settings.Keys) || len(plain) != 6 {
 		t.Fatalf("%d plaintext keys for %d declared keys", len(plain), len(repo.Settings.Keys))
 	}
 	for i, m := range plain {
@@ -98,8 +98,18 @@ func TestExampleDemoKeys(t *testing.T) {
 		if hex.EncodeToString(sum[:]) != k.SHA256 {
 			t.Errorf("key %s: sha256 of %s does not match", k.Name, m[1])
 		}
-		if want := map[string]string{"srv": "server", "cli": "client"}[m[2]]; string(k.Kind) != want {
+		if want := map[string]string{"srv": "server", "cli": "client", "adm": "admin", "vwr": "viewer"}[m[2]]; string(k.Kind) != want {
 			t.Errorf("key %s is %s, its prefix says %s", k.Name, k.Kind, want)
+		}
+	}
+	tokens := regexp.MustCompile("`(fp_trg_[a-z]+_[0-9a-f]{32})`").FindAllStringSubmatch(string(md), -1)
+	if len(tokens) != len(repo.Settings.Triggers) || len(tokens) != 1 {
+		t.Fatalf("%d plaintext tokens for %d declared triggers", len(tokens), len(repo.Settings.Triggers))
+	}
+	for i, m := range tokens {
+		sum := sha256.Sum256([]byte(m[1]))
+		if tr := repo.Settings.Triggers[i]; hex.EncodeToString(sum[:]) != tr.SHA256 {
+			t.Errorf("trigger %s: sha256 of %s does not match", tr.Name, m[1])
 		}
 	}
 }

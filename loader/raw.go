@@ -10,15 +10,25 @@ type settingsYAML struct {
 	Version      int            `yaml:"version"`
 	Environments []string       `yaml:"environments"`
 	Keys         []keyYAML      `yaml:"keys"`
+	Triggers     []triggerYAML  `yaml:"triggers"`
 	Breaker      *breakerYAML   `yaml:"breaker"`
 	Writeback    *writebackYAML `yaml:"writeback"`
 	Notify       []notifyYAML   `yaml:"notify"`
 }
 
 type keyYAML struct {
+	Name         string   `yaml:"name"`
+	Environment  string   `yaml:"environment"`
+	Environments []string `yaml:"environments"`
+	Kind         string   `yaml:"kind"`
+	SHA256       string   `yaml:"sha256"`
+}
+
+type triggerYAML struct {
 	Name        string `yaml:"name"`
+	Flag        string `yaml:"flag"`
 	Environment string `yaml:"environment"`
-	Kind        string `yaml:"kind"`
+	Action      string `yaml:"action"`
 	SHA256      string `yaml:"sha256"`
 }
 

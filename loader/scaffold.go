@@ -13,8 +13,11 @@ var scaffoldFiles = []struct{ path, content string }{
 	{settingsFile, `# Flagpole repository settings. See the README for every field.
 version: 1
 environments: [production, staging]   # the first is the default for flagpole eval
-# SDK keys: add the lines that "flagpole keys new --env E --kind server|client --name N" prints.
+# Keys: add the lines that "flagpole keys new --kind server|client|admin|viewer --name N --env E" prints
+# (SDK keys read one environment; admin and viewer keys list theirs, default all).
 keys: []
+# Alert URLs that act on a flag: add what "flagpole keys new --kind trigger ..." prints.
+triggers: []
 `},
 	{attributesFile, `# The context attributes conditions may test, with their types:
 # string, boolean, number, semver or datetime (RFC 3339).

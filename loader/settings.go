@@ -11,8 +11,13 @@ import (
 type Settings struct {
 	// Environments in declaration order; the first is the default one.
 	Environments []string
-	// Keys are the SDK keys (hashed) in file order.
+	// Keys are the keys (hashed) in file order: SDK keys (server, client)
+	// with their one Environment, admin and viewer keys with their
+	// Environments (none: every environment).
 	Keys []store.Key
+	// Triggers are the inbound alert URLs (tokens hashed) in file order,
+	// each with its action parsed.
+	Triggers []store.Trigger
 	// Breaker holds the breaker defaults every flag's breaker block is merged
 	// over. Fields flagpole.yaml leaves out take DefaultBreaker's values.
 	Breaker ruleset.Breaker

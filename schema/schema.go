@@ -229,6 +229,7 @@ var patternMessages = map[string]string{
 	`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`: "must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit",
 	`^[a-z0-9][a-z0-9_-]{0,62}$`:         "must be 1 to 63 lowercase letters, digits, '_' or '-', starting with a letter or digit",
 	`^[A-Za-z_][A-Za-z0-9_.-]{0,127}$`:   "must be 1 to 128 letters, digits, '_', '.' or '-', starting with a letter or '_'",
+	`^(off|clear|serve [^\s]+)$`:         "must be off, clear or serve <variant>",
 }
 
 // quoteLike quotes s the way jsonschema quotes patterns in its messages.

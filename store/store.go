@@ -10,6 +10,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/flagpole/flagpole/ruleset"
@@ -18,25 +19,47 @@ import (
 // ErrNotFound is returned when an environment has no snapshot yet.
 var ErrNotFound = errors.New("store: no snapshot")
 
-// KeyKind says what an SDK key may see.
+// KeyKind says what a key may do.
 type KeyKind string
 
-// Key kinds.
+// Key kinds. Server and client keys are SDK keys, each for one environment;
+// admin and viewer keys are for people and tools, for a list of
+// environments, and are refused on the SDK endpoints.
 const (
 	KeyServer KeyKind = "server" // the full rule set of its environment
 	KeyClient KeyKind = "client" // evaluated values of client flags only
+	KeyAdmin  KeyKind = "admin"  // overrides through the admin API and the dashboard
+	KeyViewer KeyKind = "viewer" // the read-only dashboard and status detail
 )
 
-// Key is an SDK key as declared in flagpole.yaml: only its SHA-256 is kept.
+// SDK reports whether k is a kind of SDK key (server or client).
+func (k KeyKind) SDK() bool { return k == KeyServer || k == KeyClient }
+
+// Key is a key as declared in flagpole.yaml: only its SHA-256 is kept.
 type Key struct {
-	Name        string  `json:"name"`
-	Environment string  `json:"environment"`
-	Kind        KeyKind `json:"kind"`
-	SHA256      string  `json:"sha256"` // 64 lowercase hex digits
+	Name string `json:"name"`
+	// Environment is the one environment of an SDK key; "" for admin and
+	// viewer keys.
+	Environment string `json:"environment"`
+	// Environments are the environments of an admin or viewer key; none
+	// means every environment.
+	Environments []string `json:"environments,omitempty"`
+	Kind         KeyKind  `json:"kind"`
+	SHA256       string   `json:"sha256"` // 64 lowercase hex digits
+}
+
+// Applies reports whether k is a key of environment env: its Environment
+// when it has one, else one of its Environments, or any when it lists none.
+func (k Key) Applies(env string) bool {
+	if k.Environment != "" {
+		return k.Environment == env
+	}
+	return len(k.Environments) == 0 || slices.Contains(k.Environments, env)
 }
 
 // Snapshot is what the syncer publishes for one environment: the rule set
-// and the SDK keys allowed to read it. Keys never leave the bearer.
+// and the keys of that environment (SDK keys, and the admin and viewer keys
+// that apply to it). Keys never leave the bearer.
 type Snapshot struct {
 	Environment string            `json:"environment"`
 	Version     string            `json:"version"` // equals Document.Version

@@ -34,7 +34,7 @@ func commands() []command {
 		{"validate", "check a flags repository; exit 0 valid, 1 invalid, 2 usage", runValidate},
 		{"eval", "evaluate a flag for a context, optionally explaining why", runEval},
 		{"init", "scaffold a new flags repository", runInit},
-		{"keys", "make SDK keys (keys new)", runKeys},
+		{"keys", "make SDK, admin and viewer keys and trigger tokens (keys new)", runKeys},
 		{"schema", "print the JSON Schemas of the repository files", runSchema},
 		{"version", "print the version", runVersion},
 	}

@@ -26,7 +26,7 @@ func TestUsage(t *testing.T) {
 		{"validate two dirs", []string{"validate", "a", "b"}, exitUsage, "at most one directory"},
 		{"eval without flag", []string{"eval", "."}, exitUsage, "--flag is required"},
 		{"keys without new", []string{"keys"}, exitUsage, "keys new"},
-		{"keys bad kind", []string{"keys", "new", "--env", "production", "--name", "x", "--kind", "admin"}, exitUsage, "--kind (or FLAGPOLE_KIND) must be one of client, server"},
+		{"keys bad kind", []string{"keys", "new", "--env", "production", "--name", "x", "--kind", "root"}, exitUsage, "--kind (or FLAGPOLE_KIND) must be one of admin, client, server, trigger, viewer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

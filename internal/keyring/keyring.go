@@ -2,7 +2,8 @@
 // carries (flagpole.yaml keeps only the SHA-256 of each key). It is the one
 // place where keys are compared: in constant time, without stopping at the
 // first match, so that timing tells nothing about the keys held. The bearer
-// uses it for SDK keys; the admin API uses it for admin and viewer keys.
+// uses it for SDK keys; the admin API uses it for admin and viewer keys, and
+// the trigger endpoint (Triggers) for the tokens of trigger URLs.
 package keyring
 
 import (
@@ -37,25 +38,23 @@ type Ring struct {
 	kinds   map[Hash]store.KeyKind
 }
 
-// New returns the ring of the keys that apply to env: those whose
-// Environment is env or empty. known lists the kinds the caller handles; a
+// New returns the ring of the keys that apply to env (store.Key.Applies).
+// known lists the kinds the caller handles; a
 // key of another kind, or whose SHA256 is not 64 hex digits, is an error
 // naming it by index and name (never by hash).
 func New(keys []store.Key, env string, known ...store.KeyKind) (*Ring, error) {
 	r := &Ring{kinds: make(map[Hash]store.KeyKind, len(keys))}
 	for i, k := range keys {
-		if k.Environment != "" && k.Environment != env {
+		if !k.Applies(env) {
 			continue
 		}
-		var h Hash
-		b, err := hex.DecodeString(strings.ToLower(k.SHA256))
-		if err != nil || len(b) != len(h) {
+		h, ok := parseHash(k.SHA256)
+		if !ok {
 			return nil, fmt.Errorf("keys[%d] (%s): sha256 is not 64 hex digits", i, k.Name)
 		}
 		if !slices.Contains(known, k.Kind) {
 			return nil, fmt.Errorf("keys[%d] (%s): unknown kind %q", i, k.Name, k.Kind)
 		}
-		copy(h[:], b)
 		e := Entry{Hash: h, Kind: k.Kind, Name: k.Name}
 		if _, dup := r.kinds[h]; dup {
 			// The last declaration wins (validation reports duplicates).
@@ -73,14 +72,33 @@ func New(keys []store.Key, env string, known ...store.KeyKind) (*Ring, error) {
 // key it equals. It never stops early, so callers that check several rings
 // should check them all before acting on a match.
 func (r *Ring) Match(h Hash) (Entry, bool) {
-	var found Entry
-	ok := false
-	for _, e := range r.entries {
-		if subtle.ConstantTimeCompare(h[:], e.Hash[:]) == 1 && !ok {
-			found, ok = e, true
-		}
+	i := match(h, r.entries, func(e *Entry) *Hash { return &e.Hash })
+	if i < 0 {
+		return Entry{}, false
 	}
-	return found, ok
+	return r.entries[i], true
+}
+
+// match returns the index of the first of items whose hash equals h, or -1.
+// It compares h with every item in constant time, whatever it finds.
+func match[T any](h Hash, items []T, hash func(*T) *Hash) int {
+	found := -1
+	for i := range items {
+		eq := subtle.ConstantTimeCompare(h[:], hash(&items[i])[:])
+		found = subtle.ConstantTimeSelect(eq&subtle.ConstantTimeEq(int32(found), -1), i, found)
+	}
+	return found
+}
+
+// parseHash decodes 64 hex digits.
+func parseHash(s string) (Hash, bool) {
+	var h Hash
+	b, err := hex.DecodeString(strings.ToLower(s))
+	if err != nil || len(b) != len(h) {
+		return h, false
+	}
+	copy(h[:], b)
+	return h, true
 }
 
 // Allows reports whether r still holds the key with hash h and kind kind:

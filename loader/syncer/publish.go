@@ -68,7 +68,7 @@ func (s *Syncer) snapshots(repo *loader.Repo, rev source.Revision) []*store.Snap
 		doc.Commit = rev.ID
 		var keys []store.Key
 		for _, k := range repo.Settings.Keys {
-			if k.Environment == env {
+			if k.Applies(env) {
 				keys = append(keys, k)
 			}
 		}
