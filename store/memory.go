@@ -14,6 +14,7 @@ type Memory struct {
 	snaps    map[string]*Snapshot
 	status   *SyncStatus
 	watchers map[chan Change]struct{}
+	layers   map[string]*Layer // override layers by environment (memory_layer.go)
 }
 
 var _ Store = (*Memory)(nil)
@@ -32,16 +33,21 @@ func (m *Memory) Publish(_ context.Context, s *Snapshot) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.snaps[s.Environment] = s
+	m.notify(Change{Environment: s.Environment, Version: s.Version})
+	return nil
+}
+
+// notify tells every watcher of c. m.mu is held.
+func (m *Memory) notify(c Change) {
 	for ch := range m.watchers {
 		select {
-		case ch <- Change{Environment: s.Environment, Version: s.Version}:
+		case ch <- c:
 		default:
 			// The watcher is behind; tell it to reload everything once it
 			// catches up rather than block the publisher.
 			m.markResync(ch)
 		}
 	}
-	return nil
 }
 
 // markResync makes room in ch for a Resync by dropping its oldest change.

@@ -45,7 +45,8 @@ type Snapshot struct {
 	Published   time.Time         `json:"published"`
 }
 
-// Change announces that an environment has a new snapshot. Resync is set
+// Change announces that an environment has a new snapshot, or a changed
+// override layer (Overrider; Version is then empty). Resync is set
 // (with Environment empty) when the subscriber may have missed changes,
 // for example after a reconnect to Redis: reload every environment.
 type Change struct {
