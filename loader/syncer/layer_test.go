@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -48,14 +49,21 @@ func overrideYAML(serve, by string, at time.Time) string {
 
 // startBearer runs a bearer on its own connection to Redis at url and
 // returns its base URL.
-func startBearer(t *testing.T, url string) string {
+func startBearer(t testing.TB, url string) string {
 	t.Helper()
-	st, err := redisstore.New(t.Context(), url, redisstore.Options{HealthInterval: 200 * time.Millisecond})
+	st, err := redisstore.New(context.Background(), url, redisstore.Options{HealthInterval: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	srv, err := bearer.New(bearer.Options{Store: st, Logger: testLogger(t), RetryMax: 200 * time.Millisecond})
+	return serveBearer(t, st, testLogger(t))
+}
+
+// serveBearer runs a bearer on st over loopback HTTP and returns its base
+// URL.
+func serveBearer(t testing.TB, st bearer.Store, log *slog.Logger) string {
+	t.Helper()
+	srv, err := bearer.New(bearer.Options{Store: st, Logger: log, RetryMax: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
