@@ -6,10 +6,11 @@ import (
 	"encoding/hex"
 	"io"
 	"log/slog"
-	"slices"
+	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/flagpole/flagpole/bearer"
 	"github.com/flagpole/flagpole/internal/testutil/redistest"
 	"github.com/flagpole/flagpole/loader"
 	"github.com/flagpole/flagpole/ruleset"
@@ -70,19 +71,42 @@ func benchLayer(b *testing.B, st interface {
 		if err != nil {
 			b.Fatal(err)
 		}
-		want := store.ServedVersion(doc.Version, seq)
-		for got := ""; got != want; {
-			select {
-			case got = <-seen:
-			case <-time.After(10 * time.Second):
-				b.Fatalf("%s not seen within 10 s", want)
-			}
-		}
+		awaitVersion(b, seen, store.ServedVersion(doc.Version, seq))
 		lat = append(lat, time.Since(start))
 	}
 	b.StopTimer()
-	slices.Sort(lat)
-	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
-	b.ReportMetric(q(0.5), "p50-ms")
-	b.ReportMetric(q(0.99), "p99-ms")
+	report(b, lat, 0)
+}
+
+// awaitVersion waits until the SDK reports version want.
+func awaitVersion(b *testing.B, seen <-chan string, want string) {
+	timeout := time.NewTimer(eventually)
+	defer timeout.Stop()
+	for {
+		select {
+		case got := <-seen:
+			if got == want {
+				return
+			}
+		case <-timeout.C:
+			b.Fatalf("the SDK did not report %s within %s", want, eventually)
+		}
+	}
+}
+
+// serveBearer runs a bearer on st over loopback HTTP and returns its base
+// URL.
+func serveBearer(t testing.TB, st bearer.Store, log *slog.Logger) string {
+	t.Helper()
+	srv, err := bearer.New(bearer.Options{Store: st, Logger: log, RetryMax: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ts.URL
 }

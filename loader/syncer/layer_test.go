@@ -5,15 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/flagpole/flagpole/bearer"
 	"github.com/flagpole/flagpole/internal/testutil/redistest"
 	"github.com/flagpole/flagpole/loader/source"
 	"github.com/flagpole/flagpole/loader/syncer"
@@ -51,29 +48,18 @@ func overrideYAML(serve, by string, at time.Time) string {
 // returns its base URL.
 func startBearer(t testing.TB, url string) string {
 	t.Helper()
+	return serveBearer(t, openRedis(t, url), testLogger(t))
+}
+
+// openRedis connects to Redis at url until the test ends.
+func openRedis(t testing.TB, url string) *redisstore.Redis {
+	t.Helper()
 	st, err := redisstore.New(context.Background(), url, redisstore.Options{HealthInterval: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return serveBearer(t, st, testLogger(t))
-}
-
-// serveBearer runs a bearer on st over loopback HTTP and returns its base
-// URL.
-func serveBearer(t testing.TB, st bearer.Store, log *slog.Logger) string {
-	t.Helper()
-	srv, err := bearer.New(bearer.Options{Store: st, Logger: log, RetryMax: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return ts.URL
+	return st
 }
 
 // etag returns the ETag of a bearer's /v1/flags.
@@ -97,13 +83,9 @@ func TestLayerReconcilesWithGit(t *testing.T) {
 	ctx := t.Context()
 	r := newGitRemote(t)
 	redis := redistest.Start(t)
-	st, err := redisstore.New(ctx, redis.URL(), redisstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openRedis(t, redis.URL())
 	c1 := r.commitPush(layerRepo(""), "alpha")
-	src, err := source.NewGit(source.GitOptions{URL: r.bare, Poll: -1, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, WorkDir: t.TempDir()})
+	src, err := source.NewGit(source.GitOptions{URL: r.bare, Poll: -1, WorkDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
