@@ -198,7 +198,8 @@ func (l *loop) reload(ctx context.Context) bool {
 	return ok
 }
 
-// load reads env's snapshot and, when its version is new, makes it current.
+// load reads env's snapshot and override layer and, when the served
+// version is new, makes it current.
 func (s *Server) load(ctx context.Context, env string) error {
 	snap, err := s.opts.Store.Snapshot(ctx, env)
 	if errors.Is(err, store.ErrNotFound) {
@@ -215,6 +216,9 @@ func (s *Server) load(ctx context.Context, env string) error {
 	}
 	if snap.Environment != env {
 		return fmt.Errorf("reading snapshot of environment %s: store returned environment %q", env, snap.Environment)
+	}
+	if snap, err = s.withLayer(ctx, snap); err != nil {
+		return err
 	}
 	hubs := *s.hubs.Load()
 	if h := hubs[env]; h != nil && h.cur.Load().version == snap.Version && sameKeys(h.cur.Load(), snap) {

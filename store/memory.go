@@ -14,6 +14,7 @@ type Memory struct {
 	snaps    map[string]*Snapshot
 	status   *SyncStatus
 	watchers map[chan Change]struct{}
+	layers   map[string]*Layer // override layers by environment (memory_layer.go)
 }
 
 var _ Store = (*Memory)(nil)
@@ -41,6 +42,7 @@ func (m *Memory) Remove(_ context.Context, env string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.snaps, env)
+	delete(m.layers, env)
 	m.announce(Change{Environment: env, Removed: true})
 	return nil
 }

@@ -68,12 +68,13 @@ type Snapshot struct {
 	Published   time.Time         `json:"published"`
 }
 
-// Change announces that an environment has a new snapshot, or with Removed
-// that it has none any more (removed from flagpole.yaml): its keys are
-// revoked and its streams must end. Resync is set (with Environment empty)
-// when the subscriber may have missed changes, for example after a
-// reconnect to Redis: reload every environment, and drop those the store no
-// longer lists.
+// Change announces that an environment has a new snapshot, a changed
+// override layer (Overrider; Version is then empty), or with Removed that
+// it has none any more (removed from flagpole.yaml): its keys are revoked
+// and its streams must end. Resync is set (with Environment empty) when the
+// subscriber may have missed changes, for example after a reconnect to
+// Redis: reload every environment, and drop those the store no longer
+// lists.
 type Change struct {
 	Environment string
 	Version     string

@@ -91,6 +91,7 @@ func (s *Syncer) publish(ctx context.Context, fresh bool) error {
 		return err
 	}
 	s.published = true
+	s.reconcile(ctx)
 	now := s.opts.Clock.Now()
 	envs := map[string]store.EnvStatus{}
 	versions := map[string]string{}

@@ -191,6 +191,11 @@ func (r *Redis) Remove(ctx context.Context, env string) error {
 	if err := removeScript.Run(ctx, r.client, keys, env, r.channel, msg).Err(); err != nil {
 		return fmt.Errorf("redis remove %s: %w", env, err)
 	}
+	// The environment's override layer goes too, so that a later
+	// environment of the same name starts without it.
+	if err := r.client.Del(ctx, r.layerKey(env)).Err(); err != nil {
+		return fmt.Errorf("redis remove %s: override layer: %w", env, err)
+	}
 	return nil
 }
 
