@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -82,5 +83,56 @@ func TestValidationErrorsAreBounded(t *testing.T) {
 	r := flagpole(t, "", nil, "validate", dir)
 	if n := strings.Count(r.stdout, "YAML aliases are not supported"); r.code != exitFailure || n != 340000 {
 		t.Errorf("validate: exit %d, %d alias errors listed, want 1 and 340000", r.code, n)
+	}
+}
+
+// regexBomb is a flag of n rules, each matching key against a regular
+// expression that scans the whole value.
+func regexBomb(n int) string {
+	var b strings.Builder
+	b.WriteString("key: regex-bomb\nclient: true\nvariants: {on: true, off: false}\ndefault: off\nrules:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "- {conditions: [{attribute: key, operator: matches, value: '(x|y)+%d$'}], serve: on}\n", i)
+	}
+	return b.String()
+}
+
+// TestEvaluationCostIsBounded: a flag of 10,000 regular expression rules
+// and a 65 KB (64 KiB) context attribute held /v1/evaluate for 35 s and answered
+// nothing. The flag is now refused at sync (the last good rule set keeps
+// serving, the status names the file and field) and the attribute gets a
+// 400 naming it.
+func TestEvaluationCostIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	copyDir(t, exampleRepo(t), dir)
+	d := startDaemon(t, "serve", "--repo", dir)
+	waitFor(t, "the first rule set", func() bool { return versionOf(t, d) != "" })
+	good := versionOf(t, d)
+	if err := os.WriteFile(filepath.Join(dir, "flags", "regex-bomb.yaml"), []byte(regexBomb(10000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var problems []any
+	waitFor(t, "the sync error in /v1/status", func() bool {
+		sync, _ := status(t, d)["sync"].(map[string]any)
+		lastErr, _ := sync["last_error"].(map[string]any)
+		problems, _ = lastErr["problems"].([]any) // locations only, without a key
+		return len(problems) > 0
+	})
+	if !strings.Contains(fmt.Sprint(problems), "flags/regex-bomb.yaml:6:1: rules") {
+		t.Errorf("status locations %v, want flags/regex-bomb.yaml:6:1: rules", problems)
+	}
+	if v := versionOf(t, d); v != good {
+		t.Errorf("version %s after the refused commit, want %s still serving", v, good)
+	}
+	long := strings.Repeat("x", 64000) // 64 KB: within the 64 KiB context limit
+	code, _, body := do(t, http.MethodPost, d.url+"/v1/evaluate", prodClientKey,
+		strings.NewReader(`{"context":{"key":"`+long+`"}}`), nil)
+	if code != http.StatusBadRequest || !strings.Contains(string(body), "context.key: string of") {
+		t.Errorf("64 KB attribute: %d %.200s, want 400 naming context.key", code, body)
+	}
+	// validate names the same problem with its line.
+	r := flagpole(t, "", nil, "validate", dir)
+	if r.code != exitFailure || !strings.Contains(r.stdout, "flags/regex-bomb.yaml:6:1: rules: 10000 rules, over the limit of 1000") {
+		t.Errorf("validate: exit %d\n%s", r.code, r.stdout)
 	}
 }

@@ -84,5 +84,11 @@ func invalidError(short string, listed, count int) error {
 	if count == 0 {
 		return fmt.Errorf("loading revision %s: invalid", short)
 	}
+	if count == 1 {
+		return fmt.Errorf("loading revision %s: invalid: 1 error", short)
+	}
+	if listed == count {
+		return fmt.Errorf("loading revision %s: invalid: %d errors", short, count)
+	}
 	return fmt.Errorf("loading revision %s: invalid: %d errors (the first %d listed)", short, count, listed)
 }
