@@ -113,9 +113,9 @@ func printStatus(w io.Writer, server string, st *statusDoc, now time.Time) {
 			src += " branch " + s.Branch
 		}
 		row("source:", orDash(src))
-		commit := orDash(s.Commit)
+		commit := orDash(abbrev(s.Commit))
 		if s.Published != "" && s.Published != s.Commit {
-			commit += ", published " + s.Published
+			commit += ", published " + abbrev(s.Published)
 		}
 		row("commit:", commit)
 		row("last sync:", ago(s.LastSync, now))
@@ -128,7 +128,7 @@ func printStatus(w io.Writer, server string, st *statusDoc, now time.Time) {
 			if count == 0 {
 				count = len(locs)
 			}
-			head := "commit " + orDash(short(e.Commit)) + ", " + ago(e.At, now)
+			head := "commit " + orDash(abbrev(e.Commit)) + ", " + ago(e.At, now)
 			if count > 0 {
 				head += fmt.Sprintf(", %d problem%s", count, pluralS(count))
 			}
@@ -251,6 +251,15 @@ func sortEntries(list []overrideEntry) []overrideEntry {
 		return list[i].Flag < list[j].Flag
 	})
 	return list
+}
+
+// abbrev shortens a commit or content hash to the 12 characters that
+// versions show.
+func abbrev(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
 }
 
 // ago shows an RFC 3339 time with how long ago it was.
