@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -141,28 +140,15 @@ type overrideSpec struct {
 
 func runOverrideSet(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("override set", `<flag> --env E (--off | --serve V) --reason "…" [--for 2h | --until RFC3339] [--by NAME] (--server URL | --repo DIR [--no-push])`, stderr)
-	w := addWhere(fs)
-	env := fs.String("env", "", "environment (required)")
+	cf := addChangeFlags(fs, "sets")
 	off := fs.Bool("off", false, "serve the flag's off variant to everyone (kill it)")
 	serve := fs.String("serve", "", "variant to serve to everyone")
-	reason := fs.String("reason", "", "why, for the commit and the audit trail (required)")
-	by := fs.String("by", "", "who sets it (default: the git identity with --repo, $USER with --server)")
 	forDur := fs.Duration("for", 0, "expire after this long, e.g. 2h")
 	until := fs.String("until", "", "expire at this time (RFC 3339, e.g. 2026-11-21T12:00:00Z)")
-	noPush := fs.Bool("no-push", false, "with --repo: commit on the checked-out branch and do not push")
-	pos, err := parse(fs, args)
-	spec := overrideSpec{env: *env, serve: *serve, off: *off, reason: strings.TrimSpace(*reason), by: *by,
-		forDur: *forDur, noPush: *noPush, now: time.Now().UTC().Truncate(time.Second)}
-	if err == nil {
-		err = w.resolve()
-	}
-	if err == nil {
-		spec.flag, err = oneFlag(pos)
-	}
+	spec, err := cf.parse(fs, args)
+	spec.serve, spec.off, spec.forDur = *serve, *off, *forDur
 	switch {
 	case err != nil:
-	case spec.env == "":
-		err = errors.New("--env is required")
 	case spec.off == (spec.serve != ""):
 		err = errors.New("give either --off or --serve VARIANT")
 	case spec.reason == "":
@@ -183,16 +169,53 @@ func runOverrideSet(ctx context.Context, args []string, stdout, stderr io.Writer
 			spec.until = &t
 		}
 	}
-	if err == nil && spec.noPush && w.repo == "" {
-		err = errors.New("--no-push only applies to --repo")
-	}
 	if err != nil {
 		return usageError(fs, stderr, err)
 	}
+	w := cf.where
 	if w.repo != "" {
 		return setInRepo(ctx, w.repo, spec, stdout, stderr)
 	}
 	return setOnServer(ctx, w, spec, stdout, stderr)
+}
+
+// changeFlags are the flags that set and clear share.
+type changeFlags struct {
+	where           *where
+	env, reason, by *string
+	noPush          *bool
+}
+
+// addChangeFlags registers them; verb ("sets", "clears") is for the help.
+func addChangeFlags(fs *flag.FlagSet, verb string) *changeFlags {
+	return &changeFlags{
+		where:  addWhere(fs),
+		env:    fs.String("env", "", "environment (required)"),
+		reason: fs.String("reason", "", "why, for the commit and the audit trail"),
+		by:     fs.String("by", "", "who "+verb+" it (default: the git identity with --repo, $USER with --server)"),
+		noPush: fs.Bool("no-push", false, "with --repo: commit on the checked-out branch and do not push"),
+	}
+}
+
+// parse parses args and checks what set and clear share.
+func (c *changeFlags) parse(fs *flag.FlagSet, args []string) (overrideSpec, error) {
+	pos, err := parse(fs, args)
+	spec := overrideSpec{env: *c.env, reason: strings.TrimSpace(*c.reason), by: *c.by, noPush: *c.noPush,
+		now: time.Now().UTC().Truncate(time.Second)}
+	if err == nil {
+		err = c.where.resolve()
+	}
+	if err == nil {
+		spec.flag, err = oneFlag(pos)
+	}
+	switch {
+	case err != nil:
+	case spec.env == "":
+		err = errors.New("--env is required")
+	case spec.noPush && c.where.repo == "":
+		err = errors.New("--no-push only applies to --repo")
+	}
+	return spec, err
 }
 
 // oneFlag returns the one positional argument, the flag key.
@@ -245,29 +268,12 @@ func setOnServer(ctx context.Context, w *where, spec overrideSpec, stdout, stder
 
 func runOverrideClear(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("override clear", `<flag> --env E [--reason "…"] [--by NAME] (--server URL | --repo DIR [--no-push])`, stderr)
-	w := addWhere(fs)
-	env := fs.String("env", "", "environment (required)")
-	reason := fs.String("reason", "", "why, for the commit and the audit trail")
-	by := fs.String("by", "", "who clears it (default: the git identity with --repo, $USER with --server)")
-	noPush := fs.Bool("no-push", false, "with --repo: commit on the checked-out branch and do not push")
-	pos, err := parse(fs, args)
-	spec := overrideSpec{env: *env, reason: strings.TrimSpace(*reason), by: *by, noPush: *noPush, now: time.Now().UTC().Truncate(time.Second)}
-	if err == nil {
-		err = w.resolve()
-	}
-	if err == nil {
-		spec.flag, err = oneFlag(pos)
-	}
-	switch {
-	case err != nil:
-	case spec.env == "":
-		err = errors.New("--env is required")
-	case spec.noPush && w.repo == "":
-		err = errors.New("--no-push only applies to --repo")
-	}
+	cf := addChangeFlags(fs, "clears")
+	spec, err := cf.parse(fs, args)
 	if err != nil {
 		return usageError(fs, stderr, err)
 	}
+	w := cf.where
 	if w.repo != "" {
 		return clearInRepo(ctx, w.repo, spec, stdout, stderr)
 	}
@@ -301,14 +307,10 @@ func runOverrideList(ctx context.Context, args []string, stdout, stderr io.Write
 	fs := newFlagSet("override list", "[--env E] [--format text|json] (--server URL | --repo DIR)", stderr)
 	w := addWhere(fs)
 	env := fs.String("env", "", "only this environment (default: all)")
-	format := fs.String("format", "text", "output format: text or json (json: the server's answer as it is)")
+	format := formatFlag(fs)
 	pos, err := parse(fs, args)
-	switch {
-	case err != nil:
-	case len(pos) > 0:
-		err = fmt.Errorf("unexpected arguments: %s", strings.Join(pos, " "))
-	default:
-		err = oneOf("--format", *format, "text", "json")
+	if err == nil {
+		err = checkFormat(pos, *format)
 	}
 	if err == nil {
 		err = w.resolve()
@@ -339,6 +341,21 @@ func runOverrideList(ctx context.Context, args []string, stdout, stderr io.Write
 	return exitOK
 }
 
+// formatFlag registers --format for commands that print text or pass the
+// server's JSON through.
+func formatFlag(fs *flag.FlagSet) *string {
+	return fs.String("format", "text", "output format: text or json (json: the server's answer as it is)")
+}
+
+// checkFormat rejects positional arguments and formats other than text and
+// json.
+func checkFormat(pos []string, format string) error {
+	if len(pos) > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(pos, " "))
+	}
+	return oneOf("--format", format, "text", "json")
+}
+
 func listOnServer(ctx context.Context, w *where, env string) ([]byte, error) {
 	c, err := w.client()
 	if err != nil {
@@ -366,15 +383,9 @@ func printOverrides(w io.Writer, list []overrideEntry, env string) {
 		}
 		return
 	}
-	sort.SliceStable(list, func(i, j int) bool {
-		if list[i].Environment != list[j].Environment {
-			return list[i].Environment < list[j].Environment
-		}
-		return list[i].Flag < list[j].Flag
-	})
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ENVIRONMENT\tFLAG\tSERVES\tEXPIRES\tBY\tSOURCE\tWRITE-BACK\tREASON")
-	for _, o := range list {
+	for _, o := range sortEntries(list) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", o.Environment, o.Flag, o.Serve+recoveryMark(o.Recovery),
 			orDash(o.Expires), orDash(o.By), orDash(o.Source), orDash(o.Writeback), orDash(oneLineText(o.Reason)))
 	}

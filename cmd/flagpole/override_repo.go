@@ -392,9 +392,45 @@ func checkTarget(repo *loader.Repo, env, flag, at string) error {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
+		if near := nearest(flag, keys); near != "" {
+			return fmt.Errorf("flag %q not found in environment %s on %s: did you mean %s?", flag, env, at, near)
+		}
 		return fmt.Errorf("flag %q not found in environment %s on %s (flags: %s)", flag, env, at, abbreviate(keys, 10))
 	}
 	return nil
+}
+
+// nearest returns the key closest to name when it is a likely typo (at
+// most two edits away), else "".
+func nearest(name string, keys []string) string {
+	best, bestD := "", 3
+	for _, k := range keys {
+		if d := editDistance(name, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // checkResult writes content at rel in the checked-out tree and loads it,
@@ -459,10 +495,7 @@ func listInRepo(dir, env string) ([]byte, error) {
 			out.Overrides = append(out.Overrides, entry)
 		}
 	}
-	sort.Slice(out.Overrides, func(i, j int) bool {
-		a, b := out.Overrides[i], out.Overrides[j]
-		return a.Environment < b.Environment || (a.Environment == b.Environment && a.Flag < b.Flag)
-	})
+	sortEntries(out.Overrides)
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)

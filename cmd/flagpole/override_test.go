@@ -142,6 +142,7 @@ func TestOverrideRepoRejectsUnknown(t *testing.T) {
 		want string
 	}{
 		{"unknown flag", []string{"no-such-flag", "--env", "production", "--off"}, `flag "no-such-flag" not found in environment production`},
+		{"misspelt flag", []string{"new-onboardin", "--env", "production", "--off"}, `flag "new-onboardin" not found in environment production on origin/main (commit ` + head[:7] + `): did you mean new-onboarding?`},
 		{"unknown variant", []string{"new-onboarding", "--env", "production", "--serve", "maybe"}, `flag new-onboarding has no variant "maybe" in production (variants: on, off)`},
 		{"unknown environment", []string{"new-onboarding", "--env", "qa", "--off"}, `environment "qa" is not declared in flagpole.yaml`},
 	}

@@ -60,16 +60,13 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := newFlagSet("status", "--server URL [--format text|json]", stderr)
 	server := fs.String("server", "", "URL of a flagpole server (serve, sync or bearer)")
 	tokenFile := fs.String("token-file", "", "file holding an admin or viewer token (default: $"+adminTokenEnv+"); status needs none, a token may show more")
-	format := fs.String("format", "text", "output format: text or json (json: the server's answer as it is)")
+	format := formatFlag(fs)
 	pos, err := parse(fs, args)
-	switch {
-	case err != nil:
-	case len(pos) > 0:
-		err = fmt.Errorf("unexpected arguments: %s", strings.Join(pos, " "))
-	case *server == "":
+	if err == nil {
+		err = checkFormat(pos, *format)
+	}
+	if err == nil && *server == "" {
 		err = fmt.Errorf("--server URL (or %s) is required", envName("server"))
-	default:
-		err = oneOf("--format", *format, "text", "json")
 	}
 	if err != nil {
 		return usageError(fs, stderr, err)
