@@ -42,6 +42,8 @@ type repoClone struct {
 	remote, branch string // upstream: origin, main
 	remoteURL      string // for scrubbing errors
 	local          string // the checked-out branch; "" when detached
+	tracks         string // the remote branch local tracks; "" for none
+	branchChecked  bool   // branch is the one flagpole.yaml's writeback.branch names
 	noPush         bool
 }
 
@@ -81,14 +83,20 @@ func openClone(ctx context.Context, dir string, noPush bool) (*repoClone, error)
 	if noPush {
 		return r, nil
 	}
-	if r.local == "" {
-		return nil, fmt.Errorf("%s: HEAD is detached: check out the branch to push to (or pass --no-push)", top)
+	var merge string
+	if r.local != "" {
+		r.remote, _ = r.git(ctx, nil, nil, "config", "branch."+r.local+".remote")
+		merge, _ = r.git(ctx, nil, nil, "config", "branch."+r.local+".merge")
 	}
-	r.remote, _ = r.git(ctx, nil, nil, "config", "branch."+r.local+".remote")
-	merge, _ := r.git(ctx, nil, nil, "config", "branch."+r.local+".merge")
 	r.branch = strings.TrimPrefix(merge, "refs/heads/")
+	r.tracks = r.branch
 	if r.remote == "" || r.remote == "." || r.branch == "" {
-		return nil, fmt.Errorf("%s: branch %s has no upstream to push to: set one with git branch --set-upstream-to origin/main (or pass --no-push)", top, r.local)
+		// No upstream: origin, on the branch flagpole.yaml names (main
+		// until it is read).
+		if _, err := r.git(ctx, nil, nil, "remote", "get-url", "origin"); err != nil {
+			return nil, fmt.Errorf("%s: the checked-out branch has no upstream and there is no remote origin to push to: set one with git branch --set-upstream-to origin/main (or pass --no-push)", top)
+		}
+		r.remote, r.branch, r.tracks = "origin", "main", ""
 	}
 	r.remoteURL, _ = r.git(ctx, nil, nil, "remote", "get-url", r.remote)
 	return r, nil
@@ -217,6 +225,9 @@ func (r *repoClone) push(ctx context.Context, commit string) error {
 // is a fast-forward that leaves local changes alone; it reports whether it
 // did.
 func (r *repoClone) advance(ctx context.Context, commit string) bool {
+	if !r.noPush && (r.local == "" || r.branch != r.tracks) {
+		return false
+	}
 	if _, err := r.git(ctx, nil, nil, "merge-base", "--is-ancestor", "HEAD", commit); err != nil {
 		return false
 	}
@@ -262,8 +273,12 @@ func record(ctx context.Context, dir string, ch repoChange, stdout, stderr io.Wr
 		err = r.push(ctx, commit)
 		if err == nil {
 			fmt.Fprintf(stdout, "committed %s %q and pushed to %s\n", short(commit), subject, r.upstream())
-			if !r.advance(ctx, commit) {
+			switch {
+			case r.advance(ctx, commit):
+			case r.local != "" && r.branch == r.tracks:
 				fmt.Fprintf(stdout, "note: %s did not move (local commits or changes); run git pull to see the override\n", r.local)
+			default:
+				fmt.Fprintf(stdout, "note: the checked-out branch does not track %s, where the override is (flagpole.yaml writeback.branch)\n", r.upstream())
 			}
 			return exitOK
 		}
@@ -311,6 +326,13 @@ func (r *repoClone) apply(ctx context.Context, ch repoChange) (commit, subject s
 	if err != nil {
 		return "", "", fmt.Errorf("the flags repository on %s is not valid, so no override can be checked against it (run flagpole validate):\n%w", at, err)
 	}
+	if wb := repo.Settings.Writeback.Branch; !r.noPush && !r.branchChecked && wb != "" && wb != r.branch {
+		// Overrides go to the branch the servers follow, whatever is
+		// checked out.
+		r.branch, r.branchChecked = wb, true
+		return r.apply(ctx, ch)
+	}
+	r.branchChecked = true
 	s := ch.spec
 	if s.by == "" {
 		s.by = defaultBy(ctx, r, repo)

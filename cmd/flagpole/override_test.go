@@ -250,3 +250,32 @@ func TestOverrideUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestOverrideRepoWritebackBranch checks that an override goes to the
+// branch of flagpole.yaml's writeback (main), which the servers follow,
+// even from a clone on a feature branch.
+func TestOverrideRepoWritebackBranch(t *testing.T) {
+	g := newGitRepo(t)
+	clone := userClone(t, g, "Alice")
+	g.git(clone, "checkout", "--quiet", "-b", "feature")
+	g.git(clone, "commit", "--quiet", "--allow-empty", "-m", "work in progress")
+	g.git(clone, "push", "--quiet", "-u", "origin", "feature")
+	feature := g.git(g.bare, "rev-parse", "feature")
+
+	r := runCLI(t, nil, "override", "set", "new-onboarding", "--repo", clone, "--env", "production", "--off", "--reason", "5xx spike")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "pushed to origin/main") || !strings.Contains(r.stdout, "does not track origin/main") {
+		t.Errorf("output:\n%s", r.stdout)
+	}
+	if subject := g.git(g.bare, "log", "-1", "--format=%s", "main"); !strings.HasPrefix(subject, "override: new-onboarding off") {
+		t.Errorf("main's head is %q", subject)
+	}
+	if now := g.git(g.bare, "rev-parse", "feature"); now != feature {
+		t.Error("the feature branch moved on the remote")
+	}
+	if now := g.git(clone, "rev-parse", "HEAD"); now != feature {
+		t.Error("the checked-out feature branch moved")
+	}
+}
