@@ -256,11 +256,14 @@ func setOnServer(ctx context.Context, w *where, spec overrideSpec, stdout, stder
 		return fail(stderr, "override set", fmt.Errorf("%s set the override of %s in %s but its answer is not JSON: %v", c, spec.flag, spec.env, err))
 	}
 	o := ans.Override
-	variant := o.Serve
-	if variant == "" {
-		variant = spec.serve
+	variant := fmt.Sprintf("%q", o.Serve)
+	if o.Serve == "" {
+		variant = "its off variant"
+		if !spec.off {
+			variant = fmt.Sprintf("%q", spec.serve)
+		}
 	}
-	fmt.Fprintf(stdout, "%s in %s now serves %q%s%s; write-back: %s\n",
+	fmt.Fprintf(stdout, "%s in %s now serves %s%s%s; write-back: %s\n",
 		spec.flag, spec.env, variant, expiresText(o.Expires), versionText(ans.Version),
 		writebackText(o.Writeback, writeback.Path(spec.env, spec.flag)))
 	return exitOK

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -277,5 +278,46 @@ func TestOverrideRepoWritebackBranch(t *testing.T) {
 	}
 	if now := g.git(clone, "rev-parse", "HEAD"); now != feature {
 		t.Error("the checked-out feature branch moved")
+	}
+}
+
+// TestOverrideRepoGivesUp checks that a branch that moves at every attempt
+// ends in exit 1 after pushAttempts, with nothing forced.
+func TestOverrideRepoGivesUp(t *testing.T) {
+	g := newGitRepo(t)
+	clone := userClone(t, g, "Alice")
+	saved := pushBackoff
+	pushBackoff.Min, pushBackoff.Max = time.Millisecond, time.Millisecond
+	n := 0
+	beforePush = func() {
+		n++
+		g.CommitPush(map[string]string{"NOTES.md": fmt.Sprintf("note %d\n", n)}, fmt.Sprintf("human %d", n))
+	}
+	t.Cleanup(func() { beforePush, pushBackoff = nil, saved })
+
+	r := runCLI(t, nil, "override", "set", "new-onboarding", "--repo", clone, "--env", "production", "--off", "--reason", "x")
+	if r.code != exitFailure || !strings.Contains(r.stderr, "did not push it") || !strings.Contains(r.stderr, "new-onboarding in production") {
+		t.Errorf("exit %d (want 1)\n%s", r.code, r.stderr)
+	}
+	if n != pushAttempts {
+		t.Errorf("%d attempts, want %d", n, pushAttempts)
+	}
+	if subject := g.git(g.bare, "log", "-1", "--format=%s", "main"); subject != fmt.Sprintf("human %d", n) {
+		t.Errorf("main's head is %q: a human commit was overwritten", subject)
+	}
+}
+
+// TestOverrideRepoUnreachable checks that an unreachable remote fails with
+// exit 1 and that the credentials of its URL are not shown.
+func TestOverrideRepoUnreachable(t *testing.T) {
+	g := newGitRepo(t)
+	clone := userClone(t, g, "Alice")
+	g.git(clone, "remote", "set-url", "origin", "https://x-access-token:s3cr3t-t0ken@127.0.0.1:1/flags.git")
+	r := runCLI(t, nil, "override", "set", "new-onboarding", "--repo", clone, "--env", "production", "--off", "--reason", "x")
+	if r.code != exitFailure || !strings.Contains(r.stderr, "fetching origin/main") {
+		t.Errorf("exit %d (want 1)\n%s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stdout+r.stderr, "s3cr3t-t0ken") {
+		t.Errorf("output shows the credentials:\n%s", r.stderr)
 	}
 }
