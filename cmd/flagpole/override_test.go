@@ -54,6 +54,15 @@ func userClone(t *testing.T, g *gitRepo, name string) string {
 	return dir
 }
 
+// assertAt fails t unless ref of the repository in dir is at commit;
+// what says what should not have moved or changed.
+func assertAt(t *testing.T, g *gitRepo, dir, ref, commit, what string) {
+	t.Helper()
+	if now := g.git(dir, "rev-parse", ref); now != commit {
+		t.Errorf("%s: %s is at %s, want %s", what, ref, short(now), short(commit))
+	}
+}
+
 func TestOverrideRepoSetAndClear(t *testing.T) {
 	g := newGitRepo(t)
 	clone := userClone(t, g, "Alice")
@@ -128,9 +137,7 @@ func TestOverrideRepoSetAndClear(t *testing.T) {
 	if r.code != exitFailure || !strings.Contains(r.stderr, "no override of new-onboarding in production") {
 		t.Errorf("second clear: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
-	if now := g.git(g.bare, "rev-parse", "main"); now != head {
-		t.Error("a failed clear committed")
-	}
+	assertAt(t, g, g.bare, "main", head, "a failed clear committed")
 }
 
 func TestOverrideRepoRejectsUnknown(t *testing.T) {
@@ -154,12 +161,8 @@ func TestOverrideRepoRejectsUnknown(t *testing.T) {
 			if r.code != exitFailure || !strings.Contains(r.stderr, tt.want) {
 				t.Errorf("exit %d (want 1), stderr lacks %q:\n%s", r.code, tt.want, r.stderr)
 			}
-			if now := g.git(g.bare, "rev-parse", "main"); now != head {
-				t.Error("the remote moved")
-			}
-			if now := g.git(clone, "rev-parse", "HEAD"); now != head {
-				t.Error("the clone moved")
-			}
+			assertAt(t, g, g.bare, "main", head, "the remote moved")
+			assertAt(t, g, clone, "HEAD", head, "the clone moved")
 		})
 	}
 }
@@ -210,9 +213,7 @@ func TestOverrideRepoNoPushAndFallbackAuthor(t *testing.T) {
 	if !strings.Contains(r.stdout, `"override: new-onboarding on in staging (demo)" on main (not pushed)`) {
 		t.Errorf("output:\n%s", r.stdout)
 	}
-	if now := g.git(g.bare, "rev-parse", "main"); now != head {
-		t.Error("--no-push pushed")
-	}
+	assertAt(t, g, g.bare, "main", head, "--no-push pushed")
 	if who := g.git(clone, "log", "-1", "--format=%an <%ae>"); who != "flagpole <flagpole@localhost>" {
 		t.Errorf("author %q, want flagpole.yaml's writeback.author", who)
 	}
@@ -273,12 +274,8 @@ func TestOverrideRepoWritebackBranch(t *testing.T) {
 	if subject := g.git(g.bare, "log", "-1", "--format=%s", "main"); !strings.HasPrefix(subject, "override: new-onboarding off") {
 		t.Errorf("main's head is %q", subject)
 	}
-	if now := g.git(g.bare, "rev-parse", "feature"); now != feature {
-		t.Error("the feature branch moved on the remote")
-	}
-	if now := g.git(clone, "rev-parse", "HEAD"); now != feature {
-		t.Error("the checked-out feature branch moved")
-	}
+	assertAt(t, g, g.bare, "feature", feature, "the feature branch moved on the remote")
+	assertAt(t, g, clone, "HEAD", feature, "the checked-out feature branch moved")
 }
 
 // TestOverrideRepoGivesUp checks that a branch that moves at every attempt
