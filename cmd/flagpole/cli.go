@@ -34,6 +34,8 @@ func commands() []command {
 		{"validate", "check a flags repository; exit 0 valid, 1 invalid, 2 usage", runValidate},
 		{"eval", "evaluate a flag for a context, optionally explaining why", runEval},
 		{"init", "scaffold a new flags repository", runInit},
+		{"override", "set, clear or list emergency overrides (through a server or a repo clone)", runOverride},
+		{"status", "show a server's sync state, versions, last error, overrides, pending write-backs", runStatus},
 		{"keys", "make SDK, admin and viewer keys and trigger tokens (keys new)", runKeys},
 		{"schema", "print the JSON Schemas of the repository files", runSchema},
 		{"version", "print the version", runVersion},

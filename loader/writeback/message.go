@@ -5,11 +5,22 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/flagpole/flagpole/ruleset"
 )
 
 // maxSubject is the length a commit subject is cut to, as git tools
 // expect a short first line.
 const maxSubject = 72
+
+// Message returns the commit message that records action on the override
+// file of flag in env, as the Writer's own commits have it: o is the
+// override set (ignored for ActionClear), requester who asked for it, reason
+// why. `flagpole override --repo` commits with it, so that a person's
+// override reads in `git log` like the leader's.
+func Message(action Action, env, flag string, o ruleset.Override, requester, reason string) string {
+	return message(&write{env: env, flag: flag, action: action, override: o, requester: requester, reason: reason})
+}
 
 // message returns the commit message of w: a subject that says what
 // happened, a body with the details a reader of `git log` needs, and a

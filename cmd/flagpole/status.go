@@ -1,0 +1,305 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// statusDoc is what the CLI reads of GET /v1/status. Every part is
+// optional: older servers and roles without a syncer leave some out.
+type statusDoc struct {
+	Sync *struct {
+		Source    string `json:"source"`
+		Branch    string `json:"branch"`
+		Commit    string `json:"commit"`
+		Published string `json:"published"`
+		LastSync  string `json:"last_sync"`
+		LastError *struct {
+			Commit       string   `json:"commit"`
+			At           string   `json:"at"`
+			Message      string   `json:"message"`
+			Problems     []string `json:"problems"`
+			Locations    []string `json:"locations"`
+			ProblemCount int      `json:"problem_count"`
+		} `json:"last_error"`
+	} `json:"sync"`
+	SyncError    string `json:"sync_error"`
+	Environments map[string]struct {
+		Version    string `json:"version"`
+		LoadedAt   string `json:"loaded_at"`
+		Flags      int    `json:"flags"`
+		SSEClients int    `json:"sse_clients"`
+		LoadError  string `json:"load_error"`
+	} `json:"environments"`
+	Ready     *bool           `json:"ready"`
+	Overrides json.RawMessage `json:"overrides"`
+	Writeback *struct {
+		Pending []struct {
+			Environment string `json:"environment"`
+			Flag        string `json:"flag"`
+			Action      string `json:"action"`
+			Since       string `json:"since"`
+			Attempts    int    `json:"attempts"`
+			LastError   string `json:"last_error"`
+		} `json:"pending"`
+	} `json:"writeback"`
+}
+
+// maxProblems is how many locations of the last sync error the text output
+// lists.
+const maxProblems = 5
+
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("status", "--server URL [--format text|json]", stderr)
+	server := fs.String("server", "", "URL of a flagpole server (serve, sync or bearer)")
+	tokenFile := fs.String("token-file", "", "file holding an admin or viewer token (default: $"+adminTokenEnv+"); status needs none, a token may show more")
+	format := formatFlag(fs)
+	pos, err := parse(fs, args)
+	if err == nil {
+		err = checkFormat(pos, *format)
+	}
+	if err == nil && *server == "" {
+		err = fmt.Errorf("--server URL (or %s) is required", envName("server"))
+	}
+	if err != nil {
+		return usageError(fs, stderr, err)
+	}
+	token, err := readToken(*tokenFile)
+	if err != nil {
+		return fail(stderr, "status", err)
+	}
+	c, err := newAPIClient(*server, token)
+	if err != nil {
+		return usageError(fs, stderr, err)
+	}
+	b, err := c.do(ctx, http.MethodGet, "/v1/status", nil)
+	if err != nil {
+		return fail(stderr, "status", fmt.Errorf("GET /v1/status: %s", c.explain(err)))
+	}
+	if *format == "json" {
+		fmt.Fprintln(stdout, strings.TrimSpace(string(b)))
+		return exitOK
+	}
+	var st statusDoc
+	if err := json.Unmarshal(b, &st); err != nil {
+		return fail(stderr, "status", fmt.Errorf("%s answered GET /v1/status with something that is not its status JSON: %v", c, err))
+	}
+	printStatus(stdout, c.String(), &st, time.Now())
+	return exitOK
+}
+
+// printStatus writes st as short aligned sections.
+func printStatus(w io.Writer, server string, st *statusDoc, now time.Time) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
+	row("server:", server)
+	if st.Ready != nil {
+		row("ready:", map[bool]string{true: "yes", false: "no (no rule set loaded yet)"}[*st.Ready])
+	}
+	switch s := st.Sync; {
+	case s != nil:
+		src := s.Source
+		if s.Branch != "" {
+			src += " branch " + s.Branch
+		}
+		row("source:", orDash(src))
+		commit := orDash(abbrev(s.Commit))
+		if s.Published != "" && s.Published != s.Commit {
+			commit += ", published " + abbrev(s.Published)
+		}
+		row("commit:", commit)
+		row("last sync:", ago(s.LastSync, now))
+		if e := s.LastError; e != nil {
+			count := e.ProblemCount
+			locs := e.Problems
+			if len(locs) == 0 {
+				locs = e.Locations
+			}
+			if count == 0 {
+				count = len(locs)
+			}
+			head := "commit " + orDash(abbrev(e.Commit)) + ", " + ago(e.At, now)
+			if count > 0 {
+				head += fmt.Sprintf(", %d problem%s", count, pluralS(count))
+			}
+			row("last error:", head)
+			if e.Message != "" {
+				row("", oneLineText(e.Message))
+			}
+			for i, l := range locs {
+				if i == maxProblems {
+					row("", fmt.Sprintf("… and %d more (flagpole validate lists them all)", count-maxProblems))
+					break
+				}
+				row("", l)
+			}
+		} else {
+			row("last error:", "none")
+		}
+	case st.SyncError != "":
+		row("sync:", "unknown: "+st.SyncError)
+	}
+	tw.Flush()
+
+	envs := make([]string, 0, len(st.Environments))
+	for e := range st.Environments {
+		envs = append(envs, e)
+	}
+	sort.Strings(envs)
+	if len(envs) > 0 {
+		fmt.Fprintln(w, "\nenvironments:")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, name := range envs {
+			e := st.Environments[name]
+			line := fmt.Sprintf("  %s\t%s\t%d flag%s\t%d SSE client%s\tloaded %s",
+				name, orDash(e.Version), e.Flags, pluralS(e.Flags), e.SSEClients, pluralS(e.SSEClients), ago(e.LoadedAt, now))
+			if e.LoadError != "" {
+				line += "\tload error: " + oneLineText(e.LoadError)
+			}
+			fmt.Fprintln(tw, line)
+		}
+		tw.Flush()
+	}
+
+	if list, ok := statusOverrides(st.Overrides); ok {
+		fmt.Fprintln(w, "\noverrides:")
+		if len(list) == 0 {
+			fmt.Fprintln(w, "  none")
+		}
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, o := range list {
+			exp := "no expiry"
+			if o.Expires != "" {
+				exp = "expires " + o.Expires + " (" + until(o.Expires, now) + ")"
+			}
+			fmt.Fprintf(tw, "  %s/%s\tserves %s%s\t%s\tby %s\t%s\n", o.Environment, o.Flag, o.Serve, recoveryMark(o.Recovery),
+				exp, orDash(o.By), orDash(oneLineText(o.Reason)))
+		}
+		tw.Flush()
+	}
+
+	if wb := st.Writeback; wb != nil {
+		fmt.Fprintln(w, "\npending write-backs:")
+		if len(wb.Pending) == 0 {
+			fmt.Fprintln(w, "  none")
+		}
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, p := range wb.Pending {
+			line := fmt.Sprintf("  %s/%s\t%s\tsince %s\t%d attempt%s", p.Environment, p.Flag, p.Action, ago(p.Since, now), p.Attempts, pluralS(p.Attempts))
+			if p.LastError != "" {
+				line += "\tlast error: " + oneLineText(p.LastError)
+			}
+			fmt.Fprintln(tw, line)
+		}
+		tw.Flush()
+	}
+}
+
+// statusOverrides reads the overrides of a status document: a list of
+// entries, or entries grouped by environment (a list or a map by flag per
+// environment). ok is false when the server sent none.
+func statusOverrides(raw json.RawMessage) (list []overrideEntry, ok bool) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, false
+	}
+	if json.Unmarshal(raw, &list) == nil {
+		return sortEntries(list), true
+	}
+	var byEnv map[string]json.RawMessage
+	if json.Unmarshal(raw, &byEnv) != nil {
+		return nil, false
+	}
+	for env, v := range byEnv {
+		var l []overrideEntry
+		if json.Unmarshal(v, &l) != nil {
+			var m map[string]overrideEntry
+			if json.Unmarshal(v, &m) != nil {
+				continue
+			}
+			for flag, o := range m {
+				if o.Flag == "" {
+					o.Flag = flag
+				}
+				l = append(l, o)
+			}
+		}
+		for _, o := range l {
+			if o.Environment == "" {
+				o.Environment = env
+			}
+			list = append(list, o)
+		}
+	}
+	return sortEntries(list), true
+}
+
+func sortEntries(list []overrideEntry) []overrideEntry {
+	sort.SliceStable(list, func(i, j int) bool {
+		if list[i].Environment != list[j].Environment {
+			return list[i].Environment < list[j].Environment
+		}
+		return list[i].Flag < list[j].Flag
+	})
+	return list
+}
+
+// abbrev shortens a commit or content hash to the 12 characters that
+// versions show.
+func abbrev(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+// ago shows an RFC 3339 time with how long ago it was.
+func ago(ts string, now time.Time) string {
+	if ts == "" {
+		return "-"
+	}
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return ts
+	}
+	d := now.Sub(t)
+	if d < 0 {
+		return t.UTC().Format(time.RFC3339)
+	}
+	return t.UTC().Format(time.RFC3339) + " (" + roughly(d) + " ago)"
+}
+
+// until says how long until an RFC 3339 time.
+func until(ts string, now time.Time) string {
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return "?"
+	}
+	if d := t.Sub(now); d > 0 {
+		return "in " + roughly(d)
+	}
+	return "expired"
+}
+
+// roughly rounds d for people: 45s, 12m, 3h10m, 2d.
+func roughly(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return d.Round(time.Second).String()
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	case d < 48*time.Hour:
+		h := int(d / time.Hour)
+		if m := int(d%time.Hour) / int(time.Minute); m > 0 {
+			return fmt.Sprintf("%dh%dm", h, m)
+		}
+		return fmt.Sprintf("%dh", h)
+	}
+	return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
+}
