@@ -56,7 +56,11 @@ func runBearer(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	// Triggers only: the admin API is the syncer's (serve, sync).
 	h := surface.Handler(surface.Options{Bearer: b, Store: st, Gatherer: reg, Admin: api,
 		StatusExtra: statusExtra(api, nil, logger)})
+	ln, err := listen(c.listen)
+	if err != nil {
+		return fail(stderr, "bearer", err)
+	}
 	logger.Info("flagpole bearer starting", "version", version, "redis", redact.URL(*redisURL))
-	err = runAll(ctx, b.Run, func(ctx context.Context) error { return serveBearer(ctx, c.listen, b, h, logger) })
+	err = runAll(ctx, b.Run, func(ctx context.Context) error { return serveBearer(ctx, ln, b, h, logger) })
 	return finish(stderr, "bearer", err)
 }

@@ -153,13 +153,19 @@ func (cmd syncCommand) start(ctx context.Context, args []string, stderr io.Write
 	if err != nil {
 		return nil, c, nil, "", usageError(fs, stderr, err)
 	}
-	if r.advertise == "" {
-		r.advertise = c.listen
-	}
-	role, err = r.newSyncRole(ctx, redisURL, logger)
+	ln, err := listen(c.listen)
 	if err != nil {
 		return nil, c, nil, "", fail(stderr, cmd.name, err)
 	}
+	if r.advertise == "" {
+		r.advertise = ln.Addr().String()
+	}
+	role, err = r.newSyncRole(ctx, redisURL, logger)
+	if err != nil {
+		ln.Close()
+		return nil, c, nil, "", fail(stderr, cmd.name, err)
+	}
+	role.ln = ln
 	return role, c, logger, redisURL, exitOK
 }
 
@@ -171,6 +177,7 @@ type syncRole struct {
 	sy      *syncer.Syncer
 	reg     *prometheus.Registry
 	webhook http.Handler // nil without --webhook-secret
+	ln      net.Listener // bound to --listen
 	rec     *recorder.Recorder
 	admin   *admin.API
 	logger  *slog.Logger
@@ -261,30 +268,36 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
-// serveHTTP serves h on addr until ctx is done, then shuts down gracefully.
-func serveHTTP(ctx context.Context, addr string, h http.Handler, logger *slog.Logger) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: bearer.DefaultIdleTimeout}
-	return listenAndServe(ctx, addr, srv, nil, logger)
+// listen binds addr (":0" picks a free port), so that the address is
+// known (to advertise) before anything starts.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	return ln, nil
 }
 
-// serveBearer serves h (b's API when h is nil) on addr with b's timeouts
+// serveHTTP serves h on ln until ctx is done, then shuts down gracefully.
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: bearer.DefaultIdleTimeout}
+	return serveOn(ctx, ln, srv, nil, logger)
+}
+
+// serveBearer serves h (b's API when h is nil) on ln with b's timeouts
 // and connection limits until ctx is done, then shuts down gracefully.
-func serveBearer(ctx context.Context, addr string, b *bearer.Server, h http.Handler, logger *slog.Logger) error {
+func serveBearer(ctx context.Context, ln net.Listener, b *bearer.Server, h http.Handler, logger *slog.Logger) error {
 	srv := b.HTTPServer()
 	if h != nil {
 		srv.Handler = h
 	}
-	return listenAndServe(ctx, addr, srv, b.Listener, logger)
+	return serveOn(ctx, ln, srv, b.Listener, logger)
 }
 
-// listenAndServe serves srv on addr, through wrap(listener) when wrap is
-// not nil. It logs the address actually bound (which differs from addr for
-// ":0").
-func listenAndServe(ctx context.Context, addr string, srv *http.Server, wrap func(net.Listener) net.Listener, logger *slog.Logger) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", addr, err)
-	}
+// serveOn serves srv on ln, through wrap(ln) when wrap is not nil. It logs
+// the address actually bound (which differs from --listen for ":0").
+func serveOn(ctx context.Context, ln net.Listener, srv *http.Server, wrap func(net.Listener) net.Listener, logger *slog.Logger) error {
+	addr := ln.Addr().String()
 	if wrap != nil {
 		ln = wrap(ln)
 	}
