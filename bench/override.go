@@ -29,15 +29,11 @@ const overrideFlag = "checkout-v2"
 // on a git remote, with the remote reachable (each PUT is also committed
 // and pushed) and then renamed away (each PUT waits in the write-back).
 func runOverride(ctx context.Context, cfg *config) ([]*report, error) {
-	dir, cleanup, err := tempDir("override")
+	dir, repo, cleanup, err := gitScenario(cfg, "override")
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
-	repo, err := newGitRepo(dir, cfg.example)
-	if err != nil {
-		return nil, err
-	}
 	var g group
 	defer g.stopAll()
 	os.Setenv("FLAGPOLE_ADMIN_TOKEN", benchAdminToken)

@@ -19,7 +19,9 @@ import (
 	"crypto/subtle"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -153,7 +155,7 @@ func (a *API) snapshots(ctx context.Context) (map[string]*view, *keyring.Trigger
 	}
 	if changed {
 		var all []store.Trigger
-		for _, env := range sortedKeys(next) {
+		for _, env := range slices.Sorted(maps.Keys(next)) {
 			all = append(all, next[env].snap.Triggers...)
 		}
 		tr, err := keyring.NewTriggers(all)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -20,14 +21,9 @@ import (
 // Override is one override in force, as the admin API and /v1/status list
 // it.
 type Override struct {
-	Environment string            `json:"environment"`
-	Flag        string            `json:"flag"`
-	Serve       string            `json:"serve"`
-	Reason      string            `json:"reason,omitempty"`
-	By          string            `json:"by,omitempty"`
-	At          time.Time         `json:"at"`
-	Expires     *time.Time        `json:"expires,omitempty"`
-	Recovery    *ruleset.Recovery `json:"recovery,omitempty"`
+	// Override is the override in force: environment, flag, serve,
+	// reason, by, at, and expires and recovery when set.
+	ruleset.Override
 	// Source is "git" (an override file of the synced commit) or "layer"
 	// (set at runtime, not yet in the synced commit).
 	Source string `json:"source"`
@@ -43,7 +39,7 @@ func (a *API) List(ctx context.Context, envs func(string) bool) ([]Override, err
 		return nil, err
 	}
 	out := []Override{}
-	for _, env := range sortedKeys(views) {
+	for _, env := range slices.Sorted(maps.Keys(views)) {
 		if envs != nil && !envs(env) {
 			continue
 		}
@@ -62,10 +58,10 @@ func (a *API) listEnv(env string, doc *ruleset.Document, l store.Layer) []Overri
 	}
 	served, _ := l.Apply(doc)
 	var out []Override
-	for _, flag := range sortedKeys(served.Overrides) {
+	for _, flag := range slices.Sorted(maps.Keys(served.Overrides)) {
 		o := served.Overrides[flag]
-		item := Override{Environment: env, Flag: flag, Serve: o.Serve, Reason: o.Reason, By: o.By, At: o.At,
-			Expires: o.Expires, Recovery: o.Recovery, Source: "git", Writeback: WritebackLanded}
+		item := Override{Override: *o, Source: "git", Writeback: WritebackLanded}
+		item.Environment, item.Flag = env, flag
 		if e, ok := l.Entries[flag]; ok && e.Override != nil {
 			item.Source, item.Writeback = "layer", WritebackPending
 			if a.opts.Writeback != nil {
@@ -90,7 +86,7 @@ func (a *API) serveList(w http.ResponseWriter, r *http.Request) {
 	}
 	env := r.URL.Query().Get("env")
 	if env != "" && views[env] == nil {
-		badRequest(w, "env", fmt.Sprintf("unknown environment %q (environments: %s)", env, strings.Join(sortedKeys(views), ", ")))
+		badRequest(w, "env", fmt.Sprintf("unknown environment %q (environments: %s)", env, strings.Join(slices.Sorted(maps.Keys(views)), ", ")))
 		return
 	}
 	if env != "" && !p.may(env) {
@@ -143,7 +139,7 @@ func (a *API) target(w http.ResponseWriter, r *http.Request) (p principal, v *vi
 	}
 	env, flag = r.PathValue("env"), r.PathValue("flag")
 	if v = views[env]; v == nil {
-		badRequest(w, "environment", fmt.Sprintf("unknown environment %q (environments: %s)", env, strings.Join(sortedKeys(views), ", ")))
+		badRequest(w, "environment", fmt.Sprintf("unknown environment %q (environments: %s)", env, strings.Join(slices.Sorted(maps.Keys(views)), ", ")))
 		return p, nil, "", "", false
 	}
 	if !p.may(env) {
@@ -355,13 +351,4 @@ func notLeader(w http.ResponseWriter, leader string) {
 	}
 	httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{
 		"code": CodeNotLeader, "message": msg, "leader": leader}})
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

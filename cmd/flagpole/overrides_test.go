@@ -2,8 +2,8 @@ package main
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -73,8 +73,7 @@ func (r *receiver) overrides() []string {
 }
 
 func sha(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:])
+	return fmt.Sprintf("%x", sha256.Sum256([]byte(s)))
 }
 
 // overrideRepo is the example repository with two notify receivers (their

@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"time"
 
@@ -161,7 +162,7 @@ func (r *Recorder) expiries(env string, doc *ruleset.Document, l store.Layer) {
 	if r.notifier == nil {
 		return
 	}
-	for _, flag := range sortedKeys(served.Overrides) {
+	for _, flag := range slices.Sorted(maps.Keys(served.Overrides)) {
 		o := served.Overrides[flag]
 		if o.Expires == nil || o.Expires.After(now) || o.Expires.Before(r.since.Add(-r.opts.CheckInterval)) {
 			continue
@@ -174,13 +175,4 @@ func (r *Recorder) expiries(env string, doc *ruleset.Document, l store.Layer) {
 		r.notifier.Send(notify.Event{Kind: notify.KindOverride, Action: notify.ActionExpired, Flag: flag,
 			Environment: env, Variant: o.Serve, Who: o.By, Reason: o.Reason, At: *o.Expires})
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

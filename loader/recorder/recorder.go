@@ -13,6 +13,7 @@
 package recorder
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -120,12 +121,9 @@ func New(opts Options) (*Recorder, error) {
 	if opts.Clock == nil {
 		opts.Clock = clockwork.NewRealClock()
 	}
-	if opts.CheckInterval <= 0 {
-		opts.CheckInterval = DefaultCheckInterval
-	}
-	if opts.NotifyDelay <= 0 {
-		opts.NotifyDelay = DefaultNotifyDelay
-	}
+	// Zero or negative durations take the defaults.
+	opts.CheckInterval = cmp.Or(max(opts.CheckInterval, 0), DefaultCheckInterval)
+	opts.NotifyDelay = cmp.Or(max(opts.NotifyDelay, 0), DefaultNotifyDelay)
 	opts.Notify.Registerer = nil
 	if opts.Notify.Clock == nil {
 		opts.Notify.Clock = opts.Clock
