@@ -14,6 +14,7 @@ import (
 
 // pass compares every environment's layer with git once.
 func (r *Recorder) pass(ctx context.Context) {
+	defer r.passes.Add(1)
 	set, ok := r.opts.Settings()
 	if !ok || !r.configure(ctx, set) {
 		return

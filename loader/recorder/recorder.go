@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -108,6 +109,8 @@ type Recorder struct {
 	expired   map[string]bool // expiry notifications sent, by override identity
 	since     time.Time       // when this leader term began
 	stopParts func()          // stops the Writer's and Notifier's workers
+
+	passes atomic.Int64 // passes done, for tests
 }
 
 // New checks opts and applies their defaults.
