@@ -388,8 +388,6 @@ func TestAdminOverrideLeader(t *testing.T) {
 		t.Fatalf("PUT on the leader: %d %v", code, m)
 	}
 	within(t, "the bearer serves it", time.Second, func() bool { return ofrepVariant(t, br) == "off" })
-	// A trigger on the bearer goes through the same layer and is written
-	// back by the leader too.
 	waitFor(t, "the commit", func() bool { return g.commitCount() == before+1 })
 	waitFor(t, "the layer entry dropped", func() bool {
 		_, m := call(t, "GET", standby.url+"/v1/admin/overrides?env=production", adminToken, "")
@@ -401,5 +399,39 @@ func TestAdminOverrideLeader(t *testing.T) {
 	}
 	if strings.Contains(standby.Logs(), "handed to the write-back") {
 		t.Error("the standby wrote back")
+	}
+
+	// A trigger on the bearer, with the remote gone: the bearer serves it at
+	// once; the leader stops before it could write it back; the standby
+	// takes over the lock and the pending write-back (it is in the layer in
+	// Redis) and lands it, once, when the remote is back.
+	away := g.bare + ".away"
+	if err := os.Rename(g.bare, away); err != nil {
+		t.Fatal(err)
+	}
+	resolved := `{"status":"resolved","commonAnnotations":{"summary":"5xx back to normal"}}`
+	if code, m := call(t, "POST", br.url+"/v1/triggers/"+demoTrigger, "", resolved); code != 200 || m["action"] != "clear" || m["cleared"] == false {
+		t.Fatalf("trigger on the bearer: %d %v", code, m)
+	}
+	within(t, "the bearer serves the clear", time.Second, func() bool { return ofrepVariant(t, br) == "on" })
+	waitFor(t, "the leader to hand the clear to its write-back", func() bool {
+		return strings.Count(leader.Logs(), "handed to the write-back") == 2
+	})
+	leader.stop(t)
+	waitFor(t, "the standby to take over", func() bool { return strings.Contains(standby.Logs(), acquired) })
+	if err := os.Rename(away, g.bare); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the clear's commit, by the new leader", func() bool { return g.commitCount() == before+2 })
+	waitFor(t, "git caught up", func() bool {
+		_, m := call(t, "GET", standby.url+"/v1/admin/overrides?env=production", adminToken, "")
+		l, _ := m["overrides"].([]any)
+		return len(l) == 0
+	})
+	if n := g.commitCount(); n != before+2 {
+		t.Errorf("%d commits in all, want two", n-before)
+	}
+	if msg := g.git(g.bare, "log", "-1", "--format=%B", "main"); !strings.Contains(msg, "Requested-by: trigger:checkout-5xx-alert") {
+		t.Errorf("the clear's commit:\n%s", msg)
 	}
 }

@@ -53,6 +53,20 @@ func (r *Recorder) envPass(ctx context.Context, env string, doc *ruleset.Documen
 			h.entry.Seq = e.Seq
 			continue
 		}
+		if e.Override != nil {
+			if probs := ruleset.CheckOverride(doc, e.Override); len(probs) > 0 {
+				// Its flag or variant left git since: such a file would make
+				// the repository invalid. Bearers skip the entry too.
+				id := env + "/" + flag + "/" + e.At.Format(time.RFC3339Nano) + "/unfit"
+				if r.expired[id] {
+					continue
+				}
+				r.expired[id] = true
+				r.log.Warn("recorder: layer entry no longer fits the rule set; not written back",
+					"environment", env, "flag", flag, "problem", probs[0].String())
+				continue
+			}
+		}
 		r.hand(ctx, k, e)
 	}
 	for k, h := range r.handed {

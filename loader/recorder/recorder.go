@@ -106,7 +106,7 @@ type Recorder struct {
 	notifier  *notify.Notifier
 	nCfg      []loader.Notify
 	handed    map[key]*handed
-	expired   map[string]bool // expiry notifications sent, by override identity
+	expired   map[string]bool // expiry notices sent (and unfit entries logged), by identity
 	since     time.Time       // when this leader term began
 	stopParts func()          // stops the Writer's and Notifier's workers
 
