@@ -43,7 +43,7 @@ const MaxReasonBytes = 1000
 const TokenName = "admin-token"
 
 // CodeNotLeader is the error code of a write sent to a standby syncer.
-const CodeNotLeader = "not_leader"
+const CodeNotLeader = httpx.CodeNotLeader
 
 // Write-back states of a listed override.
 const (

@@ -213,14 +213,7 @@ func (a *API) servePut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.write(w, r, env, e, func(version string) any {
-		item := a.listEnv(env, doc, store.Layer{Entries: map[string]store.LayerEntry{flag: e}})
-		var it any
-		for _, i := range item {
-			if i.Flag == flag {
-				i.Source, i.Writeback = "layer", WritebackPending
-				it = i
-			}
-		}
+		it := Override{Override: o, Source: "layer", Writeback: WritebackPending}
 		return map[string]any{"override": it, "version": version}
 	})
 }

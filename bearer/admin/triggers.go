@@ -121,7 +121,7 @@ func (a *API) serveTrigger(w http.ResponseWriter, r *http.Request) {
 	default:
 		f := snap.Document.Flags[t.Flag]
 		if f == nil {
-			httpx.WriteError(w, http.StatusConflict, "conflict", fmt.Sprintf("trigger %s: flag %q is not in %s", t.Name, t.Flag, t.Environment))
+			httpx.WriteError(w, http.StatusConflict, httpx.CodeConflict, fmt.Sprintf("trigger %s: flag %q is not in %s", t.Name, t.Flag, t.Environment))
 			return
 		}
 		serve := t.Variant

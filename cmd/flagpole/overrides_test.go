@@ -435,3 +435,39 @@ func TestAdminOverrideLeader(t *testing.T) {
 		t.Errorf("the clear's commit:\n%s", msg)
 	}
 }
+
+// TestAdminOverrideDirectory: on a plain directory repository the
+// write-back writes the override file (no commit), which the directory
+// source then syncs.
+func TestAdminOverrideDirectory(t *testing.T) {
+	dir := t.TempDir()
+	copyDir(t, exampleRepo(t), dir)
+	d := startDaemonEnv(t, []string{"FLAGPOLE_ADMIN_TOKEN=" + adminToken}, "serve", "--repo", dir)
+	waitFor(t, "the rule set", func() bool { return versionOf(t, d) != "" })
+	url := d.url + "/v1/admin/overrides/staging/debug-panel"
+	if code, m := call(t, "PUT", url, adminToken, `{"serve":"off","reason":"dir mode","by":"bob"}`); code != 200 {
+		t.Fatalf("PUT: %d %v", code, m)
+	}
+	file := dir + "/overrides/staging/debug-panel.yaml"
+	waitFor(t, "the override file", func() bool {
+		b, err := os.ReadFile(file)
+		return err == nil && strings.Contains(string(b), "by: bob")
+	})
+	source := func() any {
+		_, m := call(t, "GET", d.url+"/v1/admin/overrides?env=staging", adminToken, "")
+		for _, o := range m["overrides"].([]any) {
+			if o := o.(map[string]any); o["flag"] == "debug-panel" {
+				return o["source"]
+			}
+		}
+		return nil
+	}
+	waitFor(t, "the directory synced", func() bool { return source() == "git" })
+	if code, m := call(t, "DELETE", url, adminToken, ""); code != 200 {
+		t.Fatalf("DELETE: %d %v", code, m)
+	}
+	waitFor(t, "the file removed and synced", func() bool {
+		_, err := os.Stat(file)
+		return os.IsNotExist(err) && source() == nil
+	})
+}
