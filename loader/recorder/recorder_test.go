@@ -102,8 +102,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // morePasses waits until r has made n more passes.
 func morePasses(t *testing.T, r *Recorder, n int64) {
 	t.Helper()
-	target := r.passes.Load() + n
-	waitFor(t, "more passes", func() bool { return r.passes.Load() >= target })
+	done := func() int64 {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.passes
+	}
+	target := done() + n
+	waitFor(t, "more passes", func() bool { return done() >= target })
 }
 
 func offEntry(at time.Time, expires *time.Time) store.LayerEntry {
