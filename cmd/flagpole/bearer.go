@@ -45,17 +45,17 @@ func runBearer(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return fail(stderr, "bearer", err)
 	}
-	ls, ok := st.(layerStore)
+	ls, ok := st.(roleLayerStore)
 	if !ok {
 		return fail(stderr, "bearer", fmt.Errorf("store %T has no override layer", st))
 	}
-	api, err := newAdmin(ls, nil, nil, logger)
+	api, err := newRoleAdmin(ls, nil, nil, logger)
 	if err != nil {
 		return fail(stderr, "bearer", err)
 	}
 	// Triggers only: the admin API is the syncer's (serve, sync).
 	h := surface.Handler(surface.Options{Bearer: b, Store: st, Gatherer: reg, Admin: api,
-		StatusExtra: statusExtra(api, nil, logger)})
+		StatusExtra: roleStatusExtra(api, nil, logger)})
 	ln, err := listen(c.listen)
 	if err != nil {
 		return fail(stderr, "bearer", err)

@@ -196,7 +196,7 @@ func (r *repoFlags) newSyncRole(ctx context.Context, redisURL string, logger *sl
 		return nil, err
 	}
 	reg := newRegistry()
-	ls, ok := st.(layerStore)
+	ls, ok := st.(roleLayerStore)
 	if !ok {
 		st.Close()
 		return nil, fmt.Errorf("store %T has no override layer", st)
@@ -217,7 +217,7 @@ func (r *repoFlags) newSyncRole(ctx context.Context, redisURL string, logger *sl
 	if redisURL != "" {
 		leading = sy.Leading
 	}
-	api, err := newAdmin(ls, rec, leading, logger)
+	api, err := newRoleAdmin(ls, rec, leading, logger)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -229,7 +229,7 @@ func (r *repoFlags) newSyncRole(ctx context.Context, redisURL string, logger *sl
 // API when b is not nil.
 func (role *syncRole) handler(b *bearer.Server) http.Handler {
 	o := surface.Options{Syncer: role.sy, Store: role.store, Gatherer: role.reg, Webhook: role.webhook,
-		Admin: role.admin, AdminAPI: true, StatusExtra: statusExtra(role.admin, role.rec, role.logger)}
+		Admin: role.admin, AdminAPI: true, StatusExtra: roleStatusExtra(role.admin, role.rec, role.logger)}
 	if b != nil {
 		o.Bearer = b
 	}

@@ -19,12 +19,12 @@ import (
 	"github.com/flagpole/flagpole/store"
 )
 
-// adminTokenEnv names the environment variable that holds an admin
+// serverAdminTokenEnv names the environment variable that holds an admin
 // credential for every environment on serve and sync.
-const adminTokenEnv = "FLAGPOLE_ADMIN_TOKEN"
+const serverAdminTokenEnv = "FLAGPOLE_ADMIN_TOKEN"
 
-// layerStore is a store with an override layer; both of openStore's are.
-type layerStore interface {
+// roleLayerStore is a store with an override layer; both of openStore's are.
+type roleLayerStore interface {
 	store.Store
 	store.Overrider
 }
@@ -32,7 +32,7 @@ type layerStore interface {
 // newRecorder builds the leader's write-back and notifications for the
 // repository src reads: commits to the git remote, or files written in a
 // plain directory.
-func (r *repoFlags) newRecorder(src source.Source, st layerStore, sy func() *syncer.Syncer, reg prometheus.Registerer, logger *slog.Logger) (*recorder.Recorder, error) {
+func (r *repoFlags) newRecorder(src source.Source, st roleLayerStore, sy func() *syncer.Syncer, reg prometheus.Registerer, logger *slog.Logger) (*recorder.Recorder, error) {
 	remote := ""
 	newWriter := func(wb loader.Writeback, onLanded func(writeback.Landed)) (*writeback.Writer, error) {
 		opts := writeback.Options{Branch: wb.Branch, Author: wb.Author, Logger: logger, OnLanded: onLanded}
@@ -68,10 +68,10 @@ func (r *repoFlags) newRecorder(src source.Source, st layerStore, sy func() *syn
 	})
 }
 
-// newAdmin builds the admin API and triggers of a role. leading is nil
+// newRoleAdmin builds the admin API and triggers of a role. leading is nil
 // for a role that always may write.
-func newAdmin(st layerStore, rec *recorder.Recorder, leading func() bool, logger *slog.Logger) (*admin.API, error) {
-	opts := admin.Options{Store: st, AdminToken: os.Getenv(adminTokenEnv), Logger: logger}
+func newRoleAdmin(st roleLayerStore, rec *recorder.Recorder, leading func() bool, logger *slog.Logger) (*admin.API, error) {
+	opts := admin.Options{Store: st, AdminToken: os.Getenv(serverAdminTokenEnv), Logger: logger}
 	if leading != nil {
 		opts.Leader = func(ctx context.Context) (bool, string) {
 			if leading() {
@@ -94,10 +94,10 @@ func newAdmin(st layerStore, rec *recorder.Recorder, leading func() bool, logger
 	return admin.New(opts)
 }
 
-// statusExtra is what GET /v1/status adds to the bearer's or the syncer's
+// roleStatusExtra is what GET /v1/status adds to the bearer's or the syncer's
 // status: the overrides in force per environment and, on the leader, the
 // pending write-backs.
-func statusExtra(api *admin.API, rec *recorder.Recorder, logger *slog.Logger) func(ctx context.Context) map[string]any {
+func roleStatusExtra(api *admin.API, rec *recorder.Recorder, logger *slog.Logger) func(ctx context.Context) map[string]any {
 	type item struct {
 		Flag    string `json:"flag"`
 		Serve   string `json:"serve"`
