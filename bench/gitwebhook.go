@@ -50,6 +50,20 @@ func newGitRepo(dir, example string) (*gitrepo.Remote, error) {
 	return r, nil
 }
 
+// gitScenario makes a temporary directory for scenario holding a bare
+// remote with the example repository; cleanup removes it.
+func gitScenario(cfg *config, scenario string) (dir string, repo *gitrepo.Remote, cleanup func(), err error) {
+	dir, cleanup, err = tempDir(scenario)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if repo, err = newGitRepo(dir, cfg.example); err != nil {
+		cleanup()
+		return "", nil, nil, err
+	}
+	return dir, repo, cleanup, nil
+}
+
 // deliver posts a signed push webhook and checks that it was accepted.
 func deliver(client *http.Client, url string) error {
 	mac := hmac.New(sha256.New, []byte(webhookSecret))
@@ -77,15 +91,11 @@ func deliver(client *http.Client, url string) error {
 // webhook → SDK subscription, under flagpole serve following the remote
 // with polling effectively off.
 func runGitWebhook(ctx context.Context, cfg *config) ([]*report, error) {
-	dir, cleanup, err := tempDir("git-webhook")
+	dir, repo, cleanup, err := gitScenario(cfg, "git-webhook")
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
-	repo, err := newGitRepo(dir, cfg.example)
-	if err != nil {
-		return nil, err
-	}
 	tog, err := newToggler(repo.Work)
 	if err != nil {
 		return nil, err

@@ -24,6 +24,12 @@ type LayerEntry struct {
 	// they default to the Override's at and by.
 	At time.Time `json:"at"`
 	By string    `json:"by,omitempty"`
+	// Requester is who asked for the entry (an admin key's name, a
+	// trigger), for the write-back commit's trailer; "" means By.
+	Requester string `json:"requester,omitempty"`
+	// Reason is why a tombstone was made; a set entry's reason is its
+	// Override's.
+	Reason string `json:"reason,omitempty"`
 	// Seq is the layer counter's value when the entry was stored; the store
 	// assigns it (a value given to SetOverride is ignored).
 	Seq uint64 `json:"seq"`

@@ -65,7 +65,10 @@ type Snapshot struct {
 	Version     string            `json:"version"` // equals Document.Version
 	Document    *ruleset.Document `json:"document"`
 	Keys        []Key             `json:"keys"`
-	Published   time.Time         `json:"published"`
+	// Triggers are the inbound alert URLs (tokens hashed) whose flag is in
+	// this environment. Like keys, they never leave the bearer.
+	Triggers  []Trigger `json:"triggers,omitempty"`
+	Published time.Time `json:"published"`
 }
 
 // Change announces that an environment has a new snapshot, a changed
@@ -92,6 +95,9 @@ type SyncStatus struct {
 	LastSync  time.Time            `json:"last_sync"`
 	LastError *SyncError           `json:"last_error,omitempty"`
 	Envs      map[string]EnvStatus `json:"environments,omitempty"`
+	// Leader is the advertised HTTP address of the syncer that wrote this
+	// status (the leader), for the admin API of a standby to point at.
+	Leader string `json:"leader,omitempty"`
 }
 
 // EnvStatus is one environment's published version.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/flagpole/flagpole/bearer"
 	"github.com/flagpole/flagpole/internal/redact"
+	"github.com/flagpole/flagpole/internal/surface"
 )
 
 // runBearer runs a bearer alone: it serves the rule sets a syncer publishes
@@ -44,7 +45,22 @@ func runBearer(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return fail(stderr, "bearer", err)
 	}
+	ls, ok := st.(roleLayerStore)
+	if !ok {
+		return fail(stderr, "bearer", fmt.Errorf("store %T has no override layer", st))
+	}
+	api, err := newRoleAdmin(ls, nil, nil, logger)
+	if err != nil {
+		return fail(stderr, "bearer", err)
+	}
+	// Triggers only: the admin API is the syncer's (serve, sync).
+	h := surface.Handler(surface.Options{Bearer: b, Store: st, Gatherer: reg, Admin: api,
+		StatusExtra: roleStatusExtra(api, nil, logger)})
+	ln, err := listen(c.listen)
+	if err != nil {
+		return fail(stderr, "bearer", err)
+	}
 	logger.Info("flagpole bearer starting", "version", version, "redis", redact.URL(*redisURL))
-	err = runAll(ctx, b.Run, func(ctx context.Context) error { return serveBearer(ctx, c.listen, b, nil, logger) })
+	err = runAll(ctx, b.Run, func(ctx context.Context) error { return serveBearer(ctx, ln, b, h, logger) })
 	return finish(stderr, "bearer", err)
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -45,8 +46,18 @@ var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 // waits until it logs the address it bound. t.Cleanup stops it.
 func startDaemon(t *testing.T, args ...string) *daemon {
 	t.Helper()
+	return startDaemonEnv(t, nil, args...)
+}
+
+// startDaemonEnv is startDaemon with env (NAME=value) added to the
+// process's environment.
+func startDaemonEnv(t *testing.T, env []string, args ...string) *daemon {
+	t.Helper()
 	args = append(args, "--listen", "127.0.0.1:0")
 	d := &daemon{cmd: exec.Command(binary, args...), done: make(chan struct{})}
+	if env != nil {
+		d.cmd.Env = append(os.Environ(), env...)
+	}
 	stderr, err := d.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/flagpole/flagpole/bearer"
+	"github.com/flagpole/flagpole/bearer/admin"
 	"github.com/flagpole/flagpole/internal/surface"
+	"github.com/flagpole/flagpole/loader/recorder"
 	"github.com/flagpole/flagpole/loader/source"
 	"github.com/flagpole/flagpole/loader/syncer"
 	"github.com/flagpole/flagpole/store"
@@ -64,6 +66,7 @@ type repoFlags struct {
 	cacheDir      string
 	sshKey        string
 	webhookSecret string
+	advertise     string
 }
 
 func (r *repoFlags) register(fs *flag.FlagSet) {
@@ -75,6 +78,7 @@ func (r *repoFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.cacheDir, "cache-dir", "", "where to keep the git clone between runs (default: a temporary directory)")
 	fs.StringVar(&r.sshKey, "ssh-key", "", "private key file for ssh:// URLs (default: the ssh agent)")
 	fs.StringVar(&r.webhookSecret, "webhook-secret", "", "secret of POST /v1/hooks/git (GitHub/Gitea HMAC or GitLab token); without it the webhook is off")
+	fs.StringVar(&r.advertise, "advertise", "", "HTTP address (host:port or URL) by which other processes reach this one; the leading syncer records it so that standbys name it in not_leader answers (default: --listen)")
 }
 
 // check reports what is wrong with the positional arguments and --repo of
@@ -149,10 +153,19 @@ func (cmd syncCommand) start(ctx context.Context, args []string, stderr io.Write
 	if err != nil {
 		return nil, c, nil, "", usageError(fs, stderr, err)
 	}
-	role, err = r.newSyncRole(ctx, redisURL, logger)
+	ln, err := listen(c.listen)
 	if err != nil {
 		return nil, c, nil, "", fail(stderr, cmd.name, err)
 	}
+	if r.advertise == "" {
+		r.advertise = ln.Addr().String()
+	}
+	role, err = r.newSyncRole(ctx, redisURL, logger)
+	if err != nil {
+		ln.Close()
+		return nil, c, nil, "", fail(stderr, cmd.name, err)
+	}
+	role.ln = ln
 	return role, c, logger, redisURL, exitOK
 }
 
@@ -164,6 +177,10 @@ type syncRole struct {
 	sy      *syncer.Syncer
 	reg     *prometheus.Registry
 	webhook http.Handler // nil without --webhook-secret
+	ln      net.Listener // bound to --listen
+	rec     *recorder.Recorder
+	admin   *admin.API
+	logger  *slog.Logger
 }
 
 // newSyncRole opens the repository and the store (Redis when redisURL is
@@ -179,18 +196,40 @@ func (r *repoFlags) newSyncRole(ctx context.Context, redisURL string, logger *sl
 		return nil, err
 	}
 	reg := newRegistry()
-	sy, err := syncer.New(syncer.Options{Source: src, Store: st, Locker: locker, Registerer: reg, Logger: logger})
+	ls, ok := st.(roleLayerStore)
+	if !ok {
+		st.Close()
+		return nil, fmt.Errorf("store %T has no override layer", st)
+	}
+	var sy *syncer.Syncer
+	rec, err := r.newRecorder(src, ls, func() *syncer.Syncer { return sy }, reg, logger)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	return &syncRole{src: src, store: st, sy: sy, reg: reg, webhook: r.webhook(sy.Trigger)}, nil
+	sy, err = syncer.New(syncer.Options{Source: src, Store: st, Locker: locker, Registerer: reg, Logger: logger,
+		OnError: rec.SyncError, WhileLeading: func(ctx context.Context) { _ = rec.Run(ctx) }, Advertise: r.advertise})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	var leading func() bool
+	if redisURL != "" {
+		leading = sy.Leading
+	}
+	api, err := newRoleAdmin(ls, rec, leading, logger)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &syncRole{src: src, store: st, sy: sy, reg: reg, webhook: r.webhook(sy.Trigger), rec: rec, admin: api, logger: logger}, nil
 }
 
 // handler is the HTTP surface of a role that runs a syncer, with b's SDK
 // API when b is not nil.
 func (role *syncRole) handler(b *bearer.Server) http.Handler {
-	o := surface.Options{Syncer: role.sy, Store: role.store, Gatherer: role.reg, Webhook: role.webhook}
+	o := surface.Options{Syncer: role.sy, Store: role.store, Gatherer: role.reg, Webhook: role.webhook,
+		Admin: role.admin, AdminAPI: true, StatusExtra: roleStatusExtra(role.admin, role.rec, role.logger)}
 	if b != nil {
 		o.Bearer = b
 	}
@@ -229,30 +268,36 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
-// serveHTTP serves h on addr until ctx is done, then shuts down gracefully.
-func serveHTTP(ctx context.Context, addr string, h http.Handler, logger *slog.Logger) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: bearer.DefaultIdleTimeout}
-	return listenAndServe(ctx, addr, srv, nil, logger)
+// listen binds addr (":0" picks a free port), so that the address is
+// known (to advertise) before anything starts.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	return ln, nil
 }
 
-// serveBearer serves h (b's API when h is nil) on addr with b's timeouts
+// serveHTTP serves h on ln until ctx is done, then shuts down gracefully.
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: bearer.DefaultIdleTimeout}
+	return serveOn(ctx, ln, srv, nil, logger)
+}
+
+// serveBearer serves h (b's API when h is nil) on ln with b's timeouts
 // and connection limits until ctx is done, then shuts down gracefully.
-func serveBearer(ctx context.Context, addr string, b *bearer.Server, h http.Handler, logger *slog.Logger) error {
+func serveBearer(ctx context.Context, ln net.Listener, b *bearer.Server, h http.Handler, logger *slog.Logger) error {
 	srv := b.HTTPServer()
 	if h != nil {
 		srv.Handler = h
 	}
-	return listenAndServe(ctx, addr, srv, b.Listener, logger)
+	return serveOn(ctx, ln, srv, b.Listener, logger)
 }
 
-// listenAndServe serves srv on addr, through wrap(listener) when wrap is
-// not nil. It logs the address actually bound (which differs from addr for
-// ":0").
-func listenAndServe(ctx context.Context, addr string, srv *http.Server, wrap func(net.Listener) net.Listener, logger *slog.Logger) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", addr, err)
-	}
+// serveOn serves srv on ln, through wrap(ln) when wrap is not nil. It logs
+// the address actually bound (which differs from --listen for ":0").
+func serveOn(ctx context.Context, ln net.Listener, srv *http.Server, wrap func(net.Listener) net.Listener, logger *slog.Logger) error {
+	addr := ln.Addr().String()
 	if wrap != nil {
 		ln = wrap(ln)
 	}

@@ -17,7 +17,7 @@ const serveArgs = "--repo DIR|URL [--branch B] [--listen ADDR] [--redis URL]"
 // serve the same rule sets.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var lim limitFlags
-	role, c, logger, redisURL, code := syncCommand{
+	role, _, logger, redisURL, code := syncCommand{
 		name: "serve", usage: serveArgs, listen: "127.0.0.1:8080",
 		redisUsage: "Redis URL (redis://, rediss://, unix://, redis+sentinel://, redis+cluster://); default: in-memory store",
 		limits:     &lim,
@@ -34,7 +34,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	err = runAll(ctx,
 		role.sy.Run,
 		b.Run,
-		func(ctx context.Context) error { return serveBearer(ctx, c.listen, b, role.handler(b), logger) },
+		func(ctx context.Context) error { return serveBearer(ctx, role.ln, b, role.handler(b), logger) },
 	)
 	return finish(stderr, "serve", err)
 }

@@ -12,7 +12,7 @@ import (
 // Any number may run: one holds the leader lock and publishes, the others
 // wait to take over. Its HTTP port serves status, metrics and the webhook.
 func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	role, c, logger, redisURL, code := syncCommand{
+	role, _, logger, redisURL, code := syncCommand{
 		name: "sync", usage: "--repo DIR|URL --redis URL [--branch B] [--listen ADDR]", listen: "127.0.0.1:8081",
 		redisUsage:    "Redis URL that the bearers read (required)",
 		redisRequired: errors.New("--redis is required: a syncer alone publishes to Redis (use serve for one process)"),
@@ -22,6 +22,6 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer role.store.Close()
 	logger.Info("flagpole sync starting", "version", version, "source", role.src.String(), "redis", redact.URL(redisURL))
-	err := runAll(ctx, role.sy.Run, func(ctx context.Context) error { return serveHTTP(ctx, c.listen, role.handler(nil), logger) })
+	err := runAll(ctx, role.sy.Run, func(ctx context.Context) error { return serveHTTP(ctx, role.ln, role.handler(nil), logger) })
 	return finish(stderr, "sync", err)
 }

@@ -18,9 +18,11 @@ const (
 	CodeForbidden        = "forbidden"          // 403
 	CodeNotFound         = "not_found"          // 404
 	CodeMethodNotAllowed = "method_not_allowed" // 405
+	CodeConflict         = "conflict"           // 409
 	CodeTooLarge         = "too_large"          // 413
 	CodeInternal         = "internal"           // 500
 	CodeNotReady         = "not_ready"          // 503
+	CodeNotLeader        = "not_leader"         // 503, a write sent to a standby syncer
 )
 
 // ErrorBody is the JSON error envelope. Clients (the Go SDK, the CLI)

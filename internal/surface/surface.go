@@ -1,9 +1,10 @@
 // Package surface assembles the HTTP surface of a flagpole process: the
 // operational routes every role serves (GET /v1/status, /healthz, /readyz,
 // /metrics), the git push webhook of a role that runs a syncer, and the
-// bearer's SDK API when the process runs one. `flagpole serve`, `sync` and
-// `bearer` all mount their handlers here, so that a route added once (the
-// admin API next) is served the same way by every role that has its parts.
+// bearer's SDK API when the process runs one, the alert triggers and the
+// admin API. `flagpole serve`, `sync` and `bearer` all mount their handlers
+// here, so that a route added once is served the same way by every role
+// that has its parts.
 package surface
 
 import (
@@ -37,6 +38,14 @@ type Syncer interface {
 	Status() store.SyncStatus
 }
 
+// Admin serves the override routes; *admin.API is one.
+type Admin interface {
+	// Handle registers the admin API (/v1/admin/overrides...).
+	Handle(m *httpx.Mux)
+	// HandleTriggers registers POST /v1/triggers/{token}.
+	HandleTriggers(m *httpx.Mux)
+}
+
 // Pinger tells whether the store answers; every store.Store is one.
 type Pinger interface {
 	Environments(ctx context.Context) ([]string, error)
@@ -60,6 +69,13 @@ type Options struct {
 	Webhook http.Handler
 	// MaxBodyBytes caps webhook bodies. Zero: 1 MiB.
 	MaxBodyBytes int64
+	// Admin serves the alert triggers and, with AdminAPI, the admin API.
+	// Zero: neither route.
+	Admin    Admin
+	AdminAPI bool
+	// StatusExtra, when set, adds its fields to the JSON object of
+	// GET /v1/status (the overrides and pending write-backs).
+	StatusExtra func(ctx context.Context) map[string]any
 }
 
 // Handler returns the process's HTTP surface. Errors are the JSON envelope
@@ -75,14 +91,24 @@ func Handler(o Options) http.Handler {
 	m := httpx.NewMux()
 	m.Handle("GET", "/healthz", http.HandlerFunc(healthz))
 	m.Handle("GET", "/metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
+	status := syncStatus(o.Syncer)
 	switch {
 	case o.Bearer != nil:
-		m.Handle("GET", "/v1/status", o.Bearer.StatusHandler())
+		status = o.Bearer.StatusHandler()
 		m.Handle("GET", "/readyz", o.Bearer.ReadyHandler())
 		m.Fallback(o.Bearer.API())
 	default:
-		m.Handle("GET", "/v1/status", syncStatus(o.Syncer))
 		m.Handle("GET", "/readyz", storeReady(o.Store))
+	}
+	if o.StatusExtra != nil {
+		status = extend(status, o.StatusExtra)
+	}
+	m.Handle("GET", "/v1/status", status)
+	if o.Admin != nil {
+		o.Admin.HandleTriggers(m)
+		if o.AdminAPI {
+			o.Admin.Handle(m)
+		}
 	}
 	if o.Webhook != nil {
 		m.Handle("POST", "/v1/hooks/git", http.MaxBytesHandler(o.Webhook, o.MaxBodyBytes))

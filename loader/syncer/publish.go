@@ -46,6 +46,9 @@ func (s *Syncer) handle(ctx context.Context, u source.Update) {
 		return
 	}
 	s.good, s.goodID, s.published = s.snapshots(repo, rev), rev.ID, false
+	s.mu.Lock()
+	s.settings, s.hasSettings = repo.Settings, true
+	s.mu.Unlock()
 	if err := s.publish(ctx, true); err != nil {
 		s.fail(ctx, ReasonPublish, rev.ID, err, nil)
 		return
@@ -72,7 +75,14 @@ func (s *Syncer) snapshots(repo *loader.Repo, rev source.Revision) []*store.Snap
 				keys = append(keys, k)
 			}
 		}
-		snaps = append(snaps, &store.Snapshot{Environment: env, Version: doc.Version, Document: doc, Keys: keys, Published: now})
+		var triggers []store.Trigger
+		for _, t := range repo.Settings.Triggers {
+			if t.Environment == env {
+				triggers = append(triggers, t)
+			}
+		}
+		snaps = append(snaps, &store.Snapshot{Environment: env, Version: doc.Version, Document: doc, Keys: keys,
+			Triggers: triggers, Published: now})
 	}
 	return snaps
 }

@@ -18,11 +18,13 @@ import (
 	"log/slog"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/flagpole/flagpole/loader"
 	"github.com/flagpole/flagpole/loader/source"
 	"github.com/flagpole/flagpole/store"
 )
@@ -56,6 +58,15 @@ type Options struct {
 	// notifications. A retry failing the same way is not new. It runs on
 	// the sync goroutine and must not block.
 	OnError func(reason string, e store.SyncError)
+	// WhileLeading, when set, runs in its own goroutine for as long as the
+	// syncer leads (holds the lock), with a context that ends when it stops
+	// leading: the leader-only work that follows the sync, such as the
+	// write-back of the override layer. Nil: nothing.
+	WhileLeading func(ctx context.Context)
+	// Advertise is this process's HTTP address as others reach it; the
+	// leader records it in the status (SyncStatus.Leader) so that a
+	// standby can name the leader. "": not recorded.
+	Advertise string
 }
 
 // Syncer publishes valid revisions of a flags repository to a store.
@@ -73,8 +84,12 @@ type Syncer struct {
 	dirty     bool              // status not yet written to the store
 	failedBy  string            // reason of the error in the status, if any
 
-	mu     sync.Mutex // guards status
-	status store.SyncStatus
+	mu          sync.Mutex // guards status and settings
+	status      store.SyncStatus
+	settings    loader.Settings // of the last good revision
+	hasSettings bool
+
+	leading atomic.Bool
 }
 
 // New checks opts and registers the metrics.
@@ -105,6 +120,18 @@ func New(opts Options) (*Syncer, error) {
 	}
 	return s, nil
 }
+
+// Settings returns the flagpole.yaml settings of the last good revision,
+// and false until a revision has been loaded.
+func (s *Syncer) Settings() (loader.Settings, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.settings, s.hasSettings
+}
+
+// Leading reports whether this syncer holds the leader lock now (always
+// true while a syncer without a Locker runs).
+func (s *Syncer) Leading() bool { return s.leading.Load() }
 
 // Trigger asks the source for an immediate check, as a push webhook does.
 func (s *Syncer) Trigger() { s.opts.Source.Trigger() }
@@ -183,10 +210,18 @@ func (s *Syncer) lead(ctx context.Context) error {
 	s.work.Lock()
 	s.good, s.goodID, s.published = nil, "", false
 	s.work.Unlock()
+	s.mu.Lock()
+	s.status.Leader = s.opts.Advertise
+	s.mu.Unlock()
+	s.leading.Store(true)
+	defer s.leading.Store(false)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { s.checkLoop(ctx) })
+	if s.opts.WhileLeading != nil {
+		wg.Go(func() { s.opts.WhileLeading(ctx) })
+	}
 	err := s.opts.Source.Run(ctx, s.handle)
 	cancel()
 	wg.Wait()

@@ -229,6 +229,13 @@ func New(opts Options) (*Writer, error) {
 	return w, nil
 }
 
+// Collectors returns the Writer's metrics (the pending gauge and the
+// failure counter), for a caller that registers them itself (with
+// Options.Registerer nil) and unregisters them when it replaces the Writer.
+func (w *Writer) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{w.pendingG, w.failures}
+}
+
 // Close releases the clone that New opened. Call it after Run returns.
 func (w *Writer) Close() error {
 	w.closeClone()
