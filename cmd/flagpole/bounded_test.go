@@ -30,6 +30,7 @@ func aliasBomb() string {
 // stay small, anonymous callers see locations but no messages, and
 // `flagpole validate` still lists every problem.
 func TestValidationErrorsAreBounded(t *testing.T) {
+	t.Parallel() // a daemon that mostly waits: overlap it with the others
 	const bound = 256 << 10
 	srv := redistest.Start(t)
 	dir := t.TempDir()
@@ -103,6 +104,7 @@ func regexBomb(n int) string {
 // serving, the status names the file and field) and the attribute gets a
 // 400 naming it.
 func TestEvaluationCostIsBounded(t *testing.T) {
+	t.Parallel() // a daemon that mostly waits: overlap it with the others
 	dir := t.TempDir()
 	copyDir(t, exampleRepo(t), dir)
 	d := startDaemon(t, "serve", "--repo", dir)

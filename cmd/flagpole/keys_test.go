@@ -35,6 +35,7 @@ func newKeyOutput(t *testing.T, prefix string, args ...string) (key, entry strin
 }
 
 func TestKeysNewKinds(t *testing.T) {
+	t.Parallel() // many short runs of the binary: overlap them with the other tests
 	tests := []struct {
 		name, prefix string
 		args         []string
@@ -94,6 +95,7 @@ func TestKeysNewUsage(t *testing.T) {
 // TestKeysNewEntriesValidate pastes what `keys new` prints into a
 // repository made by `init`, which must then validate.
 func TestKeysNewEntriesValidate(t *testing.T) {
+	t.Parallel() // many short runs of the binary: overlap them with the other tests
 	dir := t.TempDir()
 	if r := flagpole(t, "", nil, "init", dir); r.code != exitOK {
 		t.Fatalf("init: exit %d\n%s", r.code, r.stderr)

@@ -129,6 +129,7 @@ func checkRevoked(t *testing.T, d *daemon, stream <-chan struct{}) {
 // bearer started afterwards, the staging key must stop working, its stream
 // end and the environment leave /v1/status and the store.
 func TestRemovedEnvironmentIsRevoked(t *testing.T) {
+	t.Parallel() // a daemon that mostly waits: overlap it with the others
 	t.Run("serve", func(t *testing.T) {
 		dir := twoEnvRepo(t)
 		d := startDaemon(t, "serve", "--repo", dir)
@@ -185,6 +186,7 @@ func redisClient(t *testing.T, srv *redistest.Server) *redis.Client {
 // Redis: the syncer's periodic check must republish it, and a bearer
 // started while it is missing must not report ready (nor serve without it).
 func TestLostSnapshotIsRepaired(t *testing.T) {
+	t.Parallel() // a daemon that mostly waits: overlap it with the others
 	srv := redistest.Start(t)
 	rdb := redisClient(t, srv)
 	ctx := context.Background()

@@ -16,6 +16,7 @@ import (
 // leader hands over to the standby, and a Redis restart (which empties it)
 // is survived: bearers keep serving, the syncer republishes.
 func TestSplitDeployment(t *testing.T) {
+	t.Parallel() // a daemon that mostly waits: overlap it with the others
 	redis := redistest.Start(t)
 	dir := t.TempDir()
 	copyDir(t, exampleRepo(t), dir)
