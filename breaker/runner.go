@@ -170,6 +170,7 @@ func (r *Runner) lead(ctx context.Context, lock store.Lock) {
 		r.state.Reset()
 		r.log.Info("breaker: no longer leading")
 	}()
+	r.Tick(ctx) // at once on taking the lead
 	t := r.opts.Clock.NewTicker(r.opts.Interval)
 	defer t.Stop()
 	for {
@@ -179,17 +180,9 @@ func (r *Runner) lead(ctx context.Context, lock store.Lock) {
 		case <-lock.Lost():
 			r.log.Warn("breaker: leader lock lost; standing by")
 			return
-		default:
-		}
-		r.Tick(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-lock.Lost():
-			r.log.Warn("breaker: leader lock lost; standing by")
-			return
 		case <-t.Chan():
 		}
+		r.Tick(ctx)
 	}
 }
 

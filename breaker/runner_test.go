@@ -117,6 +117,30 @@ func (f *runnerFixture) calls(t *testing.T, flag string, c store.Counts) {
 	}
 }
 
+// set stores e in production's layer, as the admin API would.
+func (f *runnerFixture) set(t *testing.T, e store.LayerEntry) {
+	t.Helper()
+	if _, err := f.st.SetOverride(context.Background(), "production", e); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// failTick adds 50 failing and 50 good calls of checkout and ticks r once.
+func (f *runnerFixture) failTick(t *testing.T, r *Runner) {
+	t.Helper()
+	f.calls(t, "checkout", store.Counts{Success: 50, Failure: 50})
+	r.Tick(context.Background())
+}
+
+// wantTrip fails the test, saying what, unless checkout's layer entry is
+// a set override.
+func (f *runnerFixture) wantTrip(t *testing.T, what string) {
+	t.Helper()
+	if e, _ := f.entry(t, "checkout"); e.Override == nil {
+		t.Fatalf("%s: %+v", what, e)
+	}
+}
+
 func (f *runnerFixture) entry(t *testing.T, flag string) (store.LayerEntry, bool) {
 	t.Helper()
 	l, err := f.st.Layer(context.Background(), "production")
@@ -169,8 +193,7 @@ func TestRunnerRecoversAndClears(t *testing.T) {
 	f := newRunnerFixture(t)
 	r := f.runner(t)
 	ctx := context.Background()
-	f.calls(t, "checkout", store.Counts{Success: 50, Failure: 50})
-	r.Tick(ctx)
+	f.failTick(t, r)
 	f.clock.Advance(7 * time.Minute) // cap 30, healthy traffic
 	f.calls(t, "checkout", store.Counts{Success: 100})
 	r.Tick(ctx)
@@ -188,23 +211,17 @@ func TestRunnerRecoversAndClears(t *testing.T) {
 	}
 	// Recovered by the breaker itself: no hold-off, a new failure trips.
 	f.clock.Advance(time.Second)
-	f.calls(t, "checkout", store.Counts{Success: 50, Failure: 50})
-	r.Tick(ctx)
-	if e, _ := f.entry(t, "checkout"); e.Override == nil {
-		t.Fatalf("no trip after recovery: %+v", e)
-	}
+	f.failTick(t, r)
+	f.wantTrip(t, "no trip after recovery")
 }
 
 func TestRunnerRespectsAPersonsClear(t *testing.T) {
 	f := newRunnerFixture(t)
 	r := f.runner(t)
 	ctx := context.Background()
-	f.calls(t, "checkout", store.Counts{Success: 50, Failure: 50})
-	r.Tick(ctx)
+	f.failTick(t, r)
 	f.clock.Advance(10 * time.Second)
-	if _, err := f.st.SetOverride(ctx, "production", store.LayerEntry{Flag: "checkout", At: f.clock.Now(), By: "alice"}); err != nil {
-		t.Fatal(err)
-	}
+	f.set(t, store.LayerEntry{Flag: "checkout", At: f.clock.Now(), By: "alice"})
 	r.Tick(ctx)
 	if e, _ := f.entry(t, "checkout"); e.Override != nil || e.By != "alice" {
 		t.Fatalf("the breaker undid alice's clear: %+v", e)
@@ -216,23 +233,16 @@ func TestRunnerRespectsAPersonsClear(t *testing.T) {
 		t.Fatalf("re-tripped within the window of alice's clear: %+v", e)
 	}
 	f.clock.Advance(2 * time.Second)
-	f.calls(t, "checkout", store.Counts{Success: 50, Failure: 50})
-	r.Tick(ctx)
-	if e, _ := f.entry(t, "checkout"); e.Override == nil {
-		t.Fatalf("failures after the clear's window did not trip: %+v", e)
-	}
+	f.failTick(t, r)
+	f.wantTrip(t, "failures after the clear's window did not trip")
 }
 
 func TestRunnerLeavesAPersonsOverride(t *testing.T) {
 	f := newRunnerFixture(t)
 	r := f.runner(t)
-	ctx := context.Background()
 	o := &ruleset.Override{Flag: "checkout", Serve: "on", By: "alice", At: t0}
-	if _, err := f.st.SetOverride(ctx, "production", store.LayerEntry{Flag: "checkout", Override: o}); err != nil {
-		t.Fatal(err)
-	}
-	f.calls(t, "checkout", store.Counts{Success: 50, Failure: 50})
-	r.Tick(ctx)
+	f.set(t, store.LayerEntry{Flag: "checkout", Override: o})
+	f.failTick(t, r)
 	if e, _ := f.entry(t, "checkout"); e.Override == nil || e.Override.By != "alice" {
 		t.Fatalf("alice's override was replaced: %+v", e)
 	}

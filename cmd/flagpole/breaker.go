@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -59,22 +60,16 @@ func runBreaker(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	c.register(fs, "127.0.0.1:8082")
 	redisURL := fs.String("redis", "", "Redis URL the syncer and the bearers use (required)")
 	interval := fs.Duration("interval", breaker.DefaultInterval, breakerIntervalUsage)
-	pos, err := parse(fs, args)
-	switch {
-	case err != nil:
-	case len(pos) > 0:
-		err = fmt.Errorf("unexpected argument %q", pos[0])
-	case *redisURL == "":
-		err = errors.New("--redis is required: a breaker alone reads rule sets and counts from Redis (serve runs one in process)")
-	case *interval <= 0:
-		err = errors.New("--interval must be positive")
-	}
-	if err != nil {
-		return usageError(fs, stderr, err)
-	}
-	logger, err := c.logger(stderr)
-	if err != nil {
-		return usageError(fs, stderr, err)
+	logger, code := parseRedisRole(fs, args, &c, redisURL,
+		"--redis is required: a breaker alone reads rule sets and counts from Redis (serve runs one in process)",
+		func() error {
+			if *interval <= 0 {
+				return errors.New("--interval must be positive")
+			}
+			return nil
+		})
+	if logger == nil {
+		return code
 	}
 	st, locker, err := openStore(ctx, *redisURL, logger)
 	if err != nil {
@@ -98,6 +93,29 @@ func runBreaker(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	logger.Info("flagpole breaker starting", "version", version, "redis", redact.URL(*redisURL), "interval", *interval)
 	err = runAll(ctx, brk.Run, func(ctx context.Context) error { return serveHTTP(ctx, ln, h, logger) })
 	return finish(stderr, "breaker", err)
+}
+
+// parseRedisRole parses args for a role that runs on Redis alone (bearer,
+// breaker): no positional arguments, --redis required (missing says why),
+// then check. It returns the role's logger, or nil and the exit code.
+func parseRedisRole(fs *flag.FlagSet, args []string, c *common, redisURL *string, missing string, check func() error) (*slog.Logger, int) {
+	pos, err := parse(fs, args)
+	switch {
+	case err != nil:
+	case len(pos) > 0:
+		err = fmt.Errorf("unexpected argument %q", pos[0])
+	case *redisURL == "":
+		err = errors.New(missing)
+	case check != nil:
+		err = check()
+	}
+	if err == nil {
+		var logger *slog.Logger
+		if logger, err = c.logger(fs.Output()); err == nil {
+			return logger, exitOK
+		}
+	}
+	return nil, usageError(fs, fs.Output(), err)
 }
 
 // storedStatus is the syncer's status as the store holds it, for the
