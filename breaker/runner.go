@@ -278,17 +278,22 @@ func (r *Runner) clearedAt(k fkey, o *ruleset.Override, e store.LayerEntry, now 
 		delete(r.cleared, k)
 		return time.Time{}
 	}
+	// A person's tombstone dates the clear; without one (a pull request
+	// deleted the file) the first tick that misses the override does.
+	tombstone := time.Time{}
+	if e.Flag != "" && e.Override == nil && e.By != By {
+		tombstone = e.At
+	}
 	if prev := r.seen[k]; prev != nil {
 		delete(r.seen, k)
 		if o == nil {
-			r.cleared[k] = now
+			r.cleared[k] = cmp.Or(tombstone, now)
 		}
 	}
-	at := r.cleared[k]
-	if e.Flag != "" && e.Override == nil && e.By != By && e.At.After(at) {
-		at = e.At
+	if at := r.cleared[k]; !at.IsZero() {
+		return at
 	}
-	return at
+	return tombstone
 }
 
 // act writes what d asks for and records the breaker's status.

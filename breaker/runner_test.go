@@ -3,6 +3,7 @@ package breaker
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -235,6 +236,32 @@ func TestRunnerRespectsAPersonsClear(t *testing.T) {
 	f.clock.Advance(2 * time.Second)
 	f.failTick(t, r)
 	f.wantTrip(t, "failures after the clear's window did not trip")
+}
+
+// TestRunnerRespectsAPullRequestsClear: the breaker's override leaves git
+// (a merged pull request deleted the file) with no tombstone; the breaker
+// holds off for a window from when it noticed.
+func TestRunnerRespectsAPullRequestsClear(t *testing.T) {
+	f := newRunnerFixture(t)
+	r := f.runner(t)
+	ctx := context.Background()
+	f.failTick(t, r)
+	e, _ := f.entry(t, "checkout")
+	// The sync published the trip, then the pull request's commit without it.
+	if err := f.st.DropOverride(ctx, "production", "checkout", e.Seq); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(30 * time.Second)
+	r.Tick(ctx)
+	if e, ok := f.entry(t, "checkout"); ok {
+		t.Fatalf("re-tripped at once after the pull request's clear: %+v", e)
+	}
+	if st := r.Status(); st[0].State != Closed || !strings.HasPrefix(st[0].Note, "held:") {
+		t.Errorf("status = %+v", st[0])
+	}
+	f.clock.Advance(61 * time.Second)
+	f.failTick(t, r)
+	f.wantTrip(t, "failures a window after the clear did not trip")
 }
 
 func TestRunnerLeavesAPersonsOverride(t *testing.T) {
