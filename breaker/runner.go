@@ -325,7 +325,7 @@ func (r *Runner) act(ctx context.Context, k fkey, in Input, d Decision) {
 		r.markSeen(k, nil)
 		log.Info("breaker: recovered", "reason", d.Reason)
 	default:
-		if prev := r.lastState(k); prev != d.State && (prev != Closed || d.State != Closed) {
+		if prev := r.lastState(k); prev != d.State {
 			log.Info("breaker: "+d.State.String(), "from", prev, "cap", d.Cap, "next_step", d.NextStep)
 		}
 	}
