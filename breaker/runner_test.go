@@ -142,6 +142,15 @@ func (f *runnerFixture) wantTrip(t *testing.T, what string) {
 	}
 }
 
+// wantNoTrip fails the test, saying what, if checkout's layer entry is a
+// set override.
+func (f *runnerFixture) wantNoTrip(t *testing.T, what string) {
+	t.Helper()
+	if e, _ := f.entry(t, "checkout"); e.Override != nil {
+		t.Fatalf("%s: %+v", what, e)
+	}
+}
+
 func (f *runnerFixture) entry(t *testing.T, flag string) (store.LayerEntry, bool) {
 	t.Helper()
 	l, err := f.st.Layer(context.Background(), "production")
@@ -230,9 +239,7 @@ func TestRunnerRespectsAPersonsClear(t *testing.T) {
 	// The same window's failures do not trip again; calls after it do.
 	f.clock.Advance(59 * time.Second)
 	r.Tick(ctx)
-	if e, _ := f.entry(t, "checkout"); e.Override != nil {
-		t.Fatalf("re-tripped within the window of alice's clear: %+v", e)
-	}
+	f.wantNoTrip(t, "re-tripped within the window of alice's clear")
 	f.clock.Advance(2 * time.Second)
 	f.failTick(t, r)
 	f.wantTrip(t, "failures after the clear's window did not trip")
@@ -253,9 +260,7 @@ func TestRunnerRespectsAPullRequestsClear(t *testing.T) {
 	}
 	f.clock.Advance(30 * time.Second)
 	r.Tick(ctx)
-	if e, ok := f.entry(t, "checkout"); ok {
-		t.Fatalf("re-tripped at once after the pull request's clear: %+v", e)
-	}
+	f.wantNoTrip(t, "re-tripped at once after the pull request's clear")
 	if st := r.Status(); st[0].State != Closed || !strings.HasPrefix(st[0].Note, "held:") {
 		t.Errorf("status = %+v", st[0])
 	}
