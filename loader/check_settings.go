@@ -245,6 +245,30 @@ func (c *checker) mergeBreaker(f *yfile, at []any, b *ruleset.Breaker, raw *brea
 	if raw.OnTrip != nil {
 		b.OnTrip = *raw.OnTrip
 	}
+	if sl := raw.Slow; sl != nil {
+		// A slow block merges over the one it overrides; a new one needs
+		// both fields.
+		merged := ruleset.SlowPolicy{}
+		if b.Slow != nil {
+			merged = *b.Slow
+		}
+		dur(&merged.Duration, sl.Duration, append(at, "slow", "duration"))
+		if sl.Rate != nil {
+			merged.Rate = *sl.Rate
+		}
+		switch {
+		case merged.Duration <= 0:
+			if sl.Duration == nil { // else dur reported it
+				c.errorf(f, append(at, "slow"), "slow needs a duration (such as 800ms)")
+			}
+			ok = false
+		case merged.Rate <= 0:
+			c.errorf(f, append(at, "slow"), "slow needs a rate (percent of calls, such as 50)")
+			ok = false
+		default:
+			b.Slow = &merged
+		}
+	}
 	if r := raw.Recovery; r != nil {
 		dur(&b.Recovery.Delay, r.Delay, append(at, "recovery", "delay"))
 		dur(&b.Recovery.Every, r.Every, append(at, "recovery", "every"))

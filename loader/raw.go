@@ -36,8 +36,14 @@ type breakerYAML struct {
 	Window      *string       `yaml:"window"`
 	MinRequests *int          `yaml:"min_requests"`
 	ErrorRate   *float64      `yaml:"error_rate"`
+	Slow        *slowYAML     `yaml:"slow"`
 	Recovery    *recoveryYAML `yaml:"recovery"`
 	OnTrip      *string       `yaml:"on_trip"`
+}
+
+type slowYAML struct {
+	Duration *string  `yaml:"duration"`
+	Rate     *float64 `yaml:"rate"`
 }
 
 type recoveryYAML struct {

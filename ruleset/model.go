@@ -170,13 +170,32 @@ type Recovery struct {
 	Every   Duration  `json:"every"`
 }
 
+// Cap is the percentage of users the ramp evaluates normally at now:
+// 0 before StartAt, then min(100, Start + Step*floor((now-StartAt)/Every)),
+// exactly as evaluation computes it.
+func (r *Recovery) Cap(now time.Time) float64 {
+	if now.Before(r.StartAt) {
+		return 0
+	}
+	return recoveryCap(r, now)
+}
+
 // Breaker is a flag's circuit-breaker settings, defaults merged in.
 type Breaker struct {
-	Window      Duration       `json:"window"`
-	MinRequests int            `json:"min_requests"`
-	ErrorRate   float64        `json:"error_rate"` // percent
-	Recovery    RecoveryPolicy `json:"recovery"`
-	OnTrip      string         `json:"on_trip"` // override | commit
+	Window      Duration `json:"window"`
+	MinRequests int      `json:"min_requests"`
+	ErrorRate   float64  `json:"error_rate"` // percent
+	// Slow, when set, also trips the flag when too many calls are slow.
+	Slow     *SlowPolicy    `json:"slow,omitempty"`
+	Recovery RecoveryPolicy `json:"recovery"`
+	OnTrip   string         `json:"on_trip"` // override | commit
+}
+
+// SlowPolicy trips a flag when at least Rate percent of the calls in the
+// window took Duration or longer.
+type SlowPolicy struct {
+	Duration Duration `json:"duration"`
+	Rate     float64  `json:"rate"` // percent
 }
 
 // RecoveryPolicy is how the breaker ramps a tripped flag back.

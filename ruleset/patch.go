@@ -168,6 +168,10 @@ func (f *Flag) clone() *Flag {
 	}
 	if f.Breaker != nil {
 		b := *f.Breaker
+		if b.Slow != nil {
+			sl := *b.Slow
+			b.Slow = &sl
+		}
 		nf.Breaker = &b
 	}
 	return &nf

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -20,20 +19,10 @@ func runBearer(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	c.register(fs, "127.0.0.1:8080")
 	lim.register(fs)
 	redisURL := fs.String("redis", "", "Redis URL the syncer publishes to (required)")
-	pos, err := parse(fs, args)
-	switch {
-	case err != nil:
-	case len(pos) > 0:
-		err = fmt.Errorf("unexpected argument %q", pos[0])
-	case *redisURL == "":
-		err = errors.New("--redis is required: a bearer alone reads rule sets from Redis (use serve for one process)")
-	}
-	if err != nil {
-		return usageError(fs, stderr, err)
-	}
-	logger, err := c.logger(stderr)
-	if err != nil {
-		return usageError(fs, stderr, err)
+	logger, code := parseRedisRole(fs, args, &c, redisURL,
+		"--redis is required: a bearer alone reads rule sets from Redis (use serve for one process)", nil)
+	if logger == nil {
+		return code
 	}
 	st, _, err := openStore(ctx, *redisURL, logger)
 	if err != nil {

@@ -31,6 +31,7 @@ func commands() []command {
 		{"serve", "run the syncer and a bearer in one process (" + serveArgs + ")", runServe},
 		{"sync", "run the syncer alone, publishing to Redis (split deployments)", runSync},
 		{"bearer", "run a bearer alone, serving what Redis holds (split deployments)", runBearer},
+		{"breaker", "run the circuit breaker alone, on what Redis holds (split deployments)", runBreaker},
 		{"validate", "check a flags repository; exit 0 valid, 1 invalid, 2 usage", runValidate},
 		{"eval", "evaluate a flag for a context, optionally explaining why", runEval},
 		{"init", "scaffold a new flags repository", runInit},

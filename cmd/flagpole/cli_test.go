@@ -26,6 +26,8 @@ func TestUsage(t *testing.T) {
 		{"validate two dirs", []string{"validate", "a", "b"}, exitUsage, "at most one directory"},
 		{"eval without flag", []string{"eval", "."}, exitUsage, "--flag is required"},
 		{"keys without new", []string{"keys"}, exitUsage, "keys new"},
+		{"breaker without redis", []string{"breaker"}, exitUsage, "--redis is required"},
+		{"breaker bad interval", []string{"breaker", "--redis", "redis://x", "--interval", "0s"}, exitUsage, "--interval must be positive"},
 		{"keys bad kind", []string{"keys", "new", "--env", "production", "--name", "x", "--kind", "root"}, exitUsage, "--kind (or FLAGPOLE_KIND) must be one of admin, client, server, trigger, viewer"},
 	}
 	for _, tt := range tests {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/flagpole/flagpole/bearer"
 	"github.com/flagpole/flagpole/bearer/admin"
+	"github.com/flagpole/flagpole/breaker"
 	"github.com/flagpole/flagpole/internal/surface"
 	"github.com/flagpole/flagpole/loader/recorder"
 	"github.com/flagpole/flagpole/loader/source"
@@ -127,6 +128,8 @@ type syncCommand struct {
 	redisRequired error
 	// limits, when set, receives the bearer's limit flags (serve).
 	limits *limitFlags
+	// breakerInterval, when set, receives --breaker-interval (serve).
+	breakerInterval *time.Duration
 }
 
 // start parses args for cmd and opens its repository and store. On failure
@@ -138,6 +141,9 @@ func (cmd syncCommand) start(ctx context.Context, args []string, stderr io.Write
 	r.register(fs)
 	if cmd.limits != nil {
 		cmd.limits.register(fs)
+	}
+	if cmd.breakerInterval != nil {
+		fs.DurationVar(cmd.breakerInterval, "breaker-interval", time.Second, breakerIntervalUsage)
 	}
 	fs.StringVar(&redisURL, "redis", "", cmd.redisUsage)
 	pos, err := parse(fs, args)
@@ -174,6 +180,7 @@ func (cmd syncCommand) start(ctx context.Context, args []string, stderr io.Write
 type syncRole struct {
 	src     source.Source
 	store   store.Store
+	locker  store.Locker
 	sy      *syncer.Syncer
 	reg     *prometheus.Registry
 	webhook http.Handler // nil without --webhook-secret
@@ -222,14 +229,16 @@ func (r *repoFlags) newSyncRole(ctx context.Context, redisURL string, logger *sl
 		st.Close()
 		return nil, err
 	}
-	return &syncRole{src: src, store: st, sy: sy, reg: reg, webhook: r.webhook(sy.Trigger), rec: rec, admin: api, logger: logger}, nil
+	return &syncRole{src: src, store: st, locker: locker, sy: sy, reg: reg, webhook: r.webhook(sy.Trigger), rec: rec, admin: api, logger: logger}, nil
 }
 
 // handler is the HTTP surface of a role that runs a syncer, with b's SDK
-// API when b is not nil.
-func (role *syncRole) handler(b *bearer.Server) http.Handler {
+// API when b is not nil and brk's decisions in the status when brk is not
+// nil.
+func (role *syncRole) handler(b *bearer.Server, brk *breaker.Runner) http.Handler {
 	o := surface.Options{Syncer: role.sy, Store: role.store, Gatherer: role.reg, Webhook: role.webhook,
-		Admin: role.admin, AdminAPI: true, StatusExtra: roleStatusExtra(role.admin, role.rec, role.logger)}
+		Admin: role.admin, AdminAPI: true,
+		StatusExtra: withBreakers(roleStatusExtra(role.admin, role.rec, role.logger), brk)}
 	if b != nil {
 		o.Bearer = b
 	}

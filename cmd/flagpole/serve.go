@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/flagpole/flagpole/bearer"
 )
@@ -17,10 +18,12 @@ const serveArgs = "--repo DIR|URL [--branch B] [--listen ADDR] [--redis URL]"
 // serve the same rule sets.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var lim limitFlags
+	var interval time.Duration
 	role, _, logger, redisURL, code := syncCommand{
 		name: "serve", usage: serveArgs, listen: "127.0.0.1:8080",
-		redisUsage: "Redis URL (redis://, rediss://, unix://, redis+sentinel://, redis+cluster://); default: in-memory store",
-		limits:     &lim,
+		redisUsage:      "Redis URL (redis://, rediss://, unix://, redis+sentinel://, redis+cluster://); default: in-memory store",
+		limits:          &lim,
+		breakerInterval: &interval,
 	}.start(ctx, args, stderr)
 	if role == nil {
 		return code
@@ -30,12 +33,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}
+	brk, err := newBreakerRunner(role.store, role.locker, interval, role.reg, logger)
+	if err != nil {
+		return fail(stderr, "serve", err)
+	}
 	logger.Info("flagpole serve starting", "version", version, "source", role.src.String(), "store", storeName(redisURL))
-	err = runAll(ctx,
+	fns := []func(context.Context) error{
 		role.sy.Run,
 		b.Run,
-		func(ctx context.Context) error { return serveBearer(ctx, role.ln, b, role.handler(b), logger) },
-	)
+		func(ctx context.Context) error { return serveBearer(ctx, role.ln, b, role.handler(b, brk), logger) },
+	}
+	if brk != nil {
+		fns = append(fns, brk.Run)
+	}
+	err = runAll(ctx, fns...)
 	return finish(stderr, "serve", err)
 }
 

@@ -50,6 +50,26 @@ type statusDoc struct {
 			LastError   string `json:"last_error"`
 		} `json:"pending"`
 	} `json:"writeback"`
+	Breakers *struct {
+		Leading bool `json:"leading"`
+		Flags   []struct {
+			Environment string `json:"environment"`
+			Flag        string `json:"flag"`
+			State       string `json:"state"`
+			Counts      struct {
+				Success int64 `json:"success"`
+				Failure int64 `json:"failure"`
+				Slow    int64 `json:"slow"`
+			} `json:"counts"`
+			ErrorRate     float64 `json:"error_rate"`
+			SlowRate      float64 `json:"slow_rate"`
+			Threshold     float64 `json:"threshold"`
+			SlowThreshold float64 `json:"slow_threshold"`
+			Window        string  `json:"window"`
+			Cap           float64 `json:"recovery_cap"`
+			NextStep      string  `json:"next_step"`
+		} `json:"flags"`
+	} `json:"breakers"`
 }
 
 // maxProblems is how many locations of the last sync error the text output
@@ -185,6 +205,8 @@ func printStatus(w io.Writer, server string, st *statusDoc, now time.Time) {
 		tw.Flush()
 	}
 
+	printBreakers(w, st)
+
 	if wb := st.Writeback; wb != nil {
 		fmt.Fprintln(w, "\npending write-backs:")
 		if len(wb.Pending) == 0 {
@@ -200,6 +222,39 @@ func printStatus(w io.Writer, server string, st *statusDoc, now time.Time) {
 		}
 		tw.Flush()
 	}
+}
+
+// printBreakers writes the breakers section of a status document.
+func printBreakers(w io.Writer, st *statusDoc) {
+	br := st.Breakers
+	if br == nil {
+		return
+	}
+	if !br.Leading {
+		fmt.Fprintln(w, "\nbreakers: standing by (another process leads)")
+		return
+	}
+	fmt.Fprintln(w, "\nbreakers:")
+	if len(br.Flags) == 0 {
+		fmt.Fprintln(w, "  none")
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, f := range br.Flags {
+		calls := f.Counts.Success + f.Counts.Failure
+		line := fmt.Sprintf("  %s/%s\t%s\terrors %.1f%% of %d calls in %s (trips at %g%%)", f.Environment, f.Flag, f.State,
+			f.ErrorRate, calls, f.Window, f.Threshold)
+		if f.SlowThreshold > 0 {
+			line += fmt.Sprintf("\tslow %.1f%% (trips at %g%%)", f.SlowRate, f.SlowThreshold)
+		}
+		if f.State == "recovering" {
+			line += fmt.Sprintf("\tcap %g%%", f.Cap)
+		}
+		if f.NextStep != "" {
+			line += "\tnext step " + f.NextStep
+		}
+		fmt.Fprintln(tw, line)
+	}
+	tw.Flush()
 }
 
 // statusOverrides reads the overrides of a status document: a list of

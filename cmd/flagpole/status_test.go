@@ -28,7 +28,11 @@ const fullStatus = `{
      "expires":"2026-11-21T12:00:00Z","source":"layer","writeback":"pending"}
   ],
   "writeback": {"pending":[{"environment":"production","flag":"checkout-v2","action":"set","since":"2026-11-21T10:00:00Z",
-                            "attempts":3,"last_error":"pushing to https://git.example/flags.git: push rejected"}]}
+                            "attempts":3,"last_error":"pushing to https://git.example/flags.git: push rejected"}]},
+  "breakers": {"leading": true, "flags": [
+    {"environment":"production","flag":"checkout-v2","state":"recovering","counts":{"success":300,"failure":1,"slow":0},
+     "error_rate":0.3,"slow_rate":0,"threshold":5,"slow_threshold":50,"min_requests":30,"window":"60s",
+     "recovery_cap":30,"next_step":"2026-11-21T10:08:00Z","at":"2026-11-21T10:07:30Z"}]}
 }`
 
 func TestStatusText(t *testing.T) {
@@ -63,6 +67,7 @@ func TestStatusText(t *testing.T) {
 		"load error: compiling rule set: boom",
 		"production/checkout-v2  serves off  expires 2026-11-21T12:00:00Z (in 1h30m)  by alice  5xx spike",
 		"production/checkout-v2  set  since 2026-11-21T10:00:00Z (30m ago)  3 attempts  last error: pushing to",
+		"production/checkout-v2  recovering  errors 0.3% of 301 calls in 60s (trips at 5%)  slow 0.0% (trips at 50%)  cap 30%  next step 2026-11-21T10:08:00Z",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)

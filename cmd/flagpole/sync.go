@@ -22,6 +22,6 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer role.store.Close()
 	logger.Info("flagpole sync starting", "version", version, "source", role.src.String(), "redis", redact.URL(redisURL))
-	err := runAll(ctx, role.sy.Run, func(ctx context.Context) error { return serveHTTP(ctx, role.ln, role.handler(nil), logger) })
+	err := runAll(ctx, role.sy.Run, func(ctx context.Context) error { return serveHTTP(ctx, role.ln, role.handler(nil, nil), logger) })
 	return finish(stderr, "sync", err)
 }

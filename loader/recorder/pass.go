@@ -152,6 +152,10 @@ func (r *Recorder) onLanded(l writeback.Landed) {
 	r.announceLocked(k, h, l.Commit)
 }
 
+// breakerBy is the by of the breaker's layer entries (breaker.By; the
+// breaker package is not imported here to keep the recorder free of it).
+const breakerBy = "breaker"
+
 // announceLocked sends h's override notification once. r.mu is held.
 func (r *Recorder) announceLocked(k key, h *handed, commit string) {
 	if h.notified || r.notifier == nil {
@@ -163,6 +167,14 @@ func (r *Recorder) announceLocked(k key, h *handed, commit string) {
 		Who: e.By, Reason: e.Reason, At: e.At}
 	if e.Override != nil {
 		ev.Action, ev.Variant, ev.Reason, ev.Expires = notify.ActionSet, e.Override.Serve, e.Override.Reason, e.Override.Expires
+	}
+	if e.By == breakerBy {
+		// The breaker's own entries are its trips and recoveries; their
+		// reasons carry the figures.
+		ev.Kind, ev.Action = notify.KindRecover, notify.ActionNone
+		if e.Override != nil {
+			ev.Kind = notify.KindTrip
+		}
 	}
 	if commit != "" {
 		ev.Commit, ev.CommitURL = commit, notify.CommitURL(r.opts.Remote, commit)
