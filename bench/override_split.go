@@ -36,20 +36,18 @@ func runOverrideSplit(ctx context.Context, cfg *config) ([]*report, error) {
 	defer cleanup()
 	var g group
 	defer g.stopAll()
-	rds, err := startRedis()
+	// The bearers inherit the token too; they do not use it.
+	var rds, syn *proc
+	var bearers []*proc
+	var ws []*watcher
+	err = withAdminToken(func() (err error) {
+		rds, syn, bearers, ws, err = startSplit(ctx, cfg, &g, "--repo", repo.Bare, "--poll", "1s", "--cache-dir", filepath.Join(dir, "cache"))
+		return err
+	})
+	defer closeAll(ws)
 	if err != nil {
 		return nil, err
 	}
-	g.add(rds)
-	redisURL := "redis://" + rds.addr
-	os.Setenv("FLAGPOLE_ADMIN_TOKEN", benchAdminToken)
-	syn, err := startFlagpole(cfg.bin, "flagpole sync", "sync", "--repo", repo.Bare, "--redis", redisURL,
-		"--poll", "1s", "--cache-dir", filepath.Join(dir, "cache"))
-	os.Unsetenv("FLAGPOLE_ADMIN_TOKEN")
-	if err != nil {
-		return nil, err
-	}
-	g.add(syn)
 	// Admin writes go to the leader: wait until the syncer is one (waitLog
 	// records the line's empty group as the address; keep the real one).
 	addr := syn.addr
@@ -57,11 +55,6 @@ func runOverrideSplit(ctx context.Context, cfg *config) ([]*report, error) {
 		return nil, err
 	}
 	syn.addr = addr
-	bearers, ws, err := startBearers(ctx, cfg, &g, redisURL, 2)
-	defer closeAll(ws)
-	if err != nil {
-		return nil, err
-	}
 
 	r := newReport("override-split: flagpole override set (CLI process) → both SDKs (redis-server + flagpole sync --repo <bare remote> + 2 × flagpole bearer)")
 	r.add("setup", "one SDK client per bearer, latency = the later of the two; %d runs per case alternating --serve off/on of %s, %s gap",

@@ -207,18 +207,7 @@ func runPropagationRedis(ctx context.Context, cfg *config) ([]*report, error) {
 	defer cleanup()
 	var g group
 	defer g.stopAll()
-	rds, err := startRedis()
-	if err != nil {
-		return nil, err
-	}
-	g.add(rds)
-	redisURL := "redis://" + rds.addr
-	syn, err := startFlagpole(cfg.bin, "flagpole sync", "sync", "--repo", repo, "--redis", redisURL)
-	if err != nil {
-		return nil, err
-	}
-	g.add(syn)
-	bearers, ws, err := startBearers(ctx, cfg, &g, redisURL, 2)
+	rds, syn, bearers, ws, err := startSplit(ctx, cfg, &g, "--repo", repo)
 	defer closeAll(ws)
 	if err != nil {
 		return nil, err
@@ -251,24 +240,34 @@ func runPropagationRedis(ctx context.Context, cfg *config) ([]*report, error) {
 	return []*report{r}, err
 }
 
-// startBearers starts n flagpole bearer processes on redisURL, each with an
-// SDK watcher; the caller closes the watchers (closeAll) and stops g.
-func startBearers(ctx context.Context, cfg *config, g *group, redisURL string, n int) ([]*proc, []*watcher, error) {
-	var bearers []*proc
-	var ws []*watcher
-	for i := range n {
+// startSplit starts a split deployment in g: a private redis-server,
+// flagpole sync with syncArgs, and two flagpole bearer processes, each with
+// an SDK watcher. The caller closes the watchers (closeAll), also after an
+// error.
+func startSplit(ctx context.Context, cfg *config, g *group, syncArgs ...string) (rds, syn *proc, bearers []*proc, ws []*watcher, err error) {
+	if rds, err = startRedis(); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	g.add(rds)
+	redisURL := "redis://" + rds.addr
+	syn, err = startFlagpole(cfg.bin, "flagpole sync", append([]string{"sync", "--redis", redisURL}, syncArgs...)...)
+	if err != nil {
+		return rds, nil, nil, nil, err
+	}
+	g.add(syn)
+	for i := range 2 {
 		b, err := startFlagpole(cfg.bin, fmt.Sprintf("flagpole bearer %d", i+1), "bearer", "--redis", redisURL)
 		if err != nil {
-			return bearers, ws, err
+			return rds, syn, bearers, ws, err
 		}
 		bearers = append(bearers, g.add(b))
 		w, err := newWatcher(ctx, b.URL(), prodServerKey)
 		if err != nil {
-			return bearers, ws, err
+			return rds, syn, bearers, ws, err
 		}
 		ws = append(ws, w)
 	}
-	return bearers, ws, nil
+	return rds, syn, bearers, ws, nil
 }
 
 // closeAll closes every watcher of ws.
