@@ -365,40 +365,48 @@ func overrideEndToEnd(t *testing.T, drv overrideDriver) {
 		t.Errorf("clear's commit: %q", msg)
 	}
 
-	// The remote goes away: the override works at once, is announced
-	// (without a commit link), waits in the status, and lands exactly once
-	// when the remote is back.
-	away := g.bare + ".away"
-	if err := os.Rename(g.bare, away); err != nil {
-		t.Fatal(err)
-	}
-	act("set with the remote down", func() { drv.set(t, d, "remote down", "2h") }, false)
-	waitFor(t, "one more message per receiver", notes(3))
-	waitFor(t, "a failed write-back attempt in the status", func() bool {
-		p := statusWritebackPending(t, d)
-		if len(p) != 1 {
-			return false
+	// The remote goes away: a set, then a clear, each works at once, is
+	// announced (without a commit link), waits in the status, and lands
+	// exactly once when the remote is back.
+	downStep := func(name string, action func(), wantOn bool, wantNotes int) {
+		t.Helper()
+		before := g.remoteCommits()
+		away := g.bare + ".away"
+		if err := os.Rename(g.bare, away); err != nil {
+			t.Fatal(err)
 		}
-		e, _ := p[0].(map[string]any)
-		return e["flag"] == "checkout-v2" && e["action"] == "set" && e["attempts"].(float64) >= 1 && e["last_error"] != ""
-	})
-	if out := cliStatus(t, d); !strings.Contains(out, "production/checkout-v2  serves off  expires ") || !regexp.MustCompile(`production/checkout-v2\s+set\s+since .*last error: `).MatchString(out) {
-		t.Errorf("flagpole status with the remote down shows:\n%s", out)
+		act(name, action, wantOn)
+		waitFor(t, name+": one more message per receiver", notes(wantNotes))
+		wantAction := map[bool]string{false: "set", true: "clear"}[wantOn]
+		waitFor(t, name+": a failed write-back attempt in the status", func() bool {
+			p := statusWritebackPending(t, d)
+			if len(p) != 1 {
+				return false
+			}
+			e, _ := p[0].(map[string]any)
+			return e["flag"] == "checkout-v2" && e["action"] == wantAction && e["attempts"].(float64) >= 1 && e["last_error"] != ""
+		})
+		out := cliStatus(t, d)
+		pending := regexp.MustCompile(`production/checkout-v2\s+` + wantAction + `\s+since .*last error: `)
+		if strings.Contains(out, "production/checkout-v2  serves off  expires ") == wantOn || !pending.MatchString(out) {
+			t.Errorf("%s: flagpole status shows:\n%s", name, out)
+		}
+		if err := os.Rename(away, g.bare); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, name+": the commit once the remote is back", func() bool { return g.remoteCommits() == before+1 })
+		waitFor(t, name+": git caught up", func() bool {
+			o := statusCheckoutOverride(t, d)
+			return (wantOn && o == nil) || (!wantOn && o != nil && o["source"] == "git" && o["expires"] != nil)
+		})
+		if n := g.remoteCommits(); n != before+1 {
+			t.Fatalf("%s: %d commits after the remote came back, want exactly one", name, n-before)
+		}
 	}
-	if err := os.Rename(away, g.bare); err != nil {
-		t.Fatal(err)
-	}
-	before := 4 // initial, settings, set, clear
-	waitFor(t, "the commit once the remote is back", func() bool { return g.remoteCommits() == before+1 })
-	waitFor(t, "git caught up", func() bool {
-		o := statusCheckoutOverride(t, d)
-		return o != nil && o["source"] == "git" && o["expires"] != nil
-	})
-	if n := g.remoteCommits(); n != before+1 {
-		t.Fatalf("%d commits after the remote came back, want exactly one", n-before)
-	}
-	if len(slack.overrides()) != 3 || len(signed.overrides()) != 3 {
-		t.Errorf("messages: %d slack, %d signed; want 3 each (one per change)", len(slack.overrides()), len(signed.overrides()))
+	downStep("set with the remote down", func() { drv.set(t, d, "remote down", "2h") }, false, 3)
+	downStep("clear with the remote down", func() { drv.clear(t, d, "recovered") }, true, 4)
+	if len(slack.overrides()) != 4 || len(signed.overrides()) != 4 {
+		t.Errorf("messages: %d slack, %d signed; want 4 each (one per change)", len(slack.overrides()), len(signed.overrides()))
 	}
 	// The leader counts every delivery (the overrides', and the sync
 	// errors' while the remote was away) on its /metrics.
