@@ -208,6 +208,8 @@ func statusCheckoutOverride(t *testing.T, d *daemon) map[string]any {
 type overrideDriver struct {
 	set   func(t *testing.T, d *daemon, reason, forDur string)
 	clear func(t *testing.T, d *daemon, reason string)
+	// prepare, when set, runs before anything is timed.
+	prepare func(t *testing.T)
 }
 
 // apiDriver goes through the admin API with raw HTTP.
@@ -246,6 +248,11 @@ func onCall(t *testing.T, args ...string) result {
 
 // cliDriver runs the flagpole binary, as the README's "Kill a flag" does.
 var cliDriver = overrideDriver{
+	prepare: func(t *testing.T) {
+		if _, err := releaseBinary(); err != nil {
+			t.Fatal(err)
+		}
+	},
 	set: func(t *testing.T, d *daemon, reason, forDur string) {
 		t.Helper()
 		args := []string{"override", "set", "checkout-v2", "--env", "production", "--off", "--reason", reason, "--server", d.url}
@@ -292,6 +299,9 @@ func TestAdminOverrideEndToEnd(t *testing.T) {
 }
 
 func overrideEndToEnd(t *testing.T, drv overrideDriver) {
+	if drv.prepare != nil {
+		drv.prepare(t)
+	}
 	g := adminRepo(t)
 	slack, signed := newNotifyReceiver(t, ""), newNotifyReceiver(t, e2eNotifySecret)
 	d := startDaemonEnv(t, []string{

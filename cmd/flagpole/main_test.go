@@ -53,7 +53,7 @@ func flagpole(t *testing.T, dir string, env []string, args ...string) result {
 // start on a loaded machine, which would hide what a timed CLI test
 // measures.
 var releaseBinary = sync.OnceValues(func() (string, error) {
-	bin := binary + "-release"
+	bin := filepath.Join(filepath.Dir(binary), "release", filepath.Base(binary))
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("building flagpole without -race: %v\n%s", err, out)
