@@ -6,8 +6,8 @@
 //
 //	go run ./bench [flags] <scenario>... [flags]
 //
-// Scenarios: propagation, propagation-redis, git-webhook, fanout, evaluate,
-// or all. See bench/README.md for what each one measures.
+// Scenarios: propagation, propagation-redis, git-webhook, override,
+// override-split, fanout, evaluate, or all. See bench/README.md for what each one measures.
 package main
 
 import (
@@ -59,10 +59,11 @@ var scenarios = map[string]scenario{
 	"fanout":            runFanout,
 	"evaluate":          runEvaluate,
 	"override":          runOverride,
+	"override-split":    runOverrideSplit,
 }
 
 // order is the order in which "all" runs the scenarios.
-var order = []string{"propagation", "propagation-redis", "git-webhook", "override", "fanout", "evaluate"}
+var order = []string{"propagation", "propagation-redis", "git-webhook", "override", "override-split", "fanout", "evaluate"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -127,7 +128,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, []string, error) {
 	}
 	fs.StringVar(&cfg.bin, "bin", "", "flagpole binary to run (default: go build ./cmd/flagpole into a temporary directory)")
 	fs.StringVar(&cfg.example, "example", "flags.example", "the example flags repository (its demo keys are used)")
-	fs.IntVar(&cfg.edits, "edits", 200, "propagation, propagation-redis, git-webhook, override: changes to measure")
+	fs.IntVar(&cfg.edits, "edits", 200, "propagation, propagation-redis, git-webhook, override, override-split: changes to measure")
 	fs.DurationVar(&cfg.gap, "gap", 50*time.Millisecond, "pause after each change is seen, so the debounce settles")
 	fs.DurationVar(&cfg.wait, "wait", 15*time.Second, "how long one change may take to arrive before the scenario fails")
 	sizes := fs.String("n", "1000,10000", "fanout: SSE clients, a comma-separated list of sizes")

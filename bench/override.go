@@ -36,10 +36,12 @@ func runOverride(ctx context.Context, cfg *config) ([]*report, error) {
 	defer cleanup()
 	var g group
 	defer g.stopAll()
-	os.Setenv("FLAGPOLE_ADMIN_TOKEN", benchAdminToken)
-	srv, err := startFlagpole(cfg.bin, "flagpole serve", "serve", "--repo", repo.Bare,
-		"--poll", "1s", "--cache-dir", filepath.Join(dir, "cache"))
-	os.Unsetenv("FLAGPOLE_ADMIN_TOKEN")
+	var srv *proc
+	err = withAdminToken(func() (err error) {
+		srv, err = startFlagpole(cfg.bin, "flagpole serve", "serve", "--repo", repo.Bare,
+			"--poll", "1s", "--cache-dir", filepath.Join(dir, "cache"))
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +117,14 @@ func runOverride(ctx context.Context, cfg *config) ([]*report, error) {
 		r.target("p99 ≤ 100 ms", "same, remote down", qDown.p99 <= overrideTarget, ms(qDown.p99))
 	}
 	return []*report{r}, err
+}
+
+// withAdminToken runs start with FLAGPOLE_ADMIN_TOKEN set to
+// benchAdminToken in the environment that the processes it starts inherit.
+func withAdminToken(start func() error) error {
+	os.Setenv("FLAGPOLE_ADMIN_TOKEN", benchAdminToken)
+	defer os.Unsetenv("FLAGPOLE_ADMIN_TOKEN")
+	return start()
 }
 
 // put sets the override of overrideFlag in production to serve.

@@ -18,9 +18,10 @@ const watchedFlag = "debug-panel"
 
 // seen is one change a subscribed SDK reported.
 type seen struct {
-	version string
-	enabled bool // the watched flag's `enabled` in the new rule set
-	at      time.Time
+	version  string
+	enabled  bool   // the watched flag's `enabled` in the new rule set
+	override string // the variant overrideFlag's override serves, "" for none
+	at       time.Time
 }
 
 // watcher is an SDK client whose subscription reports every change.
@@ -50,6 +51,9 @@ func newWatcher(ctx context.Context, url, key string) (*watcher, error) {
 			if f := doc.Flags[watchedFlag]; f != nil {
 				s.enabled = f.Enabled
 			}
+			if o := doc.Overrides[overrideFlag]; o != nil {
+				s.override = o.Serve
+			}
 		}
 		w.ch <- s
 	})
@@ -68,18 +72,36 @@ func (w *watcher) flagEnabled() bool {
 // and returns when the subscription saw it. Changes to other states (a
 // half-written file that happened to be valid) are skipped.
 func (w *watcher) await(ctx context.Context, want bool, timeout time.Duration) (seen, error) {
+	return w.awaitSeen(ctx, fmt.Sprintf("%s enabled=%v", watchedFlag, want), func(s seen) bool { return s.enabled == want }, timeout)
+}
+
+// awaitSeen waits for a change for which ok holds; what names it in the
+// error.
+func (w *watcher) awaitSeen(ctx context.Context, what string, ok func(seen) bool, timeout time.Duration) (seen, error) {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	for {
 		select {
 		case s := <-w.ch:
-			if s.enabled == want {
+			if ok(s) {
 				return s, nil
 			}
 		case <-t.C:
-			return seen{}, fmt.Errorf("SDK did not see %s enabled=%v within %s (it serves version %s)", watchedFlag, want, timeout, w.c.Version())
+			return seen{}, fmt.Errorf("SDK did not see %s within %s (it serves version %s)", what, timeout, w.c.Version())
 		case <-ctx.Done():
 			return seen{}, errInterrupted
+		}
+	}
+}
+
+// drain drops the changes seen so far, so that a late event of an earlier
+// change cannot pass for the next one.
+func (w *watcher) drain() {
+	for {
+		select {
+		case <-w.ch:
+		default:
+			return
 		}
 	}
 }
@@ -104,15 +126,9 @@ func measureChanges(ctx context.Context, cfg *config, ws []*watcher, g *group, d
 		if err != nil {
 			return lat, err
 		}
-		var last time.Time
-		for j, w := range ws {
-			s, err := w.await(ctx, want, cfg.wait)
-			if err != nil {
-				return lat, fmt.Errorf("change %d, SDK %d: %w%s", i+1, j+1, err, aliveNote(g))
-			}
-			if s.at.After(last) {
-				last = s.at
-			}
+		last, err := awaitAll(ctx, cfg, ws, g, fmt.Sprintf("change %d", i+1), func(s seen) bool { return s.enabled == want })
+		if err != nil {
+			return lat, err
 		}
 		lat = append(lat, last.Sub(start))
 		if err := sleep(ctx, cfg.gap); err != nil {
@@ -120,6 +136,22 @@ func measureChanges(ctx context.Context, cfg *config, ws []*watcher, g *group, d
 		}
 	}
 	return lat, nil
+}
+
+// awaitAll waits until every watcher saw a change for which ok holds and
+// returns when the last of them saw it.
+func awaitAll(ctx context.Context, cfg *config, ws []*watcher, g *group, what string, ok func(seen) bool) (time.Time, error) {
+	var last time.Time
+	for j, w := range ws {
+		s, err := w.awaitSeen(ctx, what, ok, cfg.wait)
+		if err != nil {
+			return last, fmt.Errorf("%s, SDK %d: %w%s", what, j+1, err, aliveNote(g))
+		}
+		if s.at.After(last) {
+			last = s.at
+		}
+	}
+	return last, nil
 }
 
 // aliveNote explains a timeout by a process that died, if one did.
@@ -175,35 +207,10 @@ func runPropagationRedis(ctx context.Context, cfg *config) ([]*report, error) {
 	defer cleanup()
 	var g group
 	defer g.stopAll()
-	rds, err := startRedis()
+	rds, syn, bearers, ws, err := startSplit(ctx, cfg, &g, "--repo", repo)
+	defer closeAll(ws)
 	if err != nil {
 		return nil, err
-	}
-	g.add(rds)
-	redisURL := "redis://" + rds.addr
-	syn, err := startFlagpole(cfg.bin, "flagpole sync", "sync", "--repo", repo, "--redis", redisURL)
-	if err != nil {
-		return nil, err
-	}
-	g.add(syn)
-	var ws []*watcher
-	defer func() {
-		for _, w := range ws {
-			w.close()
-		}
-	}()
-	var bearers []*proc
-	for i := range 2 {
-		b, err := startFlagpole(cfg.bin, fmt.Sprintf("flagpole bearer %d", i+1), "bearer", "--redis", redisURL)
-		if err != nil {
-			return nil, err
-		}
-		bearers = append(bearers, g.add(b))
-		w, err := newWatcher(ctx, b.URL(), prodServerKey)
-		if err != nil {
-			return nil, err
-		}
-		ws = append(ws, w)
 	}
 
 	pubs, err := watchPublishes(ctx, rds.addr, "production")
@@ -231,4 +238,41 @@ func runPropagationRedis(ctx context.Context, cfg *config) ([]*report, error) {
 		r.target("p99 ≤ 100 ms", "BENCHMARKS.md", q.p99 <= propagationTarget, ms(q.p99))
 	}
 	return []*report{r}, err
+}
+
+// startSplit starts a split deployment in g: a private redis-server,
+// flagpole sync with syncArgs, and two flagpole bearer processes, each with
+// an SDK watcher. The caller closes the watchers (closeAll), also after an
+// error.
+func startSplit(ctx context.Context, cfg *config, g *group, syncArgs ...string) (rds, syn *proc, bearers []*proc, ws []*watcher, err error) {
+	if rds, err = startRedis(); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	g.add(rds)
+	redisURL := "redis://" + rds.addr
+	syn, err = startFlagpole(cfg.bin, "flagpole sync", append([]string{"sync", "--redis", redisURL}, syncArgs...)...)
+	if err != nil {
+		return rds, nil, nil, nil, err
+	}
+	g.add(syn)
+	for i := range 2 {
+		b, err := startFlagpole(cfg.bin, fmt.Sprintf("flagpole bearer %d", i+1), "bearer", "--redis", redisURL)
+		if err != nil {
+			return rds, syn, bearers, ws, err
+		}
+		bearers = append(bearers, g.add(b))
+		w, err := newWatcher(ctx, b.URL(), prodServerKey)
+		if err != nil {
+			return rds, syn, bearers, ws, err
+		}
+		ws = append(ws, w)
+	}
+	return rds, syn, bearers, ws, nil
+}
+
+// closeAll closes every watcher of ws.
+func closeAll(ws []*watcher) {
+	for _, w := range ws {
+		w.close()
+	}
 }

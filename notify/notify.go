@@ -164,12 +164,22 @@ func New(entries []loader.Notify, opts Options) (*Notifier, error) {
 	}
 	n.results = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flagpole_notify_events_total",
 		Help: "Events per webhook by outcome: delivered, failed (given up) or dropped (queue full)."}, []string{"result"})
+	for _, r := range []string{"delivered", "failed", "dropped"} {
+		n.results.WithLabelValues(r) // shown as 0 before the first event
+	}
 	if r := opts.Registerer; r != nil {
 		if err := r.Register(n.results); err != nil {
 			return nil, fmt.Errorf("registering notify metrics: %w", err)
 		}
 	}
 	return n, nil
+}
+
+// Collectors returns the Notifier's metrics (flagpole_notify_events_total),
+// for a caller that registers them itself (with Options.Registerer nil)
+// and unregisters them when it replaces the Notifier.
+func (n *Notifier) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{n.results}
 }
 
 // Send queues e for every webhook that wants its kind and returns at once.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,12 +73,20 @@ func (r *notifyReceiver) overrides() []string {
 	return out
 }
 
+// received is the number of messages of every kind received.
+func (r *notifyReceiver) received() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.msgs)
+}
+
 func sha256Hex(s string) string {
 	return fmt.Sprintf("%x", sha256.Sum256([]byte(s)))
 }
 
 // adminRepo is the example repository with two notify receivers (their
-// URLs and secret as ${VAR}) and an admin key for staging only.
+// URLs and secret as ${VAR}), an admin key for staging only, and
+// checkout-v2 visible to client keys (for OFREP).
 func adminRepo(t *testing.T) *gitRepo {
 	g := newGitRepo(t)
 	b, err := os.ReadFile(g.work + "/flagpole.yaml")
@@ -98,7 +107,12 @@ func adminRepo(t *testing.T) *gitRepo {
     environments: [staging]
     sha256: `+sha256Hex(e2eStagingAdminKey), 1)
 	g.write("flagpole.yaml", y)
-	g.commit("notify receivers and a staging admin key")
+	f, err := os.ReadFile(g.work + "/flags/checkout-v2.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.write("flags/checkout-v2.yaml", strings.Replace(string(f), "owner:", "client: true\nowner:", 1))
+	g.commit("notify receivers, a staging admin key, checkout-v2 for clients")
 	return g
 }
 
@@ -134,9 +148,10 @@ func (g *gitRepo) remoteCommits() int {
 	return n
 }
 
-// ofrepCheckoutVariant evaluates checkout-v2 for user-1 through OFREP.
+// ofrepCheckoutVariant evaluates checkout-v2 for user-1 through OFREP with
+// the production client key, as a browser or another language would.
 func ofrepCheckoutVariant(t *testing.T, d *daemon) string {
-	code, m := adminCall(t, http.MethodPost, d.url+"/ofrep/v1/evaluate/flags/checkout-v2", prodServerKey, `{"context":{"targetingKey":"user-1"}}`)
+	code, m := adminCall(t, http.MethodPost, d.url+"/ofrep/v1/evaluate/flags/checkout-v2", prodClientKey, `{"context":{"targetingKey":"user-1"}}`)
 	if code != http.StatusOK {
 		return ""
 	}
@@ -144,17 +159,27 @@ func ofrepCheckoutVariant(t *testing.T, d *daemon) string {
 	return v
 }
 
-// within fails the test unless cond holds within d of start.
+// withinTime fails the test unless cond holds within d from now.
 func withinTime(t *testing.T, what string, d time.Duration, cond func() bool) time.Duration {
 	t.Helper()
-	start := time.Now()
+	return withinSince(t, what, time.Now(), d, cond)
+}
+
+// withinSince fails the test unless cond holds within d of start, and
+// returns how long after start it held.
+func withinSince(t *testing.T, what string, start time.Time, d time.Duration, cond func() bool) time.Duration {
+	t.Helper()
 	for !cond() {
 		if time.Since(start) > d {
 			t.Fatalf("%s: not within %s", what, d)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return time.Since(start)
+	took := time.Since(start)
+	if took > d {
+		t.Fatalf("%s: took %s, not within %s", what, took, d)
+	}
+	return took
 }
 
 // statusWritebackPending returns the status's pending write-backs.
@@ -177,12 +202,106 @@ func statusCheckoutOverride(t *testing.T, d *daemon) map[string]any {
 	return nil
 }
 
-// TestAdminOverrideEndToEnd is the done-when scenario: an admin PUT turns
-// checkout-v2 off at an SDK and at OFREP at once, lands as one commit,
-// tells each receiver once and shows in the status; DELETE undoes it the
-// same way; with the remote gone, the effect is immediate and the commit
-// lands once the remote is back.
+// overrideDriver sets and clears checkout-v2 in production the way an
+// on-call engineer would; reason and forDur ("" for none) are the
+// override's.
+type overrideDriver struct {
+	set   func(t *testing.T, d *daemon, reason, forDur string)
+	clear func(t *testing.T, d *daemon, reason string)
+	// prepare, when set, runs before anything is timed.
+	prepare func(t *testing.T)
+}
+
+// apiDriver goes through the admin API with raw HTTP.
+var apiDriver = overrideDriver{
+	set: func(t *testing.T, d *daemon, reason, forDur string) {
+		t.Helper()
+		body := `{"off":true,"by":"alice","reason":"` + reason + `"`
+		if forDur != "" {
+			body += `,"for":"` + forDur + `"`
+		}
+		if code, m := adminCall(t, http.MethodPut, d.url+"/v1/admin/overrides/production/checkout-v2", e2eAdminToken, body+"}"); code != http.StatusOK {
+			t.Fatalf("PUT: %d %v", code, m)
+		}
+	},
+	clear: func(t *testing.T, d *daemon, reason string) {
+		t.Helper()
+		if code, m := adminCall(t, http.MethodDelete, d.url+"/v1/admin/overrides/production/checkout-v2", e2eAdminToken, `{"reason":"`+reason+`"}`); code != http.StatusOK {
+			t.Fatalf("DELETE: %d %v", code, m)
+		}
+	},
+}
+
+// cliEnv is the environment of the on-call's shell: the admin token, and
+// USER for the default --by.
+var cliEnv = []string{adminTokenEnv + "=" + e2eAdminToken, "USER=alice", "FLAGPOLE_SERVER=", "FLAGPOLE_REPO="}
+
+// onCall runs the release flagpole binary in the on-call's shell.
+func onCall(t *testing.T, args ...string) result {
+	t.Helper()
+	bin, err := releaseBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runBinary(t, bin, "", cliEnv, args...)
+}
+
+// cliDriver runs the flagpole binary, as the README's "Kill a flag" does.
+var cliDriver = overrideDriver{
+	prepare: func(t *testing.T) {
+		if _, err := releaseBinary(); err != nil {
+			t.Fatal(err)
+		}
+	},
+	set: func(t *testing.T, d *daemon, reason, forDur string) {
+		t.Helper()
+		args := []string{"override", "set", "checkout-v2", "--env", "production", "--off", "--reason", reason, "--server", d.url}
+		if forDur != "" {
+			args = append(args, "--for", forDur)
+		}
+		r := onCall(t, args...)
+		if r.code != 0 || !strings.Contains(r.stdout, `checkout-v2 in production now serves "off"`) {
+			t.Fatalf("flagpole override set: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	},
+	clear: func(t *testing.T, d *daemon, reason string) {
+		t.Helper()
+		r := onCall(t, "override", "clear", "checkout-v2", "--env", "production", "--reason", reason, "--server", d.url)
+		if r.code != 0 || !strings.Contains(r.stdout, "checkout-v2 in production is evaluated by its rules again") {
+			t.Fatalf("flagpole override clear: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	},
+}
+
+// cliStatus is the text of `flagpole status --server`.
+func cliStatus(t *testing.T, d *daemon) string {
+	t.Helper()
+	r := onCall(t, "status", "--server", d.url)
+	if r.code != 0 {
+		t.Fatalf("flagpole status: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+// TestAdminOverrideEndToEnd is the done-when scenario, through the admin
+// API and through the CLI binary: setting an override turns checkout-v2
+// off at an SDK and at OFREP within a second, lands as one commit, tells
+// each receiver once and shows in `flagpole status`; clearing it undoes it
+// the same way; with the remote gone, the effect is immediate and the
+// commit lands once when the remote is back.
 func TestAdminOverrideEndToEnd(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		drv  overrideDriver
+	}{{"admin API", apiDriver}, {"CLI", cliDriver}} {
+		t.Run(tt.name, func(t *testing.T) { overrideEndToEnd(t, tt.drv) })
+	}
+}
+
+func overrideEndToEnd(t *testing.T, drv overrideDriver) {
+	if drv.prepare != nil {
+		drv.prepare(t)
+	}
 	g := adminRepo(t)
 	slack, signed := newNotifyReceiver(t, ""), newNotifyReceiver(t, e2eNotifySecret)
 	d := startDaemonEnv(t, []string{
@@ -200,24 +319,29 @@ func TestAdminOverrideEndToEnd(t *testing.T) {
 	if !client.Bool("checkout-v2", user, false) || ofrepCheckoutVariant(t, d) != "on" {
 		t.Fatal("checkout-v2 is not on for user-1 before the override")
 	}
-	url := d.url + "/v1/admin/overrides/production/checkout-v2"
-
-	// Set and clear, each checked at the SDK, OFREP, git, receivers, status.
-	step := func(name, method, body string, wantOn bool, wantNotes int) {
+	// act runs an action and waits, up to one second from its start (the
+	// CLI's process start included), for the SDK and OFREP to serve
+	// checkout-v2 on or off.
+	act := func(what string, action func(), wantOn bool) {
 		t.Helper()
-		before := g.remoteCommits()
-		code, m := adminCall(t, method, url, e2eAdminToken, body)
-		if code != http.StatusOK {
-			t.Fatalf("%s: %d %v", name, code, m)
-		}
-		took := withinTime(t, name+": SDK and OFREP follow", time.Second, func() bool {
+		start := time.Now()
+		action()
+		took := withinSince(t, what+": SDK and OFREP follow", start, time.Second, func() bool {
 			return client.Bool("checkout-v2", user, !wantOn) == wantOn && (ofrepCheckoutVariant(t, d) == "on") == wantOn
 		})
-		t.Logf("%s: SDK and OFREP followed in %s", name, took)
+		t.Logf("%s: SDK and OFREP followed in %s", what, took)
+	}
+	notes := func(n int) func() bool {
+		return func() bool { return len(slack.overrides()) == n && len(signed.overrides()) == n }
+	}
+
+	// Set and clear, each checked at the SDK, OFREP, git, receivers, status.
+	step := func(name string, action func(), wantOn bool, wantNotes int) {
+		t.Helper()
+		before := g.remoteCommits()
+		act(name, action, wantOn)
 		waitFor(t, name+": the commit", func() bool { return g.remoteCommits() == before+1 })
-		waitFor(t, name+": one message per receiver", func() bool {
-			return len(slack.overrides()) == wantNotes && len(signed.overrides()) == wantNotes
-		})
+		waitFor(t, name+": one message per receiver", notes(wantNotes))
 		waitFor(t, name+": git caught up (the layer entry dropped)", func() bool {
 			o := statusCheckoutOverride(t, d)
 			return (wantOn && o == nil) || (!wantOn && o != nil && o["source"] == "git")
@@ -228,10 +352,14 @@ func TestAdminOverrideEndToEnd(t *testing.T) {
 		if len(statusWritebackPending(t, d)) != 0 {
 			t.Errorf("%s: write-backs still pending: %v", name, statusWritebackPending(t, d))
 		}
+		out := cliStatus(t, d)
+		if shown := strings.Contains(out, "production/checkout-v2  serves off"); shown == wantOn || !strings.Contains(out, "pending write-backs:\n  none") {
+			t.Errorf("%s: flagpole status shows:\n%s", name, out)
+		}
 	}
-	step("PUT", http.MethodPut, `{"off":true,"reason":"checkout errors","by":"alice"}`, false, 1)
+	step("set", func() { drv.set(t, d, "5xx spike", "") }, false, 1)
 	msg := g.git(g.bare, "log", "-1", "--format=%B", "main")
-	for _, want := range []string{"override: checkout-v2 off in production (checkout errors)", "By: alice", "Requested-by: admin-token"} {
+	for _, want := range []string{"override: checkout-v2 off in production (5xx spike)", "Reason: 5xx spike", "By: alice", "Requested-by: admin-token"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("commit message lacks %q:\n%s", want, msg)
 		}
@@ -242,39 +370,75 @@ func TestAdminOverrideEndToEnd(t *testing.T) {
 	if s := slack.overrides()[0]; !strings.Contains(s, "checkout-v2") || !strings.Contains(s, "alice") {
 		t.Errorf("slack message: %s", s)
 	}
-	step("DELETE", http.MethodDelete, `{"reason":"fixed"}`, true, 2)
+	step("clear", func() { drv.clear(t, d, "fixed") }, true, 2)
+	if msg := g.git(g.bare, "log", "-1", "--format=%s", "main"); msg != "override: clear checkout-v2 in production (fixed)" {
+		t.Errorf("clear's commit: %q", msg)
+	}
 
-	// The remote goes away: the override works at once, waits in the
-	// status, and lands exactly once when the remote is back.
-	away := g.bare + ".away"
-	if err := os.Rename(g.bare, away); err != nil {
-		t.Fatal(err)
-	}
-	code, m := adminCall(t, http.MethodPut, url, e2eAdminToken, `{"serve":"off","reason":"remote down","for":"2h"}`)
-	if code != http.StatusOK {
-		t.Fatalf("PUT with the remote down: %d %v", code, m)
-	}
-	withinTime(t, "SDK follows with the remote down", time.Second, func() bool { return !client.Bool("checkout-v2", user, true) })
-	waitFor(t, "a failed write-back attempt in the status", func() bool {
-		p := statusWritebackPending(t, d)
-		if len(p) != 1 {
-			return false
+	// The remote goes away: a set, then a clear, each works at once, is
+	// announced (without a commit link), waits in the status, and lands
+	// exactly once when the remote is back.
+	downStep := func(name string, action func(), wantOn bool, wantNotes int) {
+		t.Helper()
+		before := g.remoteCommits()
+		away := g.bare + ".away"
+		if err := os.Rename(g.bare, away); err != nil {
+			t.Fatal(err)
 		}
-		e, _ := p[0].(map[string]any)
-		return e["flag"] == "checkout-v2" && e["action"] == "set" && e["attempts"].(float64) >= 1 && e["last_error"] != ""
-	})
-	if err := os.Rename(away, g.bare); err != nil {
-		t.Fatal(err)
+		act(name, action, wantOn)
+		waitFor(t, name+": one more message per receiver", notes(wantNotes))
+		wantAction := map[bool]string{false: "set", true: "clear"}[wantOn]
+		waitFor(t, name+": a failed write-back attempt in the status", func() bool {
+			p := statusWritebackPending(t, d)
+			if len(p) != 1 {
+				return false
+			}
+			e, _ := p[0].(map[string]any)
+			return e["flag"] == "checkout-v2" && e["action"] == wantAction && e["attempts"].(float64) >= 1 && e["last_error"] != ""
+		})
+		out := cliStatus(t, d)
+		pending := regexp.MustCompile(`production/checkout-v2\s+` + wantAction + `\s+since .*last error: `)
+		if strings.Contains(out, "production/checkout-v2  serves off  expires ") == wantOn || !pending.MatchString(out) {
+			t.Errorf("%s: flagpole status shows:\n%s", name, out)
+		}
+		if err := os.Rename(away, g.bare); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, name+": the commit once the remote is back", func() bool { return g.remoteCommits() == before+1 })
+		waitFor(t, name+": git caught up", func() bool {
+			o := statusCheckoutOverride(t, d)
+			return (wantOn && o == nil) || (!wantOn && o != nil && o["source"] == "git" && o["expires"] != nil)
+		})
+		if n := g.remoteCommits(); n != before+1 {
+			t.Fatalf("%s: %d commits after the remote came back, want exactly one", name, n-before)
+		}
 	}
-	before := 4 // initial, settings, PUT, DELETE
-	waitFor(t, "the commit once the remote is back", func() bool { return g.remoteCommits() == before+1 })
-	waitFor(t, "git caught up", func() bool {
-		o := statusCheckoutOverride(t, d)
-		return o != nil && o["source"] == "git" && o["expires"] != nil
-	})
-	if n := g.remoteCommits(); n != before+1 {
-		t.Fatalf("%d commits after the remote came back, want exactly one", n-before)
+	downStep("set with the remote down", func() { drv.set(t, d, "remote down", "2h") }, false, 3)
+	downStep("clear with the remote down", func() { drv.clear(t, d, "recovered") }, true, 4)
+	if len(slack.overrides()) != 4 || len(signed.overrides()) != 4 {
+		t.Errorf("messages: %d slack, %d signed; want 4 each (one per change)", len(slack.overrides()), len(signed.overrides()))
 	}
+	// The leader counts every delivery (the overrides', and the sync
+	// errors' while the remote was away) on its /metrics.
+	var metrics string
+	waitFor(t, "the deliveries counted on /metrics", func() bool {
+		_, _, b := get(t, d.url+"/metrics", "")
+		metrics = grepLines(string(b), "flagpole_notify_events_total")
+		want := fmt.Sprintf(`flagpole_notify_events_total{result="delivered"} %d`, slack.received()+signed.received())
+		return strings.Contains(metrics, want)
+	})
+	t.Logf("/metrics:\n%s", metrics)
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // TestAdminAPIRefusals covers what the admin API and triggers refuse, and

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 )
 
@@ -44,7 +45,26 @@ type result struct {
 // directory) and returns its exit code and output.
 func flagpole(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	return runBinary(t, binary, dir, env, args...)
+}
+
+// releaseBinary builds, once, flagpole without -race: the binary an
+// on-call engineer runs. A -race binary takes about a second just to
+// start on a loaded machine, which would hide what a timed CLI test
+// measures.
+var releaseBinary = sync.OnceValues(func() (string, error) {
+	bin := filepath.Join(filepath.Dir(binary), "release", filepath.Base(binary))
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("building flagpole without -race: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// runBinary runs bin with args in dir and returns its exit code and output.
+func runBinary(t *testing.T, bin, dir string, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer

@@ -59,11 +59,13 @@ type Options struct {
 	// Remote is the repository's URL, for links to commits in
 	// notifications (notify.CommitURL); "" for none.
 	Remote string
-	// Notify tunes the Notifier (its Registerer is ignored).
+	// Notify tunes the Notifier (its Registerer is ignored: the Recorder
+	// registers the Notifier's metrics on Registerer).
 	Notify notify.Options
 	// Registerer receives the Writer's metrics (flagpole_writeback_pending
-	// and flagpole_writeback_failures_total) while this process leads. Nil:
-	// not registered.
+	// and flagpole_writeback_failures_total) and the Notifier's
+	// (flagpole_notify_events_total) while this process leads. Nil: not
+	// registered.
 	Registerer prometheus.Registerer
 	// Logger hears of write-backs handed over and entries restored.
 	// Default: discard.
@@ -184,7 +186,7 @@ func (r *Recorder) stop() {
 	r.mu.Lock()
 	stop := r.stopParts
 	r.stopParts = nil
-	w := r.writer
+	w, n := r.writer, r.notifier
 	r.writer, r.notifier = nil, nil
 	for _, h := range r.handed {
 		if h.timer != nil {
@@ -196,7 +198,7 @@ func (r *Recorder) stop() {
 		stop()
 	}
 	if w != nil {
-		r.unregister(w)
+		r.unregister(w, n)
 		w.Close()
 	}
 }
@@ -267,14 +269,14 @@ func (r *Recorder) configure(ctx context.Context, set loader.Settings) bool {
 	if r.writer != nil && reflect.DeepEqual(set.Writeback, r.wbCfg) && reflect.DeepEqual(set.Notify, r.nCfg) {
 		return true
 	}
-	old, oldStop := r.writer, r.stopParts
+	old, oldN, oldStop := r.writer, r.notifier, r.stopParts
 	if oldStop != nil {
 		r.mu.Unlock()
 		oldStop()
 		r.mu.Lock()
 	}
 	if old != nil {
-		r.unregister(old)
+		r.unregister(old, oldN)
 		old.Close()
 	}
 	r.writer, r.notifier, r.stopParts = nil, nil, nil
@@ -290,9 +292,9 @@ func (r *Recorder) configure(ctx context.Context, set loader.Settings) bool {
 		n, _ = notify.New(nil, r.opts.Notify)
 	}
 	if reg := r.opts.Registerer; reg != nil {
-		for _, c := range w.Collectors() {
+		for _, c := range append(w.Collectors(), n.Collectors()...) {
 			if err := reg.Register(c); err != nil {
-				r.log.Warn("recorder: registering write-back metrics", "err", err)
+				r.log.Warn("recorder: registering write-back and notify metrics", "err", err)
 			}
 		}
 	}
@@ -312,11 +314,19 @@ func (r *Recorder) configure(ctx context.Context, set loader.Settings) bool {
 	return true
 }
 
-func (r *Recorder) unregister(w *writeback.Writer) {
-	if reg := r.opts.Registerer; reg != nil {
-		for _, c := range w.Collectors() {
-			reg.Unregister(c)
-		}
+// unregister removes the metrics of w and n (nil: none) from the
+// Registerer.
+func (r *Recorder) unregister(w *writeback.Writer, n *notify.Notifier) {
+	reg := r.opts.Registerer
+	if reg == nil {
+		return
+	}
+	cs := w.Collectors()
+	if n != nil {
+		cs = append(cs, n.Collectors()...)
+	}
+	for _, c := range cs {
+		reg.Unregister(c)
 	}
 }
 

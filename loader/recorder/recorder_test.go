@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +19,8 @@ import (
 	"github.com/flagpole/flagpole/notify"
 	"github.com/flagpole/flagpole/ruleset"
 	"github.com/flagpole/flagpole/store"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // fixture is a memory store holding flags.example's production snapshot,
@@ -117,12 +120,13 @@ func offEntry(at time.Time, expires *time.Time) store.LayerEntry {
 }
 
 // TestWritesBackOnceAndNotifies: a layer entry becomes one commit on the
-// remote and one notification that names it.
+// remote and one notification that names it, counted on the registry.
 func TestWritesBackOnceAndNotifies(t *testing.T) {
 	f := newFixture(t)
 	g := gitrepo.New(t)
 	g.CommitPush(map[string]string{"README": "flags\n"}, "initial")
-	r := f.run(t, g.Bare, Options{NotifyDelay: time.Minute, CheckInterval: 20 * time.Millisecond})
+	reg := prometheus.NewRegistry()
+	r := f.run(t, g.Bare, Options{NotifyDelay: time.Minute, CheckInterval: 20 * time.Millisecond, Registerer: reg})
 	ctx := context.Background()
 	if _, err := f.st.SetOverride(ctx, "production", offEntry(time.Now().UTC(), nil)); err != nil {
 		t.Fatal(err)
@@ -145,6 +149,20 @@ func TestWritesBackOnceAndNotifies(t *testing.T) {
 	morePasses(t, r, 5)
 	if got := g.Git("-C", g.Bare, "rev-list", "--count", "main"); got != "2" || len(f.notes()) != 1 {
 		t.Errorf("after more passes: %s commits, %d notifications", got, len(f.notes()))
+	}
+	// The delivery is counted once the receiver has answered.
+	delivered := `
+# HELP flagpole_notify_events_total Events per webhook by outcome: delivered, failed (given up) or dropped (queue full).
+# TYPE flagpole_notify_events_total counter
+flagpole_notify_events_total{result="delivered"} 1
+flagpole_notify_events_total{result="dropped"} 0
+flagpole_notify_events_total{result="failed"} 0
+`
+	waitFor(t, "the delivery counted", func() bool {
+		return testutil.GatherAndCompare(reg, strings.NewReader(delivered), "flagpole_notify_events_total") == nil
+	})
+	if n, err := testutil.GatherAndCount(reg, "flagpole_writeback_pending", "flagpole_writeback_failures_total"); err != nil || n != 2 {
+		t.Errorf("write-back metrics: %d series, %v; want 2", n, err)
 	}
 }
 
