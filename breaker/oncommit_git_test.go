@@ -8,13 +8,11 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
-	"github.com/flagpole/flagpole/internal/gitx"
 	"github.com/flagpole/flagpole/internal/testutil/gitrepo"
 	"github.com/flagpole/flagpole/loader"
 	"github.com/flagpole/flagpole/loader/recorder"
 	"github.com/flagpole/flagpole/loader/source"
 	"github.com/flagpole/flagpole/loader/syncer"
-	"github.com/flagpole/flagpole/loader/writeback"
 	"github.com/flagpole/flagpole/ruleset"
 	"github.com/flagpole/flagpole/store"
 )
@@ -40,23 +38,9 @@ func TestCommitTripDisablesInGit(t *testing.T) {
 		t.Fatal(err)
 	}
 	var sy *syncer.Syncer
-	rec, err := recorder.New(recorder.Options{
-		Store:    st,
-		Settings: func() (loader.Settings, bool) { return sy.Settings() },
-		NewWriter: func(wb loader.Writeback, onLanded func(writeback.Landed)) (*writeback.Writer, error) {
-			rem, err := gitx.NewRemote(gitx.Options{URL: g.Bare})
-			if err != nil {
-				return nil, err
-			}
-			return writeback.New(writeback.Options{Remote: rem, CacheDir: t.TempDir(), Branch: "main",
-				Author: wb.Author, OnLanded: onLanded})
-		},
-		CheckInterval: 20 * time.Millisecond,
-		AfterLanded:   func() { sy.Trigger() },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := gitRecorder(t, g, recorder.Options{Store: st,
+		Settings:    func() (loader.Settings, bool) { return sy.Settings() },
+		AfterLanded: func() { sy.Trigger() }})
 	sy, err = syncer.New(syncer.Options{Source: src, Store: st, WhileLeading: func(ctx context.Context) { _ = rec.Run(ctx) }})
 	if err != nil {
 		t.Fatal(err)

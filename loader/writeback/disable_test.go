@@ -2,8 +2,6 @@ package writeback
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -159,16 +157,7 @@ func TestDisableFlagRemoved(t *testing.T) {
 }
 
 func TestDisableDirectoryMode(t *testing.T) {
-	dir := t.TempDir()
-	for name, content := range fixture {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := writeDir(t, fixture)
 	w, err := New(Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
