@@ -29,7 +29,10 @@ func disableIn(data []byte, env string) ([]byte, error) {
 	if err := root.Decode(&want); err != nil {
 		return nil, err
 	}
-	want = withDisabled(want, env)
+	want, ok := withDisabled(want, env)
+	if !ok {
+		return nil, errors.New("the flag file's fields are not a mapping of names")
+	}
 	if out, ok := splice(data, root, env); ok && decodesTo(out, want) {
 		return out, nil
 	}
@@ -52,15 +55,33 @@ func parseRoot(data []byte) (*yaml.Node, error) {
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, errors.New("the flag file does not hold a mapping")
 	}
+	if hasAlias(&doc) {
+		return nil, errors.New("the flag file has YAML anchors or aliases, which the repository does not allow")
+	}
 	return doc.Content[0], nil
 }
 
+// hasAlias reports whether n or a node below it is an alias or has an
+// anchor: the loader rejects them, and expanding them could be costly.
+func hasAlias(n *yaml.Node) bool {
+	if n.Kind == yaml.AliasNode || n.Anchor != "" {
+		return true
+	}
+	for _, c := range n.Content {
+		if hasAlias(c) {
+			return true
+		}
+	}
+	return false
+}
+
 // withDisabled returns the decoded file v with environments.<env>.enabled
-// false: what the edited file must decode to.
-func withDisabled(v any, env string) any {
-	m, _ := v.(map[string]any)
-	if m == nil {
-		return v
+// false: what the edited file must decode to; false when v is not a
+// mapping of names.
+func withDisabled(v any, env string) (any, bool) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v, false
 	}
 	envs, _ := m["environments"].(map[string]any)
 	if envs == nil {
@@ -73,7 +94,7 @@ func withDisabled(v any, env string) any {
 	overlay["enabled"] = false
 	envs[env] = overlay
 	m["environments"] = envs
-	return m
+	return m, true
 }
 
 func decodesTo(data []byte, want any) bool {
@@ -92,6 +113,13 @@ func lookup(m *yaml.Node, key string) (k, v *yaml.Node) {
 		}
 	}
 	return nil, nil
+}
+
+// otherBreaks reports whether data has line breaks other than "\n" and
+// "\r\n" that YAML counts as lines: a lone "\r", NEL, LS or PS.
+func otherBreaks(data []byte) bool {
+	return bytes.Count(data, []byte("\r")) != bytes.Count(data, []byte("\r\n")) ||
+		bytes.ContainsAny(data, "\u0085\u2028\u2029")
 }
 
 // text is a file as lines, for splicing at the positions yaml.v3 reports
@@ -150,11 +178,14 @@ func (t *text) insert(off int, s string) []byte {
 
 // splice edits data as text; false when the layout is not one it handles.
 func splice(data []byte, root *yaml.Node, env string) ([]byte, bool) {
+	if otherBreaks(data) {
+		return nil, false // lines would not be counted as YAML counts them
+	}
 	t := newText(data)
 	_, envs := lookup(root, "environments")
 	if envs == nil {
-		if root.Style&yaml.FlowStyle != 0 {
-			return nil, false
+		if root.Style&yaml.FlowStyle != 0 || len(root.Content) == 0 || root.Content[0].Column != 1 {
+			return nil, false // appended at column 1, the block must start there
 		}
 		// Append an environments block at the end of the file.
 		out := append([]byte(nil), data...)
@@ -200,7 +231,7 @@ func splice(data []byte, root *yaml.Node, env string) ([]byte, bool) {
 func insertEntry(t *text, m *yaml.Node, entry string) ([]byte, bool) {
 	if m.Style&yaml.FlowStyle != 0 {
 		off, ok := t.offset(m.Line, m.Column)
-		if !ok || t.data[off] != '{' {
+		if !ok || off >= len(t.data) || t.data[off] != '{' {
 			return nil, false
 		}
 		if len(m.Content) > 0 {
@@ -213,8 +244,11 @@ func insertEntry(t *text, m *yaml.Node, entry string) ([]byte, bool) {
 	}
 	first := m.Content[0]
 	off, ok := t.offset(first.Line, first.Column)
+	if !ok {
+		return nil, false
+	}
 	start := t.offs[first.Line-1]
-	if !ok || strings.TrimLeft(string(t.data[start:off]), " ") != "" {
+	if strings.TrimLeft(string(t.data[start:off]), " ") != "" {
 		return nil, false // the key does not begin its line
 	}
 	return t.insert(start, string(t.data[start:off])+entry+t.nl), true

@@ -75,3 +75,34 @@ func TestDisableInRefuses(t *testing.T) {
 		t.Errorf("got %q, %v", got, err)
 	}
 }
+
+// FuzzDisableIn: whatever the file, the edit either fails or reads back
+// with the environment disabled and nothing else changed (disableIn checks
+// the latter itself; this checks it never panics and never lies).
+func FuzzDisableIn(f *testing.F) {
+	for _, s := range []string{"key: x\n", "key: x\nenvironments:\n  production:\n    enabled: true\n",
+		"key: x\nenvironments: {staging: {}}\n", "{key: x}\n", "key: x # c\r\nenvironments:\r\n  a: {b: c}\r\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, err := disableIn(data, "production")
+		if err != nil {
+			return
+		}
+		root, err := parseRoot(out)
+		if err != nil {
+			t.Fatalf("edited file does not parse: %v\n%s", err, out)
+		}
+		var v struct {
+			Environments map[string]struct {
+				Enabled *bool `yaml:"enabled"`
+			} `yaml:"environments"`
+		}
+		if err := root.Decode(&v); err != nil {
+			return // another field has a shape this view does not fit
+		}
+		if e := v.Environments["production"].Enabled; e == nil || *e {
+			t.Fatalf("not disabled:\n%s", out)
+		}
+	})
+}
