@@ -2,7 +2,9 @@
 // writes overrides/<env>/<flag>.yaml in the repository format (Render) and,
 // through a Writer, commits and pushes each set or clear to the branch that
 // the syncer follows, so that git stays the source of truth for overrides
-// that the store's override layer already serves.
+// that the store's override layer already serves. Disable, for the
+// breaker's on_trip: commit, edits the flag file instead: enabled: false in
+// one environment's overlay of flags/<flag>.yaml.
 //
 // A Writer queues writes and returns at once; one worker commits them with
 // the configured author, pushes without force, and after a rejected push
