@@ -6,7 +6,9 @@
 // The decision does no I/O and reads no clock: the caller passes the time.
 // A trip is an override like any other (serve the flag's off variant, by
 // "breaker", with a recovery ramp), so the bearers apply it at once and the
-// leading syncer's recorder writes it back to git.
+// leading syncer's recorder writes it back to git. With on_trip: commit the
+// override has no ramp and the recorder disables the flag in git instead;
+// recovery is then left to a person.
 package breaker
 
 import (
@@ -48,6 +50,10 @@ const (
 	// Recovering: the breaker's override lets a growing share of users
 	// (the recovery cap) be evaluated normally.
 	Recovering
+	// Disabled: the flag is disabled in git (enabled: false), by an
+	// on_trip: commit trip or by a person; the breaker leaves it alone until
+	// a person enables it.
+	Disabled
 )
 
 // String is closed, open or recovering.
@@ -59,6 +65,8 @@ func (s State) String() string {
 		return "open"
 	case Recovering:
 		return "recovering"
+	case Disabled:
+		return "disabled"
 	}
 	return fmt.Sprintf("State(%d)", int(s))
 }
@@ -111,7 +119,9 @@ type Settings struct {
 	SlowRate     float64
 	// Recovery is the ramp a trip's override carries.
 	Recovery ruleset.RecoveryPolicy
-	// OnTrip is how a trip is recorded: override (default) or commit.
+	// OnTrip is how a trip is recorded: override (default: an override
+	// file with the recovery ramp) or commit (the flag disabled in the
+	// environment's overlay of its flag file, no ramp).
 	OnTrip string
 }
 
@@ -174,6 +184,10 @@ type Input struct {
 	// breaker does not trip the flag: the window still holds the calls
 	// that caused the trip the person chose to undo.
 	ClearedAt time.Time
+	// Disabled is set when git has the flag disabled (enabled: false) in
+	// this environment: the breaker does not trip it and, unless its own
+	// recovery ramp is still under way, leaves it alone.
+	Disabled bool
 	// Now is the decision's time.
 	Now time.Time
 }
@@ -208,10 +222,13 @@ type Decision struct {
 // Decide returns what the breaker does about one flag at in.Now:
 //
 //   - A person's override (by other than "breaker") is never touched: Stay.
+//   - A flag disabled in git, without a breaker override that is ramping
+//     it back, is left alone (Disabled) until a person enables it.
 //   - No override (Closed): Trip when the window has at least MinRequests
 //     calls and the error rate reaches ErrorRate or the slow rate reaches
 //     SlowRate, except within one Window after ClearedAt.
-//   - The breaker's override before its recovery starts (Open): Stay.
+//   - The breaker's override before its recovery starts, or without a
+//     ramp (on_trip: commit, until git has the flag disabled): Open, Stay.
 //   - The breaker's override recovering (cap < 100): Trip again, with new
 //     times, when a threshold is crossed by at least
 //     max(1, ceil(MinRequests × cap / 100)) calls: only the recovering share
@@ -235,6 +252,10 @@ func Decide(in Input) Decision {
 		d.HumanOverride = true
 		d.Reason = "override by " + o.By + ": not the breaker's, left alone"
 		return d
+	case in.Disabled && (o == nil || o.Recovery == nil):
+		d.State = Disabled
+		d.Reason = "disabled in git (enabled: false): left alone until a person enables it"
+		return d
 	case o == nil:
 		if !in.ClearedAt.IsZero() && in.Now.Before(in.ClearedAt.Add(s.Window)) {
 			d.Reason = "held: the breaker's override was cleared at " + in.ClearedAt.UTC().Format(time.RFC3339) +
@@ -243,8 +264,11 @@ func Decide(in Input) Decision {
 		}
 		return d.tripIf(in, s)
 	case o.Recovery == nil:
-		d.State = Open // a breaker override without a ramp stays until a person clears it
+		d.State = Open // a breaker override without a ramp stays until git disables the flag or a person clears it
 		d.Reason = "no recovery ramp: stays until cleared"
+		if s.OnTrip == "commit" {
+			d.Reason = "on_trip: commit: the flag is being disabled in git; a person enables it again"
+		}
 		return d
 	}
 	rec := o.Recovery
@@ -290,10 +314,13 @@ func (d Decision) tripIf(in Input, s Settings) Decision {
 	at := in.Now.UTC().Truncate(time.Second)
 	d.State, d.Action, d.Reason, d.Cap = Open, Trip, reason, 0
 	d.Override = &ruleset.Override{
-		Flag: in.Flag, Environment: in.Environment, Serve: in.Off, Reason: reason, By: By, At: at,
-		Recovery: &ruleset.Recovery{StartAt: at.Add(time.Duration(s.Recovery.Delay)),
-			Start: s.Recovery.Start, Step: s.Recovery.Step, Every: s.Recovery.Every},
+		Flag: in.Flag, Environment: in.Environment, Serve: in.Off, Reason: reason, By: By, At: at}
+	d.NextStep = time.Time{}
+	if s.OnTrip == "commit" {
+		return d // no ramp: the flag is disabled in git and a person enables it again
 	}
+	d.Override.Recovery = &ruleset.Recovery{StartAt: at.Add(time.Duration(s.Recovery.Delay)),
+		Start: s.Recovery.Start, Step: s.Recovery.Step, Every: s.Recovery.Every}
 	d.NextStep = d.Override.Recovery.StartAt
 	return d
 }

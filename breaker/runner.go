@@ -88,11 +88,12 @@ type Runner struct {
 	leading bool
 	status  map[fkey]FlagStatus
 	// seen are the breaker overrides the last tick saw, to notice a
-	// person's clear; cleared when that happened; commitWarned the flags
-	// whose on_trip: commit was logged as done through an override.
-	seen         map[fkey]*ruleset.Override
-	cleared      map[fkey]time.Time
-	commitWarned map[fkey]bool
+	// person's clear; cleared when that happened; disabledByTrip the flags
+	// whose on_trip: commit trip git now has as enabled: false, to notice a
+	// person enabling them again.
+	seen           map[fkey]*ruleset.Override
+	cleared        map[fkey]time.Time
+	disabledByTrip map[fkey]bool
 }
 
 // NewRunner checks opts and applies their defaults.
@@ -109,14 +110,14 @@ func NewRunner(opts RunnerOptions) (*Runner, error) {
 	opts.Interval = cmp.Or(max(opts.Interval, 0), DefaultInterval)
 	r := &Runner{opts: opts, log: opts.Logger,
 		state: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "flagpole_breaker_state",
-			Help: "Breaker state per flag and environment: 0 closed, 1 open, 2 recovering (leader only)."},
+			Help: "Breaker state per flag and environment: 0 closed, 1 open, 2 recovering, 3 disabled in git (leader only)."},
 			[]string{"environment", "flag"}),
 		trips: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flagpole_breaker_trips_total",
 			Help: "Breaker trips (re-trips during recovery included)."}, []string{"environment", "flag"}),
 		recoveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flagpole_breaker_recoveries_total",
 			Help: "Breaker overrides removed at the end of their recovery."}, []string{"environment", "flag"}),
 		status: map[fkey]FlagStatus{}, seen: map[fkey]*ruleset.Override{}, cleared: map[fkey]time.Time{},
-		commitWarned: map[fkey]bool{},
+		disabledByTrip: map[fkey]bool{},
 	}
 	if reg := opts.Registerer; reg != nil {
 		for _, c := range []prometheus.Collector{r.state, r.trips, r.recoveries} {
@@ -160,7 +161,7 @@ func (r *Runner) lead(ctx context.Context, lock store.Lock) {
 	r.log.Info("breaker: leading")
 	r.mu.Lock()
 	r.leading = true
-	r.seen, r.cleared = map[fkey]*ruleset.Override{}, map[fkey]time.Time{}
+	r.seen, r.cleared, r.disabledByTrip = map[fkey]*ruleset.Override{}, map[fkey]time.Time{}, map[fkey]bool{}
 	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
@@ -259,7 +260,7 @@ func (r *Runner) tickEnv(ctx context.Context, env string, now time.Time) error {
 		k := fkey{env, key}
 		o := served.Overrides[key]
 		in := Input{Flag: key, Environment: env, Off: f.Off, Settings: s, Counts: counts[key], Override: o,
-			ClearedAt: r.clearedAt(k, o, layer.Entries[key], now), Now: now}
+			Disabled: !f.Enabled, ClearedAt: r.clearedAt(k, o, layer.Entries[key], !f.Enabled, now), Now: now}
 		r.act(ctx, k, in, Decide(in))
 	}
 	return nil
@@ -268,11 +269,27 @@ func (r *Runner) tickEnv(ctx context.Context, env string, now time.Time) error {
 // clearedAt returns when a person removed the breaker's override of k, as
 // far as this leader knows: a tombstone in the layer by someone else, or
 // a breaker override seen at the last tick that is gone now without the
-// breaker having removed it (a merged pull request). It records what this
-// tick sees for the next.
-func (r *Runner) clearedAt(k fkey, o *ruleset.Override, e store.LayerEntry, now time.Time) time.Time {
+// breaker having removed it (a merged pull request), or a flag that git
+// disabled after an on_trip: commit trip and a person enabled again. It
+// records what this tick sees for the next.
+func (r *Runner) clearedAt(k fkey, o *ruleset.Override, e store.LayerEntry, disabled bool, now time.Time) time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	switch {
+	case disabled && (o == nil || o.Recovery == nil):
+		// The trip's layer entry gives way to git's enabled: false: not a
+		// person's clear.
+		if prev := r.seen[k]; prev != nil || (o != nil && o.By == By) {
+			r.disabledByTrip[k] = true
+		}
+		delete(r.seen, k)
+		return time.Time{}
+	case !disabled && r.disabledByTrip[k]:
+		// A person enabled the flag again: like a clear, the window still
+		// holds the calls that caused the trip.
+		delete(r.disabledByTrip, k)
+		r.cleared[k] = now
+	}
 	if o != nil && o.By == By {
 		r.seen[k] = o
 		delete(r.cleared, k)
@@ -301,10 +318,13 @@ func (r *Runner) act(ctx context.Context, k fkey, in Input, d Decision) {
 	log := r.log.With("environment", k.env, "flag", k.flag)
 	switch d.Action {
 	case Trip:
-		if in.Settings.OnTrip == "commit" && !r.warnedCommit(k) {
-			log.Warn("breaker: on_trip: commit is recorded as an override file for now (editing the flag file is not implemented)")
-		}
 		e := store.LayerEntry{Flag: k.flag, Override: d.Override, At: d.Override.At, By: By, Requester: By}
+		recovery := "left to a person: on_trip: commit disables the flag in git"
+		if rec := d.Override.Recovery; rec != nil {
+			recovery = "from " + rec.StartAt.UTC().Format(time.RFC3339)
+		} else {
+			e.Kind = store.KindDisable
+		}
 		if _, err := r.opts.Store.SetOverride(ctx, k.env, e); err != nil {
 			log.Error("breaker: setting the trip's override; will retry", "err", err)
 			return
@@ -313,7 +333,7 @@ func (r *Runner) act(ctx context.Context, k fkey, in Input, d Decision) {
 		r.markSeen(k, d.Override)
 		log.Warn("breaker: tripped", "from", stateBefore(in), "serve", d.Override.Serve, "reason", d.Reason,
 			"failure", d.Counts.Failure, "slow", d.Counts.Slow, "calls", d.Counts.Total(),
-			"recovery_start", d.Override.Recovery.StartAt)
+			"recovery", recovery)
 	case Recover:
 		e := store.LayerEntry{Flag: k.flag, At: in.Now.UTC().Truncate(time.Millisecond), By: By, Requester: By,
 			Reason: d.Reason}
@@ -346,14 +366,6 @@ func (r *Runner) act(ctx context.Context, k fkey, in Input, d Decision) {
 	r.mu.Lock()
 	r.status[k] = st
 	r.mu.Unlock()
-}
-
-func (r *Runner) warnedCommit(k fkey) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	was := r.commitWarned[k]
-	r.commitWarned[k] = true
-	return was
 }
 
 // markSeen records the override the breaker itself just set (nil: removed),

@@ -20,22 +20,8 @@ func TestRunnerTripLandsInGit(t *testing.T) {
 	g := gitrepo.New(t)
 	g.CommitPush(map[string]string{"README": "flags\n"}, "initial")
 	f := newRunnerFixture(t)
-	rec, err := recorder.New(recorder.Options{
-		Store:    f.st,
-		Settings: func() (loader.Settings, bool) { return loader.Settings{}, true },
-		NewWriter: func(wb loader.Writeback, onLanded func(writeback.Landed)) (*writeback.Writer, error) {
-			rem, err := gitx.NewRemote(gitx.Options{URL: g.Bare})
-			if err != nil {
-				return nil, err
-			}
-			return writeback.New(writeback.Options{Remote: rem, CacheDir: t.TempDir(), Branch: "main",
-				Author: wb.Author, OnLanded: onLanded})
-		},
-		CheckInterval: 20 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := gitRecorder(t, g, recorder.Options{Store: f.st,
+		Settings: func() (loader.Settings, bool) { return loader.Settings{}, true }})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = rec.Run(ctx); close(done) }()
@@ -44,6 +30,7 @@ func TestRunnerTripLandsInGit(t *testing.T) {
 	f.failTick(t, f.runner(t))
 	f.wantTrip(t, "no trip in the layer")
 	var file string
+	var err error
 	waitFor(t, "the override file on the remote", func() bool {
 		file, err = g.Run("-C", g.Bare, "show", "main:overrides/production/checkout.yaml")
 		return err == nil
@@ -57,4 +44,24 @@ func TestRunnerTripLandsInGit(t *testing.T) {
 	if msg := g.Git("-C", g.Bare, "log", "-1", "--format=%B", "main"); !strings.Contains(msg, "Requested-by: breaker") {
 		t.Errorf("commit message:\n%s", msg)
 	}
+}
+
+// gitRecorder is the leader's recorder of opts (Store and Settings set),
+// writing back to g's main branch and checking every 20 ms.
+func gitRecorder(t *testing.T, g *gitrepo.Remote, opts recorder.Options) *recorder.Recorder {
+	t.Helper()
+	opts.NewWriter = func(wb loader.Writeback, onLanded func(writeback.Landed)) (*writeback.Writer, error) {
+		rem, err := gitx.NewRemote(gitx.Options{URL: g.Bare})
+		if err != nil {
+			return nil, err
+		}
+		return writeback.New(writeback.Options{Remote: rem, CacheDir: t.TempDir(), Branch: "main",
+			Author: wb.Author, OnLanded: onLanded})
+	}
+	opts.CheckInterval = 20 * time.Millisecond
+	rec, err := recorder.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
 }

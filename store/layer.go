@@ -30,9 +30,78 @@ type LayerEntry struct {
 	// Reason is why a tombstone was made; a set entry's reason is its
 	// Override's.
 	Reason string `json:"reason,omitempty"`
+	// Kind says how git records the entry: an override file (the zero
+	// value) or, for the breaker's on_trip: commit, the flag disabled in
+	// the environment's overlay of its flag file.
+	Kind EntryKind `json:"kind,omitempty"`
 	// Seq is the layer counter's value when the entry was stored; the store
 	// assigns it (a value given to SetOverride is ignored).
 	Seq uint64 `json:"seq"`
+}
+
+// EntryKind is how a layer entry is recorded in git, and so when the
+// syncer knows git holds it (LayerEntry.InGit).
+type EntryKind int
+
+// Entry kinds.
+const (
+	// KindOverride is recorded as overrides/<env>/<flag>.yaml (a tombstone
+	// as that file's removal).
+	KindOverride EntryKind = iota
+	// KindDisable is recorded as enabled: false in the environment's
+	// overlay of flags/<flag>.yaml: the breaker's on_trip: commit. Its
+	// Override serves the flag's off variant, without a recovery ramp, until
+	// git has the flag disabled; recovery is left to a person.
+	KindDisable
+)
+
+// String is override or disable.
+func (k EntryKind) String() string {
+	switch k {
+	case KindOverride:
+		return "override"
+	case KindDisable:
+		return "disable"
+	}
+	return "EntryKind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// MarshalText encodes k as its String.
+func (k EntryKind) MarshalText() ([]byte, error) {
+	if k != KindOverride && k != KindDisable {
+		return nil, fmt.Errorf("store: unknown entry kind %d", int(k))
+	}
+	return []byte(k.String()), nil
+}
+
+// UnmarshalText decodes a String.
+func (k *EntryKind) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "", "override":
+		*k = KindOverride
+	case "disable":
+		*k = KindDisable
+	default:
+		return fmt.Errorf("store: unknown entry kind %q", b)
+	}
+	return nil
+}
+
+// InGit reports whether doc, a rule set published from git, holds what e
+// says, so that the entry can leave the layer: for a set entry an
+// override of the flag with the same at and by (the write-back's commit),
+// for a tombstone no override of the flag, and for a KindDisable entry the
+// flag disabled in doc's environment (or gone from git: nothing serves it).
+func (e LayerEntry) InGit(doc *ruleset.Document) bool {
+	if e.Kind == KindDisable {
+		f := doc.Flags[e.Flag]
+		return f == nil || !f.Enabled
+	}
+	git := doc.Overrides[e.Flag]
+	if e.Override == nil {
+		return git == nil
+	}
+	return git != nil && git.At.Equal(e.Override.At) && git.By == e.Override.By
 }
 
 // Layer is an environment's override layer: its entries by flag and its
@@ -97,7 +166,13 @@ func CheckEntry(doc *ruleset.Document, env string, e LayerEntry) (LayerEntry, er
 		return e, fail([]any{"flag"}, "required")
 	}
 	if e.Override == nil {
+		if e.Kind == KindDisable {
+			return e, fail([]any{"override"}, "a disable entry needs the override that serves the off variant")
+		}
 		return e, nil // a tombstone clears whatever is there
+	}
+	if e.Kind == KindDisable && e.Override.Recovery != nil {
+		return e, fail([]any{"recovery"}, "a disable entry has no recovery ramp: a person enables the flag again")
 	}
 	o := *e.Override
 	if o.Flag == "" {

@@ -45,11 +45,10 @@ func (r *Recorder) pass(ctx context.Context) {
 // envPass hands env's new layer entries to the Writer, restores entries
 // the store lost and sends expiry notifications.
 func (r *Recorder) envPass(ctx context.Context, env string, doc *ruleset.Document, l store.Layer) {
-	git := doc.Overrides
 	var restore []store.LayerEntry
 	r.mu.Lock()
 	for flag, e := range l.Entries {
-		if InGit(git[flag], e) {
+		if e.InGit(doc) {
 			continue // the syncer drops it
 		}
 		k := key{env, flag}
@@ -80,7 +79,7 @@ func (r *Recorder) envPass(ctx context.Context, env string, doc *ruleset.Documen
 		_, inLayer := l.Entries[k.flag]
 		switch {
 		case inLayer:
-		case !h.landed && !InGit(git[k.flag], h.entry):
+		case !h.landed && !h.dropped && !h.entry.InGit(doc):
 			// The store lost the entry (flushed) before git got it: the
 			// Writer's pending write is the memory that restores it.
 			restore = append(restore, h.entry)
@@ -126,7 +125,8 @@ func (r *Recorder) hand(ctx context.Context, k key, e store.LayerEntry) {
 }
 
 // onLanded is the Writer's OnLanded: the entry it recorded is announced
-// with a link to its commit, if not announced already.
+// with a link to its commit, if not announced already. A write the Writer
+// gave up is remembered, so that its entry is not restored.
 func (r *Recorder) onLanded(l writeback.Landed) {
 	if r.opts.AfterLanded != nil {
 		r.opts.AfterLanded()
@@ -138,11 +138,18 @@ func (r *Recorder) onLanded(l writeback.Landed) {
 	if h == nil {
 		return
 	}
-	if l.Action == writeback.ActionSet {
+	if l.Action == writeback.ActionSet || l.Action == writeback.ActionDisable {
 		if h.entry.Override == nil || l.Override == nil || !l.Override.At.Equal(h.entry.Override.At) || l.Override.By != h.entry.Override.By {
 			return
 		}
 	} else if h.entry.Override != nil {
+		return
+	}
+	if l.Dropped != nil {
+		// Given up (its flag file is gone): the sync drops the entry once
+		// the flag is gone from the published revision too.
+		h.dropped = true
+		r.log.Error("recorder: the write-back gave up a layer entry", "environment", k.env, "flag", k.flag, "err", l.Dropped)
 		return
 	}
 	h.landed = true
@@ -174,6 +181,9 @@ func (r *Recorder) announceLocked(k key, h *handed, commit string) {
 		ev.Kind, ev.Action = notify.KindRecover, notify.ActionNone
 		if e.Override != nil {
 			ev.Kind = notify.KindTrip
+		}
+		if e.Kind == store.KindDisable {
+			ev.Reason += "; disabled in git, recovery is left to a person"
 		}
 	}
 	if commit != "" {

@@ -27,7 +27,6 @@ import (
 	"github.com/flagpole/flagpole/loader"
 	"github.com/flagpole/flagpole/loader/writeback"
 	"github.com/flagpole/flagpole/notify"
-	"github.com/flagpole/flagpole/ruleset"
 	"github.com/flagpole/flagpole/store"
 )
 
@@ -91,6 +90,7 @@ type key struct{ env, flag string }
 type handed struct {
 	entry    store.LayerEntry
 	landed   bool // its write reached the repository
+	dropped  bool // its write was given up (the flag file is gone): never restored
 	notified bool // its notification is sent (or was the predecessor's)
 	timer    clockwork.Timer
 }
@@ -250,16 +250,6 @@ func same(a, b store.LayerEntry) bool {
 	return a.At.Equal(b.At) && a.By == b.By && (a.Override == nil) == (b.Override == nil)
 }
 
-// InGit reports whether git's override of a flag (nil: none) is what the
-// layer entry e says: for a set, an override with the same at and by; for
-// a tombstone, no override.
-func InGit(git *ruleset.Override, e store.LayerEntry) bool {
-	if e.Override == nil {
-		return git == nil
-	}
-	return git != nil && git.At.Equal(e.Override.At) && git.By == e.Override.By
-}
-
 // configure builds (or rebuilds, after a settings change) the Writer and
 // the Notifier and starts their workers. It reports false when there is
 // no Writer.
@@ -337,9 +327,12 @@ func (r *Recorder) give(ctx context.Context, env string, e store.LayerEntry) {
 		requester = e.By
 	}
 	var err error
-	if e.Override != nil {
+	switch {
+	case e.Kind == store.KindDisable && e.Override != nil:
+		err = r.writer.Disable(ctx, env, *e.Override, requester)
+	case e.Override != nil:
 		err = r.writer.Set(ctx, env, *e.Override, requester)
-	} else {
+	default:
 		err = r.writer.Clear(ctx, env, e.Flag, requester, e.Reason)
 	}
 	if err != nil {

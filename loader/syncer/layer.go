@@ -3,7 +3,6 @@ package syncer
 import (
 	"context"
 
-	"github.com/flagpole/flagpole/ruleset"
 	"github.com/flagpole/flagpole/store"
 )
 
@@ -15,9 +14,11 @@ type layerStore interface {
 }
 
 // reconcile drops the override layer entries that the published revision
-// has caught up with: a set entry once git holds an override of the flag
-// with the same at and by (the write-back's commit), a tombstone once git
-// has no override of the flag. Any other entry stays and keeps winning
+// has caught up with (store.LayerEntry.InGit): a set entry once git holds
+// an override of the flag with the same at and by (the write-back's
+// commit), a tombstone once git has no override of the flag, the
+// breaker's disable entry (on_trip: commit) once git has the flag
+// disabled in that environment. Any other entry stays and keeps winning
 // over git, so that a sync never undoes an override that git does not
 // have yet. A drop that fails is retried at the next publish. The caller
 // holds s.work.
@@ -34,7 +35,7 @@ func (s *Syncer) reconcile(ctx context.Context) {
 			continue
 		}
 		for flag, e := range l.Entries {
-			if !inGit(snap.Document.Overrides[flag], e) {
+			if !e.InGit(snap.Document) {
 				continue
 			}
 			if err := ls.DropOverride(ctx, env, flag, e.Seq); err != nil {
@@ -43,16 +44,7 @@ func (s *Syncer) reconcile(ctx context.Context) {
 				continue
 			}
 			s.log.Info("sync: git holds the override layer entry; dropped it", "environment", env, "flag", flag, "seq", e.Seq,
-				"commit", s.goodID, "tombstone", e.Override == nil)
+				"commit", s.goodID, "tombstone", e.Override == nil, "kind", e.Kind)
 		}
 	}
-}
-
-// inGit reports whether git's override of a flag (nil: none) is what the
-// layer entry e says.
-func inGit(git *ruleset.Override, e store.LayerEntry) bool {
-	if e.Override == nil {
-		return git == nil
-	}
-	return git != nil && git.At.Equal(e.Override.At) && git.By == e.Override.By
 }

@@ -1,6 +1,7 @@
 package writeback
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -52,6 +53,8 @@ func message(w *write) string {
 			body = append(body, fmt.Sprintf("Recovery: from %s, %s%% of users evaluated normally, %s%% more every %s",
 				timestamp(r.StartAt), number(r.Start), number(r.Step), duration(time.Duration(r.Every))))
 		}
+	case ActionDisable:
+		return disableMessage(w)
 	default:
 		subject = fmt.Sprintf("override: clear %s in %s", w.flag, w.env)
 		body = append(body, fmt.Sprintf("%s in %s is evaluated by its rules again.", w.flag, w.env))
@@ -83,4 +86,37 @@ func cut(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n-1]) + "…"
+}
+
+// disableMessage is the message of a flag disabled in one environment's
+// overlay (the breaker's on_trip: commit): "<by>: disable <flag> in <env>
+// (<reason>)", the reason without its own "<by>: " prefix.
+func disableMessage(w *write) string {
+	o := w.override
+	by := oneLine(o.By)
+	reason := oneLine(w.reason)
+	subject := fmt.Sprintf("disable %s in %s", w.flag, w.env)
+	if by != "" {
+		subject = by + ": " + subject
+		reason = strings.TrimPrefix(reason, by+": ")
+	}
+	if reason != "" {
+		subject = cut(subject+" ("+reason, maxSubject-1) + ")"
+	}
+	body := []string{fmt.Sprintf("%s serves its off variant %q to everyone in %s: enabled: false in its %s overlay.",
+		w.flag, o.Serve, w.env, w.env)}
+	if r := oneLine(w.reason); r != "" {
+		body = append(body, "Reason: "+r)
+	}
+	if by != "" {
+		body = append(body, "By: "+by)
+	}
+	body = append(body, "At: "+timestamp(o.At),
+		"Recovery: none; a person enables the flag again in git.",
+		"File: "+cmp.Or(w.file, FlagPaths(w.flag)[0]))
+	msg := subject + "\n\n" + strings.Join(body, "\n") + "\n"
+	if who := oneLine(w.requester); who != "" {
+		msg += "\nRequested-by: " + who + "\n"
+	}
+	return msg
 }

@@ -2,7 +2,9 @@
 // writes overrides/<env>/<flag>.yaml in the repository format (Render) and,
 // through a Writer, commits and pushes each set or clear to the branch that
 // the syncer follows, so that git stays the source of truth for overrides
-// that the store's override layer already serves.
+// that the store's override layer already serves. Disable, for the
+// breaker's on_trip: commit, edits the flag file instead: enabled: false in
+// one environment's overlay of flags/<flag>.yaml.
 //
 // A Writer queues writes and returns at once; one worker commits them with
 // the configured author, pushes without force, and after a rejected push
@@ -40,6 +42,9 @@ const (
 	ActionSet Action = iota + 1
 	// ActionClear removes it.
 	ActionClear
+	// ActionDisable sets enabled: false in the environment's overlay of
+	// the flag file (flags/<flag>.yaml), as read at the fetched head.
+	ActionDisable
 )
 
 // String is "set" or "clear".
@@ -49,6 +54,8 @@ func (a Action) String() string {
 		return "set"
 	case ActionClear:
 		return "clear"
+	case ActionDisable:
+		return "disable"
 	}
 	return fmt.Sprintf("Action(%d)", int(a))
 }
@@ -111,7 +118,8 @@ type Options struct {
 type Landed struct {
 	Environment, Flag string
 	Action            Action
-	// Override is the override set; nil for a clear.
+	// Override is the override set (for a disable, the layer's override
+	// that served the trip); nil for a clear.
 	Override *ruleset.Override
 	// Requester is who asked for the write; Reason why (for a set, the
 	// override's reason).
@@ -124,6 +132,9 @@ type Landed struct {
 	// queued; Attempts how many attempts it took.
 	Since    time.Time
 	Attempts int
+	// Dropped is set when the write was given up instead (ErrPermanent:
+	// the flag file to disable is gone at the head); nothing was committed.
+	Dropped error
 }
 
 // Pending is a write not yet in the repository, for /v1/status.
@@ -143,13 +154,14 @@ type key struct{ env, flag string }
 type write struct {
 	env, flag         string
 	action            Action
-	override          ruleset.Override // ActionSet only
+	override          ruleset.Override // ActionSet and ActionDisable
 	content           []byte           // ActionSet only
 	requester, reason string
 	since             time.Time
 	attempts          int
 	lastErr           string
 	seq               uint64 // tells a superseding write from the one it replaced
+	file              string // ActionDisable: the flag file found at the head
 }
 
 // Writer commits override files to the repository in the background.
@@ -385,6 +397,10 @@ func (w *Writer) landAll(ctx context.Context) bool {
 		}
 		wr := &copies[i]
 		commit, err := w.attempt(ctx, wr)
+		if errors.Is(err, ErrPermanent) {
+			w.drop(wr, err)
+			continue
+		}
 		if err != nil {
 			w.failed(wr, err)
 			return false
@@ -405,6 +421,12 @@ func (w *Writer) attempt(ctx context.Context, wr *write) (string, error) {
 		return "", err
 	}
 	change := gitx.Change{Path: Path(wr.env, wr.flag), Content: wr.content, Delete: wr.action == ActionClear}
+	if wr.action == ActionDisable {
+		if change, err = w.disableAt(head, wr); err != nil {
+			return "", err
+		}
+		wr.file = change.Path
+	}
 	author := gitx.Signature{Name: w.opts.Author.Name, Email: w.opts.Author.Email, When: w.clock.Now()}
 	commit, err := w.clone.Commit(head, []gitx.Change{change}, message(wr), author)
 	if errors.Is(err, gitx.ErrNothingToCommit) {
@@ -425,6 +447,9 @@ func (w *Writer) attempt(ctx context.Context, wr *write) (string, error) {
 // writeDir applies wr to the directory repository: the file is replaced
 // through a rename, so the directory source never reads half of it.
 func (w *Writer) writeDir(wr *write) error {
+	if wr.action == ActionDisable {
+		return w.disableDir(wr)
+	}
 	file := filepath.Join(w.opts.Dir, filepath.FromSlash(Path(wr.env, wr.flag)))
 	if wr.action == ActionClear {
 		if err := os.Remove(file); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -439,11 +464,17 @@ func (w *Writer) writeDir(wr *write) error {
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		return fmt.Errorf("writing %s: %w", file, err)
 	}
+	return replaceFile(file, wr.content)
+}
+
+// replaceFile writes content to file through a temporary file and a
+// rename.
+func replaceFile(file string, content []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(file), ".override-*.tmp")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", file, err)
 	}
-	_, err = tmp.Write(wr.content)
+	_, err = tmp.Write(content)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -481,6 +512,29 @@ func (w *Writer) failed(wr *write, err error) {
 		"repo", w.String(), "env", wr.env, "flag", wr.flag, "action", wr.action, "attempts", attempts, "err", msg)
 }
 
+// drop gives wr up after a permanent failure: it leaves the pending
+// writes (unless a newer write superseded it meanwhile) and is reported
+// with Landed.Dropped.
+func (w *Writer) drop(wr *write, err error) {
+	msg := w.scrub(err)
+	w.failures.Inc()
+	w.mu.Lock()
+	k := key{wr.env, wr.flag}
+	if p := w.pending[k]; p != nil && p.seq == wr.seq {
+		delete(w.pending, k)
+	}
+	w.pendingG.Set(float64(len(w.pending)))
+	w.mu.Unlock()
+	w.log.Error("write-back: write given up, it cannot be made", "repo", w.String(), "env", wr.env, "flag", wr.flag,
+		"action", wr.action, "requested_by", wr.requester, "err", msg)
+	if w.opts.OnLanded == nil {
+		return
+	}
+	o := wr.override
+	w.opts.OnLanded(Landed{Environment: wr.env, Flag: wr.flag, Action: wr.action, Override: &o,
+		Requester: wr.requester, Reason: wr.reason, Since: wr.since, Attempts: wr.attempts + 1, Dropped: err})
+}
+
 // landed removes wr from the pending writes, unless a newer write of the
 // same file superseded it meanwhile, and reports it.
 func (w *Writer) landed(wr *write, commit string) {
@@ -505,7 +559,7 @@ func (w *Writer) landed(wr *write, commit string) {
 	}
 	l := Landed{Environment: wr.env, Flag: wr.flag, Action: wr.action, Requester: wr.requester,
 		Reason: wr.reason, Commit: commit, Since: wr.since, Attempts: attempts}
-	if wr.action == ActionSet {
+	if wr.action != ActionClear {
 		o := wr.override
 		l.Override = &o
 	}
