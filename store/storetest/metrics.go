@@ -48,7 +48,7 @@ func Metrics(t *testing.T, open func(t *testing.T) store.Metrics) {
 		add(env, base, map[string]store.Counts{"a": c(3, 0, 0)})
 		add(env, base.Add(999*time.Millisecond), map[string]store.Counts{"a": c(4, 1, 0)}) // same bucket as base
 		add(env, base.Add(time.Second), map[string]store.Counts{"a": c(1000, 0, 0)})       // after now
-		add(env, base, map[string]store.Counts{"zero": {}})                                  // nothing counted: absent
+		add(env, base, map[string]store.Counts{"zero": {}})                                // nothing counted: absent
 
 		cases := []struct {
 			name   string
