@@ -49,7 +49,8 @@ type ingestResponse struct {
 }
 
 // serveMetrics adds a batch of outcome counts from a server SDK into the
-// store's bucket of the bearer's current time.
+// store's bucket of the bearer's current time, with group commit
+// (ingest_group.go).
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	a, fail := s.authenticate(r, "", store.KeyServer)
 	if fail != nil {
@@ -67,7 +68,7 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, rerr.status, rerr.code, rerr.msg)
 		return
 	}
-	if err := s.opts.Metrics.AddCounts(r.Context(), a.state.env, s.opts.Clock.Now(), counts); err != nil {
+	if err := s.ingest.add(a.state.env, s.opts.Clock.Now(), counts); err != nil {
 		s.log.Warn("adding outcome counts to the store", "environment", a.state.env, "error", err)
 		httpx.WriteError(w, http.StatusServiceUnavailable, httpx.CodeNotReady, "the store did not take the counts; send them again")
 		return
@@ -79,14 +80,12 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 // by flag. It returns the number of entries and of calls, or a request
 // error that lists the bad entries (the first maxIngestProblems).
 func parseMetrics(body []byte, doc *ruleset.Document) (map[string]store.Counts, int, int64, *requestError) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
 	var batch metricsBatch
-	if err := dec.Decode(&batch); err != nil {
-		return nil, 0, 0, badRequest(`request body must be a JSON object {"counts":[{"flag","variant","success","failure","slow"},...]}: ` + metricsJSONProblem(err))
-	}
-	if dec.More() {
-		return nil, 0, 0, badRequest("request body must hold one JSON object")
+	var ok bool
+	if batch.Counts, ok = fastBatch(body); !ok {
+		if rerr := decodeBatch(body, &batch); rerr != nil {
+			return nil, 0, 0, rerr
+		}
 	}
 	if len(batch.Counts) > MaxMetricsEntries {
 		return nil, 0, 0, &requestError{http.StatusRequestEntityTooLarge, httpx.CodeTooLarge,
@@ -114,21 +113,40 @@ func parseMetrics(body []byte, doc *ruleset.Document) (map[string]store.Counts, 
 	return counts, len(batch.Counts), calls, nil
 }
 
+// decodeBatch decodes a body that fastBatch did not take.
+func decodeBatch(body []byte, batch *metricsBatch) *requestError {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(batch); err != nil {
+		return badRequest(`request body must be a JSON object {"counts":[{"flag","variant","success","failure","slow"},...]}: ` + metricsJSONProblem(err))
+	}
+	if dec.More() {
+		return badRequest("request body must hold one JSON object")
+	}
+	return nil
+}
+
 // checkEntry returns an entry's counts and flag, or what is wrong with it
 // as "<field>: <problem>".
 func checkEntry(e metricsEntry, doc *ruleset.Document) (store.Counts, string, string) {
 	var c store.Counts
-	flag, ok := jsonString(e.Flag)
-	switch {
-	case len(e.Flag) == 0 || string(e.Flag) == "null":
+	if len(e.Flag) == 0 || string(e.Flag) == "null" {
 		return c, "", "flag: required"
-	case !ok:
-		return c, "", "flag: must be a string"
 	}
-	f := doc.Flags[flag]
+	var f *ruleset.Flag
+	if len(e.Flag) >= 2 && e.Flag[0] == '"' && bytes.IndexByte(e.Flag, '\\') < 0 {
+		f = doc.Flags[string(e.Flag[1:len(e.Flag)-1])] // no allocation
+	}
 	if f == nil {
-		return c, "", fmt.Sprintf("flag: unknown flag %q", flag)
+		flag, ok := jsonString(e.Flag)
+		if !ok {
+			return c, "", "flag: must be a string"
+		}
+		if f = doc.Flags[flag]; f == nil {
+			return c, "", fmt.Sprintf("flag: unknown flag %q", flag)
+		}
 	}
+	flag := f.Key
 	if len(e.Variant) > 0 && string(e.Variant) != "null" {
 		v, ok := jsonString(e.Variant)
 		if !ok {

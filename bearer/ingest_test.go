@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -121,5 +122,44 @@ func TestIngestNotMounted(t *testing.T) {
 	code, _, body := f.do("POST", "/v1/metrics", serverKey, `{"counts":[]}`)
 	if code != http.StatusNotFound || decode[httpx.ErrorBody](t, body).Error.Code != httpx.CodeNotFound {
 		t.Fatalf("POST /v1/metrics without a Metrics store: %d %s, want 404 not_found", code, body)
+	}
+}
+
+// Batches posted at once are written together (group commit) and each is
+// counted exactly once.
+func TestIngestConcurrent(t *testing.T) {
+	mem := store.NewMemory()
+	f := newFixture(t, Options{Metrics: mem}, testDoc("production", "v1"))
+	const posters, each = 8, 25
+	errs := make(chan string, posters*each)
+	var wg sync.WaitGroup
+	for range posters {
+		wg.Go(func() {
+			for range each {
+				req, _ := http.NewRequest("POST", f.url+"/v1/metrics", strings.NewReader(`{"counts":[{"flag":"banner","success":2,"failure":1,"slow":1}]}`))
+				req.Header.Set("Authorization", "Bearer "+serverKey)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					errs <- err.Error()
+					continue
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					errs <- resp.Status
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
+	got, err := mem.WindowCounts(t.Context(), "production", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (store.Counts{Success: 2 * posters * each, Failure: posters * each, Slow: posters * each}); got["banner"] != want {
+		t.Fatalf("banner = %+v, want %+v", got["banner"], want)
 	}
 }
