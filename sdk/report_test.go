@@ -34,13 +34,8 @@ func windowOf(t *testing.T, f *sdktest.Fleet) map[string]store.Counts {
 // Counts recorded with Record, Success, Failure and Guard reach the
 // bearer's store within a MetricsInterval.
 func TestRecordReachesBearer(t *testing.T) {
-	f := newFleet(t)
-	f.Publish(doc("v1", boolFlag("checkout-v2", true), boolFlag("search", false)))
-	b := f.Start("127.0.0.1:0")
-	c, err := newClient(t, b.URL(), f.ServerKey, func(o *Options) { o.MetricsInterval = 20 * time.Millisecond })
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, _, c := reportingClient(t, func(o *Options) { o.MetricsInterval = 20 * time.Millisecond },
+		boolFlag("checkout-v2", true), boolFlag("search", false))
 	c.Record("checkout-v2", nil)
 	c.Record("checkout-v2", errors.New("boom"))
 	c.Success("checkout-v2")
@@ -62,13 +57,7 @@ func TestRecordReachesBearer(t *testing.T) {
 
 // Close sends what was recorded since the last batch.
 func TestCloseFlushesCounts(t *testing.T) {
-	f := newFleet(t)
-	f.Publish(doc("v1", boolFlag("checkout-v2", true)))
-	b := f.Start("127.0.0.1:0")
-	c, err := newClient(t, b.URL(), f.ServerKey, func(o *Options) { o.MetricsInterval = never })
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, _, c := reportingClient(t, func(o *Options) { o.MetricsInterval = never }, boolFlag("checkout-v2", true))
 	for range 5 {
 		c.Success("checkout-v2")
 	}
@@ -86,15 +75,7 @@ func TestCloseFlushesCounts(t *testing.T) {
 // them, the oldest dropped and counted; recording never waits; once the
 // bearer is back the batches kept are sent.
 func TestCountsWhileBearerDown(t *testing.T) {
-	f := newFleet(t)
-	f.Publish(doc("v1", boolFlag("checkout-v2", true)))
-	b := f.Start("127.0.0.1:0")
-	c, err := newClient(t, b.URL(), f.ServerKey, func(o *Options) {
-		o.MetricsInterval, o.MetricsMaxPending = never, 3
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, b, c := reportingClient(t, func(o *Options) { o.MetricsInterval, o.MetricsMaxPending = never, 3 }, boolFlag("checkout-v2", true))
 	b.Stop()
 	// One batch per round, as the ticker would make them: round i counts
 	// i+1 calls.
@@ -126,13 +107,7 @@ func TestCountsWhileBearerDown(t *testing.T) {
 // A batch the bearer refuses (here: the key was revoked) is dropped and
 // counted, not sent again and again.
 func TestCountsRejected(t *testing.T) {
-	f := newFleet(t)
-	f.Publish(doc("v1", boolFlag("checkout-v2", true)))
-	b := f.Start("127.0.0.1:0")
-	c, err := newClient(t, b.URL(), f.ServerKey, func(o *Options) { o.MetricsInterval = never })
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, _, c := reportingClient(t, func(o *Options) { o.MetricsInterval = never }, boolFlag("checkout-v2", true))
 	f.RevokeServerKey = true
 	f.Publish(doc("v2", boolFlag("checkout-v2", true)))
 	waitFor(t, "the key refused", func() bool {
@@ -146,6 +121,20 @@ func TestCountsRejected(t *testing.T) {
 	}
 }
 
+// reportingClient starts a fleet serving flags from one bearer and a client
+// of it with tweak applied to its Options.
+func reportingClient(t *testing.T, tweak func(*Options), flags ...*ruleset.Flag) (*sdktest.Fleet, *sdktest.Bearer, *Client) {
+	t.Helper()
+	f := newFleet(t)
+	f.Publish(doc("v1", flags...))
+	b := f.Start("127.0.0.1:0")
+	c, err := newClient(t, b.URL(), f.ServerKey, tweak)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, b, c
+}
+
 // counted returns the calls of flag recorded and not yet collected.
 func counted(c *Client, flag string) store.Counts {
 	fc := (*c.rep.flags.Load())[flag]
@@ -156,17 +145,12 @@ func counted(c *Client, flag string) store.Counts {
 }
 
 func TestGuard(t *testing.T) {
-	f := newFleet(t)
 	theme := stringFlag("theme", "dark")
 	theme.Variants = append(theme.Variants, ruleset.Variant{Name: "light", Value: json.RawMessage(`"light"`)})
 	theme.Off = "light" // serves "only", which is not its off variant
-	f.Publish(doc("v1", boolFlag("checkout-v2", false, "audrey"), theme, stringFlag("plain", "x")))
-	b := f.Start("127.0.0.1:0")
 	clock := clockwork.NewFakeClock()
-	c, err := newClient(t, b.URL(), f.ServerKey, func(o *Options) { o.MetricsInterval, o.Clock = never, clock })
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, c := reportingClient(t, func(o *Options) { o.MetricsInterval, o.Clock = never, clock },
+		boolFlag("checkout-v2", false, "audrey"), theme, stringFlag("plain", "x"))
 	// The rule set of these tests carries no breaker settings: give
 	// checkout-v2 a slow duration as a rule set with one would.
 	c.snap.Load().slow["checkout-v2"] = 100 * time.Millisecond
@@ -223,13 +207,7 @@ func TestGuard(t *testing.T) {
 // next batch, so that no batch claims more slow calls than calls (which the
 // bearer refuses).
 func TestSlowCarriedOver(t *testing.T) {
-	f := newFleet(t)
-	f.Publish(doc("v1", boolFlag("checkout-v2", true)))
-	b := f.Start("127.0.0.1:0")
-	c, err := newClient(t, b.URL(), f.ServerKey, func(o *Options) { o.MetricsInterval = never })
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, c := reportingClient(t, func(o *Options) { o.MetricsInterval = never }, boolFlag("checkout-v2", true))
 	c.Success("checkout-v2")
 	fc := (*c.rep.flags.Load())["checkout-v2"]
 	fc.slow.Add(2) // one slow whose call is not counted yet
@@ -246,13 +224,7 @@ func TestSlowCarriedOver(t *testing.T) {
 // sent in several entries, and more than a batch's entries in several
 // batches, all accepted.
 func TestCountsSplit(t *testing.T) {
-	f := newFleet(t)
-	f.Publish(doc("v1", boolFlag("checkout-v2", true)))
-	b := f.Start("127.0.0.1:0")
-	c, err := newClient(t, b.URL(), f.ServerKey, func(o *Options) { o.MetricsInterval = never })
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, _, c := reportingClient(t, func(o *Options) { o.MetricsInterval = never }, boolFlag("checkout-v2", true))
 	c.Success("checkout-v2")
 	fc := (*c.rep.flags.Load())["checkout-v2"]
 	const calls = (maxBatchEntries + 1) * maxEntryCalls
