@@ -100,8 +100,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	if o.MetricsInterval > 0 {
-		c.rep = newReporter(c)
-		go c.rep.run(runCtx)
+		c.rep = newReporter(runCtx, c)
 	}
 	go c.run(runCtx)
 	if err := c.waitInit(ctx); err != nil {

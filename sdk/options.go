@@ -84,7 +84,8 @@ type Options struct {
 	// MetricsInterval is how often the outcomes recorded with Record,
 	// Success, Failure and Guard are sent to the bearer (POST /v1/metrics)
 	// for its circuit breaker. Zero: 1 s. Negative: outcomes are not
-	// recorded at all. An Offline client never records them.
+	// recorded at all. An Offline client never records them. The ticker
+	// (on Clock) starts with the first outcome recorded.
 	MetricsInterval time.Duration
 	// MetricsMaxPending is how many batches of outcome counts wait while
 	// the bearer is unreachable; beyond it the oldest is dropped and

@@ -69,7 +69,9 @@ type reporter struct {
 	rejectedBatches, rejectedCalls atomic.Int64
 	unknownCalls                   atomic.Int64
 
-	done chan struct{} // closed when run returns
+	ctx   context.Context // the client's: cancelled by Close
+	start sync.Once       // runs run, at the first call recorded
+	done  chan struct{}   // closed when run returns (or by flush if it never ran)
 }
 
 // batch is one encoded POST /v1/metrics body.
@@ -79,8 +81,8 @@ type batch struct {
 	calls int64
 }
 
-func newReporter(c *Client) *reporter {
-	r := &reporter{c: c, done: make(chan struct{})}
+func newReporter(ctx context.Context, c *Client) *reporter {
+	r := &reporter{c: c, ctx: ctx, done: make(chan struct{})}
 	empty := map[string]*counters{}
 	r.flags.Store(&empty)
 	return r
@@ -163,6 +165,9 @@ func (r *reporter) add(flag string) *counters {
 	fc := &counters{}
 	next[flag] = fc
 	r.flags.Store(&next)
+	// The sender starts with the first call recorded, so that a client
+	// that records nothing runs no ticker.
+	r.start.Do(func() { go r.run(r.ctx) })
 	return fc
 }
 
@@ -185,6 +190,7 @@ func (r *reporter) run(ctx context.Context) {
 // flush collects what is left and tries once to send every pending batch,
 // within RequestTimeout: Close's last report.
 func (r *reporter) flush() {
+	r.start.Do(func() { close(r.done) }) // never started: nothing recorded
 	<-r.done
 	r.collect()
 	ctx, cancel := context.WithTimeout(context.Background(), r.c.opts.RequestTimeout)
