@@ -68,6 +68,10 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, rerr.status, rerr.code, rerr.msg)
 		return
 	}
+	if len(counts) == 0 {
+		httpx.WriteJSON(w, http.StatusOK, ingestResponse{Entries: n})
+		return
+	}
 	if err := s.ingest.add(a.state.env, s.opts.Clock.Now(), counts); err != nil {
 		s.log.Warn("adding outcome counts to the store", "environment", a.state.env, "error", err)
 		httpx.WriteError(w, http.StatusServiceUnavailable, httpx.CodeNotReady, "the store did not take the counts; send them again")
