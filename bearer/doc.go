@@ -2,7 +2,9 @@
 // environment to server-side SDKs (GET /v1/flags and the /v1/stream SSE
 // stream of put and patch events), evaluated values to browsers and other
 // untrusted clients (POST /v1/evaluate, GET /v1/stream/evaluated), and the
-// OpenFeature Remote Evaluation Protocol (OFREP) for any language.
+// OpenFeature Remote Evaluation Protocol (OFREP) for any language. With
+// Options.Metrics it also takes the outcome counts that server SDKs report
+// for the circuit breaker (POST /v1/metrics) into the store's buckets.
 //
 // A Server reads snapshots from a store.Store, compiles them with
 // ruleset.Compile and follows store.Watch. It keeps serving the last good

@@ -34,7 +34,8 @@ func (s *Server) Handler() http.Handler {
 var _ surface.Bearer = (*Server)(nil)
 
 // API returns the SDK endpoints alone: rule sets and their streams,
-// evaluation and OFREP. Other paths answer 404.
+// evaluation, OFREP and, when Options.Metrics is set, the outcome counts
+// of POST /v1/metrics. Other paths answer 404.
 func (s *Server) API() http.Handler {
 	m := httpx.NewMux()
 	m.Handle("GET", "/v1/flags", s.plain(s.serveFlags))
@@ -43,6 +44,9 @@ func (s *Server) API() http.Handler {
 	m.Handle("GET", "/v1/stream/evaluated", cors(http.HandlerFunc(s.serveEvaluatedStream)))
 	m.Handle("POST", "/ofrep/v1/evaluate/flags/{key}", cors(s.plain(s.serveOFREPFlag)))
 	m.Handle("POST", "/ofrep/v1/evaluate/flags", cors(s.plain(s.serveOFREPBulk)))
+	if s.opts.Metrics != nil {
+		m.Handle("POST", "/v1/metrics", s.plain(s.serveMetrics))
+	}
 	for _, p := range []string{"/v1/evaluate", "/v1/stream/evaluated", "/ofrep/v1/evaluate/flags/{key}", "/ofrep/v1/evaluate/flags"} {
 		m.Handle("OPTIONS", p, cors(http.HandlerFunc(preflight)))
 	}

@@ -50,6 +50,11 @@ var _ Store = (*store.Memory)(nil)
 type Options struct {
 	// Store is where snapshots are read and watched. Required.
 	Store Store
+	// Metrics is where POST /v1/metrics adds the outcome counts that server
+	// SDKs report, for the breaker to read (store.Memory and
+	// redisstore.Redis are both one). Zero: the route is not mounted and
+	// answers 404, so SDKs keep their counts bounded and drop them.
+	Metrics store.Metrics
 	// Registerer receives the bearer's own metrics. Zero: a new private
 	// prometheus.Registry (which then also serves /metrics when Gatherer is
 	// nil).

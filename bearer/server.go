@@ -30,6 +30,8 @@ type Server struct {
 
 	syncCache syncCache // the syncer's status, for GET /v1/status
 
+	ingest *groupAdder // POST /v1/metrics into Options.Metrics; nil without
+
 	mu         sync.Mutex
 	loadErrors map[string]string // environment → last load error, for status
 	running    bool
@@ -49,6 +51,9 @@ func New(opts Options) (*Server, error) {
 	s := &Server{opts: opts, log: opts.Logger, metrics: m, done: make(chan struct{}), loadErrors: map[string]string{}}
 	empty := map[string]*hub{}
 	s.hubs.Store(&empty)
+	if opts.Metrics != nil {
+		s.ingest = newGroupAdder(opts.Metrics, budget(opts.RequestTimeout))
+	}
 	m.registerClientGauge(opts.Registerer, s)
 	return s, nil
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jonboulle/clockwork"
 
@@ -31,6 +32,7 @@ type snapshot struct {
 	doc   *ruleset.Document
 	rs    *ruleset.RuleSet
 	types map[string]ruleset.FlagType
+	slow  map[string]time.Duration // breaker slow durations, for Guard
 }
 
 // Client holds an environment's compiled rule set, kept current by a
@@ -56,6 +58,8 @@ type Client struct {
 	done      chan struct{} // closed when the stream loop has exited
 	closeOnce sync.Once
 	ownHTTP   bool
+
+	rep *reporter // outcome counts; nil when Offline or reporting is off
 }
 
 // New starts a Client. It loads Options.Bootstrap if set, connects to the
@@ -95,6 +99,9 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
+	if o.MetricsInterval > 0 {
+		c.rep = newReporter(runCtx, c)
+	}
 	go c.run(runCtx)
 	if err := c.waitInit(ctx); err != nil {
 		c.Close()
@@ -184,11 +191,16 @@ func (c *Client) WatchState(fn func(StateChange)) (unsubscribe func()) {
 }
 
 // Close stops the stream and the subscribers' goroutines and waits for
-// them. The client keeps answering evaluations from its last rule set.
+// them, then sends the outcome counts not yet reported (waiting at most
+// RequestTimeout for the bearer). The client keeps answering evaluations
+// from its last rule set.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.cancel()
 		<-c.done
+		if c.rep != nil {
+			c.rep.flush()
+		}
 		c.changes.close()
 		c.states.close()
 		if c.ownHTTP {
@@ -224,9 +236,12 @@ func (c *Client) install(doc *ruleset.Document, p *ruleset.Patch) error {
 	if err != nil {
 		return fmt.Errorf("compiling rule set %s: %w", doc.Version, err)
 	}
-	next := &snapshot{doc: doc, rs: rs, types: make(map[string]ruleset.FlagType, len(doc.Flags))}
+	next := &snapshot{doc: doc, rs: rs, types: make(map[string]ruleset.FlagType, len(doc.Flags)), slow: map[string]time.Duration{}}
 	for k, f := range doc.Flags {
 		next.types[k] = flagType(f)
+		if d := slowDuration(f); d > 0 {
+			next.slow[k] = d
+		}
 	}
 	prev := c.snap.Swap(next)
 	flags := changedFlags(prev, next, p)

@@ -2,6 +2,7 @@ package sdk_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 
@@ -37,4 +38,34 @@ func ExampleNew_offline() {
 	// 10
 	// false off DEFAULT
 	// fallback ERROR TYPE_MISMATCH
+}
+
+// Guard serves the new code path to users the flag is on for, and the old
+// one to the others and whenever the new one fails. With a bearer (not
+// Offline) each run of the new path is also reported to the breaker.
+func ExampleGuard() {
+	client, err := sdk.New(context.Background(), sdk.Options{Offline: true, Bootstrap: "testdata/snapshot.json"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+
+	checkout := func(user string, v2Fails bool) {
+		total, err := sdk.Guard(client, context.Background(), "checkout-v2", sdk.Context{"key": user},
+			func(context.Context) (string, error) {
+				if v2Fails {
+					return "", errors.New("payment service v2 unavailable")
+				}
+				return "v2: 42.00", nil
+			},
+			func(context.Context) (string, error) { return "v1: 42.00", nil })
+		fmt.Println(user, total, err)
+	}
+	checkout("audrey", false) // on for audrey
+	checkout("audrey", true)  // v2 fails: v1 serves, the failure is recorded
+	checkout("someone-else", false)
+	// Output:
+	// audrey v2: 42.00 <nil>
+	// audrey v1: 42.00 <nil>
+	// someone-else v1: 42.00 <nil>
 }

@@ -22,6 +22,11 @@ const (
 	DefaultReconnectMax   = 30 * time.Second
 	DefaultStaleAfter     = 45 * time.Second
 	DefaultRequestTimeout = 10 * time.Second
+	// DefaultMetricsInterval is how often outcome counts are sent.
+	DefaultMetricsInterval = time.Second
+	// DefaultMetricsMaxPending is how many batches of outcome counts wait
+	// for an unreachable bearer: a minute of them at the default interval.
+	DefaultMetricsMaxPending = 60
 )
 
 // maxDocumentBytes bounds one rule set (a `put` event, a `patch` event or
@@ -76,10 +81,21 @@ type Options struct {
 	// RequestTimeout bounds GET /v1/flags and the wait for the stream's
 	// response headers. Zero: 10 s.
 	RequestTimeout time.Duration
+	// MetricsInterval is how often the outcomes recorded with Record,
+	// Success, Failure and Guard are sent to the bearer (POST /v1/metrics)
+	// for its circuit breaker. Zero: 1 s. Negative: outcomes are not
+	// recorded at all. An Offline client never records them. The ticker
+	// (on Clock) starts with the first outcome recorded.
+	MetricsInterval time.Duration
+	// MetricsMaxPending is how many batches of outcome counts wait while
+	// the bearer is unreachable; beyond it the oldest is dropped and
+	// counted in MetricsStats. Zero: 60.
+	MetricsMaxPending int
 	// Clock is the clock of evaluation (overrides, ramps, schedules), of
-	// the InitTimeout wait, the reconnect delays and the StaleAfter
-	// watchdog. Tests pass a clockwork.FakeClock to shift time instead of
-	// sleeping. Nil means the real clock.
+	// the InitTimeout wait, the reconnect delays, the StaleAfter watchdog,
+	// the MetricsInterval ticker and Guard's timing of slow calls. Tests
+	// pass a clockwork.FakeClock to shift time instead of sleeping. Nil
+	// means the real clock.
 	Clock clockwork.Clock
 }
 
@@ -127,6 +143,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = DefaultRequestTimeout
+	}
+	if o.MetricsInterval == 0 {
+		o.MetricsInterval = DefaultMetricsInterval
+	}
+	if o.MetricsMaxPending <= 0 {
+		o.MetricsMaxPending = DefaultMetricsMaxPending
 	}
 	if o.Clock == nil {
 		o.Clock = clockwork.NewRealClock()

@@ -15,6 +15,7 @@ type Memory struct {
 	status   *SyncStatus
 	watchers map[chan Change]struct{}
 	layers   map[string]*Layer // override layers by environment (memory_layer.go)
+	metrics  memMetrics        // outcome counts (memory_metrics.go)
 }
 
 var _ Store = (*Memory)(nil)

@@ -30,7 +30,7 @@ func runBearer(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	defer st.Close()
 	reg := newRegistry()
-	b, err := bearer.New(lim.apply(bearer.Options{Store: st, Registerer: reg, Gatherer: reg, Logger: logger}))
+	b, err := bearer.New(lim.apply(bearer.Options{Store: st, Metrics: metricsOf(st), Registerer: reg, Gatherer: reg, Logger: logger}))
 	if err != nil {
 		return fail(stderr, "bearer", err)
 	}

@@ -255,6 +255,13 @@ func (r *repoFlags) webhook(trigger func()) http.Handler {
 	})
 }
 
+// metricsOf returns where st keeps outcome counts (both stores do), or nil,
+// which leaves POST /v1/metrics unmounted.
+func metricsOf(st store.Store) store.Metrics {
+	m, _ := st.(store.Metrics)
+	return m
+}
+
 // openStore returns the Redis store for url, or the in-memory store when url
 // is empty, with the matching leader locker.
 func openStore(ctx context.Context, url string, logger *slog.Logger) (store.Store, store.Locker, error) {

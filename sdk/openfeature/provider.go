@@ -50,7 +50,16 @@ type Provider struct {
 	unsub []func()
 }
 
+// Tracking events that the provider reports to the breaker, and the
+// attribute of the details that names the flag.
+const (
+	SuccessEvent  = "flagpole.success"
+	FailureEvent  = "flagpole.failure"
+	FlagAttribute = "flag"
+)
+
 var (
+	_ of.Tracker         = (*Provider)(nil)
 	_ of.FeatureProvider = (*Provider)(nil)
 	_ of.StateHandler    = (*Provider)(nil)
 	_ of.EventHandler    = (*Provider)(nil)
@@ -146,6 +155,22 @@ func stateEvent(s sdk.StateChange) (of.Event, bool) {
 		ev.Message += ": " + s.Err.Error()
 	}
 	return ev, true
+}
+
+// Track records SuccessEvent and FailureEvent for the flag named by the
+// details' FlagAttribute (see the package documentation); it ignores other
+// events, and events without a flag. It never blocks.
+func (p *Provider) Track(_ context.Context, event string, _ of.EvaluationContext, details of.TrackingEventDetails) {
+	flag, _ := details.Attribute(FlagAttribute).(string)
+	if flag == "" {
+		return
+	}
+	switch event {
+	case SuccessEvent:
+		p.client.Success(flag)
+	case FailureEvent:
+		p.client.Failure(flag)
+	}
 }
 
 // BooleanEvaluation evaluates a boolean flag.

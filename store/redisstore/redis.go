@@ -52,6 +52,7 @@ type Options struct {
 //	flagpole:status       JSON store.SyncStatus
 //	flagpole:lock:<name>  leader lock token (SET NX PX)
 //	flagpole:changes      pub/sub channel, messages {"env":…,"version":…}
+//	flagpole:m:<env>:<s>  hash: outcome counts of second s (redis_metrics.go)
 type Redis struct {
 	client  redis.UniversalClient
 	topo    topology

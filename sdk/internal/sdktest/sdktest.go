@@ -75,11 +75,12 @@ type Bearer struct {
 	stopped chan struct{}
 }
 
-// Start runs a bearer on addr ("127.0.0.1:0" for any port) with a 1 s ping;
+// Start runs a bearer on addr ("127.0.0.1:0" for any port) with a 1 s ping,
+// adding the outcome counts SDKs report to Store;
 // it is stopped at the end of the test unless the test stopped it.
 func (f *Fleet) Start(addr string) *Bearer {
 	f.t.Helper()
-	srv, err := bearer.New(bearer.Options{Store: f.Store, PingInterval: time.Second})
+	srv, err := bearer.New(bearer.Options{Store: f.Store, Metrics: f.Store, PingInterval: time.Second})
 	if err != nil {
 		f.t.Fatalf("bearer.New: %v", err)
 	}
