@@ -89,7 +89,7 @@ func runOverrideSplit(ctx context.Context, cfg *config) ([]*report, error) {
 	if err == nil {
 		var moved time.Time
 		if moved, err = untilMoved(ctx, cfg, head, before); err == nil {
-			r.add("remote back → pending write-back on the remote", "%s (the write-back's retry backoff, 1 s doubling to 2 min, dominates)", ms(moved.Sub(back)))
+			r.add("remote back → pending write-back on the remote", "%s (the write-back's retry backoff, 1 s doubling to 15 s, dominates)", ms(moved.Sub(back)))
 		}
 	}
 	if err != nil {

@@ -70,8 +70,11 @@ const (
 )
 
 // DefaultBackoff is the retry schedule when Options.Backoff is zero: 1 s
-// doubling to 2 min, each delay jittered in [ceiling/2, ceiling].
-var DefaultBackoff = backoff.Policy{Min: time.Second, Max: 2 * time.Minute}
+// doubling to 15 s, each delay jittered in [ceiling/2, ceiling]. The
+// ceiling is the git poll interval's: a pending override lands within
+// about 15 s of the remote coming back, and one fetch every 15 s costs a
+// down remote nothing.
+var DefaultBackoff = backoff.Policy{Min: time.Second, Max: 15 * time.Second}
 
 // Options configures a Writer. Set Remote or Clone (git mode) or Dir
 // (directory mode); everything else has a default.
