@@ -36,13 +36,13 @@ func BenchmarkDecide1000(b *testing.B) {
 
 // BenchmarkTick1000 is one Runner tick over 1,000 flags with breakers in
 // one environment of a memory store: snapshot, layer, one WindowCounts
-// (the test double), 1,000 decisions and their status; no trips.
+// (the memory store's), 1,000 decisions and their status; no trips.
 func BenchmarkTick1000(b *testing.B) {
 	vars := []ruleset.Variant{{Name: "on", Value: json.RawMessage("true")}, {Name: "off", Value: json.RawMessage("false")}}
 	br := ruleset.Breaker{Window: ruleset.Duration(time.Minute), MinRequests: 100, ErrorRate: 50,
 		Recovery: ruleset.RecoveryPolicy{Delay: ruleset.Duration(5 * time.Minute), Start: 10, Step: 10, Every: ruleset.Duration(time.Minute)}}
 	d := &ruleset.Document{Version: "v1", Environment: "production", Flags: map[string]*ruleset.Flag{}}
-	m := newTestDoubleMetrics()
+	m := newCountingMetrics()
 	counts := map[string]store.Counts{}
 	for i := range 1000 {
 		k := fmt.Sprintf("flag-%04d", i)

@@ -54,7 +54,7 @@ func TestCommitTripDisablesInGit(t *testing.T) {
 		return err == nil
 	})
 
-	f := &runnerFixture{st: st, m: newTestDoubleMetrics(), clock: clockwork.NewFakeClockAt(t0), locker: store.NewMemoryLocker()}
+	f := &runnerFixture{st: st, m: newCountingMetrics(), clock: clockwork.NewFakeClockAt(t0), locker: store.NewMemoryLocker()}
 	r := f.runner(t)
 	f.failTick(t, r)
 	if e, _ := f.entry(t, "checkout"); e.Kind != store.KindDisable {

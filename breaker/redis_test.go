@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/flagpole/flagpole/internal/testutil/redistest"
@@ -33,7 +34,9 @@ func TestRunnerLeaderKilledOnRedis(t *testing.T) {
 	if err := stA.Publish(ctx, &store.Snapshot{Environment: "production", Version: "v1", Document: doc()}); err != nil {
 		t.Fatal(err)
 	}
-	m, clock := newTestDoubleMetrics(), clockwork.NewFakeClockAt(t0)
+	stM := open() // the bearers' connection that adds counts
+	defer stM.Close()
+	m, clock := countCalls(stM), clockwork.NewFakeClockAt(t0)
 	runner := func(st *redisstore.Redis) *Runner {
 		r, err := NewRunner(RunnerOptions{Store: st, Metrics: m, Locker: st, Clock: clock})
 		if err != nil {
@@ -76,5 +79,61 @@ func TestRunnerLeaderKilledOnRedis(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(b.trips.WithLabelValues("production", "checkout")); got != 0 {
 		t.Errorf("b tripped %v times", got)
+	}
+}
+
+// TestRunnerRedisRestarted: Redis restarts empty (no persistence). The
+// windows restart empty and the runner, reconnecting by itself, trips
+// nothing until real failures arrive again; then it trips as before.
+func TestRunnerRedisRestarted(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	st, err := redisstore.New(ctx, srv.URL(), redisstore.Options{LockTTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Publish(ctx, &store.Snapshot{Environment: "production", Version: "v1", Document: doc()}); err != nil {
+		t.Fatal(err)
+	}
+	clock := clockwork.NewFakeClockAt(t0)
+	r, err := NewRunner(RunnerOptions{Store: st, Metrics: st, Locker: st, Clock: clock, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(c store.Counts) error {
+		return st.AddCounts(ctx, "production", clock.Now(), map[string]store.Counts{"checkout": c})
+	}
+	// 4 % errors: under the 5 % threshold.
+	if err := add(store.Counts{Success: 960, Failure: 40}); err != nil {
+		t.Fatal(err)
+	}
+	r.Tick(ctx)
+	srv.Restart()
+	// The store comes back empty; the syncer republishes the snapshot.
+	waitFor(t, "the store back after the restart", func() bool {
+		return st.Publish(ctx, &store.Snapshot{Environment: "production", Version: "v1", Document: doc()}) == nil
+	})
+	// Failures only, but far fewer than min_requests: the lost successes
+	// must not make 60 failures look like a 100 % error rate to act on.
+	if err := add(store.Counts{Failure: 60}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Second)
+	r.Tick(ctx)
+	if l, err := st.Layer(ctx, "production"); err != nil || l.Entries["checkout"].Override != nil {
+		t.Fatalf("after the restart: layer %+v, %v; want no trip", l.Entries, err)
+	}
+	if s := r.Status(); len(s) != 1 || s[0].State != Closed || s[0].Counts.Total() != 60 {
+		t.Fatalf("status after the restart = %+v, want closed with the 60 calls since", s)
+	}
+	// Real failures after the restart still trip.
+	if err := add(store.Counts{Success: 50, Failure: 50}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Second)
+	r.Tick(ctx)
+	if l, err := st.Layer(ctx, "production"); err != nil || l.Entries["checkout"].Override == nil {
+		t.Fatalf("failures after the restart: layer %+v, %v; want a trip", l.Entries, err)
 	}
 }

@@ -16,55 +16,30 @@ import (
 	"github.com/flagpole/flagpole/store"
 )
 
-// testDoubleMetrics is a test double of store.Metrics: the real memory and
-// Redis implementations are built alongside this package. It keeps one
-// bucket per second and answers WindowCounts exactly as the interface says,
-// counting the calls of each WindowCounts.
-type testDoubleMetrics struct {
-	mu      sync.Mutex
-	buckets map[string]map[int64]map[string]store.Counts // env → unix second → flag
-	calls   map[string]int                               // WindowCounts calls per environment
+// countingMetrics counts the WindowCounts calls made to a real
+// store.Metrics (the memory store's, or Redis's), so that tests can check
+// that a tick reads each environment's window once.
+type countingMetrics struct {
+	store.Metrics
+	mu    sync.Mutex
+	calls map[string]int // WindowCounts calls per environment
 }
 
-var _ store.Metrics = (*testDoubleMetrics)(nil)
+// newCountingMetrics counts the calls to a new memory store's metrics.
+func newCountingMetrics() *countingMetrics { return countCalls(store.NewMemory()) }
 
-func newTestDoubleMetrics() *testDoubleMetrics {
-	return &testDoubleMetrics{buckets: map[string]map[int64]map[string]store.Counts{}, calls: map[string]int{}}
+func countCalls(m store.Metrics) *countingMetrics {
+	return &countingMetrics{Metrics: m, calls: map[string]int{}}
 }
 
-func (m *testDoubleMetrics) AddCounts(_ context.Context, env string, at time.Time, counts map[string]store.Counts) error {
+func (m *countingMetrics) WindowCounts(ctx context.Context, env string, now time.Time, window time.Duration) (map[string]store.Counts, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.buckets[env] == nil {
-		m.buckets[env] = map[int64]map[string]store.Counts{}
-	}
-	sec := at.Unix()
-	if m.buckets[env][sec] == nil {
-		m.buckets[env][sec] = map[string]store.Counts{}
-	}
-	for f, c := range counts {
-		m.buckets[env][sec][f] = m.buckets[env][sec][f].Add(c)
-	}
-	return nil
-}
-
-func (m *testDoubleMetrics) WindowCounts(_ context.Context, env string, now time.Time, window time.Duration) (map[string]store.Counts, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.calls[env]++
-	out := map[string]store.Counts{}
-	from, to := now.Add(-window).Unix(), now.Unix()
-	for sec, flags := range m.buckets[env] {
-		if sec > from && sec <= to {
-			for f, c := range flags {
-				out[f] = out[f].Add(c)
-			}
-		}
-	}
-	return out, nil
+	m.mu.Unlock()
+	return m.Metrics.WindowCounts(ctx, env, now, window)
 }
 
-func (m *testDoubleMetrics) windowCalls(env string) int {
+func (m *countingMetrics) windowCalls(env string) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.calls[env]
@@ -85,14 +60,14 @@ func doc() *ruleset.Document {
 
 type runnerFixture struct {
 	st     *store.Memory
-	m      *testDoubleMetrics
+	m      *countingMetrics
 	clock  *clockwork.FakeClock
 	locker *store.MemoryLocker
 }
 
 func newRunnerFixture(t *testing.T) *runnerFixture {
 	t.Helper()
-	f := &runnerFixture{st: store.NewMemory(), m: newTestDoubleMetrics(),
+	f := &runnerFixture{st: store.NewMemory(), m: newCountingMetrics(),
 		clock: clockwork.NewFakeClockAt(t0), locker: store.NewMemoryLocker()}
 	if err := f.st.Publish(context.Background(), &store.Snapshot{Environment: "production", Version: "v1", Document: doc()}); err != nil {
 		t.Fatal(err)

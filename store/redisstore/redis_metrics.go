@@ -21,9 +21,10 @@ var _ store.Metrics = (*Redis)(nil)
 //	f:<flag>   failures
 //	w:<flag>   slow calls
 //
-// Each hash expires store.MetricsRetention after its second (EXPIREAT, by
-// Redis's clock), so Redis holds at most an hour of buckets whatever the
-// bearers send. Under Cluster the prefix carries a hash tag, so every
+// Each hash expires store.MetricsRetention after it was last written
+// (EXPIRE, by Redis's own clock), so Redis holds at most an hour of
+// buckets whatever the bearers send, and a bearer whose clock is off (or
+// a test's fake clock) cannot write buckets that expire at once. Under Cluster the prefix carries a hash tag, so every
 // bucket of every environment is in one slot: a window's read is one
 // pipeline to one node.
 func (r *Redis) bucketKey(env string, sec int64) string {
@@ -31,7 +32,7 @@ func (r *Redis) bucketKey(env string, sec int64) string {
 }
 
 // addCountsScript adds a batch into one bucket and sets its expiry, in one
-// round trip and atomically: KEYS bucket key; ARGV expiry (Unix seconds),
+// round trip and atomically: KEYS bucket key; ARGV time to live (seconds),
 // then flag, success, failure, slow for each flag.
 var addCountsScript = redis.NewScript(`
 for i = 2, #ARGV, 4 do
@@ -40,7 +41,7 @@ for i = 2, #ARGV, 4 do
   if ARGV[i+2] ~= '0' then redis.call('HINCRBY', KEYS[1], 'f:' .. flag, ARGV[i+2]) end
   if ARGV[i+3] ~= '0' then redis.call('HINCRBY', KEYS[1], 'w:' .. flag, ARGV[i+3]) end
 end
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('EXPIREAT', KEYS[1], ARGV[1]) end
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return 1`)
 
 // AddCounts implements store.Metrics: one script call, so one round trip
@@ -51,7 +52,7 @@ func (r *Redis) AddCounts(ctx context.Context, env string, at time.Time, counts 
 	}
 	sec := at.Unix()
 	args := make([]any, 0, 1+4*len(counts))
-	args = append(args, sec+1+int64(store.MetricsRetention/time.Second))
+	args = append(args, int64(store.MetricsRetention/time.Second)+1)
 	for flag, c := range counts {
 		args = append(args, flag, c.Success, c.Failure, c.Slow)
 	}

@@ -86,9 +86,11 @@ func Metrics(t *testing.T, open func(t *testing.T) store.Metrics) {
 		if got := window(env, base, 3*store.MetricsRetention); got["a"] != c(110, 0, 0) {
 			t.Fatalf("window over the retention = %v, want a: 110 (the bucket older than %s expired)", got, store.MetricsRetention)
 		}
-		if got := window(env, old, time.Second); len(got) != 0 {
-			t.Fatalf("expired bucket still read: %v", got)
-		}
+		// How a store forgets old buckets is its own (the memory store
+		// keeps MetricsRetention behind the newest second; Redis lets each
+		// bucket expire MetricsRetention after its last write, by Redis's
+		// clock, so that a bearer's skewed clock cannot expire counts at
+		// once): each store's own tests check that bound.
 	})
 
 	t.Run("many bearers", func(t *testing.T) {
