@@ -56,6 +56,11 @@ type loadLoop struct {
 	next  int
 }
 
+// newLoadLoop returns a loop over users users of the demo service at base.
+func newLoadLoop(base string, users int) *loadLoop {
+	return &loadLoop{base: base, http: &http.Client{Timeout: 2 * time.Second}, users: users}
+}
+
 // call asks for the next user's recommendations.
 func (l *loadLoop) call(ctx context.Context) (answer, error) {
 	user := fmt.Sprintf("user-%d", l.next%l.users)

@@ -24,12 +24,10 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"slices"
 	"syscall"
-	"time"
 
 	"github.com/flagpole/flagpole/sdk"
 )
@@ -56,8 +54,7 @@ func run() error {
 		if *rate < 1 || *users < 1 {
 			return errors.New("--rate and --users must be at least 1")
 		}
-		l := &loadLoop{base: *load, http: &http.Client{Timeout: 2 * time.Second}, users: *users}
-		l.run(ctx, *rate, os.Stdout)
+		newLoadLoop(*load, *users).run(ctx, *rate, os.Stdout)
 		return nil
 	}
 
@@ -74,16 +71,6 @@ func run() error {
 		}
 	})()
 
-	srv := &http.Server{Addr: *listen, Handler: (&service{flags: client}).routes(), ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
-	}()
 	log.Info("breaker-demo listening", "addr", *listen, "flag", flagKey)
-	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("listening on %s: %w", *listen, err)
-	}
-	return nil
+	return listenAndServe(ctx, *listen, (&service{flags: client}).routes())
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/flagpole/flagpole/sdk"
 )
@@ -79,4 +81,19 @@ func (s *service) fail(w http.ResponseWriter, r *http.Request) {
 	}
 	s.failing.Store(on)
 	_, _ = w.Write([]byte("new path failing: " + strconv.FormatBool(on) + "\n"))
+}
+
+// listenAndServe serves h on addr until ctx ends, then shuts down.
+func listenAndServe(ctx context.Context, addr string, h http.Handler) error {
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	return nil
 }
