@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +79,38 @@ func TestGuardFallsBackAndReports(t *testing.T) {
 	}
 	if c := counts[flagKey]; c.Success != 15 || c.Failure != 10 {
 		t.Errorf("bearer counted %+v for %s, want 15 successes and 10 failures", c, flagKey)
+	}
+}
+
+// TestLoadLoopPrintsEachSecond runs the load loop against the demo service
+// until it has printed its first second.
+func TestLoadLoopPrintsEachSecond(t *testing.T) {
+	st := store.NewMemory()
+	client, err := sdk.New(context.Background(), sdk.Options{URL: startBearer(t, st), Key: demoServerKey,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatalf("sdk.New: %v", err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	svc := httptest.NewServer((&service{flags: client}).routes())
+	t.Cleanup(svc.Close)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() { newLoadLoop(svc.URL, 10).run(ctx, 20, pw); close(done) }()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	cancel()
+	go func() { _, _ = io.Copy(io.Discard, pr) }() // a second line may be on its way
+	<-done
+	pw.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`^\d\d:\d\d:\d\d +(\d+) calls: v2 served +(\d+), v1 served +0 \| new path tried +(\d+), failed +0 \(0%\)\n$`)
+	m := re.FindStringSubmatch(line)
+	if m == nil || m[1] == "0" || m[1] != m[2] || m[1] != m[3] {
+		t.Errorf("first line %q, want calls all served by v2", line)
 	}
 }
 
