@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +113,15 @@ func TestStatusUsageAndErrors(t *testing.T) {
 	}
 }
 
+// exampleFlags counts the flag files of flags.example.
+func exampleFlags(t *testing.T) int {
+	entries, err := os.ReadDir(filepath.Join(exampleRepo(t), "flags"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
+}
+
 // TestStatusAgainstServe reads the status of a real flagpole serve: the
 // fields that exist there today.
 func TestStatusAgainstServe(t *testing.T) {
@@ -127,7 +139,7 @@ func TestStatusAgainstServe(t *testing.T) {
 		`(?m)^commit:\s+` + regexp.QuoteMeta(version),
 		`(?m)^last sync:\s+\d{4}-\d\d-\d\dT`,
 		`(?m)^last error:\s+none$`,
-		`(?m)^  production\s+` + regexp.QuoteMeta(version) + `\s+12 flags\s+\d+ SSE clients\s+loaded `,
+		`(?m)^  production\s+` + regexp.QuoteMeta(version) + `\s+` + strconv.Itoa(exampleFlags(t)) + ` flags\s+\d+ SSE clients\s+loaded `,
 		`(?m)^  staging\s+`,
 	} {
 		if !regexp.MustCompile(re).MatchString(r.stdout) {
