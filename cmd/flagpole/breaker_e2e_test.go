@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flagpole/flagpole/internal/testutil/redistest"
 	"github.com/flagpole/flagpole/sdk"
 )
 
@@ -168,14 +169,16 @@ func TestBreakerEndToEnd(t *testing.T) {
 		t.Fatal("the flag is not on for everyone before the failures")
 	}
 	load := startGuardedLoad(t, clients)
-	waitFor(t, "successful calls counted", func() bool {
-		s := statusBreaker(t, d)
-		c, _ := s["counts"].(map[string]any)
-		return s != nil && s["state"] == "closed" && c["success"].(float64) >= 20
-	})
-
 	trip := checkBreakerTrip(t, g, d, clients, load, slack)
+	checkBreakerRecovery(t, g, d, clients, load, slack, trip)
+}
 
+// checkBreakerRecovery makes the new path work again and checks the
+// recovery: the cap rises 25, 50, 75 in d's status, every client serves on
+// again, a "recovered" commit removes the override file, one recover
+// message.
+func checkBreakerRecovery(t *testing.T, g *gitRepo, d *daemon, clients []*sdk.Client, load *guardedLoad, slack *notifyReceiver, trip tripSeen) {
+	t.Helper()
 	// The path works again; the ramp starts at the override's start_at and
 	// grows by the clock until the breaker removes its override.
 	load.failing.Store(false)
@@ -230,11 +233,17 @@ type tripSeen struct {
 	startAt string // the recovery's start_at, RFC 3339
 }
 
-// checkBreakerTrip makes the new path fail and checks the trip: every
+// checkBreakerTrip waits until d, the process running the breaker, has
+// counted successes, makes the new path fail and checks the trip: every
 // client serves off within 2 s, one commit with the figures and the plan,
 // one trip message, the status's open state.
 func checkBreakerTrip(t *testing.T, g *gitRepo, d *daemon, clients []*sdk.Client, load *guardedLoad, slack *notifyReceiver) tripSeen {
 	t.Helper()
+	waitFor(t, "successful calls counted", func() bool {
+		s := statusBreaker(t, d)
+		c, _ := s["counts"].(map[string]any)
+		return s != nil && s["state"] == "closed" && c["success"].(float64) >= 20
+	})
 	commits := g.remoteCommits()
 	load.failing.Store(true)
 	took := withinTime(t, "every client serves off after the failures start", 2*time.Second, func() bool { return allServe(clients, false) })
@@ -273,4 +282,22 @@ func checkBreakerTrip(t *testing.T, g *gitRepo, d *daemon, clients []*sdk.Client
 	}
 	t.Logf("trip: %s; override file:\n%s", reason, file)
 	return tripSeen{startAt: startAt[1]}
+}
+
+// TestBreakerSplitEndToEnd is the same on a split deployment: flagpole
+// sync (the write-back and the notifications), a bearer (the SDKs and
+// their outcome counts) and flagpole breaker, sharing a real Redis.
+func TestBreakerSplitEndToEnd(t *testing.T) {
+	redis := redistest.Start(t)
+	g := breakerRepo(t)
+	slack := newNotifyReceiver(t, "")
+	startDaemonEnv(t, []string{"TEST_SLACK_URL=" + slack.srv.URL}, "sync", "--repo", g.bare, "--redis", redis.URL(), "--poll", "1s")
+	br := startDaemon(t, "bearer", "--redis", redis.URL())
+	waitFor(t, "the bearer to load", func() bool { return versionOf(t, br) != "" })
+	brk := startDaemon(t, "breaker", "--redis", redis.URL(), "--interval", "200ms")
+	waitFor(t, "the breaker to lead", func() bool { return strings.Contains(brk.Logs(), "breaker: leading") })
+	clients := newBreakerClients(t, br.url, 3, 250*time.Millisecond)
+	load := startGuardedLoad(t, clients)
+	trip := checkBreakerTrip(t, g, brk, clients, load, slack)
+	checkBreakerRecovery(t, g, brk, clients, load, slack, trip)
 }
