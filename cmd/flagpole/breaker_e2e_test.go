@@ -46,12 +46,7 @@ var (
 // Slack-format receiver (its URL as ${TEST_SLACK_URL}) and no override.
 func breakerRepo(t *testing.T) *gitRepo {
 	g := newGitRepo(t)
-	b, err := os.ReadFile(g.work + "/flagpole.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	y := string(b)
-	g.write("flagpole.yaml", y[:strings.Index(y, "notify:")]+"notify:\n  - url: ${TEST_SLACK_URL}\n    format: slack\n")
+	g.setNotify("  - url: ${TEST_SLACK_URL}\n    format: slack\n")
 	g.write("flags/"+breakerFlag+".yaml", breakerFlagYAML)
 	// The example's breaker override of checkout-v2 is long past its ramp:
 	// the breaker would remove it (a commit, a message) as the test starts.
