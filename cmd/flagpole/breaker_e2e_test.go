@@ -18,8 +18,8 @@ import (
 
 // breakerFlag is the flag the breaker end-to-end tests guard: on for
 // everyone, with a breaker quick enough for a test. The recovery's delay
-// is longer than the window, so the calls that tripped the flag have left
-// the window when the ramp starts and cannot trip it again.
+// is shorter than the window: the calls that tripped the flag are still in
+// the window when the ramp starts, and must not trip it again.
 const (
 	breakerFlag     = "fast-checkout"
 	breakerFlagYAML = `key: fast-checkout
@@ -33,7 +33,7 @@ breaker:
   window: 2s
   min_requests: 20
   error_rate: 10
-  recovery: {delay: 4s, start: 25, step: 25, every: 1s}
+  recovery: {delay: 1s, start: 25, step: 25, every: 1s}
 `
 )
 
@@ -168,15 +168,13 @@ func TestBreakerEndToEnd(t *testing.T) {
 	checkBreakerRecovery(t, g, d, clients, load, slack, trip)
 }
 
-// checkBreakerRecovery makes the new path work again and checks the
-// recovery: the cap rises 25, 50, 75 in d's status, every client serves on
+// checkBreakerRecovery checks the recovery once the new path works again: the cap rises 25, 50, 75 in d's status, every client serves on
 // again, a "recovered" commit removes the override file, one recover
 // message.
 func checkBreakerRecovery(t *testing.T, g *gitRepo, d *daemon, clients []*sdk.Client, load *guardedLoad, slack *notifyReceiver, trip tripSeen) {
 	t.Helper()
 	// The path works again; the ramp starts at the override's start_at and
 	// grows by the clock until the breaker removes its override.
-	load.failing.Store(false)
 	commits := g.remoteCommits()
 	var caps []float64
 	waitFor(t, "the ramp to 100%", func() bool {
@@ -230,7 +228,7 @@ type tripSeen struct {
 
 // checkBreakerTrip waits until d, the process running the breaker, has
 // counted successes, makes the new path fail and checks the trip: every
-// client serves off within 2 s, one commit with the figures and the plan,
+// client serves off within 2 s (then the path works again), one commit with the figures and the plan,
 // one trip message, the status's open state.
 func checkBreakerTrip(t *testing.T, g *gitRepo, d *daemon, clients []*sdk.Client, load *guardedLoad, slack *notifyReceiver) tripSeen {
 	t.Helper()
@@ -243,6 +241,12 @@ func checkBreakerTrip(t *testing.T, g *gitRepo, d *daemon, clients []*sdk.Client
 	load.failing.Store(true)
 	took := withinTime(t, "every client serves off after the failures start", 2*time.Second, func() bool { return allServe(clients, false) })
 	t.Logf("every client served off %s after the failures started", took)
+	// The failures stop (the ramp, 1 s on, will find the path working) and
+	// the breaker shows the trip until then.
+	load.failing.Store(false)
+	if s := statusBreaker(t, d); s == nil || s["state"] != "open" || s["threshold"] != float64(10) || s["window"] != "2s" || s["next_step"] == nil {
+		t.Errorf("status while open: %v", s)
+	}
 
 	waitFor(t, "the trip's commit", func() bool { return g.remoteCommits() == commits+1 })
 	msg := g.git(g.bare, "log", "-1", "--format=%B", "main")
@@ -270,10 +274,6 @@ func checkBreakerTrip(t *testing.T, g *gitRepo, d *daemon, clients []*sdk.Client
 	waitFor(t, "the trip message", func() bool { return len(slack.kinds("trip")) == 1 })
 	if m := slack.kinds("trip")[0]; !strings.Contains(m, "Breaker tripped: "+breakerFlag+" serves off in production") || !strings.Contains(m, reason) {
 		t.Errorf("trip message lacks the title or %q: %s", reason, m)
-	}
-	s := statusBreaker(t, d)
-	if s == nil || s["state"] != "open" || s["threshold"] != float64(10) || s["window"] != "2s" || s["next_step"] == nil {
-		t.Errorf("status while open: %v", s)
 	}
 	t.Logf("trip: %s; override file:\n%s", reason, file)
 	return tripSeen{startAt: startAt[1]}
