@@ -47,6 +47,7 @@ type config struct {
 	duration   time.Duration // evaluate: measured duration
 	flags      int           // evaluate: flags in the generated repository
 	loadgen    string        // evaluate: "raw" or "net/http"
+	trips      int           // breaker: runs, one flag tripped each
 }
 
 // scenario runs one measurement and returns its result blocks.
@@ -60,10 +61,11 @@ var scenarios = map[string]scenario{
 	"evaluate":          runEvaluate,
 	"override":          runOverride,
 	"override-split":    runOverrideSplit,
+	"breaker":           runBreaker,
 }
 
 // order is the order in which "all" runs the scenarios.
-var order = []string{"propagation", "propagation-redis", "git-webhook", "override", "override-split", "fanout", "evaluate"}
+var order = []string{"propagation", "propagation-redis", "git-webhook", "override", "override-split", "breaker", "fanout", "evaluate"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -133,6 +135,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, []string, error) {
 	fs.DurationVar(&cfg.wait, "wait", 15*time.Second, "how long one change may take to arrive before the scenario fails")
 	sizes := fs.String("n", "1000,10000", "fanout: SSE clients, a comma-separated list of sizes")
 	fs.IntVar(&cfg.rounds, "rounds", 3, "fanout: changes measured per size")
+	fs.IntVar(&cfg.trips, "trips", 30, "breaker: runs, each tripping a flag of its own")
 	fs.IntVar(&cfg.concurrent, "c", 32, "evaluate: concurrent keep-alive clients")
 	fs.DurationVar(&cfg.duration, "d", 10*time.Second, "evaluate: measured duration (after 1 s of warm-up)")
 	fs.IntVar(&cfg.flags, "flags", 100, "evaluate: flags in the generated repository")
@@ -157,8 +160,8 @@ func parseArgs(args []string, stderr io.Writer) (*config, []string, error) {
 	if cfg.fanout, err = parseSizes(*sizes); err != nil {
 		return nil, nil, err
 	}
-	if cfg.edits < 1 || cfg.rounds < 1 || cfg.concurrent < 1 || cfg.flags < 1 || cfg.duration <= 0 {
-		return nil, nil, errors.New("-edits, -rounds, -c, -flags and -d must be positive")
+	if cfg.edits < 1 || cfg.rounds < 1 || cfg.concurrent < 1 || cfg.flags < 1 || cfg.trips < 1 || cfg.duration <= 0 {
+		return nil, nil, errors.New("-edits, -rounds, -c, -flags, -trips and -d must be positive")
 	}
 	if cfg.loadgen != "raw" && cfg.loadgen != "net/http" {
 		return nil, nil, fmt.Errorf("-loadgen %q: want raw or net/http", cfg.loadgen)

@@ -21,7 +21,10 @@ type seen struct {
 	version  string
 	enabled  bool   // the watched flag's `enabled` in the new rule set
 	override string // the variant overrideFlag's override serves, "" for none
-	at       time.Time
+	// overrides is the variant each flag's override serves (breaker
+	// overrides included), by flag.
+	overrides map[string]string
+	at        time.Time
 }
 
 // watcher is an SDK client whose subscription reports every change.
@@ -53,6 +56,10 @@ func newWatcher(ctx context.Context, url, key string) (*watcher, error) {
 			}
 			if o := doc.Overrides[overrideFlag]; o != nil {
 				s.override = o.Serve
+			}
+			s.overrides = make(map[string]string, len(doc.Overrides))
+			for f, o := range doc.Overrides {
+				s.overrides[f] = o.Serve
 			}
 		}
 		w.ch <- s

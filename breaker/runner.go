@@ -250,6 +250,8 @@ func (r *Runner) tickEnv(ctx context.Context, env string, now time.Time) error {
 			continue // no breaker block: never trips
 		}
 		s := SettingsOf(*f.Breaker)
+		o := served.Overrides[key]
+		s.Window = recoveryWindow(o, s.Window, now)
 		counts, ok := windows[s.Window]
 		if !ok {
 			if counts, err = r.opts.Metrics.WindowCounts(ctx, env, now, s.Window); err != nil {
@@ -258,12 +260,24 @@ func (r *Runner) tickEnv(ctx context.Context, env string, now time.Time) error {
 			windows[s.Window] = counts
 		}
 		k := fkey{env, key}
-		o := served.Overrides[key]
 		in := Input{Flag: key, Environment: env, Off: f.Off, Settings: s, Counts: counts[key], Override: o,
 			Disabled: !f.Enabled, ClearedAt: r.clearedAt(k, o, layer.Entries[key], !f.Enabled, now), Now: now}
 		r.act(ctx, k, in, Decide(in))
 	}
 	return nil
+}
+
+// recoveryWindow is the window the breaker judges a flag by: window, or,
+// while the breaker's override o ramps the flag back, only the seconds
+// since the ramp started (counts are kept in 1 s buckets). The calls
+// before it are those that tripped the flag; with a recovery delay
+// shorter than the window they would trip it again at once, although
+// nobody has run the flag's code since.
+func recoveryWindow(o *ruleset.Override, window time.Duration, now time.Time) time.Duration {
+	if o == nil || o.By != By || o.Recovery == nil || now.Before(o.Recovery.StartAt) {
+		return window
+	}
+	return min(window, time.Duration(now.Unix()-o.Recovery.StartAt.Unix()+1)*time.Second)
 }
 
 // clearedAt returns when a person removed the breaker's override of k, as

@@ -200,6 +200,34 @@ func TestRunnerRecoversAndClears(t *testing.T) {
 	f.wantTrip(t, "no trip after recovery")
 }
 
+// TestRunnerRecoveryJudgesTheRampsCalls: with a recovery delay shorter
+// than the window, the calls that tripped the flag are still in the window
+// when the ramp starts; only the calls since then count.
+func TestRunnerRecoveryJudgesTheRampsCalls(t *testing.T) {
+	f := newRunnerFixture(t)
+	d := doc()
+	d.Flags["checkout"].Breaker.Window = ruleset.Duration(10 * time.Minute) // the delay is 5m
+	if err := f.st.Publish(context.Background(), &store.Snapshot{Environment: "production", Version: "v2", Document: d}); err != nil {
+		t.Fatal(err)
+	}
+	r := f.runner(t)
+	ctx := context.Background()
+	f.failTick(t, r)
+	f.clock.Advance(5*time.Minute + time.Second) // cap 10: min_requests 10
+	f.calls(t, "checkout", store.Counts{Success: 20})
+	r.Tick(ctx)
+	if st := r.Status(); st[0].State != Recovering || st[0].Counts != (store.Counts{Success: 20}) {
+		t.Fatalf("status at the ramp's start = %+v; want recovering on the ramp's 20 good calls", st[0])
+	}
+	f.clock.Advance(time.Second)
+	f.calls(t, "checkout", store.Counts{Failure: 5})
+	r.Tick(ctx)
+	e, _ := f.entry(t, "checkout")
+	if e.Override == nil || e.Override.Reason != "breaker: error rate 20.0% (5 of 25 calls in 3s) ≥ 5%" {
+		t.Fatalf("the ramp's own failures did not trip it again: %+v, override %+v", e, e.Override)
+	}
+}
+
 func TestRunnerRespectsAPersonsClear(t *testing.T) {
 	f := newRunnerFixture(t)
 	r := f.runner(t)

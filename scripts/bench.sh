@@ -25,7 +25,7 @@ echo "building flagpole and the bench harness..." >&2
 scenario=all
 for a in "$@"; do
 	case "$a" in
-	propagation | propagation-redis | git-webhook | fanout | evaluate | all) scenario= ;;
+	propagation | propagation-redis | git-webhook | override | override-split | breaker | fanout | evaluate | all) scenario= ;;
 	esac
 done
 

@@ -89,29 +89,19 @@ func sha256Hex(s string) string {
 // checkout-v2 visible to client keys (for OFREP).
 func adminRepo(t *testing.T) *gitRepo {
 	g := newGitRepo(t)
-	b, err := os.ReadFile(g.work + "/flagpole.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	y := string(b)
-	y = y[:strings.Index(y, "notify:")] + `notify:
-  - url: ${TEST_SLACK_URL}
+	g.setNotify(`  - url: ${TEST_SLACK_URL}
     format: slack
   - url: ${TEST_JSON_URL}
     format: json
     secret: ${TEST_NOTIFY_SECRET}
-`
-	y = strings.Replace(y, "keys:", `keys:
+`)
+	y := strings.Replace(g.read("flagpole.yaml"), "keys:", `keys:
   - name: oncall-staging
     kind: admin
     environments: [staging]
     sha256: `+sha256Hex(e2eStagingAdminKey), 1)
 	g.write("flagpole.yaml", y)
-	f, err := os.ReadFile(g.work + "/flags/checkout-v2.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.write("flags/checkout-v2.yaml", strings.Replace(string(f), "owner:", "client: true\nowner:", 1))
+	g.write("flags/checkout-v2.yaml", strings.Replace(g.read("flags/checkout-v2.yaml"), "owner:", "client: true\nowner:", 1))
 	g.commit("notify receivers, a staging admin key, checkout-v2 for clients")
 	return g
 }

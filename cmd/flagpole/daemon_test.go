@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -214,6 +215,24 @@ func (g *gitRepo) git(dir string, args ...string) string {
 func (g *gitRepo) write(rel, content string) {
 	g.t.Helper()
 	g.Write(map[string]string{rel: content})
+}
+
+// read returns a file of the working clone.
+func (g *gitRepo) read(rel string) string {
+	g.t.Helper()
+	b, err := os.ReadFile(filepath.Join(g.work, rel))
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return string(b)
+}
+
+// setNotify replaces the notify section of the working clone's
+// flagpole.yaml (its last) with receivers, YAML list items.
+func (g *gitRepo) setNotify(receivers string) {
+	g.t.Helper()
+	y := g.read("flagpole.yaml")
+	g.write("flagpole.yaml", y[:strings.Index(y, "notify:")]+"notify:\n"+receivers)
 }
 
 // commit commits everything, pushes, and returns the commit hash.
