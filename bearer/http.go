@@ -22,9 +22,9 @@ import (
 // SSE streams over HTTP/1.x hijack their connection once the request is
 // accepted, so that an idle stream holds no net/http buffers or goroutines;
 // http.Server.Shutdown therefore does not wait for them: cancelling Run's
-// context closes them. Streams set their own write deadlines, so the
-// http.Server should set ReadHeaderTimeout and IdleTimeout but not
-// WriteTimeout (which would cut HTTP/2 streams).
+// context closes them. Streams set their own write deadline before every
+// event, so the WriteTimeout of HTTPServer (RequestTimeout) bounds the
+// other requests without cutting a stream.
 func (s *Server) Handler() http.Handler {
 	return surface.Handler(surface.Options{
 		Bearer: s, Gatherer: s.opts.Gatherer, Webhook: s.opts.Webhook, MaxBodyBytes: s.opts.MaxBodyBytes,

@@ -251,13 +251,17 @@ func (r *Runner) tickEnv(ctx context.Context, env string, now time.Time) error {
 		}
 		s := SettingsOf(*f.Breaker)
 		o := served.Overrides[key]
-		s.Window = recoveryWindow(o, s.Window, now)
+		var judge bool
+		s.Window, judge = recoveryWindow(o, s.Window, now)
 		counts, ok := windows[s.Window]
-		if !ok {
+		if !ok && judge {
 			if counts, err = r.opts.Metrics.WindowCounts(ctx, env, now, s.Window); err != nil {
 				return err
 			}
 			windows[s.Window] = counts
+		}
+		if !judge {
+			counts = nil // the ramp's own calls are not in yet
 		}
 		k := fkey{env, key}
 		in := Input{Flag: key, Environment: env, Off: f.Off, Settings: s, Counts: counts[key], Override: o,
@@ -267,17 +271,33 @@ func (r *Runner) tickEnv(ctx context.Context, env string, now time.Time) error {
 	return nil
 }
 
+// LateReports is how long after a call its outcome may still reach the
+// store: SDKs send their counts every second by default
+// (sdk.Options.MetricsInterval), and a batch takes a moment to arrive.
+// Counts are stamped when a bearer receives them, so calls made before a
+// trip land in the buckets of up to LateReports after it.
+const LateReports = 2 * time.Second
+
 // recoveryWindow is the window the breaker judges a flag by: window, or,
 // while the breaker's override o ramps the flag back, only the seconds
-// since the ramp started (counts are kept in 1 s buckets). The calls
-// before it are those that tripped the flag; with a recovery delay
-// shorter than the window they would trip it again at once, although
-// nobody has run the flag's code since.
-func recoveryWindow(o *ruleset.Override, window time.Duration, now time.Time) time.Duration {
+// since the ramp started (counts are kept in 1 s buckets), and not before
+// LateReports after the trip. The calls before that are those that
+// tripped the flag, some reported late; with a recovery delay shorter
+// than the window they would trip it again at once, although nobody has
+// run the flag's code since. ok is false while the ramp has started but
+// its own calls cannot be told apart yet: there is nothing to judge.
+func recoveryWindow(o *ruleset.Override, window time.Duration, now time.Time) (w time.Duration, ok bool) {
 	if o == nil || o.By != By || o.Recovery == nil || now.Before(o.Recovery.StartAt) {
-		return window
+		return window, true
 	}
-	return min(window, time.Duration(now.Unix()-o.Recovery.StartAt.Unix()+1)*time.Second)
+	from := o.Recovery.StartAt
+	if late := o.At.Add(LateReports); late.After(from) {
+		from = late
+	}
+	if now.Before(from) {
+		return window, false
+	}
+	return min(window, time.Duration(now.Unix()-from.Unix()+1)*time.Second), true
 }
 
 // clearedAt returns when a person removed the breaker's override of k, as

@@ -228,6 +228,43 @@ func TestRunnerRecoveryJudgesTheRampsCalls(t *testing.T) {
 	}
 }
 
+// TestRunnerLateReportsDoNotRetrip: counts are stamped when they arrive,
+// so failures of calls made before a trip land up to LateReports after
+// it. With a ramp that starts 1 s after the trip, they must not trip the
+// flag again; the ramp's own failures after that still do.
+func TestRunnerLateReportsDoNotRetrip(t *testing.T) {
+	f := newRunnerFixture(t)
+	d := doc()
+	b := d.Flags["checkout"].Breaker
+	b.Window, b.MinRequests = ruleset.Duration(10*time.Second), 20
+	b.Recovery = ruleset.RecoveryPolicy{Delay: ruleset.Duration(time.Second), Start: 25, Step: 25, Every: ruleset.Duration(time.Second)}
+	if err := f.st.Publish(context.Background(), &store.Snapshot{Environment: "production", Version: "v2", Document: d}); err != nil {
+		t.Fatal(err)
+	}
+	r := f.runner(t)
+	ctx := context.Background()
+	f.failTick(t, r)
+	first, _ := f.entry(t, "checkout")
+	// The SDKs' last batches before the trip arrive 1 s later, in the
+	// ramp's first second.
+	f.clock.Advance(time.Second)
+	f.calls(t, "checkout", store.Counts{Success: 10, Failure: 30})
+	r.Tick(ctx)
+	if e, _ := f.entry(t, "checkout"); !e.Override.At.Equal(first.Override.At) {
+		t.Fatalf("late reports of the calls before the trip tripped it again: %s", e.Override.Reason)
+	}
+	if st := r.Status(); st[0].State != Recovering {
+		t.Fatalf("status = %+v, want recovering", st[0])
+	}
+	// From LateReports after the trip, the ramp's own failures count.
+	f.clock.Advance(LateReports)
+	f.calls(t, "checkout", store.Counts{Success: 5, Failure: 20})
+	r.Tick(ctx)
+	if e, _ := f.entry(t, "checkout"); e.Override.At.Equal(first.Override.At) {
+		t.Fatalf("the ramp's own failures did not trip it again: %+v", e.Override)
+	}
+}
+
 func TestRunnerRespectsAPersonsClear(t *testing.T) {
 	f := newRunnerFixture(t)
 	r := f.runner(t)
