@@ -1,8 +1,6 @@
 package bearer
 
 import (
-	"github.com/flagpole/flagpole/internal/httpx"
-
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+
+	"github.com/flagpole/flagpole/internal/httpx"
 )
 
 // Error codes of requests that ran out of time.

@@ -1,8 +1,6 @@
 package bearer
 
 import (
-	"github.com/flagpole/flagpole/internal/httpx"
-
 	"bufio"
 	"encoding/base64"
 	"encoding/json"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/flagpole/flagpole/internal/httpx"
 	"github.com/flagpole/flagpole/ruleset"
 )
 

@@ -1,8 +1,6 @@
 package bearer
 
 import (
-	"github.com/flagpole/flagpole/internal/httpx"
-
 	"bufio"
 	"context"
 	"fmt"
@@ -16,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flagpole/flagpole/internal/httpx"
 	"github.com/flagpole/flagpole/store"
 )
 

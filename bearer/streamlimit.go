@@ -1,12 +1,12 @@
 package bearer
 
 import (
-	"github.com/flagpole/flagpole/internal/httpx"
-
 	"fmt"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/flagpole/flagpole/internal/httpx"
 )
 
 // codeTooManyStreams is the error code of a stream refused over a limit.
