@@ -128,6 +128,7 @@ func reportingClient(t *testing.T, tweak func(*Options), flags ...*ruleset.Flag)
 	f := newFleet(t)
 	f.Publish(doc("v1", flags...))
 	b := f.Start("127.0.0.1:0")
+	b.WaitReady(t) // a client on a fake clock would not retry a first 503
 	c, err := newClient(t, b.URL(), f.ServerKey, tweak)
 	if err != nil {
 		t.Fatal(err)

@@ -126,6 +126,22 @@ func (b *Bearer) Stop() {
 // URL is the bearer's base URL.
 func (b *Bearer) URL() string { return "http://" + b.Addr }
 
+// WaitReady waits until the bearer answers /readyz with 200: it has loaded
+// the published rule set. A client on a fake clock needs it, since its
+// first connection failing (503 before the load) would leave it waiting
+// on a reconnect timer that never fires.
+func (b *Bearer) WaitReady(t testing.TB) {
+	t.Helper()
+	WaitFor(t, "the bearer on "+b.Addr+" to be ready", func() bool {
+		resp, err := http.Get(b.URL() + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
 // WaitFor polls cond until it holds, failing the test after 10 s.
 func WaitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
