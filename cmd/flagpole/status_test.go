@@ -128,6 +128,11 @@ func TestStatusAgainstServe(t *testing.T) {
 	d := startDaemon(t, "serve", "--repo", exampleRepo(t))
 	waitFor(t, "the example repository served", func() bool { return versionOf(t, d) != "" })
 	version := versionOf(t, d)
+	// production answering does not mean staging is loaded too.
+	waitFor(t, "both environments loaded", func() bool {
+		envs, _ := status(t, d)["environments"].(map[string]any)
+		return envs["production"] != nil && envs["staging"] != nil
+	})
 
 	r := runCLI(t, nil, "status", "--server", d.url)
 	if r.code != exitOK {
