@@ -94,7 +94,7 @@ func TestCountsWhileBearerDown(t *testing.T) {
 	if st.Pending != 3 || st.DroppedBatches != 2 || st.DroppedCalls != 1+2 || st.SentBatches != 0 {
 		t.Fatalf("stats with the bearer down = %+v, want 3 pending, 2 batches (3 calls) dropped", st)
 	}
-	f.Start(b.Addr)
+	f.Start(b.Addr).WaitReady(t) // before it has loaded, a bearer answers 503
 	c.rep.send(context.Background())
 	if st := c.MetricsStats(); st.Pending != 0 || st.SentBatches != 3 || st.SentCalls != 3+4+5 {
 		t.Fatalf("stats once the bearer is back = %+v, want the 3 batches (12 calls) sent", st)
