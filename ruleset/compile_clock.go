@@ -29,10 +29,14 @@ func (c *compiler) ramp(path *fieldPath, src *Ramp, f *flag) *ramp {
 	}
 	if src.Start.IsZero() {
 		c.ps.add(ptr(path.field("start")), "start is required: the RFC 3339 time the ramp begins at")
+	} else if src.Start.Before(minClockTime) || src.Start.After(maxClockTime) {
+		c.ps.add(ptr(path.field("start")), "%s is outside the years 1970 to 2200", src.Start.UTC().Format(time.RFC3339))
 	}
 	if r.serve < 0 || r.otherwise < 0 {
 		return nil
 	}
+	r.start, r.every = src.Start.UnixNano(), max(int64(src.Every), 1)
+	r.from, r.step = src.From, src.Step
 	return r
 }
 
@@ -105,6 +109,9 @@ func (c *compiler) schedule(key string, src *Flag, f *flag, auds map[string]*aud
 		if st.At.IsZero() {
 			c.ps.add(ptr(stp.field("at")), "at is required: the RFC 3339 time the step takes effect")
 			ok = false
+		} else if st.At.Before(minClockTime) || st.At.After(maxClockTime) {
+			c.ps.add(ptr(stp.field("at")), "%s is outside the years 1970 to 2200", st.At.UTC().Format(time.RFC3339))
+			ok = false
 		} else if i > 0 && !st.At.After(src.Schedule[i-1].At) {
 			c.ps.add(ptr(stp.field("at")), "steps must be in time order: %s is not after step %d (%s)",
 				st.At.UTC().Format(time.RFC3339), i-1, src.Schedule[i-1].At.UTC().Format(time.RFC3339))
@@ -151,7 +158,7 @@ func (c *compiler) schedule(key string, src *Flag, f *flag, auds map[string]*aud
 		}
 		pf.stepSetsRequires, pf.stepIndex = st.Requires != nil, i
 		if f != nil {
-			f.steps = append(f.steps, phase{at: st.At, f: pf})
+			f.steps = append(f.steps, phase{at: st.At, atNs: st.At.UnixNano(), f: pf})
 		}
 	}
 	return ok
@@ -348,6 +355,13 @@ func (g *requiresGraph) costOf(f *flag) int {
 	return n
 }
 
+// Ramps and schedule steps are computed in Unix nanoseconds, which hold
+// the years 1678 to 2262; Compile keeps their times within these bounds.
+var (
+	minClockTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxClockTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
 // clockCap is the percentage a ramp (or recovery ramp) starting at start
 // lets in at now: 0 before start, then min(100, from +
 // step*floor((now-start)/every)).
@@ -357,7 +371,7 @@ func clockCap(start time.Time, from, step float64, every Duration, now time.Time
 	}
 	steps := 0.0
 	if every > 0 {
-		steps = math.Floor(float64(now.Sub(start)) / float64(every))
+		steps = float64(int64(now.Sub(start)) / int64(every))
 	}
-	return math.Min(100, from+step*steps)
+	return min(100, from+step*steps)
 }

@@ -1,6 +1,7 @@
 package ruleset
 
 import (
+	"math"
 	"regexp"
 	"sort"
 	"time"
@@ -67,14 +68,39 @@ func (p *prereq) allows(variant string) bool {
 
 // phase is one compiled schedule step.
 type phase struct {
-	at time.Time
-	f  *flag
+	at   time.Time
+	atNs int64 // at in Unix nanoseconds
+	f    *flag
 }
 
-// ramp is a compiled Ramp.
+// ramp is a compiled Ramp, its clock in Unix nanoseconds (start, every).
 type ramp struct {
 	serve, otherwise int
+	start, every     int64
+	from, step       float64 // percent
 	src              *Ramp
+}
+
+// limit is the bucket limit at now (Unix nanoseconds, see unixNano):
+// buckets below it get serve. It is Ramp.Cap(now)*1000, computed the same
+// way without time.Time arithmetic.
+func (r *ramp) limit(now int64) float64 {
+	if now < r.start {
+		return 0
+	}
+	return min(100, r.from+r.step*float64((now-r.start)/r.every)) * 1000
+}
+
+// unixNano is t in Unix nanoseconds, saturated outside the years 1678 to
+// 2262 (where time.Time.UnixNano is undefined).
+func unixNano(t time.Time) int64 {
+	switch s := t.Unix(); {
+	case s >= math.MaxInt64/int64(time.Second):
+		return math.MaxInt64
+	case s <= math.MinInt64/int64(time.Second):
+		return math.MinInt64
+	}
+	return t.UnixNano()
 }
 
 // rule is a compiled Rule.

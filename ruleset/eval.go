@@ -107,9 +107,9 @@ func (f *flag) evaluate(st *evalState) *Result {
 // stepInForce returns the state of f's schedule at the evaluation time:
 // the last step whose time has come, or f itself before the first.
 func (f *flag) stepInForce(st *evalState) *flag {
-	now := st.time()
+	now := unixNano(st.time())
 	for i := len(f.steps) - 1; i >= 0; i-- {
-		if !now.Before(f.steps[i].at) {
+		if now >= f.steps[i].atNs {
 			if st.tr != nil {
 				st.tr.schedule(f, i)
 			}
@@ -243,7 +243,7 @@ func (f *flag) tryRule(i int, r *rule, st *evalState) *Result {
 	}
 	if r.ramp != nil {
 		now := st.time()
-		limit := clockCap(r.ramp.src.Start, r.ramp.src.From, r.ramp.src.Step, r.ramp.src.Every, now) * 1000
+		limit := r.ramp.limit(unixNano(now))
 		variant := r.ramp.otherwise
 		if float64(b) < limit {
 			variant = r.ramp.serve
