@@ -229,7 +229,7 @@ func TestNextChange(t *testing.T) {
 		"2026-12-01T09:00:00Z", // ramp start: 10%
 		"2026-12-01T09:30:00Z", // override expires
 		"2026-12-01T10:00:00Z", "2026-12-01T11:00:00Z", "2026-12-01T12:00:00Z", "2026-12-01T13:00:00Z",
-		"2026-12-01T14:00:00Z", // ramp at 100%: no more steps
+		"2026-12-01T14:00:00Z",                                                 // ramp at 100%: no more steps
 		"2026-12-24T00:00:00Z", "2026-12-25T00:00:00Z", "2026-12-27T00:00:00Z", // schedule
 		"2027-03-01T00:00:00.000000001Z", // now gt: true from the next nanosecond
 	}
