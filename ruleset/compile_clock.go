@@ -64,6 +64,9 @@ func (c *compiler) metadata(path *fieldPath, md map[string]any) {
 		if k == "" || len(k) > MaxMetadataKeyBytes {
 			c.ps.add(&kp, "key must have 1 to %d bytes", MaxMetadataKeyBytes)
 		}
+		if k == "version" || k == "rule" {
+			c.ps.add(&kp, "metadata key %q is reserved: OpenFeature clients get the rule set's version and the matching rule's name under version and rule", k)
+		}
 	}
 }
 
