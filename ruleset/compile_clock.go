@@ -21,8 +21,8 @@ func (c *compiler) ramp(path *fieldPath, src *Ramp, f *flag) *ramp {
 	if math.IsNaN(src.From) || src.From < 0 || src.From > 100 {
 		c.ps.add(ptr(path.field("from")), "%g is outside 0..100 (percent)", src.From)
 	}
-	if math.IsNaN(src.Step) || src.Step <= 0 || src.Step > 100 {
-		c.ps.add(ptr(path.field("step")), "%g is outside 0..100 (percent, above 0: a ramp that does not grow is a rollout)", src.Step)
+	if math.IsNaN(src.Step) || src.Step < MinRampStep || src.Step > 100 {
+		c.ps.add(ptr(path.field("step")), "%g is outside %g..100 (percent; a ramp that does not grow is a rollout)", src.Step, MinRampStep)
 	}
 	if time.Duration(src.Every) < MinRampEvery {
 		c.ps.add(ptr(path.field("every")), "must be a duration of at least %s, such as 1h, not %s", MinRampEvery, time.Duration(src.Every))

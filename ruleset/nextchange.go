@@ -102,11 +102,13 @@ func (c *compiler) boundaries(rs *RuleSet) *boundaries {
 		if every <= 0 || step <= 0 || from >= 100 {
 			return
 		}
-		k := int64(math.Ceil((100 - from) / step))
+		// Compile bounds step below (MinRampStep) for ramps; recovery
+		// steps are bounded here the same way.
+		k := int64(math.Ceil((100 - from) / max(step, MinRampStep)))
 		for k > 0 && from+step*float64(k-1) >= 100 {
 			k--
 		}
-		for from+step*float64(k) < 100 {
+		for n := 0; from+step*float64(k) < 100 && n < 2; n++ {
 			k++
 		}
 		p := periodic{start: start, every: time.Duration(every), steps: k}
