@@ -54,6 +54,12 @@ const benchDoc = `{
       "enabled": true, "off": "off", "default": "on", "requires": [{"flag": "static", "variants": ["on"]}]},
     "chain": {"key": "chain", "type": "boolean", "variants": [{"name": "on", "value": true}, {"name": "off", "value": false}],
       "enabled": true, "off": "off", "default": "on", "requires": [{"flag": "mid", "variants": ["on"]}]},
+    "gate": {"key": "gate", "type": "boolean", "variants": [{"name": "on", "value": true}, {"name": "off", "value": false}],
+      "enabled": true, "off": "off", "default": "on", "rules": [{"users": ["blocked"], "serve": "off"}]},
+    "gatemid": {"key": "gatemid", "type": "boolean", "variants": [{"name": "on", "value": true}, {"name": "off", "value": false}],
+      "enabled": true, "off": "off", "default": "on", "requires": [{"flag": "gate", "variants": ["on"]}]},
+    "gatechain": {"key": "gatechain", "type": "boolean", "variants": [{"name": "on", "value": true}, {"name": "off", "value": false}],
+      "enabled": true, "off": "off", "default": "on", "requires": [{"flag": "gatemid", "variants": ["on"]}]},
     "ramp": {"key": "ramp", "type": "boolean", "variants": [{"name": "on", "value": true}, {"name": "off", "value": false}],
       "enabled": true, "off": "off", "default": "off",
       "rules": [{"ramp": {"serve": "on", "otherwise": "off", "from": 25, "step": 5, "every": "1h", "start": "2026-11-21T10:00:00Z"}, "by": "key"}]},
@@ -114,9 +120,18 @@ func BenchmarkUsers(b *testing.B) {
 }
 
 // BenchmarkPrerequisiteChain evaluates a flag that requires a flag that
-// requires a static flag: compare with BenchmarkStatic.
+// requires a static flag: compare with BenchmarkStatic. Compile folds
+// prerequisites on static flags, so the chain costs what a static flag
+// does.
 func BenchmarkPrerequisiteChain(b *testing.B) {
 	benchEval(b, "chain", Context{"key": "user-1"}, "on")
+}
+
+// BenchmarkPrerequisiteChainRules is BenchmarkPrerequisiteChain whose
+// last prerequisite has a rule (a users list), so that nothing folds:
+// compare with BenchmarkUsers, the cost of evaluating that prerequisite.
+func BenchmarkPrerequisiteChainRules(b *testing.B) {
+	benchEval(b, "gatechain", Context{"key": "user-1"}, "on")
 }
 
 // BenchmarkRamp evaluates a ramp at 25%: compare with BenchmarkRollout,

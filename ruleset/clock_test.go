@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -359,5 +360,33 @@ func TestScheduleRoundTrip(t *testing.T) {
 	}
 	if s := back.Flags["holiday"].Schedule; len(s) != 3 || s[1].Rules == nil || s[0].Enabled == nil || !*s[0].Enabled {
 		t.Errorf("schedule did not round-trip: %+v", s)
+	}
+}
+
+// Prerequisites on static flags are folded at Compile: the results and
+// traces are those of evaluating them.
+func TestFoldedPrerequisites(t *testing.T) {
+	doc := decodeDoc(t, clockDoc)
+	doc.Flags["met"] = boolFlag("met")
+	doc.Flags["met"].Default = "on"
+	doc.Flags["met"].Requires = []Prerequisite{{Flag: "plain", Variants: []string{"on"}}}
+	doc.Flags["unmet"] = boolFlag("unmet")
+	doc.Flags["unmet"].Requires = []Prerequisite{{Flag: "met", Variants: []string{"off"}}}
+	rs, err := Compile(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{"met": "on/DEFAULT", "unmet": "off/PREREQUISITE_FAILED"} {
+		res, tr := rs.Explain(key, Context{"key": "u"})
+		got := rs.Evaluate(key, Context{"key": "u"})
+		if s := got.Variant + "/" + got.Reason.String(); s != want || !reflect.DeepEqual(res, got) {
+			t.Errorf("%s: %s (explained %+v), want %s", key, s, res, want)
+		}
+		if !strings.Contains(tr.String(), "requires ") {
+			t.Errorf("%s: the trace lacks the folded prerequisite:\n%s", key, tr)
+		}
+		if !rs.flags[key].static {
+			t.Errorf("%s: not folded to a static result", key)
+		}
 	}
 }

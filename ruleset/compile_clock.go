@@ -36,8 +36,27 @@ func (c *compiler) ramp(path *fieldPath, src *Ramp, f *flag) *ramp {
 		return nil
 	}
 	r.start, r.every = src.Start.UnixNano(), max(int64(src.Every), 1)
+	r.inv = 1 / float64(r.every)
 	r.from, r.step = src.From, src.Step
+	r.tabulate()
 	return r
+}
+
+// tabulate fills r.bounds and r.limits when the ramp reaches 100% within
+// maxRampTable steps (and its times stay within int64 nanoseconds).
+func (r *ramp) tabulate() {
+	if r.step <= 0 || r.every > math.MaxInt64/maxRampTable || r.start > math.MaxInt64-maxRampTable*r.every {
+		return
+	}
+	for k := int64(0); k <= maxRampTable; k++ {
+		at := r.start + k*r.every
+		r.bounds = append(r.bounds, at)
+		r.limits = append(r.limits, r.compute(at))
+		if r.limits[k] >= 100000 {
+			return
+		}
+	}
+	r.bounds, r.limits = nil, nil // longer than the table
 }
 
 // metadata checks a flag's metadata against its bounds and value types.
@@ -191,10 +210,14 @@ func (c *compiler) requires(keys []string, flags map[string]*flag) {
 			g.visit(f)
 		}
 	}
+	folded := len(g.cyclic) == 0
 	for _, key := range keys {
 		f := flags[key]
 		if f == nil || g.cyclic[key] {
 			continue
+		}
+		if folded {
+			fold(f)
 		}
 		if d := g.depth[f]; d > MaxRequiresDepth {
 			c.ps.addPath([]any{"flags", key, "requires"}, "a chain of %d prerequisites, over the limit of %d", d, MaxRequiresDepth)
@@ -202,6 +225,39 @@ func (c *compiler) requires(keys []string, flags map[string]*flag) {
 			c.ps.addPath([]any{"flags", key, "requires"}, "evaluating the flag with its prerequisites costs more than %d units, over the limit of %d", n, MaxFlagCost)
 		}
 	}
+}
+
+// fold folds the prerequisites of f (and its schedule's states) that are
+// static flags into a constant: met ones are left out of hot, and one never
+// met sets requiresFail. A flag whose requires all fold and that has no
+// rules becomes static itself, so chains of such flags cost nothing. The
+// graph has no cycles (fold is not called otherwise).
+func fold(f *flag) {
+	if f.folded {
+		return
+	}
+	f.folded = true
+	states := []*flag{f}
+	for _, ph := range f.steps {
+		states = append(states, ph.f)
+	}
+	for _, s := range states {
+		s.folded = true
+		s.hot = s.hot[:0]
+		for _, p := range s.requires {
+			fold(p.f)
+			switch {
+			case !p.f.static:
+				s.hot = append(s.hot, p)
+			case !p.allows(p.f.staticResult.Variant):
+				s.requiresFail = true
+			}
+		}
+		if s != f {
+			s.setStatic() // a schedule state: its own constant, if any
+		}
+	}
+	f.setStatic()
 }
 
 // resolve compiles reqs onto f; path (nil: do not report) locates them.

@@ -3,6 +3,7 @@ package ruleset
 import (
 	"math"
 	"regexp"
+	"sync/atomic"
 	"sort"
 	"time"
 )
@@ -41,6 +42,13 @@ type flag struct {
 	// requires are the prerequisites, resolved to the top-level compiled
 	// flags (which apply their own override and schedule).
 	requires []prereq
+	// hot are the requires evaluation must check: the others are static
+	// flags whose constant result meets the requirement (folded by
+	// Compile). requiresFail: a static prerequisite never meets it.
+	// folded is set once requires are resolved and folded.
+	hot          []prereq
+	requiresFail bool
+	folded       bool
 	// steps are the schedule's states in time order: steps[i].f is the
 	// flag with steps 0..i merged over it, in force from steps[i].at.
 	steps []phase
@@ -77,9 +85,21 @@ type phase struct {
 type ramp struct {
 	serve, otherwise int
 	start, every     int64
+	inv              float64 // 1/every, to find the step without a division
 	from, step       float64 // percent
-	src              *Ramp
+	// bounds and limits tabulate the ramp when it reaches 100% within
+	// maxRampTable steps: from bounds[i] on, the limit is limits[i].
+	bounds []int64
+	limits []float64
+	// last is the index into bounds found last: evaluations in the same
+	// step (nearly all of them) check it and skip the search.
+	last atomic.Int64
+	src  *Ramp
 }
+
+// maxRampTable is the most steps a ramp's table holds; longer ramps are
+// computed.
+const maxRampTable = 128
 
 // limit is the bucket limit at now (Unix nanoseconds, see unixNano):
 // buckets below it get serve. It is Ramp.Cap(now)*1000, computed the same
@@ -88,19 +108,51 @@ func (r *ramp) limit(now int64) float64 {
 	if now < r.start {
 		return 0
 	}
-	return min(100, r.from+r.step*float64((now-r.start)/r.every)) * 1000
+	if r.bounds != nil {
+		i := int(r.last.Load())
+		if r.bounds[i] <= now && (i+1 == len(r.bounds) || now < r.bounds[i+1]) {
+			return r.limits[i]
+		}
+		lo, hi := 0, len(r.bounds) // the last bound at or before now
+		for hi-lo > 1 {
+			m := int(uint(lo+hi) >> 1)
+			if r.bounds[m] <= now {
+				lo = m
+			} else {
+				hi = m
+			}
+		}
+		r.last.Store(int64(lo))
+		return r.limits[lo]
+	}
+	return r.compute(now)
+}
+
+// compute is limit by arithmetic.
+func (r *ramp) compute(now int64) float64 {
+	d := now - r.start
+	// floor(d/every), exactly: the float estimate is off by at most one
+	// for spans beyond 2^53 ns, which the multiplications correct.
+	k := int64(float64(d) * r.inv)
+	if k*r.every > d {
+		k--
+	} else if (k+1)*r.every <= d {
+		k++
+	}
+	return min(100, r.from+r.step*float64(k)) * 1000
 }
 
 // unixNano is t in Unix nanoseconds, saturated outside the years 1678 to
 // 2262 (where time.Time.UnixNano is undefined).
 func unixNano(t time.Time) int64 {
-	switch s := t.Unix(); {
+	s := t.Unix()
+	switch {
 	case s >= math.MaxInt64/int64(time.Second):
 		return math.MaxInt64
 	case s <= math.MinInt64/int64(time.Second):
 		return math.MinInt64
 	}
-	return t.UnixNano()
+	return s*int64(time.Second) + int64(t.Nanosecond())
 }
 
 // rule is a compiled Rule.
