@@ -3,8 +3,8 @@ package ruleset
 import (
 	"math"
 	"regexp"
-	"sync/atomic"
 	"sort"
+	"sync/atomic"
 	"time"
 )
 
