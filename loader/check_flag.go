@@ -87,7 +87,8 @@ func (c *checker) buildFlag(fs *flagSrc, env string, ov *overlayYAML) *ruleset.F
 	f, raw := fs.f, &fs.raw
 	e := mergeOverlay(env, &raw.overlayYAML, ov)
 	out := &ruleset.Flag{Key: raw.Key, Name: raw.Name, Description: raw.Description, Owner: raw.Owner,
-		Type: ruleset.FlagType(raw.Type), Client: e.client, Enabled: e.enabled, Expires: raw.Expires}
+		Type: ruleset.FlagType(raw.Type), Client: e.client, Enabled: e.enabled, Expires: raw.Expires,
+		Kind: ruleset.Kind(raw.Kind)}
 	if out.Type == "" {
 		out.Type = ruleset.TypeBoolean
 	}

@@ -153,6 +153,7 @@ type flagYAML struct {
 	Owner        string `yaml:"owner"`
 	Type         string `yaml:"type"`
 	Expires      string `yaml:"expires"`
+	Kind         string `yaml:"kind"`
 	overlayYAML  `yaml:",inline"`
 	Environments map[string]overlayYAML `yaml:"environments"`
 }

@@ -390,3 +390,11 @@ func TestFoldedPrerequisites(t *testing.T) {
 		}
 	}
 }
+
+func TestDescribeRamp(t *testing.T) {
+	doc := decodeDoc(t, clockDoc)
+	got := DescribeOutcome(doc.Flags["gradual"].Rules[0])
+	if want := "ramp on from 10% +20% every 1h0m0s since 2026-12-01T09:00:00Z by key, else off"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

@@ -93,6 +93,9 @@ func (c *compiler) flagBody(key string, src *Flag, auds map[string]*audience, sc
 	if src.Key != key {
 		c.ps.add(ptr(path.field("key")), "%q does not match the flag's key %q", src.Key, key)
 	}
+	if !src.Kind.Valid() {
+		c.ps.add(ptr(path.field("kind")), "unknown kind %q: use one of release, experiment, operational, kill-switch, permission", src.Kind)
+	}
 	f := &flag{key: key, src: src, enabled: src.Enabled, salt: saltState(key), recoverySalt: saltState(key + "/recovery")}
 	ok := c.variants(&path, src, f)
 	f.off = c.variantIndex(ptr(path.field("off")), src.Off, f)

@@ -55,6 +55,7 @@ type Flag struct {
 	Rules       []Rule    `json:"rules,omitempty"`
 	Breaker     *Breaker  `json:"breaker,omitempty"` // defaults merged in
 	Expires     string    `json:"expires,omitempty"` // YYYY-MM-DD
+	Kind        Kind      `json:"kind,omitempty"`    // what the flag is for; "" when unset
 	// Requires lists the flag's prerequisites: every one must serve one of
 	// its variants for this context, or the flag serves Off with reason
 	// PREREQUISITE_FAILED.

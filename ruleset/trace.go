@@ -203,15 +203,13 @@ func (t *tracer) rolloutMissing(step int, r *rule, v any, has bool) {
 	t.end(step, false, "rollout attribute "+r.by+" unusable, next rule")
 }
 
+// rolloutSubject is the rule's ramp or rollout, the rollout in the shared
+// wording of DescribeRollout.
 func rolloutSubject(r *rule) string {
 	if r.ramp != nil {
 		return rampSubject(r)
 	}
-	parts := make([]string, len(r.src.Rollout))
-	for i, w := range r.src.Rollout {
-		parts[i] = w.Variant + " " + thousandths(w.Weight) + "%"
-	}
-	return "rollout by " + r.by + " {" + strings.Join(parts, ", ") + "}"
+	return DescribeRollout(r.src.Rollout, r.by)
 }
 
 func (t *tracer) rolloutChose(step int, f *flag, r *rule, v any, b, variant int) {
@@ -220,11 +218,7 @@ func (t *tracer) rolloutChose(step int, f *flag, r *rule, v any, b, variant int)
 }
 
 func (t *tracer) users(r *rule, v any, m bool) {
-	n := len(r.src.Users)
-	subject := fmt.Sprintf("users (%d)", n)
-	if n <= 10 {
-		subject = "users [" + strings.Join(r.src.Users, ", ") + "]"
-	}
+	subject := DescribeUsers(r.src.Users)
 	note := ""
 	if _, ok := v.(string); v != nil && !ok {
 		note = "key is not a string"
@@ -266,24 +260,9 @@ func (c *condition) typeOK(v any) bool {
 	return false
 }
 
-func describeCondition(c *Condition) string {
-	parts := make([]string, len(c.Values))
-	for i, v := range c.Values {
-		parts[i] = string(v)
-	}
-	s := c.Attribute + " " + c.Operator
-	switch len(parts) {
-	case 0:
-	case 1:
-		if c.Operator != OpIn && c.Operator != OpNotIn {
-			return s + " " + parts[0]
-		}
-		fallthrough
-	default:
-		s += " [" + strings.Join(parts, ", ") + "]"
-	}
-	return s
-}
+// describeCondition is the condition in the shared wording of
+// DescribeCondition.
+func describeCondition(c *Condition) string { return DescribeCondition(*c) }
 
 func seenValue(attr string, v any, has bool) string {
 	if !has || v == nil {
