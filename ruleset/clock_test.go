@@ -398,3 +398,29 @@ func TestDescribeRamp(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// ChangedBetween names the flags a boundary concerns, through their
+// prerequisites and audiences too.
+func TestChangedBetween(t *testing.T) {
+	doc := decodeDoc(t, clockDoc)
+	doc.Audiences = map[string]*Audience{"late": {Key: "late", Conditions: []Condition{cond("now", AttrDatetime, OpGte, `"2027-01-01T00:00:00Z"`)}}}
+	doc.Flags["plain"].Rules = []Rule{{Audiences: []string{"late"}, Serve: "off"}}
+	doc.Flags["checkout"].Requires = append(doc.Flags["checkout"].Requires, Prerequisite{Flag: "holiday", Variants: []string{"on", "off"}})
+	rs, err := Compile(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ after, upTo, want string }{
+		{"2026-12-23T00:00:00Z", "2026-12-24T00:00:00Z", "banner checkout holiday"}, // holiday's step, through checkout to banner
+		{"2026-12-24T00:00:00Z", "2026-12-24T23:00:00Z", ""},
+		{"2026-12-01T09:30:00Z", "2026-12-01T10:00:00Z", "gradual"},
+		{"2026-12-31T00:00:00Z", "2027-01-01T00:00:00Z", "plain"}, // through the audience
+		{"2026-11-01T00:00:00Z", "2027-02-01T00:00:00Z", "banner checkout gradual holiday plain"},
+	}
+	for _, tt := range tests {
+		got := strings.Join(rs.ChangedBetween(mustTime(t, tt.after), mustTime(t, tt.upTo)), " ")
+		if got != tt.want {
+			t.Errorf("(%s, %s]: %q, want %q", tt.after, tt.upTo, got, tt.want)
+		}
+	}
+}

@@ -38,7 +38,6 @@ func CompileWith(doc *Document, opts Options) (*RuleSet, error) {
 	}
 	c := compiler{doc: doc, costs: costs{aud: map[*audience]int{}, busy: map[*audience]bool{}}}
 	audiences := c.audiences()
-	c.compiledAudiences = audiences
 	rs := &RuleSet{doc: doc, flags: make(map[string]*flag, len(doc.Flags)), now: now}
 	rs.keys = sortedKeys(doc.Flags)
 	for _, key := range rs.keys {
@@ -62,8 +61,6 @@ type compiler struct {
 	doc   *Document
 	ps    problems
 	costs costs
-	// compiledAudiences are the document's audiences, compiled.
-	compiledAudiences map[string]*audience
 }
 
 // flag compiles one flag with its schedule; nil if it is too broken to

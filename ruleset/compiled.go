@@ -56,6 +56,10 @@ type flag struct {
 	// stands for; stepSetsRequires says that step sets requires.
 	stepIndex        int
 	stepSetsRequires bool
+	// clock holds the instants the flag's results can change at by the
+	// clock alone (its own, its prerequisites', its audiences'); nil for
+	// none. See RuleSet.ChangedBetween.
+	clock *boundaries
 }
 
 // prereq is one compiled Prerequisite.
