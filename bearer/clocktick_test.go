@@ -3,6 +3,7 @@ package bearer
 import (
 	"encoding/base64"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,5 +98,32 @@ func TestOFREPETagAtBoundary(t *testing.T) {
 		if fl.Key == "holiday" && (fl.Value != true || fl.Metadata["team"] != "growth" || fl.Metadata["version"] != "v1") {
 			t.Errorf("holiday: %+v", fl)
 		}
+	}
+}
+
+// A client key gets the evaluated value of a client flag whose
+// prerequisite is a server-only flag, and learns nothing of that
+// prerequisite: not its value, not its rules.
+func TestClientKeyPrerequisite(t *testing.T) {
+	doc := testDoc("production", "v1")
+	doc.Flags["gated"] = &ruleset.Flag{Key: "gated", Client: true, Type: ruleset.TypeBoolean, Variants: boolVariants(),
+		Enabled: true, Off: "off", Default: "on", Requires: []ruleset.Prerequisite{{Flag: "checkout-v2", Variants: []string{"on"}}}}
+	f := newFixture(t, Options{}, doc)
+	for c, want := range map[string]any{`{"key":"bob","state":"CA"}`: true, `{"key":"bob","state":"NY"}`: false} {
+		status, _, b := f.do("POST", "/v1/evaluate", clientKey, ctxBody(c))
+		got := decode[evalResponse](t, b)
+		if status != http.StatusOK || got.Flags["gated"].Value != want {
+			t.Errorf("%s: %d %s, want gated %v", c, status, b, want)
+		}
+		if _, leaked := got.Flags["checkout-v2"]; leaked || strings.Contains(string(b), "state") {
+			t.Errorf("%s: the answer to a client key shows the prerequisite: %s", c, b)
+		}
+		_, _, ob := f.do("POST", "/ofrep/v1/evaluate/flags", clientKey, ctxBody(c))
+		if strings.Contains(string(ob), "checkout-v2") || strings.Contains(string(ob), "state") {
+			t.Errorf("%s: OFREP bulk shows the prerequisite: %s", c, ob)
+		}
+	}
+	if status, _, _ := f.do("POST", "/ofrep/v1/evaluate/flags/checkout-v2", clientKey, ctxBody(`{}`)); status != http.StatusNotFound {
+		t.Errorf("OFREP checkout-v2 with a client key: %d, want 404", status)
 	}
 }
