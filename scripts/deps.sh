@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine: redis-server (the
-# tests start their own instances; they never use a shared one) and git.
+# tests start their own instances; they never use a shared one), git, and
+# chromium (the dashboard's browser test drives it headless through chromedp).
 # Node.js and npm are optional: it notes when they are missing.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v git >/dev/null 2>&1 || missing+=(git)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # Node.js 18+ with npm runs tests/ofrep-js (the official OpenFeature OFREP
 # providers against the bearer); without it that test skips, so this only
 # says so.
