@@ -67,7 +67,7 @@ type History struct {
 // repository's origin remote is used. limit caps the commits returned
 // (0: 20).
 func OpenHistory(dir, branch, remote string, limit int) (*History, error) {
-	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	repo, err := openRepo(dir)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s for its history: %w", dir, err)
 	}
@@ -82,6 +82,14 @@ func OpenHistory(dir, branch, remote string, limit int) (*History, error) {
 	return &History{dir: dir, branch: branch, web: parseWebHost(remote), limit: limit, cache: map[string]*FileHistory{}}, nil
 }
 
+// openRepo opens a bare repository at dir, or the work tree dir is in.
+func openRepo(dir string) (*git.Repository, error) {
+	if repo, err := git.PlainOpen(dir); err == nil {
+		return repo, nil
+	}
+	return git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+}
+
 // FlagPaths are the repository files of flag in env: its flag file (either
 // extension) and its override file.
 func FlagPaths(env, flag string) []string {
@@ -91,7 +99,7 @@ func FlagPaths(env, flag string) []string {
 // Of returns the commits that changed any of paths, newest first, at most
 // the History's limit, looking at MaxHistoryWalk commits at most.
 func (h *History) Of(ctx context.Context, paths []string) (*FileHistory, error) {
-	repo, err := git.PlainOpenWithOptions(h.dir, &git.PlainOpenOptions{DetectDotGit: true})
+	repo, err := openRepo(h.dir)
 	if err != nil {
 		return nil, fmt.Errorf("opening the repository: %w", err)
 	}

@@ -246,7 +246,7 @@ function stateText(b) {
   }
   return b.crossing ? "closed, over the threshold" : "closed";
 }
-const stateClass = (s) => (s === "open" ? "bad" : s === "recovering" ? "warn" : "ok");
+const stateClass = (s) => (s === "open" ? "bad" : s === "recovering" ? "warn" : s === "closed" ? "ok" : "");
 
 function valuesText(c) {
   const vals = (c.values || []).map((v) => JSON.stringify(v));
@@ -441,7 +441,7 @@ function audiencesCard(d) {
 }
 
 function tryCard(d) {
-  const out = h("pre", { id: "try-out", "aria-live": "polite" }, "");
+  const out = h("pre", { id: "try-out", "aria-live": "polite", hidden: true }, "");
   const ctx = h("textarea", { id: "try-ctx", spellcheck: "false" }, '{"key": "user-1"}');
   const msg = h("p", { class: "error", role: "alert" });
   return h("form", { class: "card", "aria-labelledby": "try-title", onsubmit: async (ev) => {
@@ -452,6 +452,7 @@ function tryCard(d) {
     try {
       const r = await api("/ui/api/flags/" + encodeURIComponent(d.environment) + "/" + encodeURIComponent(d.flag.key) + "/evaluate", { method: "POST", body: { context } });
       out.textContent = r.trace;
+      out.hidden = false;
     } catch (e) { msg.textContent = e.message; }
   } },
   h("h3", { id: "try-title" }, "Try a context"),
@@ -512,7 +513,7 @@ function chart(b) {
   const top = Math.max(5, b.threshold * 1.5, b.slow_threshold || 0, ...hist.map((p) => Math.max(p.e, p.s)));
   const yMax = Math.ceil(top / 5) * 5;
   const now = hist.length ? hist[hist.length - 1].t : Date.now();
-  const span = Math.max(60e3, (hist.length ? now - hist[0].t : 0));
+  const span = Math.max(30e3, (hist.length ? now - hist[0].t : 0));
   const x = (t) => L + (W - L - R) * (1 - (now - t) / span);
   const y = (v) => T + (H - T - B) * (1 - Math.min(v, yMax) / yMax);
   const line = (key) => hist.map((p, i) => (i ? "L" : "M") + x(p.t).toFixed(1) + " " + y(p[key]).toFixed(1)).join(" ");
@@ -558,7 +559,7 @@ async function viewAudiences() {
     h("p", { class: "muted" }, "Attributes that conditions test (key and now are built in)."),
     h("div", { class: "scroll" }, h("table", {},
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Attribute"), h("th", { scope: "col" }, "Type"), h("th", { scope: "col" }, "Tested by"))),
-      h("tbody", {}, d.attributes.map((a) => h("tr", {}, h("td", {}, a.name), h("td", {}, a.type), h("td", {}, a.used_by.map((u) => u.replace(/^flag:/, "flag ")).join(", ")))))))));
+      h("tbody", {}, d.attributes.map((a) => h("tr", {}, h("td", {}, a.name), h("td", {}, a.type), h("td", {}, a.used_by.map((u) => u.replace(/^flag:/, "flag ")).join(", "))))))));
 }
 
 // ---- Sync ----------------------------------------------------------------
