@@ -86,8 +86,10 @@ type flagRow struct {
 	Description string              `json:"description,omitempty"`
 	Owner       string              `json:"owner,omitempty"`
 	Type        ruleset.FlagType    `json:"type"`
+	Kind        ruleset.Kind        `json:"kind,omitempty"`
 	Client      bool                `json:"client,omitempty"`
 	Expires     string              `json:"expires,omitempty"`
+	Stale       string              `json:"stale,omitempty"`
 	Envs        map[string]*flagEnv `json:"environments"`
 }
 
@@ -109,7 +111,8 @@ func (d *Dashboard) serveFlags(w http.ResponseWriter, r *http.Request, p *princi
 			row := rows[key]
 			if row == nil {
 				row = &flagRow{Key: key, Name: f.Name, Description: f.Description, Owner: f.Owner, Type: f.Type,
-					Client: f.Client, Expires: f.Expires, Envs: map[string]*flagEnv{}}
+					Kind: f.Kind, Client: f.Client, Expires: f.Expires, Stale: staleNote(f, d.opts.Clock.Now()),
+					Envs: map[string]*flagEnv{}}
 				rows[key] = row
 			}
 			fe := &flagEnv{Enabled: f.Enabled, Summary: summary(f), Rules: len(f.Rules), Override: doc.Overrides[key]}
@@ -147,11 +150,14 @@ type flagDetail struct {
 	Flag        *ruleset.Flag                `json:"flag"`
 	Override    *ruleset.Override            `json:"override,omitempty"`
 	Source      string                       `json:"override_source,omitempty"` // git or layer
+	Words       flagWords                    `json:"words"`
 	Audiences   map[string]*ruleset.Audience `json:"audiences"`
-	Breaker     *Breaker                     `json:"breaker,omitempty"`
-	History     *FileHistory                 `json:"history,omitempty"`
-	HistoryErr  string                       `json:"history_error,omitempty"`
-	Now         time.Time                    `json:"now"`
+	// AudienceWords says whom each audience matches.
+	AudienceWords map[string]string `json:"audience_words"`
+	Breaker       *Breaker          `json:"breaker,omitempty"`
+	History       *FileHistory      `json:"history,omitempty"`
+	HistoryErr    string            `json:"history_error,omitempty"`
+	Now           time.Time         `json:"now"`
 }
 
 // target resolves {env}/{flag}: 404 for an environment p may not see or
@@ -193,8 +199,11 @@ func (d *Dashboard) serveFlag(w http.ResponseWriter, r *http.Request, p *princip
 			out.Source = "layer"
 		}
 	}
+	out.Words = describeFlag(f, out.Override, out.Now)
+	out.AudienceWords = map[string]string{}
 	for _, name := range usedAudiences(doc, f) {
 		out.Audiences[name] = doc.Audiences[name]
+		out.AudienceWords[name] = ruleset.DescribeAudience(doc.Audiences[name])
 	}
 	if b, ok := d.breakerOfFlag(doc.Environment, f.Key); ok {
 		out.Breaker = &b
@@ -227,7 +236,13 @@ func usedAudiences(doc *ruleset.Document, f *ruleset.Flag) []string {
 			}
 		}
 	}
-	for _, r := range f.Rules {
+	rules := slices.Clone(f.Rules)
+	for _, s := range f.Schedule {
+		if s.Rules != nil {
+			rules = append(rules, *s.Rules...)
+		}
+	}
+	for _, r := range rules {
 		for _, a := range r.Audiences {
 			visit(a)
 		}
@@ -297,6 +312,7 @@ func (d *Dashboard) serveBreakers(w http.ResponseWriter, _ *http.Request, p *pri
 type audienceRow struct {
 	Environment string            `json:"environment"`
 	Audience    *ruleset.Audience `json:"audience"`
+	Words       string            `json:"words"`
 	UsedBy      []string          `json:"used_by"`
 }
 
@@ -348,7 +364,7 @@ func (d *Dashboard) serveAudiences(w http.ResponseWriter, r *http.Request, p *pr
 		}
 		for _, name := range slices.Sorted(maps.Keys(doc.Audiences)) {
 			a := doc.Audiences[name]
-			auds = append(auds, audienceRow{Environment: env, Audience: a, UsedBy: append([]string{}, usedBy[name]...)})
+			auds = append(auds, audienceRow{Environment: env, Audience: a, Words: ruleset.DescribeAudience(a), UsedBy: append([]string{}, usedBy[name]...)})
 			for _, c := range a.Conditions {
 				use(c, name)
 			}

@@ -279,6 +279,9 @@ async function viewFlags() {
   const owners = [...new Set(data.flags.map((f) => f.owner).filter(Boolean))].sort();
   const search = h("input", { id: "f-search", type: "search", placeholder: "key, name or description" });
   const owner = h("select", { id: "f-owner" }, h("option", { value: "" }, "any owner"), owners.map((o) => h("option", { value: o }, o)));
+  const kinds = [...new Set(data.flags.map((f) => f.kind).filter(Boolean))].sort();
+  const kind = h("select", { id: "f-kind" }, h("option", { value: "" }, "any kind"), kinds.map((k) => h("option", { value: k }, k)));
+  const stale = h("input", { id: "f-stale", type: "checkbox" });
   const over = h("input", { id: "f-over", type: "checkbox" });
   const trip = h("input", { id: "f-trip", type: "checkbox" });
   const tbody = h("tbody");
@@ -289,6 +292,8 @@ async function viewFlags() {
       const es = Object.values(f.environments);
       return (!q || [f.key, f.name, f.description].some((s) => s && s.toLowerCase().includes(q))) &&
         (!owner.value || f.owner === owner.value) &&
+        (!kind.value || f.kind === kind.value) &&
+        (!stale.checked || f.stale) &&
         (!over.checked || es.some((e) => e.override)) &&
         (!trip.checked || es.some((e) => e.breaker === "open" || e.breaker === "recovering"));
     });
@@ -296,7 +301,8 @@ async function viewFlags() {
     tbody.replaceChildren(...rows.map((f) => h("tr", { "data-flag": f.key },
       h("td", {}, flagLink(envs.find((e) => f.environments[e]) || envs[0], f.key), f.name ? h("div", { class: "muted" }, f.name) : null),
       h("td", {}, f.owner || h("span", { class: "muted" }, "none")),
-      h("td", {}, f.type, f.client ? h("span", { class: "chip" }, "client") : null, f.expires ? h("div", { class: "muted" }, "expires " + f.expires) : null),
+      h("td", {}, f.kind || h("span", { class: "muted" }, "—"), h("div", { class: "muted" }, f.type), f.client ? h("span", { class: "chip" }, "client") : null,
+        f.stale ? h("span", { class: "chip warn" }, f.stale) : f.expires ? h("div", { class: "muted" }, "expires " + f.expires) : null),
       envs.map((env) => {
         const e = f.environments[env];
         if (!e) return h("td", { class: "muted" }, "absent");
@@ -306,19 +312,21 @@ async function viewFlags() {
           h("div", {}, flagLink(env, f.key, e.summary)));
       }))));
   };
-  [search, owner, over, trip].forEach((el) => el.addEventListener("input", draw));
+  [search, owner, kind, stale, over, trip].forEach((el) => el.addEventListener("input", draw));
   draw();
   return h("section", { "aria-labelledby": "flags-title" },
     h("h2", { id: "flags-title" }, "Flags"),
     h("div", { class: "filters" },
       h("div", {}, h("label", { for: "f-search" }, "Search"), search),
       h("div", {}, h("label", { for: "f-owner" }, "Owner"), owner),
+      h("div", {}, h("label", { for: "f-kind" }, "Kind"), kind),
+      h("label", { class: "check" }, stale, "stale (expired)"),
       h("label", { class: "check" }, over, "overridden"),
       h("label", { class: "check" }, trip, "tripped (breaker open or recovering)")),
     count,
     h("div", { class: "scroll" }, h("table", {},
       h("caption", { class: "muted", style: null }, "Each flag in every environment (versions " + Object.entries(data.versions).map(([e, v]) => e + " " + v).join(", ") + ")"),
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Flag"), h("th", { scope: "col" }, "Owner"), h("th", { scope: "col" }, "Type"), envs.map((e) => h("th", { scope: "col" }, e)))),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Flag"), h("th", { scope: "col" }, "Owner"), h("th", { scope: "col" }, "Kind, type"), envs.map((e) => h("th", { scope: "col" }, e)))),
       tbody)));
 }
 
@@ -346,13 +354,14 @@ function servedCard(d) {
   const f = d.flag, o = d.override;
   return h("div", { class: "card", id: "served" },
     h("h3", {}, "Served now in " + d.environment),
-    o ? h("p", { "data-override": o.serve }, h("span", { class: "chip bad" }, "override"), " ", overrideText(o),
+    o ? h("p", { "data-override": o.serve }, h("span", { class: "chip bad" }, "override"), " ", d.words.override || overrideText(o),
       o.recovery ? h("div", {}, "Recovery cap now: " + pct(capAt(o.recovery, new Date(d.now)))) : null,
       h("div", {}, "Why: " + (o.reason || "(no reason)")),
       h("div", { class: "muted" }, d.override_source === "layer" ? "Set at runtime; the write-back is committing it to git." : "From git (overrides/" + d.environment + "/" + f.key + ".yaml)."))
       : h("p", {}, "No override."),
-    h("p", {}, f.enabled ? "Enabled: rules below, else " + f.default + "." : "Disabled: everyone gets " + f.off + "."),
-    h("p", { class: "muted" }, "Owner " + (f.owner || "none") + " · type " + f.type + (f.client ? " · visible to client keys" : "") + (f.expires ? " · expires " + f.expires : "") +
+    h("p", {}, f.enabled ? "Enabled: the rules below, " + d.words.lines[d.words.lines.length - 1] + "." : "Disabled: everyone gets " + f.off + "."),
+    d.words.stale ? h("p", {}, h("span", { class: "chip warn" }, d.words.stale)) : null,
+    h("p", { class: "muted" }, "Owner " + (f.owner || "none") + (f.kind ? " · kind " + f.kind : "") + " · type " + f.type + (f.client ? " · visible to client keys" : "") + (f.expires ? " · expires " + f.expires : "") +
       " · version " + d.version));
 }
 
@@ -423,21 +432,30 @@ function ruleServes(r) {
 }
 
 function rulesCard(d) {
-  const f = d.flag;
-  return h("div", { class: "card" },
+  const f = d.flag, w = d.words;
+  return h("div", { class: "card", id: "rules" },
     h("h3", {}, "Rules, first match wins"),
+    w.requires && w.requires.length ? h("p", {}, "Requires: " + w.requires.join("; ") + ", else everyone gets " + f.off + ".") : null,
     h("div", { class: "scroll" }, h("table", {},
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "#"), h("th", { scope: "col" }, "Rule"), h("th", { scope: "col" }, "Who"), h("th", { scope: "col" }, "Serves"))),
-      h("tbody", {}, (f.rules || []).map((r, i) => h("tr", {}, h("td", {}, i), h("td", {}, r.name || ""), h("td", {}, ruleWho(r)), h("td", {}, ruleServes(r)))),
-        h("tr", {}, h("td", {}, ""), h("td", {}, "default"), h("td", {}, "anyone else"), h("td", {}, f.default))))),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Rule"), h("th", { scope: "col" }, "Who"), h("th", { scope: "col" }, "Gets"))),
+      h("tbody", {}, w.rules.map((r, i) => h("tr", { "data-rule": i }, h("td", {}, r.label), h("td", {}, r.who, ruleAudiences(f.rules[i])),
+        h("td", {}, r.does, r.ramp && r.ramp.next_step ? h("div", { class: "muted" }, "next step at " + fmtTime(r.ramp.next_step)) : null))),
+        h("tr", {}, h("td", {}, ""), h("td", {}, "anyone else"), h("td", {}, w.lines[w.lines.length - 1]))))),
+    w.schedule && w.schedule.length ? [h("h3", {}, "Schedule"), h("ul", {}, w.schedule.map((st) => h("li", {},
+      fmtTime(st.at) + ": " + st.text, st.in_force ? h("span", { class: "chip warn" }, "in force now") : st.past ? h("span", { class: "muted" }, " (past)") : h("span", { class: "muted" }, " (to come)"))))] : null,
     h("p", { class: "muted" }, "Variants: " + f.variants.map((v) => v.name + " = " + JSON.stringify(v.value)).join(", ") + "; off variant " + f.off + "."));
+}
+
+function ruleAudiences(r) {
+  if (!r || !r.audiences || !r.audiences.length) return null;
+  return h("div", { class: "muted" }, "audiences: ", r.audiences.map((a, i) => [i ? ", " : "", h("a", { href: "#/audiences" }, a)]));
 }
 
 function audiencesCard(d) {
   const names = Object.keys(d.audiences).sort();
   if (!names.length) return null;
   return h("div", { class: "card" }, h("h3", {}, "Audiences it uses"),
-    names.map((n) => { const a = d.audiences[n]; return h("div", {}, h("strong", {}, a.name || n), " (", n, ")", conditionList(a.conditions, a.match)); }));
+    h("ul", {}, names.map((n) => { const a = d.audiences[n]; return h("li", {}, h("strong", {}, a.name || n), " (", n, "): ", d.audience_words[n]); })));
 }
 
 function tryCard(d) {
@@ -553,7 +571,7 @@ async function viewAudiences() {
       h("tbody", {}, d.audiences.map((a) => h("tr", { id: "aud-" + a.environment + "-" + a.audience.key },
         h("td", {}, h("strong", {}, a.audience.name || a.audience.key), h("div", { class: "muted" }, a.audience.key)),
         h("td", {}, a.environment),
-        h("td", {}, conditionList(a.audience.conditions, a.audience.match)),
+        h("td", {}, a.words),
         h("td", {}, a.used_by.length ? a.used_by.map((k, i) => [i ? ", " : "", flagLink(a.environment, k)]) : h("span", { class: "muted" }, "no flag"))))))),
     h("h2", {}, "Attributes"),
     h("p", { class: "muted" }, "Attributes that conditions test (key and now are built in)."),
