@@ -245,26 +245,30 @@ func parseWebHost(remote string) webHost {
 		return none
 	}
 	base := "https://" + host + "/" + repoPath
-	first, _, _ := strings.Cut(host, ".")
+	name, _, _ := strings.Cut(host, ":")
+	first, _, _ := strings.Cut(name, ".")
 	switch {
-	case host == "github.com":
+	case name == "github.com":
 		return webHost{repo: base, commit: func(h string) string { return base + "/commit/" + h }}
-	case host == "gitlab.com" || first == "gitlab":
+	case name == "gitlab.com" || first == "gitlab":
 		return webHost{repo: base, commit: func(h string) string { return base + "/-/commit/" + h }}
-	case slices.Contains([]string{"gitea.com", "codeberg.org"}, host) || first == "gitea" || first == "forgejo":
+	case slices.Contains([]string{"gitea.com", "codeberg.org"}, name) || first == "gitea" || first == "forgejo":
 		return webHost{repo: base, commit: func(h string) string { return base + "/commit/" + h }}
 	}
 	return none
 }
 
-// splitRemote returns a remote's host (without credentials or port) and
-// path.
+// splitRemote returns a remote's host (without credentials; with the port
+// of an http(s) URL only) and path.
 func splitRemote(remote string) (host, p string, ok bool) {
 	remote = redact.URL(remote)
 	if strings.Contains(remote, "://") {
 		u, err := url.Parse(remote)
 		if err != nil || u.Hostname() == "" {
 			return "", "", false
+		}
+		if u.Scheme == "http" || u.Scheme == "https" {
+			return strings.ToLower(u.Host), u.Path, true // the web pages are on the same port
 		}
 		return strings.ToLower(u.Hostname()), u.Path, true
 	}

@@ -248,29 +248,6 @@ function stateText(b) {
 }
 const stateClass = (s) => (s === "open" ? "bad" : s === "recovering" ? "warn" : s === "closed" ? "ok" : "");
 
-function valuesText(c) {
-  const vals = (c.values || []).map((v) => JSON.stringify(v));
-  if (c.audience) return "in audience " + c.audience;
-  if (c.operator === "exists" || c.operator === "not_exists") return c.attribute + " " + c.operator;
-  return c.attribute + " " + c.operator + " " + (vals.length === 1 ? vals[0] : "[" + vals.join(", ") + "]");
-}
-
-function conditionList(conds, match) {
-  return h("ul", {}, (conds || []).map((c) => h("li", {}, c.audience ? ["in audience ", h("a", { href: "#/audiences" }, c.audience)] : valuesText(c))),
-    (conds || []).length > 1 ? h("li", { class: "muted" }, "(" + (match || "all") + " of them)") : null);
-}
-
-function overrideText(o) {
-  if (!o) return null;
-  const parts = ["serves " + o.serve + " to everyone", "by " + (o.by || "?"), "since " + fmtTime(o.at)];
-  if (o.expires) parts.push("until " + fmtTime(o.expires));
-  if (o.recovery) {
-    const rec = o.recovery;
-    parts.push("recovery from " + fmtTime(rec.start_at) + ": " + rec.start + "% then +" + rec.step + "% every " + rec.every);
-  }
-  return parts.join(", ");
-}
-
 // ---- Flags ---------------------------------------------------------------
 
 async function viewFlags() {
@@ -354,7 +331,7 @@ function servedCard(d) {
   const f = d.flag, o = d.override;
   return h("div", { class: "card", id: "served" },
     h("h3", {}, "Served now in " + d.environment),
-    o ? h("p", { "data-override": o.serve }, h("span", { class: "chip bad" }, "override"), " ", d.words.override || overrideText(o),
+    o ? h("p", { "data-override": o.serve }, h("span", { class: "chip bad" }, "override"), " ", d.words.override,
       o.recovery ? h("div", {}, "Recovery cap now: " + pct(capAt(o.recovery, new Date(d.now)))) : null,
       h("div", {}, "Why: " + (o.reason || "(no reason)")),
       h("div", { class: "muted" }, d.override_source === "layer" ? "Set at runtime; the write-back is committing it to git." : "From git (overrides/" + d.environment + "/" + f.key + ".yaml)."))
@@ -419,17 +396,6 @@ function killCard(d) {
     msg);
 }
 
-function ruleWho(r) {
-  const who = [];
-  if (r.users && r.users.length) who.push(h("div", {}, "users: " + r.users.join(", ")));
-  if (r.audiences && r.audiences.length) who.push(h("div", {}, "in any of: ", r.audiences.map((a, i) => [i ? ", " : "", h("a", { href: "#/audiences" }, a)])));
-  if (r.conditions && r.conditions.length) who.push(h("div", {}, conditionList(r.conditions, r.match)));
-  return who.length ? who : "everyone";
-}
-function ruleServes(r) {
-  if (r.rollout) return "split by " + (r.by || "key") + ": " + r.rollout.map((w) => w.variant + " " + w.weight / 1000 + "%").join(", ");
-  return r.serve;
-}
 
 function rulesCard(d) {
   const f = d.flag, w = d.words;
