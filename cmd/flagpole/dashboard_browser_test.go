@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -83,6 +85,19 @@ func newBrowser(t *testing.T) context.Context {
 		t.Fatalf("starting chromium %s: %v", path, err)
 	}
 	return ctx
+}
+
+// darkMode makes the page see prefers-color-scheme: dark (or light).
+func darkMode(on bool) chromedp.Action[chromedp.Void] {
+	scheme := "light"
+	if on {
+		scheme = "dark"
+	}
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+		return err
+	})
 }
 
 // screenshots is where the views' pictures go: $FLAGPOLE_SCREENSHOTS, or
@@ -208,7 +223,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	shoot(t, ctx, shots, "flags")
 
 	// One flag: its breaker, its rules and its git history.
-	browse(t, ctx, "opening the flag", chromedp.Click(chromedp.CSS(`tr[data-flag="`+uiFlag+`"] a`)))
+	// Clicked from the page's own script: a live update may redraw the
+	// list between a DevTools lookup and its click.
+	waitJS(t, ctx, "opening the flag", `(() => { const a = document.querySelector('tr[data-flag="`+uiFlag+`"] a'); if (a) a.click(); return !!a; })()`)
 	waitJS(t, ctx, "the flag's breaker and history", `!!document.querySelector('[data-breaker="production/`+uiFlag+`"]') && document.querySelectorAll("#history li[data-commit]").length >= 1`)
 	histText := evaluate[string](t, ctx, `document.getElementById("history").innerText`)
 	if !strings.Contains(histText, "a flag with a quick breaker") {
@@ -234,6 +251,17 @@ func TestDashboardInBrowser(t *testing.T) {
 	browse(t, ctx, "the audiences view", chromedp.Navigate(d.url+"/ui/#/audiences"))
 	waitJS(t, ctx, "the audiences view", `!!document.getElementById("aud-production-west-coast-students")`)
 	shoot(t, ctx, shots, "audiences")
+	// On a phone, in dark mode: the flag view still reads.
+	browse(t, ctx, "a phone in dark mode",
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
+		darkMode(true),
+		chromedp.Navigate(d.url+"/ui/#/flag/production/"+uiFlag))
+	waitJS(t, ctx, "the flag on a phone", `!!document.querySelector('[data-breaker="production/`+uiFlag+`"]') && document.documentElement.scrollWidth <= window.innerWidth + 1`)
+	if bg := evaluate[string](t, ctx, `getComputedStyle(document.body).backgroundColor`); bg != "rgb(13, 17, 23)" {
+		t.Errorf("dark mode: body background %s", bg)
+	}
+	shoot(t, ctx, shots, "flag-phone-dark")
+	browse(t, ctx, "back to a desktop in light mode", chromedp.EmulateReset(), darkMode(false))
 	browse(t, ctx, "the sync view", chromedp.Navigate(d.url+"/ui/#/sync"))
 	waitJS(t, ctx, "the sync view", `Number(document.getElementById("streams")?.textContent) >= 1`)
 	shoot(t, ctx, shots, "sync")
@@ -248,9 +276,13 @@ func TestDashboardInBrowser(t *testing.T) {
 	waitJS(t, ctx, "signed in as admin", `document.getElementById("who-name").textContent.includes("admin")`)
 	browse(t, ctx, "the flag as an admin", chromedp.Navigate(d.url+"/ui/#/flag/production/new-onboarding"))
 	waitJS(t, ctx, "the kill button", `!!document.getElementById("k-set")`)
-	browse(t, ctx, "killing the flag",
-		chromedp.SendKeys(chromedp.CSS("#k-reason"), "dashboard test: onboarding errors"),
-		chromedp.Click(chromedp.CSS("#k-set")))
+	waitJS(t, ctx, "killing the flag", `(() => {
+		const reason = document.getElementById("k-reason"), set = document.getElementById("k-set");
+		if (!reason || !set) return false;
+		reason.value = "dashboard test: onboarding errors";
+		set.click();
+		return true;
+	})()`)
 	waitJS(t, ctx, "the override set", `document.getElementById("kill-msg").textContent.startsWith("Override set")`)
 	waitJS(t, ctx, "the override shown", `!!document.querySelector('#served [data-override="off"]')`)
 	shoot(t, ctx, shots, "kill")

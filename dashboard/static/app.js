@@ -166,13 +166,19 @@ function onEvent(name, data) {
         b.history = hist;
         S.breakers.set(k, b);
       }
+      if (S.shownActive !== undefined && document.querySelector('[data-view="breakers"]') && activeKeys() !== S.shownActive) {
+        S.shownActive = activeKeys();
+        S.rerender && S.rerender(true); // a breaker became busy or idle
+      }
       document.querySelectorAll("[data-breaker]").forEach((el) => {
         const b = S.breakers.get(el.dataset.breaker);
         if (b) el.replaceWith(breakerCard(b, el.dataset.compact === "1"));
       });
       break;
-    case "change":
     case "sync":
+      if (!document.querySelector('[data-view="sync"]')) break;
+      // fall through: the sync view reloads
+    case "change":
       // Reload what the page shows, once for a burst of changes.
       clearTimeout(changeTimer);
       changeTimer = setTimeout(() => S.rerender && S.rerender(true), 150);
@@ -465,13 +471,21 @@ function mergeHistory(b) {
   return b;
 }
 
+// active says whether a breaker has something to show: calls in its
+// window, a trip, or a state other than closed.
+const active = (b) => b.state !== "closed" || b.crossing || b.counts.success + b.counts.failure > 0 || b.trips_24h > 0;
+const activeKeys = () => [...S.breakers.values()].filter(active).map((b) => b.environment + "/" + b.flag).sort().join(" ");
+
 async function viewBreakers() {
   const data = await api("/ui/api/breakers");
   data.breakers.forEach((b) => S.breakers.set(b.environment + "/" + b.flag, b));
-  if (!data.breakers.length) return h("section", {}, h("h2", {}, "Breakers"), h("p", {}, "No flag has a breaker block, or none has been sampled yet. Add breaker: to a flag (docs/breaker.md)."));
-  return h("section", { "aria-labelledby": "br-title" }, h("h2", { id: "br-title" }, "Breakers"),
+  S.shownActive = activeKeys();
+  if (!data.breakers.length) return h("section", {}, h("h2", {}, "Breakers"), h("p", {}, "No flag has a breaker block, or none has been sampled yet. Add breaker: to a flag or to flagpole.yaml (docs/breaker.md)."));
+  const busy = data.breakers.filter(active), idle = data.breakers.filter((b) => !active(b));
+  return h("section", { "aria-labelledby": "br-title", "data-view": "breakers" }, h("h2", { id: "br-title" }, "Breakers"),
     h("p", { class: "legend" }, h("span", { class: "l-err" }, "error rate"), h("span", { class: "l-slow" }, "slow rate"), h("span", { class: "l-thr" }, "threshold"), "shaded: open"),
-    h("div", { class: "grid" }, data.breakers.map((b) => breakerCard(b, true))));
+    busy.length ? h("div", { class: "grid" }, busy.map((b) => breakerCard(b, true))) : h("p", {}, "No breaker has calls in its window: no SDK reports outcomes for a flag (client.Record or sdk.Guard), or nothing runs them now."),
+    idle.length ? [h("h3", {}, "Idle: closed, no calls in the window"), h("p", {}, idle.map((b, i) => [i ? ", " : "", flagLink(b.environment, b.flag, b.flag + " (" + b.environment + ")")]))] : null);
 }
 
 function breakerCard(b, compact) {
@@ -555,7 +569,7 @@ async function viewSync() {
   const envs = Object.entries(st.environments || {}).sort();
   const overrides = d.overrides || {};
   const pending = (d.writeback && d.writeback.pending) || [];
-  return h("section", { "aria-labelledby": "sync-title" }, h("h2", { id: "sync-title" }, "Sync"),
+  return h("section", { "aria-labelledby": "sync-title", "data-view": "sync" }, h("h2", { id: "sync-title" }, "Sync"),
     d.status_error ? h("p", { class: "error" }, d.status_error) : null,
     h("div", { class: "card" },
       h("p", {}, "Source ", h("code", {}, st.source || "?"), st.branch ? [" branch ", h("code", {}, st.branch)] : null),
