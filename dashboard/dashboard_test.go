@@ -33,7 +33,7 @@ const (
 
 // fixture is a Dashboard over a memory store holding flags.example.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	st    *store.Memory
 	d     *Dashboard
 	srv   *httptest.Server
@@ -41,7 +41,7 @@ type fixture struct {
 	repo  *loader.Repo
 }
 
-func newFixture(t *testing.T, opts Options) *fixture {
+func newFixture(t testing.TB, opts Options) *fixture {
 	t.Helper()
 	repo, err := loader.Load("../flags.example", loader.Options{})
 	if err != nil {

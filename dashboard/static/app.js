@@ -214,6 +214,10 @@ async function show(fn, quiet) {
       const active = document.activeElement && document.activeElement.id;
       const keep = quiet ? saveInputs(view) : null;
       view.replaceChildren(el);
+      if (!S.painted) {
+        S.painted = true;
+        performance.mark("flagpole:first-view"); // first useful paint: measured in BENCHMARKS.md
+      }
       if (keep) restoreInputs(view, keep);
       if (active && quiet && $(active)) $(active).focus();
     }
@@ -601,5 +605,8 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("signout").addEventListener("click", () => signOut(""));
   window.addEventListener("hashchange", route);
+  // Leaving the page ends its stream at once, so the server's per-key
+  // limit and the browser's six connections per host are freed.
+  window.addEventListener("pagehide", () => { if (S.stream) S.stream.abort(); });
   if (S.key) signIn(S.key); else signOut("");
 });
