@@ -400,6 +400,9 @@ func (d *Dashboard) syncState(ctx context.Context, p *principal) map[string]any 
 	}
 	if d.opts.Extra != nil {
 		for k, v := range d.opts.Extra(ctx) {
+			if k == "writeback" && p != nil {
+				v = filterPending(v, p)
+			}
 			if k == "overrides" && p != nil {
 				// By environment: keep those p may see.
 				var byEnv map[string]json.RawMessage
@@ -416,6 +419,25 @@ func (d *Dashboard) syncState(ctx context.Context, p *principal) map[string]any 
 
 func (d *Dashboard) serveSync(w http.ResponseWriter, r *http.Request, p *principal) {
 	httpx.WriteJSON(w, http.StatusOK, d.syncState(r.Context(), p))
+}
+
+// filterPending keeps, of the write-back state {"pending":[...]}, the
+// entries of environments p may see.
+func filterPending(v any, p *principal) any {
+	var wb struct {
+		Pending []map[string]any `json:"pending"`
+	}
+	b, err := json.Marshal(v)
+	if err != nil || json.Unmarshal(b, &wb) != nil {
+		return v
+	}
+	kept := []map[string]any{}
+	for _, e := range wb.Pending {
+		if env, _ := e["environment"].(string); p.may(env) {
+			kept = append(kept, e)
+		}
+	}
+	return map[string]any{"pending": kept}
 }
 
 // publishSync sends the sync state to the open pages when it changed.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/flagpole/flagpole/internal/backoff"
 	"github.com/flagpole/flagpole/store"
 )
 
@@ -124,24 +125,44 @@ func New(opts Options) (*Dashboard, error) {
 }
 
 // Run samples the breakers every Interval and forwards the store's changes
-// to the open pages until ctx is done.
+// to the open pages until ctx is done. It never fails: while the store's
+// watch cannot be opened (Redis down) it samples on and retries the watch
+// with backoff, and the pages reload when it is back.
 func (d *Dashboard) Run(ctx context.Context) error {
-	changes, err := d.opts.Store.Watch(ctx)
-	if err != nil {
-		return err
-	}
 	t := d.opts.Clock.NewTicker(d.opts.Interval)
 	defer t.Stop()
+	defer d.hub.closeAll()
+	retry := backoff.Counter{Policy: backoff.Policy{Min: time.Second, Max: 30 * time.Second}}
+	var changes <-chan store.Change
+	var rewatch <-chan time.Time
+	watch := func() {
+		ch, err := d.opts.Store.Watch(ctx)
+		if err != nil {
+			delay := retry.Next()
+			d.log.Warn("dashboard: watching the store; will retry", "err", err, "in", delay)
+			changes, rewatch = nil, d.opts.Clock.After(delay)
+			return
+		}
+		retry.Reset()
+		changes, rewatch = ch, nil
+		// Whatever changed meanwhile: every page reloads.
+		d.hub.publish(event{name: "change", data: map[string]any{"resync": true}})
+	}
+	watch()
 	d.tick(ctx)
 	for {
 		select {
 		case <-ctx.Done():
-			d.hub.closeAll()
 			return nil
+		case <-rewatch:
+			watch()
 		case c, ok := <-changes:
 			if !ok {
-				d.hub.closeAll()
-				return nil
+				if ctx.Err() != nil {
+					return nil
+				}
+				changes, rewatch = nil, d.opts.Clock.After(retry.Next())
+				continue
 			}
 			d.hub.publish(event{name: "change", env: c.Environment, data: map[string]any{
 				"environment": c.Environment, "version": c.Version, "removed": c.Removed, "resync": c.Resync}})

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -360,5 +362,75 @@ func TestStaticPage(t *testing.T) {
 	}
 	if status, _ := f.do("GET", "/ui/nope.js", "", ""); status != 404 {
 		t.Errorf("an unknown file: %d", status)
+	}
+}
+
+// failingWatch is a memory store whose Watch fails a number of times, as
+// Redis does while it is down.
+type failingWatch struct {
+	*store.Memory
+	fails atomic.Int32
+	tries atomic.Int32
+}
+
+func (s *failingWatch) Watch(ctx context.Context) (<-chan store.Change, error) {
+	s.tries.Add(1)
+	if s.fails.Add(-1) >= 0 {
+		return nil, errors.New("connection refused")
+	}
+	return s.Memory.Watch(ctx)
+}
+
+// TestWatchRetried: a store whose watch fails does not stop the
+// dashboard: it samples on, retries with backoff, and forwards changes
+// once the watch opens.
+func TestWatchRetried(t *testing.T) {
+	mem := store.NewMemory()
+	repo, err := loader.Load("../flags.example", loader.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := repo.Documents["production"]
+	if err := mem.Publish(context.Background(), &store.Snapshot{Environment: "production", Version: doc.Version, Document: doc, Keys: repo.Settings.Keys}); err != nil {
+		t.Fatal(err)
+	}
+	st := &failingWatch{Memory: mem}
+	st.fails.Store(2)
+	clock := clockwork.NewFakeClock()
+	d, err := New(Options{Store: st, Metrics: mem, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for want := int32(2); want <= 3; want++ {
+		// The ticker and the retry's timer wait on the clock.
+		if err := clock.BlockUntilContext(ctx, 2); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Minute)
+		waitUntil(t, "another watch attempt", func() bool { return st.tries.Load() >= want })
+	}
+	if _, ok := d.breakerOfFlag("production", "checkout-v2"); !ok {
+		t.Error("no breaker sampled while the watch was failing")
+	}
+	srv := httptest.NewServer(d.Handler())
+	defer srv.Close()
+	f := &fixture{t: t, srv: srv, d: d}
+	resp, names := f.stream(ctx, "fp_vwr_all_66faf98ec94faaa13c0f64d463b8f2ad")
+	defer resp.Body.Close()
+	next(t, names, "hello")
+	waitUntil(t, "the stream to join", func() bool { return d.hub.count() == 1 })
+	if _, err := mem.SetOverride(ctx, "production", store.LayerEntry{Flag: "debug-panel",
+		Override: &ruleset.Override{Flag: "debug-panel", Serve: "off", By: "test", At: clock.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	next(t, names, "change")
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned %v", err)
+	default:
 	}
 }

@@ -269,6 +269,15 @@ func TestDashboardInBrowser(t *testing.T) {
 	// A viewer has no kill button.
 	browse(t, ctx, "a flag as a viewer", chromedp.Navigate(d.url+"/ui/#/flag/production/new-onboarding"))
 	waitJS(t, ctx, "the flag as a viewer", `!!document.getElementById("served") && !document.getElementById("kill")`)
+	// Try a context: the server's evaluation with its trace.
+	waitJS(t, ctx, "trying a context", `(() => {
+		const ctx = document.getElementById("try-ctx"), form = ctx && ctx.closest("form");
+		if (!form) return false;
+		ctx.value = '{"key": "user-1", "app_version": "1.0.0"}';
+		form.requestSubmit();
+		return true;
+	})()`)
+	waitJS(t, ctx, "the trace", `document.getElementById("try-out").textContent.includes('rule[0] "recent apps": no match')`)
 
 	// The admin key kills a flag; the override reaches git.
 	browse(t, ctx, "signing out", chromedp.Click(chromedp.CSS("#signout")))

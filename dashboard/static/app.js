@@ -435,7 +435,10 @@ function audiencesCard(d) {
 }
 
 function tryCard(d) {
-  const out = h("pre", { id: "try-out", "aria-live": "polite", hidden: true }, "");
+  // The last answer survives a redraw by a live update.
+  const tryKey = d.environment + "/" + d.flag.key;
+  const last = S.tryOut && S.tryOut.key === tryKey ? S.tryOut.text : "";
+  const out = h("pre", { id: "try-out", "aria-live": "polite", hidden: !last }, last);
   const ctx = h("textarea", { id: "try-ctx", spellcheck: "false" }, '{"key": "user-1"}');
   const msg = h("p", { class: "error", role: "alert" });
   return h("form", { class: "card", "aria-labelledby": "try-title", onsubmit: async (ev) => {
@@ -447,6 +450,7 @@ function tryCard(d) {
       const r = await api("/ui/api/flags/" + encodeURIComponent(d.environment) + "/" + encodeURIComponent(d.flag.key) + "/evaluate", { method: "POST", body: { context } });
       out.textContent = r.trace;
       out.hidden = false;
+      S.tryOut = { key: tryKey, text: r.trace };
     } catch (e) { msg.textContent = e.message; }
   } },
   h("h3", { id: "try-title" }, "Try a context"),
@@ -591,7 +595,7 @@ async function viewSync() {
         h("tbody", {}, envs.map(([e, s]) => h("tr", {}, h("td", {}, e), h("td", {}, h("code", {}, s.version)), h("td", {}, h("code", {}, (s.commit || "").slice(0, 12))), h("td", {}, fmtTime(s.published)),
           h("td", {}, (overrides[e] || []).map((o) => h("div", {}, flagLink(e, o.flag), " → " + o.serve + " by " + (o.by || "?") + " (" + o.source + ")"))))))))),
     h("div", { class: "card" }, h("h3", {}, "Pending write-backs"),
-      pending.length ? h("ul", {}, pending.map((p) => h("li", {}, typeof p === "string" ? p : JSON.stringify(p)))) : h("p", {}, d.writeback ? "None: git holds every override." : "This process does not write back (not the leader).")));
+      pending.length ? h("ul", {}, pending.map((p) => h("li", {}, flagLink(p.environment, p.flag, p.environment + "/" + p.flag), " " + p.action + " since " + fmtTime(p.since) + ", " + p.attempts + " attempts" + (p.last_error ? "; last error: " + p.last_error : "")))) : h("p", {}, d.writeback ? "None: git holds every override." : "This process does not write back (not the leader).")));
 }
 
 // ---- start ---------------------------------------------------------------
