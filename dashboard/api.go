@@ -97,6 +97,8 @@ type flagRow struct {
 func (d *Dashboard) serveFlags(w http.ResponseWriter, r *http.Request, p *principal) {
 	rows := map[string]*flagRow{}
 	versions := map[string]string{}
+	added := d.added(r.Context())
+	now := d.opts.Clock.Now()
 	for _, env := range p.Envs {
 		doc, _, err := d.served(r.Context(), env)
 		if errors.Is(err, store.ErrNotFound) {
@@ -111,7 +113,7 @@ func (d *Dashboard) serveFlags(w http.ResponseWriter, r *http.Request, p *princi
 			row := rows[key]
 			if row == nil {
 				row = &flagRow{Key: key, Name: f.Name, Description: f.Description, Owner: f.Owner, Type: f.Type,
-					Kind: f.Kind, Client: f.Client, Expires: f.Expires, Stale: staleNote(f, d.opts.Clock.Now()),
+					Kind: f.Kind, Client: f.Client, Expires: f.Expires, Stale: staleNote(f, added[key], now),
 					Envs: map[string]*flagEnv{}}
 				rows[key] = row
 			}
@@ -127,6 +129,20 @@ func (d *Dashboard) serveFlags(w http.ResponseWriter, r *http.Request, p *princi
 		list = append(list, rows[k])
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"environments": p.Envs, "versions": versions, "flags": list})
+}
+
+// added returns when each flag file was first committed, or nil without
+// a git history (then only expires dates make flags stale).
+func (d *Dashboard) added(ctx context.Context) map[string]time.Time {
+	if d.opts.History == nil {
+		return nil
+	}
+	a, err := d.opts.History.Added(ctx)
+	if err != nil {
+		d.log.Warn("dashboard: reading when flags were added", "err", err)
+		return nil
+	}
+	return a
 }
 
 // summary says in a few words what a flag serves without an override.
@@ -199,7 +215,7 @@ func (d *Dashboard) serveFlag(w http.ResponseWriter, r *http.Request, p *princip
 			out.Source = "layer"
 		}
 	}
-	out.Words = describeFlag(f, out.Override, out.Now)
+	out.Words = describeFlag(f, out.Override, d.added(r.Context())[f.Key], out.Now)
 	out.AudienceWords = map[string]string{}
 	for _, name := range usedAudiences(doc, f) {
 		out.Audiences[name] = doc.Audiences[name]

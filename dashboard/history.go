@@ -59,6 +59,9 @@ type History struct {
 	mu    sync.Mutex
 	cache map[string]*FileHistory
 	order []string
+	// added is Added's answer at the head addedAt.
+	added   map[string]time.Time
+	addedAt plumbing.Hash
 }
 
 // OpenHistory opens the git repository at dir (a work tree, or a bare

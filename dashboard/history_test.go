@@ -4,8 +4,10 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/flagpole/flagpole/internal/testutil/gitrepo"
+	"github.com/flagpole/flagpole/ruleset"
 )
 
 // TestHistory: the commits that changed a flag's files, newest first,
@@ -67,6 +69,61 @@ func TestWebHost(t *testing.T) {
 	for _, tt := range tests {
 		if got := parseWebHost(tt.remote).commit("abc"); got != tt.commit {
 			t.Errorf("%q: %q, want %q", tt.remote, got, tt.commit)
+		}
+	}
+}
+
+// TestAdded: when each flag file was first committed, by author date,
+// kept across later edits.
+func TestAdded(t *testing.T) {
+	r := gitrepo.New(t)
+	commitAt := func(date string, files map[string]string, msg string) {
+		r.Write(files)
+		r.Git("add", "-A")
+		r.Git("commit", "-q", "--date", date, "-m", msg)
+	}
+	commitAt("2026-01-01T00:00:00Z", map[string]string{"flags/a.yaml": "key: a\n", "README": "x"}, "add a")
+	commitAt("2026-03-01T00:00:00Z", map[string]string{"flags/a.yaml": "key: a\nowner: x\n", "flags/b.yml": "key: b\n"}, "edit a, add b")
+	h, err := OpenHistory(r.Work, "main", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.Added(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"a": "2026-01-01", "b": "2026-03-01"}
+	if len(got) != len(want) {
+		t.Fatalf("added %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k].Format(time.DateOnly) != v {
+			t.Errorf("%s added %v, want %s", k, got[k], v)
+		}
+	}
+}
+
+func TestStaleNote(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	added := now.Add(-41 * 24 * time.Hour)
+	tests := []struct {
+		name  string
+		f     ruleset.Flag
+		added time.Time
+		stale bool
+	}{
+		{"expired", ruleset.Flag{Expires: "2026-11-01"}, time.Time{}, true},
+		{"expires later, old release", ruleset.Flag{Expires: "2027-01-01", Kind: ruleset.KindRelease}, added, false},
+		{"release past 40 days", ruleset.Flag{Kind: ruleset.KindRelease}, added, true},
+		{"release at 39 days", ruleset.Flag{Kind: ruleset.KindRelease}, now.Add(-39 * 24 * time.Hour), false},
+		{"operational past 7 days", ruleset.Flag{Kind: ruleset.KindOperational}, now.Add(-8 * 24 * time.Hour), true},
+		{"kill switch never", ruleset.Flag{Kind: ruleset.KindKillSwitch}, added.Add(-1000 * time.Hour), false},
+		{"release, added unknown", ruleset.Flag{Kind: ruleset.KindRelease}, time.Time{}, false},
+		{"no kind, no expiry", ruleset.Flag{}, added, false},
+	}
+	for _, tt := range tests {
+		if got := staleNote(&tt.f, tt.added, now); (got != "") != tt.stale {
+			t.Errorf("%s: %q, stale %v", tt.name, got, tt.stale)
 		}
 	}
 }

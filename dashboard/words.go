@@ -46,8 +46,8 @@ type flagWords struct {
 }
 
 // describeFlag puts f (with its override o, if any) in words at now.
-func describeFlag(f *ruleset.Flag, o *ruleset.Override, now time.Time) flagWords {
-	w := flagWords{Lines: ruleset.DescribeFlag(f), Rules: []ruleWords{}, Stale: staleNote(f, now)}
+func describeFlag(f *ruleset.Flag, o *ruleset.Override, added, now time.Time) flagWords {
+	w := flagWords{Lines: ruleset.DescribeFlag(f), Rules: []ruleWords{}, Stale: staleNote(f, added, now)}
 	for i, r := range f.Rules {
 		rw := ruleWords{Label: ruleset.RuleLabel(i, r), Who: ruleset.DescribeSelectors(r), Does: ruleset.DescribeOutcome(r)}
 		if r.Ramp != nil {
@@ -123,17 +123,21 @@ func describeStep(s ruleset.ScheduleStep) string {
 	return strings.Join(parts, ", ")
 }
 
-// staleNote says why f is stale at now: its expires date has passed. ""
-// when it has not, or it has none. (A kind's expected lifetime counts from
-// the flag's creation, which the rule set does not carry; `flagpole
-// stale` reads it from git.)
-func staleNote(f *ruleset.Flag, now time.Time) string {
-	if f.Expires == "" {
+// staleNote says why f is stale at now: its expires date has passed, or,
+// without one, its kind's expected lifetime (ruleset.Kind.Lifetime) has
+// passed since added, when its file was first committed (zero: unknown).
+// "" when it is not stale.
+func staleNote(f *ruleset.Flag, added, now time.Time) string {
+	if f.Expires != "" {
+		exp, err := time.Parse(time.DateOnly, f.Expires)
+		if err != nil || now.Before(exp) {
+			return ""
+		}
+		return "stale: expired on " + f.Expires
+	}
+	life, ok := f.Kind.Lifetime()
+	if !ok || added.IsZero() || now.Sub(added) < life {
 		return ""
 	}
-	exp, err := time.Parse(time.DateOnly, f.Expires)
-	if err != nil || now.Before(exp) {
-		return ""
-	}
-	return "stale: expired on " + f.Expires
+	return fmt.Sprintf("stale: a %s flag added on %s, expected to live %d days", f.Kind, added.UTC().Format(time.DateOnly), int(life.Hours()/24))
 }
