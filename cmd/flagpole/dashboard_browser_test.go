@@ -261,7 +261,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("dark mode: body background %s", bg)
 	}
 	shoot(t, ctx, shots, "flag-phone-dark")
-	browse(t, ctx, "back to a desktop in light mode", chromedp.EmulateReset(), darkMode(false))
+	browse(t, ctx, "back to a desktop in light mode", chromedp.EmulateViewport(1280, 900), darkMode(false))
 	browse(t, ctx, "the sync view", chromedp.Navigate(d.url+"/ui/#/sync"))
 	waitJS(t, ctx, "the sync view", `Number(document.getElementById("streams")?.textContent) >= 1`)
 	shoot(t, ctx, shots, "sync")
