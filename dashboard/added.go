@@ -34,7 +34,7 @@ func (h *History) Added(ctx context.Context) (map[string]time.Time, error) {
 		return out, nil
 	}
 	h.mu.Unlock()
-	added, err := walkAdded(ctx, repo, head)
+	added, err := walkAdded(ctx, repo, head, h.prefix+"flags")
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +47,7 @@ func (h *History) Added(ctx context.Context) (map[string]time.Time, error) {
 // walkAdded walks from head, newest first, and notes for every flag file
 // a commit adds (present in it, absent from its first parent) that
 // commit's time; older commits overwrite newer ones.
-func walkAdded(ctx context.Context, repo *git.Repository, head plumbing.Hash) (map[string]time.Time, error) {
+func walkAdded(ctx context.Context, repo *git.Repository, head plumbing.Hash, flagsDir string) (map[string]time.Time, error) {
 	it, err := repo.Log(&git.LogOptions{From: head, Order: git.LogOrderCommitterTime})
 	if err != nil {
 		return nil, fmt.Errorf("reading the log: %w", err)
@@ -62,7 +62,7 @@ func walkAdded(ctx context.Context, repo *git.Repository, head plumbing.Hash) (m
 		if seen++; seen > MaxHistoryWalk {
 			return storer.ErrStop
 		}
-		now, err := flagFiles(c)
+		now, err := flagFiles(c, flagsDir)
 		if err != nil {
 			return err
 		}
@@ -72,7 +72,7 @@ func walkAdded(ctx context.Context, repo *git.Repository, head plumbing.Hash) (m
 			if err != nil {
 				return err
 			}
-			if before, err = flagFiles(p); err != nil {
+			if before, err = flagFiles(p, flagsDir); err != nil {
 				return err
 			}
 		}
@@ -89,13 +89,14 @@ func walkAdded(ctx context.Context, repo *git.Repository, head plumbing.Hash) (m
 	return added, nil
 }
 
-// flagFiles lists the flag files of c's tree by name without extension.
-func flagFiles(c *object.Commit) (map[string]plumbing.Hash, error) {
+// flagFiles lists the flag files in dir of c's tree by name without
+// extension.
+func flagFiles(c *object.Commit, dir string) (map[string]plumbing.Hash, error) {
 	tree, err := c.Tree()
 	if err != nil {
 		return nil, err
 	}
-	sub, err := tree.Tree("flags")
+	sub, err := tree.Tree(dir)
 	if err != nil {
 		return map[string]plumbing.Hash{}, nil // no flags directory
 	}

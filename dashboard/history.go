@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -55,6 +56,7 @@ type History struct {
 	dir, branch string
 	web         webHost
 	limit       int
+	prefix      string // where the flags repository is in the git tree
 
 	mu    sync.Mutex
 	cache map[string]*FileHistory
@@ -82,7 +84,41 @@ func OpenHistory(dir, branch, remote string, limit int) (*History, error) {
 	if limit <= 0 {
 		limit = DefaultHistoryCommits
 	}
-	return &History{dir: dir, branch: branch, web: parseWebHost(remote), limit: limit, cache: map[string]*FileHistory{}}, nil
+	prefix, err := repoPrefix(repo, dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s for its history: %w", dir, err)
+	}
+	return &History{dir: dir, branch: branch, web: parseWebHost(remote), limit: limit, prefix: prefix, cache: map[string]*FileHistory{}}, nil
+}
+
+// repoPrefix is where dir is in the repository's tree: "" for a bare
+// repository or the work tree's root, else a slash-separated path with a
+// trailing slash (a flags repository kept in a subdirectory of a larger
+// one, like flags.example in this project).
+func repoPrefix(repo *git.Repository, dir string) (string, error) {
+	wt, err := repo.Worktree()
+	if err != nil {
+		return "", nil // bare
+	}
+	root, err := filepath.EvalSymlinks(wt.Filesystem.Root())
+	if err != nil {
+		return "", err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if abs, err = filepath.EvalSymlinks(abs); err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(root, abs)
+	if err != nil || rel == "." {
+		return "", err
+	}
+	if strings.HasPrefix(rel, "..") {
+		return "", fmt.Errorf("%s is outside its work tree %s", dir, root)
+	}
+	return filepath.ToSlash(rel) + "/", nil
 }
 
 // openRepo opens a bare repository at dir, or the work tree dir is in.
@@ -90,7 +126,7 @@ func openRepo(dir string) (*git.Repository, error) {
 	if repo, err := git.PlainOpen(dir); err == nil {
 		return repo, nil
 	}
-	return git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	return git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
 }
 
 // FlagPaths are the repository files of flag in env: its flag file (either
@@ -117,7 +153,11 @@ func (h *History) Of(ctx context.Context, paths []string) (*FileHistory, error) 
 		return fh, nil
 	}
 	h.mu.Unlock()
-	fh, err := h.walk(ctx, repo, head, paths)
+	full := make([]string, len(paths))
+	for i, p := range paths {
+		full[i] = h.prefix + p
+	}
+	fh, err := h.walk(ctx, repo, head, full)
 	if err != nil {
 		return nil, err
 	}
@@ -172,6 +212,9 @@ func (h *History) walk(ctx context.Context, repo *git.Repository, head plumbing.
 		}
 		if len(changed) == 0 {
 			return nil
+		}
+		for i, p := range changed {
+			changed[i] = strings.TrimPrefix(p, h.prefix)
 		}
 		subject, _, _ := strings.Cut(strings.TrimSpace(c.Message), "\n")
 		fh.Commits = append(fh.Commits, Commit{Hash: c.Hash.String(), Author: c.Author.Name, When: c.Author.When.UTC(),

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -125,5 +126,28 @@ func TestStaleNote(t *testing.T) {
 		if got := staleNote(&tt.f, tt.added, now); (got != "") != tt.stale {
 			t.Errorf("%s: %q, stale %v", tt.name, got, tt.stale)
 		}
+	}
+}
+
+// TestHistorySubdirectory: a flags repository kept in a subdirectory of a
+// larger git repository (like flags.example here) has its history too.
+func TestHistorySubdirectory(t *testing.T) {
+	r := gitrepo.New(t)
+	want := r.CommitPush(map[string]string{"team/flags/a.yaml": "key: a\n", "other/flags/a.yaml": "key: a\n"}, "add a")
+	r.CommitPush(map[string]string{"other/flags/a.yaml": "key: a\nowner: x\n"}, "the other a")
+	h, err := OpenHistory(filepath.Join(r.Work, "team"), "main", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fh, err := h.Of(context.Background(), FlagPaths("production", "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fh.Commits) != 1 || fh.Commits[0].Hash != want || !slices.Equal(fh.Commits[0].Paths, []string{"flags/a.yaml"}) {
+		t.Errorf("history of team/flags/a.yaml: %+v", fh.Commits)
+	}
+	added, err := h.Added(context.Background())
+	if err != nil || added["a"].IsZero() || len(added) != 1 {
+		t.Errorf("added: %v %v", added, err)
 	}
 }
