@@ -100,6 +100,23 @@ func darkMode(on bool) chromedp.Action[chromedp.Void] {
 	})
 }
 
+// lowContrast is a JavaScript expression listing the texts of the page
+// whose colour against their background is under WCAG AA's 4.5:1.
+const lowContrast = `(() => {
+	const rgb = (s) => (s.match(/[\d.]+/g) || []).map(Number);
+	const lum = ([r, g, b]) => [r, g, b].map((c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; })
+		.reduce((s, c, i) => s + c * [0.2126, 0.7152, 0.0722][i], 0);
+	const bg = (el) => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor); if (c.length === 3 || c[3] > 0) return c; } return [255, 255, 255]; };
+	const bad = [];
+	for (const el of document.querySelectorAll("body *")) {
+		if (el.closest("svg") || !el.offsetParent || ![...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+		const a = lum(rgb(getComputedStyle(el).color)), b = lum(bg(el));
+		const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+		if (ratio < 4.5) bad.push(el.tagName + " " + el.textContent.trim().slice(0, 30) + " " + ratio.toFixed(2));
+	}
+	return bad;
+})()`
+
 // screenshots is where the views' pictures go: $FLAGPOLE_SCREENSHOTS, or
 // the test's artifact directory (kept with go test -artifacts).
 func screenshots(t *testing.T) string {
@@ -245,6 +262,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	stopLoad()
 	waitJS(t, ctx, "the breaker's override on the page", `!!document.querySelector('#served [data-override="off"]')`)
 	shoot(t, ctx, shots, "flag")
+	if bad := evaluate[[]string](t, ctx, lowContrast); len(bad) > 0 {
+		t.Errorf("texts under 4.5:1 contrast in light mode: %v", bad)
+	}
 	browse(t, ctx, "the breakers view", chromedp.Navigate(d.url+"/ui/#/breakers"))
 	waitJS(t, ctx, "the breakers view", `document.querySelector('[data-breaker="production/`+uiFlag+`"]')?.dataset.state === "open"`)
 	shoot(t, ctx, shots, "breakers")
@@ -261,6 +281,9 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("dark mode: body background %s", bg)
 	}
 	shoot(t, ctx, shots, "flag-phone-dark")
+	if bad := evaluate[[]string](t, ctx, lowContrast); len(bad) > 0 {
+		t.Errorf("texts under 4.5:1 contrast in dark mode: %v", bad)
+	}
 	browse(t, ctx, "back to a desktop in light mode", chromedp.EmulateViewport(1280, 900), darkMode(false))
 	browse(t, ctx, "the sync view", chromedp.Navigate(d.url+"/ui/#/sync"))
 	waitJS(t, ctx, "the sync view", `Number(document.getElementById("streams")?.textContent) >= 1`)
