@@ -176,13 +176,13 @@ func shoot(t *testing.T, ctx context.Context, dir, name string) {
 	}
 }
 
-// signIn signs the page in with key.
+// signIn signs the page in with key, with the keyboard: the sign-in form
+// has the focus, and Enter submits it.
 func signIn(t *testing.T, ctx context.Context, key string) {
 	t.Helper()
-	browse(t, ctx, "signing in",
-		chromedp.WaitVisible(chromedp.CSS("#key")),
-		chromedp.SendKeys(chromedp.CSS("#key"), key),
-		chromedp.Click(chromedp.CSS("#signin-form button")))
+	browse(t, ctx, "signing in", chromedp.WaitVisible(chromedp.CSS("#key")))
+	waitJS(t, ctx, "the key field to have the focus", `document.activeElement && document.activeElement.id === "key"`)
+	browse(t, ctx, "typing the key", chromedp.KeyEvent(key+"\r"))
 }
 
 // reportFailures posts failing outcome counts for uiFlag with the server
@@ -288,6 +288,10 @@ func TestDashboardInBrowser(t *testing.T) {
 	browse(t, ctx, "the sync view", chromedp.Navigate(d.url+"/ui/#/sync"))
 	waitJS(t, ctx, "the sync view", `Number(document.getElementById("streams")?.textContent) >= 1`)
 	shoot(t, ctx, shots, "sync")
+
+	// An error says what went wrong and what to do.
+	browse(t, ctx, "an unknown flag", chromedp.Navigate(d.url+"/ui/#/flag/production/no-such-flag"))
+	waitJS(t, ctx, "the error state", `(() => { const a = document.querySelector('#view [role="alert"]'); return !!a && a.textContent.includes('no flag "no-such-flag"') && !!a.querySelector("button"); })()`)
 
 	// A viewer has no kill button.
 	browse(t, ctx, "a flag as a viewer", chromedp.Navigate(d.url+"/ui/#/flag/production/new-onboarding"))
