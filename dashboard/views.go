@@ -173,4 +173,3 @@ func (d *Dashboard) publishSync(ctx context.Context) {
 		d.hub.publish(event{name: "sync", data: map[string]any{"streams": d.hub.count()}})
 	}
 }
-
