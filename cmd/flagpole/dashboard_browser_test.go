@@ -329,5 +329,19 @@ func TestDashboardInBrowser(t *testing.T) {
 	if file := g.git(g.bare, "show", "main:overrides/production/new-onboarding.yaml"); !strings.Contains(file, "dashboard test: onboarding errors") || !strings.Contains(file, "oncall-demo") {
 		t.Errorf("the committed override lacks the reason or the admin key's name:\n%s", file)
 	}
+	// Clear: the override file leaves git.
+	waitJS(t, ctx, "clearing the override", `(() => {
+		const reason = document.getElementById("k-reason"), clear = document.getElementById("k-clear");
+		if (!reason || !clear) return false;
+		reason.value = "dashboard test: fixed";
+		clear.click();
+		return true;
+	})()`)
+	waitJS(t, ctx, "the override cleared", `document.getElementById("kill-msg")?.textContent.startsWith("Override cleared") || !document.querySelector("#served [data-override]")`)
+	waitFor(t, "the override's removal committed to git", func() bool {
+		files := g.git(g.bare, "ls-tree", "-r", "--name-only", "main", "overrides/production/")
+		return !strings.Contains(files, "new-onboarding.yaml")
+	})
+	waitJS(t, ctx, "no override on the page", `!!document.getElementById("served") && !document.querySelector("#served [data-override]")`)
 	t.Logf("screenshots in %s", shots)
 }
