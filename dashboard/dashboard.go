@@ -48,6 +48,9 @@ type Options struct {
 	// Extra returns the overrides in force and the pending write-backs,
 	// as GET /v1/status shows them. Nil: none shown.
 	Extra func(ctx context.Context) map[string]any
+	// SDKStreams returns the SDK event streams open on this process's
+	// bearer, by environment. Nil: the process has no bearer (sync).
+	SDKStreams func(ctx context.Context) map[string]int64
 	// History reads the git history of repository files. Nil: no history.
 	History *History
 	// AdminToken is FLAGPOLE_ADMIN_TOKEN: an admin credential for every

@@ -112,6 +112,13 @@ func (d *Dashboard) syncState(ctx context.Context, p *principal) map[string]any 
 		}
 		out["status"] = s
 	}
+	if d.opts.SDKStreams != nil {
+		n := d.opts.SDKStreams(ctx)
+		if p != nil {
+			maps.DeleteFunc(n, func(env string, _ int64) bool { return !p.may(env) })
+		}
+		out["sdk_streams"] = n
+	}
 	if d.opts.Extra != nil {
 		for k, v := range d.opts.Extra(ctx) {
 			if k == "writeback" && p != nil {

@@ -37,7 +37,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}
-	if err := role.newDashboard(interval); err != nil {
+	if err := role.newDashboard(interval, b); err != nil {
 		return fail(stderr, "serve", err)
 	}
 	logger.Info("flagpole serve starting", "version", version, "source", role.src.String(), "store", storeName(redisURL))

@@ -21,7 +21,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	defer role.store.Close()
-	if err := role.newDashboard(0); err != nil {
+	if err := role.newDashboard(0, nil); err != nil {
 		return fail(stderr, "sync", err)
 	}
 	logger.Info("flagpole sync starting", "version", version, "source", role.src.String(), "redis", redact.URL(redisURL))

@@ -582,7 +582,9 @@ async function viewSync() {
     h("div", { class: "card" },
       h("p", {}, "Source ", h("code", {}, st.source || "?"), st.branch ? [" branch ", h("code", {}, st.branch)] : null),
       h("p", {}, "Last commit seen ", h("code", {}, (st.commit || "none").slice(0, 12)), ", published ", h("code", {}, (st.published || "none").slice(0, 12)), ", last sync " + fmtTime(st.last_sync)),
-      h("p", {}, "Open dashboard streams on this server: ", h("strong", { id: "streams" }, String(d.streams)))),
+      h("p", {}, "Open dashboard streams on this server: ", h("strong", { id: "streams" }, String(d.streams))),
+      d.sdk_streams ? h("p", {}, "SDK streams on this server's bearer: ", Object.entries(d.sdk_streams).sort().map(([e, n], i) => [i ? ", " : "", e + " ", h("strong", {}, String(n))]))
+        : h("p", { class: "muted" }, "This process runs no bearer: each bearer's /v1/status counts its SDK streams.")),
     h("div", { class: "card", role: err ? "alert" : null },
       h("h3", {}, "Last error"),
       err ? [h("p", { class: "error" }, err.message), err.commit ? h("p", {}, "in commit ", h("code", {}, err.commit.slice(0, 12)), " at " + fmtTime(err.at)) : null,
