@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -84,6 +85,10 @@ type Dashboard struct {
 	log  *slog.Logger
 	keys *keys
 	hub  *hub
+
+	// sampleFailing is set while samples fail, so that the failure is
+	// logged once.
+	sampleFailing atomic.Bool
 
 	mu       sync.Mutex
 	tracks   map[fkey]*track
@@ -183,8 +188,13 @@ func (d *Dashboard) tick(ctx context.Context) {
 	now := d.opts.Clock.Now()
 	list, err := sampleBreakers(ctx, d.opts.Store, d.opts.Metrics, now, d.opts.MaxBreakers)
 	if err != nil {
-		d.log.Warn("dashboard: sampling the breakers; will retry", "err", err)
+		if !d.sampleFailing.Swap(true) {
+			d.log.Warn("dashboard: sampling the breakers; will retry every interval", "err", err)
+		}
 		return
+	}
+	if d.sampleFailing.Swap(false) {
+		d.log.Info("dashboard: sampling the breakers again")
 	}
 	d.mu.Lock()
 	seen := make(map[fkey]bool, len(list))

@@ -72,6 +72,11 @@ func (h *hub) join(p *principal) (*client, string) {
 func (h *hub) leave(c *client) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.removeLocked(c)
+}
+
+// removeLocked removes c and tells its stream to end; h.mu is held.
+func (h *hub) removeLocked(c *client) {
 	if _, ok := h.clients[c]; !ok {
 		return
 	}
@@ -98,12 +103,12 @@ func frame(name string, data any) []byte {
 	return []byte("event: " + name + "\ndata: " + string(b) + "\n\n")
 }
 
-// send queues f for c, dropping c when its buffer is full.
+// send queues f for c, dropping c when its buffer is full; h.mu is held.
 func (h *hub) send(c *client, f []byte) {
 	select {
 	case c.ch <- f:
 	default:
-		go h.leave(c)
+		h.removeLocked(c)
 	}
 }
 
