@@ -400,7 +400,7 @@ function killCard(d) {
     h("label", { for: "k-variant" }, "Serve"), variant,
     h("label", { for: "k-for" }, "For"), dur,
     h("label", { for: "k-reason" }, "Reason"), reason,
-    h("button", { type: "submit", class: "danger", id: "k-set" }, "Serve " + "override now"),
+    h("button", { type: "submit", class: "danger", id: "k-set" }, "Set the override"),
     " ",
     d.override ? h("button", { type: "button", id: "k-clear", onclick: (ev) => send(ev, "DELETE", { reason: reason.value.trim() }) }, "Clear the override") : null,
     msg);
