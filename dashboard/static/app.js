@@ -260,6 +260,8 @@ const stateClass = (s) => (s === "open" ? "bad" : s === "recovering" ? "warn" : 
 
 // ---- Flags ---------------------------------------------------------------
 
+const MAX_ROWS = 500;
+
 async function viewFlags() {
   const data = await api("/ui/api/flags");
   const envs = data.environments;
@@ -284,8 +286,10 @@ async function viewFlags() {
         (!over.checked || es.some((e) => e.override)) &&
         (!trip.checked || es.some((e) => e.breaker === "open" || e.breaker === "recovering"));
     });
-    count.textContent = rows.length + " of " + data.flags.length + " flags";
-    tbody.replaceChildren(...rows.map((f) => h("tr", { "data-flag": f.key },
+    // A large repository draws its first rows only: the search narrows it.
+    const shown = rows.slice(0, MAX_ROWS);
+    count.textContent = rows.length + " of " + data.flags.length + " flags" + (shown.length < rows.length ? "; showing the first " + MAX_ROWS + ": search or filter to see the others" : "");
+    tbody.replaceChildren(...shown.map((f) => h("tr", { "data-flag": f.key },
       h("td", {}, flagLink(envs.find((e) => f.environments[e]) || envs[0], f.key), f.name ? h("div", { class: "muted" }, f.name) : null),
       h("td", {}, f.owner || h("span", { class: "muted" }, "none")),
       h("td", {}, f.kind || h("span", { class: "muted" }, "—"), h("div", { class: "muted" }, f.type), f.client ? h("span", { class: "chip" }, "client") : null,
