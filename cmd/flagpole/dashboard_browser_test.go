@@ -268,8 +268,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	browse(t, ctx, "the breakers view", chromedp.Navigate(d.url+"/ui/#/breakers"))
 	waitJS(t, ctx, "the breakers view", `document.querySelector('[data-breaker="production/`+uiFlag+`"]')?.dataset.state === "open"`)
 	shoot(t, ctx, shots, "breakers")
-	browse(t, ctx, "the audiences view", chromedp.Navigate(d.url+"/ui/#/audiences"))
-	waitJS(t, ctx, "the audiences view", `!!document.getElementById("aud-production-west-coast-students")`)
+	browse(t, ctx, "the audiences view", chromedp.Navigate(d.url+"/ui/#/audiences/production/west-coast-students"))
+	waitJS(t, ctx, "the audiences view at the audience", `document.getElementById("aud-production-west-coast-students")?.classList.contains("target")`)
 	shoot(t, ctx, shots, "audiences")
 	// On a phone, in dark mode: the flag view still reads.
 	browse(t, ctx, "a phone in dark mode",

@@ -197,6 +197,8 @@ function route() {
     else a.removeAttribute("aria-current");
   });
   const views = { flags: viewFlags, flag: () => viewFlag(parts[1], parts[2]), breakers: viewBreakers, audiences: viewAudiences, sync: viewSync };
+  // #/audiences/<env>/<key> shows the audience's row.
+  S.target = view === "audiences" && parts[2] ? "aud-" + parts[1] + "-" + parts[2] : null;
   const fn = views[view] || viewFlags;
   S.rerender = (quiet) => show(fn, quiet);
   show(fn, false);
@@ -214,6 +216,10 @@ async function show(fn, quiet) {
       const active = document.activeElement && document.activeElement.id;
       const keep = quiet ? saveInputs(view) : null;
       view.replaceChildren(el);
+      if (!quiet && S.target && $(S.target)) {
+        $(S.target).classList.add("target");
+        $(S.target).scrollIntoView({ block: "center" });
+      }
       if (!S.painted) {
         S.painted = true;
         performance.mark("flagpole:first-view"); // first useful paint: measured in BENCHMARKS.md
@@ -418,7 +424,7 @@ function rulesCard(d) {
     w.requires && w.requires.length ? h("p", {}, "Requires: " + w.requires.join("; ") + ", else everyone gets " + f.off + ".") : null,
     h("div", { class: "scroll" }, h("table", {},
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Rule"), h("th", { scope: "col" }, "Who"), h("th", { scope: "col" }, "Gets"))),
-      h("tbody", {}, w.rules.map((r, i) => h("tr", { "data-rule": i }, h("td", {}, r.label), h("td", {}, r.who, ruleAudiences(f.rules[i])),
+      h("tbody", {}, w.rules.map((r, i) => h("tr", { "data-rule": i }, h("td", {}, r.label), h("td", {}, r.who, ruleAudiences(f.rules[i], d.environment)),
         h("td", {}, r.does, r.ramp && r.ramp.next_step ? h("div", { class: "muted" }, "next step at " + fmtTime(r.ramp.next_step)) : null))),
         h("tr", {}, h("td", {}, ""), h("td", {}, "anyone else"), h("td", {}, w.lines[w.lines.length - 1]))))),
     w.schedule && w.schedule.length ? [h("h3", {}, "Schedule"), h("ul", {}, w.schedule.map((st) => h("li", {},
@@ -426,16 +432,18 @@ function rulesCard(d) {
     h("p", { class: "muted" }, "Variants: " + f.variants.map((v) => v.name + " = " + JSON.stringify(v.value)).join(", ") + "; off variant " + f.off + "."));
 }
 
-function ruleAudiences(r) {
+const audLink = (env, key) => h("a", { href: "#/audiences/" + encodeURIComponent(env) + "/" + encodeURIComponent(key) }, key);
+
+function ruleAudiences(r, env) {
   if (!r || !r.audiences || !r.audiences.length) return null;
-  return h("div", { class: "muted" }, "audiences: ", r.audiences.map((a, i) => [i ? ", " : "", h("a", { href: "#/audiences" }, a)]));
+  return h("div", { class: "muted" }, "audiences: ", r.audiences.map((a, i) => [i ? ", " : "", audLink(env, a)]));
 }
 
 function audiencesCard(d) {
   const names = Object.keys(d.audiences).sort();
   if (!names.length) return null;
   return h("div", { class: "card" }, h("h3", {}, "Audiences it uses"),
-    h("ul", {}, names.map((n) => { const a = d.audiences[n]; return h("li", {}, h("strong", {}, a.name || n), " (", n, "): ", d.audience_words[n]); })));
+    h("ul", {}, names.map((n) => { const a = d.audiences[n]; return h("li", {}, h("strong", {}, a.name || n), " (", audLink(d.environment, n), "): ", d.audience_words[n]); })));
 }
 
 function tryCard(d) {
