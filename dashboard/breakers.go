@@ -46,6 +46,9 @@ type Breaker struct {
 	LastTrip *time.Time `json:"last_trip,omitempty"`
 	// Override is the breaker's override reason while one is in force.
 	Reason string `json:"reason,omitempty"`
+	// Trips are the times of the last trips of the 24 h, newest first, at
+	// most 20 (not in the events).
+	Trips []time.Time `json:"trips,omitempty"`
 	// History is the last samples, oldest first (only on /ui/api/breakers).
 	History []Point `json:"history,omitempty"`
 
@@ -69,6 +72,16 @@ func (t *track) points() []Point {
 	out := make([]Point, 0, len(t.history))
 	out = append(out, t.history[t.head:]...)
 	return append(out, t.history[:t.head]...)
+}
+
+// recentTrips returns the last 20 trips, newest first.
+func (t *track) recentTrips() []time.Time {
+	n := min(len(t.trips), 20)
+	out := make([]time.Time, 0, n)
+	for i := len(t.trips) - 1; i >= len(t.trips)-n; i-- {
+		out = append(out, t.trips[i].UTC())
+	}
+	return out
 }
 
 // add appends p, replacing the last point when it has the same time (a

@@ -260,7 +260,7 @@ func (d *Dashboard) breakers(p *principal) []Breaker {
 			continue
 		}
 		b := tr.last
-		b.History = tr.points()
+		b.History, b.Trips = tr.points(), tr.recentTrips()
 		out = append(out, b)
 	}
 	slices.SortFunc(out, func(a, b Breaker) int {
@@ -290,7 +290,7 @@ func (d *Dashboard) breakerOfFlag(env, flag string) (Breaker, bool) {
 		return Breaker{}, false
 	}
 	b := tr.last
-	b.History = tr.points()
+	b.History, b.Trips = tr.points(), tr.recentTrips()
 	return b, true
 }
 

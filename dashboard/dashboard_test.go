@@ -215,7 +215,7 @@ func TestBreakers(t *testing.T) {
 		f.d.tick(ctx)
 	}
 	b, _ = f.d.breakerOfFlag("production", flag)
-	if b.State != "open" || b.Trips24h != 1 || b.LastTrip == nil || !b.LastTrip.Equal(at) || b.NextStep == nil || len(b.History) != 3 {
+	if b.State != "open" || b.Trips24h != 1 || b.LastTrip == nil || !b.LastTrip.Equal(at) || len(b.Trips) != 1 || !b.Trips[0].Equal(at) || b.NextStep == nil || len(b.History) != 3 {
 		t.Fatalf("after the trip: %+v", b)
 	}
 	if h := b.History; h[0].At >= h[1].At || h[2].State != "open" {

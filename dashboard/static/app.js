@@ -164,6 +164,9 @@ function onEvent(name, data) {
         hist.push({ t: data.at, e: b.error_rate, s: b.slow_rate, n: b.counts.success + b.counts.failure, st: b.state, c: b.recovery_cap });
         while (hist.length > 300) hist.shift();
         b.history = hist;
+        // Events carry the last trip only: keep the list the view loaded.
+        b.trips = old && old.trips ? old.trips.slice() : [];
+        if (b.last_trip && !b.trips.some((t) => Date.parse(t) === Date.parse(b.last_trip))) b.trips.unshift(b.last_trip);
         S.breakers.set(k, b);
       }
       if (S.shownActive !== undefined && document.querySelector('[data-view="breakers"]') && activeKeys() !== S.shownActive) {
@@ -520,7 +523,8 @@ function breakerCard(b, compact) {
       b.slow_threshold ? h("div", {}, h("dt", {}, "slow (≥ " + b.slow_duration + ") / threshold"), h("dd", {}, pct(b.slow_rate) + " / " + pct(b.slow_threshold))) : null,
       h("div", {}, h("dt", {}, "calls in " + b.window), h("dd", { "data-testid": "calls" }, n + " (" + b.counts.failure + " failed; min " + b.min_requests + ")")),
       h("div", {}, h("dt", {}, "trips in 24 h"), h("dd", { "data-testid": "trips" }, String(b.trips_24h) + (b.last_trip ? ", last " + new Date(b.last_trip).toLocaleTimeString() : "")))),
-    b.reason ? h("p", { class: "muted" }, b.reason) : b.note ? h("p", { class: "muted" }, b.note) : null);
+    b.reason ? h("p", { class: "muted" }, b.reason) : b.note ? h("p", { class: "muted" }, b.note) : null,
+    !compact && b.trips && b.trips.length ? h("details", {}, h("summary", {}, "Trips in the last 24 h"), h("ul", {}, b.trips.map((t) => h("li", {}, fmtTime(t))))) : null);
 }
 
 // chart draws the window's error and slow rates against the threshold as
