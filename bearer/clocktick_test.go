@@ -54,6 +54,10 @@ func TestEvaluatedStreamClockTick(t *testing.T) {
 	}
 	// The server-only flag's step passes: evaluated, not re-sent.
 	f.waitTick("production", christmas.Add(-time.Minute))
+	_, _, sb := f.do("GET", "/v1/status", "", "")
+	if st := decode[Status](t, sb); !st.Environments["production"].NextClockChange.Equal(christmas.Add(-time.Minute)) {
+		t.Errorf("status: next clock change %v, want %v", st.Environments["production"].NextClockChange, christmas.Add(-time.Minute))
+	}
 	clock.Advance(59 * time.Minute)
 	f.waitTick("production", christmas)
 	waitUntil(t, "the stream re-evaluated at the tick", func() bool { return f.srv.streamEvals.Load() == 2 })
