@@ -52,7 +52,9 @@ func TestClockFlagsAgreeEverywhere(t *testing.T) {
 		"2027-02-01T00:00:00Z", // ramp at 100%; winter theme off again
 	}
 	start, _ := time.Parse(time.RFC3339, times[0])
-	clk := clockwork.NewFakeClockAt(start)
+	// An hour early: the SDK's retries, if its first attempt fails, wait on
+	// this clock, which is advanced in small steps until it connects.
+	clk := clockwork.NewFakeClockAt(start.Add(-time.Hour))
 	st := store.NewMemory()
 	for env, doc := range repo.Documents {
 		snap := &store.Snapshot{Environment: env, Version: doc.Version, Document: doc, Keys: repo.Settings.Keys, Published: time.Now()}
@@ -78,9 +80,10 @@ func TestClockFlagsAgreeEverywhere(t *testing.T) {
 	t.Cleanup(func() { client.Close() })
 	deadline := time.Now().Add(30 * time.Second)
 	for client.Version() == "" {
-		if time.Now().After(deadline) {
+		if time.Now().After(deadline) || !clk.Now().Before(start) {
 			t.Fatal("the SDK got no rule set from a ready bearer")
 		}
+		clk.Advance(sdk.DefaultReconnectMax / 100)
 		time.Sleep(5 * time.Millisecond)
 	}
 
