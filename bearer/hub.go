@@ -101,6 +101,11 @@ func (h *hub) run(done <-chan struct{}, ping time.Duration) {
 			return
 		case st := <-h.updates:
 			h.apply(st)
+			if due := h.nextTick.Load(); due != 0 && due <= h.srv.opts.Clock.Now().UnixNano() {
+				// The timer was due as the state came: tick now, or
+				// re-arming from now would skip that boundary.
+				h.broadcast(&event{state: st, tick: true})
+			}
 			h.armTick(&tick, st)
 		case <-t.Chan():
 			h.broadcast(&event{frame: pingFrame, state: h.cur.Load(), ping: true})

@@ -20,7 +20,10 @@ func (c *Client) clockLoop() {
 	defer close(c.clockDone)
 	var t clockwork.Timer
 	var fire <-chan time.Time
-	var from time.Time // boundaries after from are not reported yet
+	// Boundaries after from are not reported yet; from moves only when a
+	// fire is reported, so a new rule set arriving as the timer fires
+	// loses no boundary.
+	from := c.clock.Now()
 	arm := func() {
 		if t != nil {
 			t.Stop()
@@ -30,12 +33,15 @@ func (c *Client) clockLoop() {
 		if snap == nil {
 			return
 		}
-		from = c.clock.Now()
 		next, ok := snap.rs.NextChange(from)
 		if !ok {
 			return
 		}
-		t = c.clock.NewTimer(max(next.Sub(from), minClockTick))
+		d := next.Sub(c.clock.Now())
+		if d > 0 {
+			d = max(d, minClockTick)
+		}
+		t = c.clock.NewTimer(max(d, 0))
 		fire = t.Chan()
 	}
 	arm()
@@ -54,6 +60,7 @@ func (c *Client) clockLoop() {
 				c.log.Debug("flagpole: clock boundary passed", "version", snap.doc.Version, "flags", len(flags))
 				c.changes.publish(Change{Version: snap.doc.Version, Flags: flags, Clock: true})
 			}
+			from = now
 			arm()
 		}
 	}
