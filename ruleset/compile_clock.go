@@ -193,6 +193,16 @@ func (c *compiler) requires(keys []string, flags map[string]*flag) {
 	for _, key := range keys {
 		f := flags[key]
 		if f == nil {
+			// Broken elsewhere: still report what its requires name, so
+			// that every problem shows at once.
+			if src := c.doc.Flags[key]; src != nil {
+				c.resolve(key, &flag{}, src.Requires, []any{"flags", key, "requires"}, flags)
+				for i, st := range src.Schedule {
+					if st.Requires != nil {
+						c.resolve(key, &flag{}, *st.Requires, []any{"flags", key, "schedule", i, "requires"}, flags)
+					}
+				}
+			}
 			continue
 		}
 		c.resolve(key, f, f.src.Requires, []any{"flags", key, "requires"}, flags)
