@@ -159,6 +159,8 @@ func FuzzCompile(f *testing.F) {
 		at := time.Date(2026, 11, 21, 10, 7, 0, 0, time.UTC).Add(time.Duration(len(key)) * 24 * time.Hour)
 		if next, ok := rs.NextChange(at); ok && !next.After(at) {
 			t.Fatalf("NextChange(%s) = %s", at, next)
+		} else if ok && len(rs.ChangedBetween(at, next)) == 0 {
+			t.Fatalf("NextChange(%s) = %s, but no flag changes then", at, next)
 		}
 		if last, ok := rs.LastChange(at); ok && last.After(at) {
 			t.Fatalf("LastChange(%s) = %s", at, last)
