@@ -1,0 +1,303 @@
+package review
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flagpole/flagpole/internal/testutil/gitrepo"
+)
+
+func TestAudienceGainsState(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	r.Commit(map[string]string{"audiences/west-coast-students.yaml": `key: west-coast-students
+conditions:
+  - {attribute: state, operator: in, values: [CA, WA, OR, NV]}
+  - {attribute: student, operator: eq, value: true}
+`}, "west coast students: add Nevada")
+	rep := diffOf(t, r, "HEAD~1", "HEAD")
+	if !rep.Changed {
+		t.Fatal("no change reported")
+	}
+	prod := rep.Environments[0]
+	if len(prod.Audiences) != 1 || prod.Audiences[0].Details[0] != "now also matches state NV" {
+		t.Fatalf("audiences: %+v", prod.Audiences)
+	}
+	if got := prod.Audiences[0].Flags; len(got) != 1 || got[0] != "west-coast-student-banner" {
+		t.Errorf("flags using the audience: %v", got)
+	}
+	if len(prod.Flags) != 1 || prod.Flags[0].Change != Affected || prod.Flags[0].Via[0] != "audience west-coast-students" {
+		t.Fatalf("flags: %+v", prod.Flags)
+	}
+	// Only students in Nevada outside the 66.271% who got on anyway switch,
+	// and only from off to on.
+	e := prod.Flags[0].Exposure
+	if e.Switched == 0 || len(e.Switches) != 1 || e.Switches[0].From != "off" || e.Switches[0].To != "on" {
+		t.Errorf("exposure: %+v", e)
+	}
+	golden(t, "audience-gains-state.md", markdown(t, rep))
+}
+
+func TestRolloutMoved(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	files := baseFiles()
+	files["flags/west-coast-student-banner.yaml"] = strings.Replace(files["flags/west-coast-student-banner.yaml"],
+		`{"on": 66.271, "off": 33.729}`, `{"on": 25, "off": 75}`, 1)
+	r.Commit(files, "banner: 25%")
+	rep := diffOf(t, r, "HEAD~1", "HEAD")
+	f := rep.Environments[0].Flags
+	if len(f) != 1 || f[0].Change != Changed {
+		t.Fatalf("flags: %+v", f)
+	}
+	want := `rule 3 "everyone else": rollout on 66.271% → 25%, off 33.729% → 75%`
+	if len(f[0].Details) != 1 || f[0].Details[0] != want {
+		t.Errorf("details %q, want %q", f[0].Details, want)
+	}
+	e := f[0].Exposure
+	var on VariantShare
+	for _, v := range e.Variants {
+		if v.Variant == "on" {
+			on = v
+		}
+	}
+	// Buckets are cumulative: nobody moves from off to on, and everyone
+	// who leaves on goes to off.
+	if len(e.Switches) != 1 || e.Switches[0].From != "on" || e.Switches[0].To != "off" || e.Switched != on.Before-on.After {
+		t.Errorf("exposure %+v, on %+v", e, on)
+	}
+	if on.Before <= on.After || on.After < 2000 {
+		t.Errorf("on before %d after %d of %d", on.Before, on.After, e.Samples)
+	}
+	golden(t, "rollout-moved.md", markdown(t, rep))
+}
+
+func TestReorderOnlyIsNoChange(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	r.Git("mv", "flags/checkout.yaml", "flags/checkout.yml")
+	r.Commit(map[string]string{
+		"audiences/west-coast-students.yaml": `# reordered, reformatted
+conditions:
+  - attribute: student
+    value: true
+    operator: eq
+  - {attribute: state, operator: in, values: [OR, CA, WA, CA]}
+match: all
+key: west-coast-students
+`,
+		"flags/checkout.yml": `key: checkout
+default: "off"
+variants: {off: false, on: true}
+rules:
+  - {name: adults, conditions: [{value: 18, attribute: age, operator: gte}], serve: "on", match: any}
+  - {name: beta, users: [ann], serve: "on"}
+`,
+		"attributes.yaml": `attributes:
+  - {name: age, type: number}
+  - {name: student, type: boolean}
+  - {name: state, type: string}
+`,
+	}, "reorder and reformat")
+	rep := diffOf(t, r, "HEAD~1", "HEAD")
+	if rep.Changed {
+		t.Fatalf("reorder-only commit reported as a change: %+v", rep)
+	}
+	if md := markdown(t, rep); !strings.Contains(md, "No semantic change") {
+		t.Errorf("markdown:\n%s", md)
+	}
+}
+
+func TestRuleMovedAndRenamedFlag(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	r.Git("mv", "flags/checkout.yaml", "flags/checkout-v2.yaml")
+	files := baseFiles()
+	files["flags/west-coast-student-banner.yaml"] = strings.Replace(files["flags/west-coast-student-banner.yaml"],
+		`  - name: internal testers
+    users: [audrey, rob]
+    serve: "on"
+  - name: west coast students
+    audiences: [west-coast-students]
+    serve: "on"
+`, `  - name: west coast students
+    audiences: [west-coast-students]
+    serve: "on"
+  - name: internal testers
+    users: [audrey, nick]
+    serve: "on"
+`, 1)
+	delete(files, "flags/checkout.yaml")
+	files["flags/checkout-v2.yaml"] = strings.Replace(baseFiles()["flags/checkout.yaml"], "key: checkout", "key: checkout-v2", 1)
+	r.Commit(files, "reorder rules, rename checkout")
+	rep := diffOf(t, r, "HEAD~1", "HEAD")
+	flags := rep.Environments[0].Flags
+	if len(flags) != 2 {
+		t.Fatalf("flags: %+v", flags)
+	}
+	if flags[0].Key != "checkout-v2" || flags[0].Change != Renamed || flags[0].RenamedFrom != "checkout" {
+		t.Errorf("rename: %+v", flags[0])
+	}
+	want := []string{
+		`rule 2 "internal testers" (was rule 1): users now also nick, no longer rob`,
+		`rule 2 "west coast students" moved above rule 1 "internal testers"`,
+	}
+	if got := flags[1].Details; strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("details:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestKeysTriggersOverrides(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	files := baseFiles()
+	files["flagpole.yaml"] = `version: 1
+environments: [production, staging]
+keys:
+  - {name: web-app, environment: production, kind: client, sha256: ` + hashA + `}
+triggers:
+  - {name: banner-alert, flag: west-coast-student-banner, environment: production, action: "off", sha256: ` + hashC + `}
+`
+	files["overrides/production/checkout.yaml"] = `flag: checkout
+environment: production
+serve: "off"
+reason: checkout errors
+by: alice
+at: 2026-11-30T10:00:00Z
+`
+	r.Commit(files, "keys, trigger token, override")
+	rep := diffOf(t, r, "HEAD~1", "HEAD")
+	want := []string{
+		"key web-app added (client, production)",
+		"key checkout-service revoked (server, production)",
+		"trigger banner-alert rotated (new URL token; the old URL stops working)",
+	}
+	if strings.Join(rep.Repository, "\n") != strings.Join(want, "\n") {
+		t.Errorf("repository changes:\n%s", strings.Join(rep.Repository, "\n"))
+	}
+	prod := rep.Environments[0]
+	if len(prod.Overrides) != 1 || prod.Overrides[0].Change != Set || !strings.Contains(prod.Overrides[0].After, `serve off to everyone (by alice`) {
+		t.Errorf("overrides: %+v", prod.Overrides)
+	}
+	if len(rep.Environments[1].Overrides) != 0 {
+		t.Errorf("staging overrides: %+v", rep.Environments[1].Overrides)
+	}
+	md := markdown(t, rep)
+	for _, h := range []string{hashA, hashB, hashC, hashA[:12]} {
+		if strings.Contains(md, h) {
+			t.Errorf("markdown shows a key hash:\n%s", md)
+		}
+	}
+	// Everyone now gets off: every context that got on switches.
+	e := prod.Flags[0].Exposure
+	if prod.Flags[0].Key != "checkout" || prod.Flags[0].Via[0] != "override" || e.Variants[0].After != 0 && e.Variants[1].After != e.Samples {
+		t.Errorf("override exposure: %+v %+v", prod.Flags[0], e)
+	}
+}
+
+func TestInvalidBaseDescribesHead(t *testing.T) {
+	t.Parallel()
+	r := gitrepo.New(t)
+	files := baseFiles()
+	files["flags/checkout.yaml"] = "key: checkout\ndefault: maybe\n"
+	r.Commit(files, "broken")
+	r.Commit(baseFiles(), "fixed")
+	rep := diffOf(t, r, "HEAD~1", "HEAD")
+	if rep.Base.Valid || len(rep.Base.Errors) == 0 || !strings.HasPrefix(rep.Base.Errors[0], "flags/checkout.yaml:2:") {
+		t.Fatalf("base: %+v", rep.Base)
+	}
+	if !rep.Changed || len(rep.Environments[0].Flags) != 2 || rep.Environments[0].Flags[0].Change != Added {
+		t.Fatalf("head not described: %+v", rep.Environments[0].Flags)
+	}
+	md := markdown(t, rep)
+	for _, want := range []string{"is not a valid flags repository", "BASE validation errors", "flags/checkout.yaml:2:", "rule 3 \"everyone else\": everyone → rollout on 66.271%, off 33.729% by key"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestInvalidHead(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	r.Commit(map[string]string{"flags/checkout.yaml": "key: checkout\nrules:\n  - serve: nope\n"}, "broken")
+	rep, err := Diff(Request{Repo: r.Work, Base: "HEAD~1", Head: "HEAD", Now: testNow})
+	if !errors.Is(err, ErrInvalidHead) || rep == nil || rep.Head.Valid {
+		t.Fatalf("err %v, report %+v", err, rep)
+	}
+	if len(rep.Head.Errors) == 0 || !strings.HasPrefix(rep.Head.Errors[0], "flags/checkout.yaml:3:") {
+		t.Errorf("head errors: %q", rep.Head.Errors)
+	}
+	if md := markdown(t, rep); !strings.Contains(md, "HEAD is not a valid flags repository") || !strings.Contains(md, "flags/checkout.yaml:3:") {
+		t.Errorf("markdown:\n%s", md)
+	}
+}
+
+func TestMissingRef(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	for _, base := range []string{"no-such-branch", "HEAD~5", "deadbeef"} {
+		_, err := Diff(Request{Repo: r.Work, Base: base, Now: testNow})
+		if !errors.Is(err, ErrMissingRef) || !strings.Contains(err.Error(), base) {
+			t.Errorf("BASE %s: %v", base, err)
+		}
+	}
+	if _, err := Diff(Request{Repo: t.TempDir(), Base: "main", Now: testNow}); !errors.Is(err, ErrMissingRef) {
+		t.Errorf("outside git: %v", err)
+	}
+}
+
+func TestShallowClone(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	r.Commit(map[string]string{"flags/checkout.yaml": strings.Replace(baseFiles()["flags/checkout.yaml"], "[ann]", "[ann, bo]", 1)}, "second")
+	r.Push("main")
+	shallow := filepath.Join(t.TempDir(), "shallow")
+	r.Git("clone", "--quiet", "--depth", "1", "file://"+r.Bare, shallow)
+	_, err := Diff(Request{Repo: shallow, Base: "HEAD~1", Now: testNow})
+	if !errors.Is(err, ErrMissingRef) || !strings.Contains(err.Error(), "shallow clone") || !strings.Contains(err.Error(), "--unshallow") {
+		t.Errorf("shallow: %v", err)
+	}
+	// The commit itself compares fine with its work tree.
+	rep, err := Diff(Request{Repo: shallow, Base: "HEAD", Now: testNow})
+	if err != nil || rep.Changed {
+		t.Errorf("HEAD against the work tree of a shallow clone: %v %+v", err, rep)
+	}
+}
+
+func TestUnrelatedHistoriesAndDirectories(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	r.Git("checkout", "--quiet", "--orphan", "other")
+	files := baseFiles()
+	files["flags/checkout.yaml"] = strings.Replace(files["flags/checkout.yaml"], "[ann]", "[ann, bo]", 1)
+	r.Commit(files, "unrelated")
+	rep := diffOf(t, r, "main", "other")
+	if len(rep.Notes) == 0 || !strings.Contains(rep.Notes[0], "unrelated histories") {
+		t.Errorf("notes: %q", rep.Notes)
+	}
+	if d := rep.Environments[0].Flags[0].Details; len(d) != 1 || d[0] != `rule 2 "beta": users now also bo` {
+		t.Errorf("details: %q", d)
+	}
+	// Two directories, no git involved; the work tree is the default HEAD.
+	old := filepath.Join(t.TempDir(), "old")
+	if err := os.MkdirAll(old, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range baseFiles() {
+		p := filepath.Join(old, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := Diff(Request{Repo: r.Work, Base: old, Now: testNow})
+	if err != nil || !rep.Changed || rep.Base.Label != "directory "+old || !strings.HasPrefix(rep.Head.Label, "work tree of ") {
+		t.Errorf("directories: %v %+v", err, rep)
+	}
+}
