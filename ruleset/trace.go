@@ -40,6 +40,9 @@ const (
 	StepCondition                  // one condition on an attribute
 	StepRollout                    // a rule's rollout
 	StepDefault                    // no rule matched: the default variant
+	StepSchedule                   // the schedule step in force (or none yet)
+	StepRequires                   // a prerequisite, with its own trace nested below
+	StepRamp                       // a rule's ramp, with its current cap
 )
 
 // String returns the kind's name, such as "rule".
@@ -67,6 +70,12 @@ func (k StepKind) String() string {
 		return "rollout"
 	case StepDefault:
 		return "default"
+	case StepSchedule:
+		return "schedule"
+	case StepRequires:
+		return "requires"
+	case StepRamp:
+		return "ramp"
 	}
 	return "unknown"
 }
@@ -119,7 +128,7 @@ func (t Trace) String() string {
 // String renders one step on one line, without indentation.
 func (s Step) String() string {
 	switch s.Kind {
-	case StepNotFound, StepOverride, StepDisabled, StepDefault:
+	case StepNotFound, StepOverride, StepDisabled, StepDefault, StepSchedule:
 		return s.Subject + ": " + s.Note
 	}
 	out := s.Subject + ": "
@@ -194,8 +203,14 @@ func (t *tracer) rolloutMissing(step int, r *rule, v any, has bool) {
 	t.end(step, false, "rollout attribute "+r.by+" unusable, next rule")
 }
 
-// rolloutSubject is the rollout in the shared wording of DescribeRollout.
-func rolloutSubject(r *rule) string { return DescribeRollout(r.src.Rollout, r.by) }
+// rolloutSubject is the rule's ramp or rollout, the rollout in the shared
+// wording of DescribeRollout.
+func rolloutSubject(r *rule) string {
+	if r.ramp != nil {
+		return rampSubject(r)
+	}
+	return DescribeRollout(r.src.Rollout, r.by)
+}
 
 func (t *tracer) rolloutChose(step int, f *flag, r *rule, v any, b, variant int) {
 	t.leaf(StepRollout, rolloutSubject(r), seenValue(r.by, v, true), true, fmt.Sprintf("bucket %d → %s", b, quote(f.names[variant])))

@@ -11,7 +11,7 @@ func TestExplainTrace(t *testing.T) {
 	rs := compileJSON(t, fixtureDoc, mustTime(t, "2026-11-21T10:07:00Z"))
 	res, tr := rs.Explain("west-coast-student-banner",
 		Context{"key": "juan", "state": "CA", "student": true, "email": "j@x.com", "beta": "yes"})
-	if res != tr.Result || res.Variant != "on" || res.Reason != ReasonSplit || res.Rule != 2 {
+	if !reflect.DeepEqual(res, tr.Result) || res.Variant != "on" || res.Reason != ReasonSplit || res.Rule != 2 {
 		t.Fatalf("result %+v, trace result %+v", res, tr.Result)
 	}
 	want := `flag west-coast-student-banner: variant "on" = true (SPLIT, rule[2] "everyone else")
@@ -46,7 +46,7 @@ func TestExplainSteps(t *testing.T) {
 		lines []string // substrings expected in the rendered trace, in order
 	}{
 		{"expired override", "new-search", Context{"key": "u"}, []string{
-			`flag new-search: variant "on" = true (DEFAULT)`,
+			`flag new-search: variant "on" = true (STATIC)`,
 			"now: 2026-11-21T13:00:00Z",
 			`override serve "off": expired at 2026-11-21T12:00:00Z`,
 			`default: serve "on"`,
