@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/flagpole/flagpole/loader"
 	"github.com/flagpole/flagpole/ruleset"
@@ -15,7 +16,7 @@ import (
 var emptyRepo = &loader.Repo{Documents: map[string]*ruleset.Document{}}
 
 // compare fills the report's changes from base to head.
-func compare(rep *Report, base, head *loader.Repo) {
+func compare(rep *Report, base, head *loader.Repo, now time.Time) {
 	if base == nil {
 		base = emptyRepo
 	}
@@ -25,7 +26,7 @@ func compare(rep *Report, base, head *loader.Repo) {
 	rep.Repository = append(rep.Repository, compareKeys(base.Settings.Keys, head.Settings.Keys)...)
 	rep.Repository = append(rep.Repository, compareTriggers(base.Settings.Triggers, head.Settings.Triggers)...)
 	for _, env := range environments(base, head) {
-		er := compareEnv(env, base.Documents[env], head.Documents[env], attrChanged)
+		er := compareEnv(env, base.Documents[env], head.Documents[env], attrChanged, now)
 		rep.Environments = append(rep.Environments, er)
 	}
 	rep.Changed = len(rep.Repository) > 0
@@ -98,7 +99,7 @@ func compareAttributes(base, head []loader.Attribute, changed map[string]string)
 }
 
 // compareEnv compares one environment's documents; either may be nil.
-func compareEnv(env string, b, h *ruleset.Document, attrChanged map[string]string) EnvReport {
+func compareEnv(env string, b, h *ruleset.Document, attrChanged map[string]string, now time.Time) EnvReport {
 	er := EnvReport{Environment: env}
 	switch {
 	case b == nil && h == nil:
@@ -120,7 +121,7 @@ func compareEnv(env string, b, h *ruleset.Document, attrChanged map[string]strin
 	for _, o := range er.Overrides {
 		overridden[o.Flag] = true
 	}
-	er.Flags = compareFlags(b, h, changedAud, attrChanged, overridden)
+	er.Flags = compareFlags(b, h, changedAud, attrChanged, overridden, now)
 	for i := range er.Audiences {
 		er.Audiences[i].Flags = flagsUsing(er.Audiences[i].Key, b, h)
 	}
@@ -138,7 +139,7 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // compareFlags lists the flags added, removed, renamed, changed, and
 // affected through a changed audience, attribute or override.
-func compareFlags(b, h *ruleset.Document, changedAud map[string]bool, attrChanged map[string]string, overridden map[string]bool) []FlagChange {
+func compareFlags(b, h *ruleset.Document, changedAud map[string]bool, attrChanged map[string]string, overridden map[string]bool, now time.Time) []FlagChange {
 	var out []FlagChange
 	var added, removed []string
 	for _, k := range sortedKeys(h.Flags) {
@@ -148,7 +149,7 @@ func compareFlags(b, h *ruleset.Document, changedAud map[string]bool, attrChange
 			added = append(added, k)
 			continue
 		}
-		fc := FlagChange{Key: k, Change: Changed, Details: flagDetails(bf, hf)}
+		fc := FlagChange{Key: k, Change: Changed, Details: flagDetails(bf, hf, now)}
 		fc.Via = via(bf, hf, b, h, changedAud, attrChanged)
 		if overridden[k] {
 			fc.Via = append(fc.Via, "override")
@@ -166,6 +167,7 @@ func compareFlags(b, h *ruleset.Document, changedAud map[string]bool, attrChange
 			removed = append(removed, k)
 		}
 	}
+	out = append(out, throughPrerequisites(b, h, out)...)
 	// A removed and an added flag that are the same but for the key are a
 	// rename (typically of the file and the key together).
 	renamedFrom := map[string]string{}
@@ -205,7 +207,7 @@ func via(bf, hf *ruleset.Flag, b, h *ruleset.Document, changedAud map[string]boo
 	auds := map[string]bool{}
 	attrs := map[string]bool{}
 	collect := func(f *ruleset.Flag, doc *ruleset.Document) {
-		for _, r := range f.Rules {
+		for _, r := range allRules(f) {
 			for _, a := range r.Audiences {
 				reach(a, doc, auds, attrs)
 			}
@@ -216,7 +218,7 @@ func via(bf, hf *ruleset.Flag, b, h *ruleset.Document, changedAud map[string]boo
 					attrs[c.Attribute] = true
 				}
 			}
-			if len(r.Rollout) > 0 {
+			if len(r.Rollout) > 0 || r.Ramp != nil {
 				attrs[byOrKey(r.By)] = true
 			}
 		}
@@ -269,7 +271,7 @@ func flagsUsing(key string, b, h *ruleset.Document) []string {
 	for _, doc := range []*ruleset.Document{b, h} {
 		for fk, f := range doc.Flags {
 			auds := map[string]bool{}
-			for _, r := range f.Rules {
+			for _, r := range allRules(f) {
 				for _, a := range r.Audiences {
 					reach(a, doc, auds, map[string]bool{})
 				}
@@ -340,4 +342,89 @@ func joinNames(names []string) string {
 		return strings.Join(names[:10], ", ") + fmt.Sprintf(" and %d more", len(names)-10)
 	}
 	return strings.Join(names, ", ")
+}
+
+// prerequisites lists the flags f requires, in its requires and in its
+// schedule steps.
+func prerequisites(f *ruleset.Flag) []string {
+	var keys []string
+	for _, p := range f.Requires {
+		keys = append(keys, p.Flag)
+	}
+	for _, st := range f.Schedule {
+		if st.Requires != nil {
+			for _, p := range *st.Requires {
+				keys = append(keys, p.Flag)
+			}
+		}
+	}
+	return keys
+}
+
+// throughPrerequisites finds the flags that are unchanged themselves but
+// require, directly or through other flags, a flag in changed: their
+// evaluation changes with it. It adds "prerequisite K" to the Via of
+// changed entries that also qualify and returns the new Affected entries.
+func throughPrerequisites(b, h *ruleset.Document, changed []FlagChange) []FlagChange {
+	dirty := map[string]bool{}
+	byKey := map[string]*FlagChange{}
+	for i := range changed {
+		dirty[changed[i].Key] = true
+		byKey[changed[i].Key] = &changed[i]
+	}
+	var added []*FlagChange
+	for grew := true; grew; {
+		grew = false
+		for _, k := range sortedKeys(h.Flags) {
+			bf, ok := b.Flags[k]
+			if !ok {
+				continue
+			}
+			var via []string
+			for _, p := range sortedSet(append(prerequisites(bf), prerequisites(h.Flags[k])...)) {
+				if dirty[p] {
+					via = append(via, "prerequisite "+p)
+				}
+			}
+			fc := byKey[k]
+			if len(via) == 0 || fc != nil && len(setDiffOnly(via, fc.Via)) == 0 {
+				continue
+			}
+			if fc == nil {
+				fc = &FlagChange{Key: k, Change: Affected}
+				byKey[k] = fc
+				added = append(added, fc)
+				dirty[k] = true
+			}
+			fc.Via = sortedSet(append(fc.Via, via...))
+			grew = true
+		}
+	}
+	out := make([]FlagChange, len(added))
+	for i, fc := range added {
+		out[i] = *fc
+	}
+	return out
+}
+
+// setDiffOnly returns the elements of a not in b.
+func setDiffOnly(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// allRules is a flag's rules followed by those of its schedule steps.
+func allRules(f *ruleset.Flag) []ruleset.Rule {
+	rules := f.Rules
+	for _, st := range f.Schedule {
+		if st.Rules != nil {
+			rules = append(slices.Clip(rules), *st.Rules...)
+		}
+	}
+	return rules
 }

@@ -109,9 +109,9 @@ func GenerateContexts(attrs []loader.Attribute, docs []*ruleset.Document, n int)
 	}
 	for _, d := range docs {
 		for _, f := range d.Flags {
-			for _, r := range f.Rules {
+			for _, r := range allRules(f) {
 				addConds(r.Conditions)
-				if len(r.Rollout) > 0 {
+				if len(r.Rollout) > 0 || r.Ramp != nil {
 					byAttrs[byOrKey(r.By)] = true
 				}
 			}

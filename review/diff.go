@@ -95,7 +95,7 @@ func Diff(req Request) (*Report, error) {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("BASE (%s) is not a valid flags repository (%d errors below), so HEAD is described in full as added.",
 			base.Label, len(rep.Base.Errors)))
 	}
-	compare(rep, base.Repo, head.Repo)
+	compare(rep, base.Repo, head.Repo, req.Now)
 	sample := req.Contexts
 	rep.Sample = SampleInfo{Size: len(sample), Source: req.ContextsSource}
 	if sample == nil {

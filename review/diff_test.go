@@ -301,3 +301,67 @@ func TestUnrelatedHistoriesAndDirectories(t *testing.T) {
 		t.Errorf("directories: %v %+v", err, rep)
 	}
 }
+
+func TestPrerequisiteRampScheduleKind(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	files := map[string]string{
+		"flags/api.yaml": `key: api
+variants: {on: true, off: false}
+default: "off"
+rules:
+  - rollout: {"on": 50, "off": 50}
+`,
+		"flags/checkout.yaml": `key: checkout
+variants: {on: true, off: false}
+default: "on"
+requires: [{flag: api, variants: ["on"]}]
+`,
+		"flags/gradual.yaml": `key: gradual
+variants: {on: true, off: false}
+default: "off"
+kind: release
+metadata: {jira: GROW-1}
+rules:
+  - ramp: {serve: "on", otherwise: "off", from: 5, step: 5, every: 1h, start: 2026-11-30T09:00:00Z}
+`,
+	}
+	r.Commit(files, "prerequisites and ramps")
+	files["flags/api.yaml"] = strings.Replace(files["flags/api.yaml"], `{"on": 50, "off": 50}`, `{"on": 20, "off": 80}`, 1)
+	files["flags/gradual.yaml"] = `key: gradual
+variants: {on: true, off: false}
+default: "off"
+kind: experiment
+metadata: {jira: GROW-2, team: growth}
+rules:
+  - ramp: {serve: "on", otherwise: "off", from: 10, step: 5, every: 30m, start: 2026-11-30T09:00:00Z}
+schedule:
+  - {at: 2026-12-24T00:00:00Z, enabled: false}
+`
+	r.Commit(files, "slower api, faster ramp")
+	rep := diffOf(t, r, "HEAD~1", "HEAD")
+	flags := map[string]FlagChange{}
+	for _, f := range rep.Environments[0].Flags {
+		flags[f.Key] = f
+	}
+	if c := flags["checkout"]; c.Change != Affected || strings.Join(c.Via, ",") != "prerequisite api" || c.Exposure.Switched == 0 {
+		t.Errorf("checkout: %+v %+v", c, c.Exposure)
+	}
+	got := strings.Join(flags["gradual"].Details, "\n")
+	for _, w := range []string{
+		"rule 1: ramp from 5% → 10%; ramp every 1h0m0s → 30m0s; cap now 20% → 40%",
+		"schedule step added: from 2026-12-24T00:00:00Z: disabled",
+		"kind release → experiment",
+		`metadata jira: "GROW-1" → "GROW-2"`,
+		`metadata team added: "growth"`,
+	} {
+		if !strings.Contains(got, w) {
+			t.Errorf("gradual details lack %q:\n%s", w, got)
+		}
+	}
+	// At 12:00 the ramp was at 5+3*5 = 20% and is now at 10+6*5 = 40%.
+	e := flags["gradual"].Exposure
+	if e.Switched == 0 || e.Switches[0].From != "off" || e.Switches[0].To != "on" {
+		t.Errorf("gradual exposure: %+v", e)
+	}
+}

@@ -13,7 +13,7 @@ import (
 const maxMoves = 10
 
 // flagDetails lists the changes of a flag field by field, in words.
-func flagDetails(b, h *ruleset.Flag) []string {
+func flagDetails(b, h *ruleset.Flag, now time.Time) []string {
 	var d []string
 	text := func(field, x, y string) {
 		if x != y {
@@ -47,10 +47,123 @@ func flagDetails(b, h *ruleset.Flag) []string {
 	if b.Default != h.Default {
 		d = append(d, fmt.Sprintf("default %s → %s (served when no rule matches)", b.Default, h.Default))
 	}
-	d = append(d, ruleChanges(b.Rules, h.Rules)...)
+	d = append(d, prereqChanges(b.Requires, h.Requires)...)
+	d = append(d, ruleChanges(b.Rules, h.Rules, now)...)
+	d = append(d, scheduleChanges(b.Schedule, h.Schedule, now)...)
 	d = append(d, breakerChanges(b.Breaker, h.Breaker)...)
 	if b.Expires != h.Expires {
 		d = append(d, fmt.Sprintf("expires %s → %s", orNone(b.Expires), orNone(h.Expires)))
+	}
+	if b.Kind != h.Kind {
+		d = append(d, fmt.Sprintf("kind %s → %s", orNone(string(b.Kind)), orNone(string(h.Kind))))
+	}
+	d = append(d, metadataChanges(b.Metadata, h.Metadata)...)
+	return d
+}
+
+// prereqChanges lists prerequisites added, removed or with other variants.
+func prereqChanges(b, h []ruleset.Prerequisite) []string {
+	var d []string
+	old := map[string]ruleset.Prerequisite{}
+	for _, p := range normPrereqs(b) {
+		old[p.Flag] = p
+	}
+	seen := map[string]bool{}
+	for _, p := range normPrereqs(h) {
+		seen[p.Flag] = true
+		o, ok := old[p.Flag]
+		switch {
+		case !ok:
+			d = append(d, "now "+ruleset.DescribePrerequisite(p))
+		case canonical(o) != canonical(p):
+			d = append(d, fmt.Sprintf("prerequisite %s: variants %s → %s", p.Flag, strings.Join(o.Variants, ", "), strings.Join(p.Variants, ", ")))
+		}
+	}
+	for _, p := range normPrereqs(b) {
+		if !seen[p.Flag] {
+			d = append(d, "no longer "+ruleset.DescribePrerequisite(p))
+		}
+	}
+	return d
+}
+
+// scheduleChanges lists schedule steps added, removed or changed, matched
+// by their time.
+func scheduleChanges(b, h []ruleset.ScheduleStep, now time.Time) []string {
+	var d []string
+	key := func(s ruleset.ScheduleStep) string { return s.At.UTC().Format(time.RFC3339Nano) }
+	old := map[string]ruleset.ScheduleStep{}
+	for _, s := range b {
+		old[key(s)] = s
+	}
+	seen := map[string]bool{}
+	for _, s := range h {
+		seen[key(s)] = true
+		o, ok := old[key(s)]
+		switch {
+		case !ok:
+			d = append(d, "schedule step added: "+ruleset.DescribeScheduleStep(s))
+		case ruleset.DescribeScheduleStep(o) != ruleset.DescribeScheduleStep(s):
+			d = append(d, "schedule step "+ruleset.DescribeScheduleStep(o)+" → "+strings.SplitN(ruleset.DescribeScheduleStep(s), ": ", 2)[1])
+		default:
+			if o.Rules != nil && s.Rules != nil {
+				for _, c := range ruleChanges(*o.Rules, *s.Rules, now) {
+					d = append(d, "schedule step at "+key(s)+": "+c)
+				}
+			}
+			if o.Requires != nil && s.Requires != nil {
+				for _, c := range prereqChanges(*o.Requires, *s.Requires) {
+					d = append(d, "schedule step at "+key(s)+": "+c)
+				}
+			}
+		}
+	}
+	for _, s := range b {
+		if !seen[key(s)] {
+			d = append(d, "schedule step removed: "+ruleset.DescribeScheduleStep(s))
+		}
+	}
+	return d
+}
+
+// metadataChanges lists metadata entries added, removed or changed.
+func metadataChanges(b, h map[string]any) []string {
+	var d []string
+	for _, k := range sortedKeys(h) {
+		o, ok := b[k]
+		switch {
+		case !ok:
+			d = append(d, fmt.Sprintf("metadata %s added: %s", k, canonical(h[k])))
+		case canonical(o) != canonical(h[k]):
+			d = append(d, fmt.Sprintf("metadata %s: %s → %s", k, canonical(o), canonical(h[k])))
+		}
+	}
+	for _, k := range sortedKeys(b) {
+		if _, ok := h[k]; !ok {
+			d = append(d, "metadata "+k+" removed")
+		}
+	}
+	return d
+}
+
+// rampChanges lists what changed in a ramp, with where each side's cap
+// stands at now.
+func rampChanges(b, h *ruleset.Ramp, now time.Time) []string {
+	var d []string
+	field := func(name, x, y string) {
+		if x != y {
+			d = append(d, fmt.Sprintf("ramp %s %s → %s", name, x, y))
+		}
+	}
+	g := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) + "%" }
+	field("serve", b.Serve, h.Serve)
+	field("otherwise", b.Otherwise, h.Otherwise)
+	field("from", g(b.From), g(h.From))
+	field("step", g(b.Step), g(h.Step))
+	field("every", time.Duration(b.Every).String(), time.Duration(h.Every).String())
+	field("start", b.Start.UTC().Format(time.RFC3339), h.Start.UTC().Format(time.RFC3339))
+	if len(d) > 0 && !now.IsZero() {
+		d = append(d, fmt.Sprintf("cap now %s → %s", g(b.Cap(now)), g(h.Cap(now))))
 	}
 	return d
 }
@@ -167,7 +280,7 @@ func pairRules(b, h []ruleset.Rule) []rulePair {
 }
 
 // ruleChanges lists rules removed, added, changed and moved.
-func ruleChanges(b, h []ruleset.Rule) []string {
+func ruleChanges(b, h []ruleset.Rule, now time.Time) []string {
 	var d []string
 	pairs := pairRules(b, h)
 	for _, p := range pairs {
@@ -185,7 +298,7 @@ func ruleChanges(b, h []ruleset.Rule) []string {
 			if p.h != j || p.b < 0 {
 				continue
 			}
-			changes := oneRuleChanges(b[p.b], h[p.h])
+			changes := oneRuleChanges(b[p.b], h[p.h], now)
 			if len(changes) == 0 {
 				continue
 			}
@@ -212,7 +325,7 @@ func ruleChanges(b, h []ruleset.Rule) []string {
 }
 
 // oneRuleChanges lists what changed in a rule.
-func oneRuleChanges(b, h ruleset.Rule) []string {
+func oneRuleChanges(b, h ruleset.Rule, now time.Time) []string {
 	var d []string
 	if b.Name != h.Name {
 		d = append(d, fmt.Sprintf("renamed %s → %s", quoteText(b.Name), quoteText(h.Name)))
@@ -225,7 +338,7 @@ func oneRuleChanges(b, h ruleset.Rule) []string {
 		d = append(d, listChange("audiences", add, del))
 	}
 	d = append(d, conditionChanges(b.Match, b.Conditions, h.Match, h.Conditions)...)
-	d = append(d, outcomeChange(b, h)...)
+	d = append(d, outcomeChange(b, h, now)...)
 	return d
 }
 
@@ -264,8 +377,15 @@ func listChange(what string, add, del []string) string {
 }
 
 // outcomeChange says how what a rule serves changed.
-func outcomeChange(b, h ruleset.Rule) []string {
+func outcomeChange(b, h ruleset.Rule, now time.Time) []string {
 	bo, ho := ruleset.DescribeOutcome(b), ruleset.DescribeOutcome(h)
+	if b.Ramp != nil && h.Ramp != nil {
+		d := rampChanges(b.Ramp, h.Ramp, now)
+		if byOrKey(b.By) != byOrKey(h.By) {
+			d = append(d, fmt.Sprintf("ramp by %s → %s (users are bucketed anew)", byOrKey(b.By), byOrKey(h.By)))
+		}
+		return d
+	}
 	if len(b.Rollout) == 0 || len(h.Rollout) == 0 {
 		if bo != ho {
 			return []string{bo + " → " + ho}

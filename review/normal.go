@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/flagpole/flagpole/ruleset"
 )
@@ -60,6 +61,7 @@ type normRule struct {
 	Conditions []string
 	Serve      string
 	Rollout    []ruleset.Weight
+	Ramp       *ruleset.Ramp
 	By         string
 }
 
@@ -73,7 +75,12 @@ func normalizeRule(r ruleset.Rule) normRule {
 	n.Conditions = sortedSet(n.Conditions)
 	// With one condition, all and any are the same.
 	n.Any = r.Match == ruleset.MatchAny && len(n.Conditions) > 1
-	if len(r.Rollout) > 0 {
+	if r.Ramp != nil {
+		rp := *r.Ramp
+		rp.Start = rp.Start.UTC()
+		n.Ramp = &rp
+	}
+	if len(r.Rollout) > 0 || r.Ramp != nil {
 		n.By = byOrKey(r.By)
 	}
 	return n
@@ -99,18 +106,62 @@ type normFlag struct {
 	Rules                    []normRule
 	Breaker                  *ruleset.Breaker
 	Expires                  string
+	Kind                     ruleset.Kind
+	Requires                 []ruleset.Prerequisite
+	Schedule                 []normStep
+	Metadata                 map[string]any
+}
+
+// normStep is a schedule step as evaluation sees it.
+type normStep struct {
+	At           string
+	Enabled      *bool
+	Off, Default string
+	Rules        *[]normRule
+	Requires     *[]ruleset.Prerequisite
+}
+
+// normPrereqs sorts prerequisites by flag and their variants.
+func normPrereqs(ps []ruleset.Prerequisite) []ruleset.Prerequisite {
+	out := make([]ruleset.Prerequisite, len(ps))
+	for i, p := range ps {
+		out[i] = ruleset.Prerequisite{Flag: p.Flag, Variants: sortedSet(p.Variants)}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Flag < out[j].Flag })
+	return out
+}
+
+func normRules(rs []ruleset.Rule) []normRule {
+	out := make([]normRule, len(rs))
+	for i, r := range rs {
+		out[i] = normalizeRule(r)
+	}
+	return out
 }
 
 func normalizeFlag(f *ruleset.Flag) normFlag {
 	n := normFlag{Name: f.Name, Description: f.Description, Owner: f.Owner, Client: f.Client, Type: f.Type,
 		Variants: map[string]string{}, Enabled: f.Enabled, Off: f.Off, Default: f.Default,
-		Breaker: f.Breaker, Expires: f.Expires}
+		Breaker: f.Breaker, Expires: f.Expires, Kind: f.Kind, Metadata: f.Metadata}
+	if len(f.Requires) > 0 {
+		n.Requires = normPrereqs(f.Requires)
+	}
+	for _, st := range f.Schedule {
+		ns := normStep{At: st.At.UTC().Format(time.RFC3339Nano), Enabled: st.Enabled, Off: st.Off, Default: st.Default}
+		if st.Rules != nil {
+			rs := normRules(*st.Rules)
+			ns.Rules = &rs
+		}
+		if st.Requires != nil {
+			ps := normPrereqs(*st.Requires)
+			ns.Requires = &ps
+		}
+		n.Schedule = append(n.Schedule, ns)
+	}
 	for _, v := range f.Variants {
 		n.Variants[v.Name] = canonValue(v.Value)
 	}
-	for _, r := range f.Rules {
-		n.Rules = append(n.Rules, normalizeRule(r))
-	}
+	n.Rules = normRules(f.Rules)
 	return n
 }
 
