@@ -2,6 +2,7 @@ package review
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -149,7 +150,10 @@ func compareFlags(b, h *ruleset.Document, changedAud map[string]bool, attrChange
 			added = append(added, k)
 			continue
 		}
-		fc := FlagChange{Key: k, Change: Changed, Details: flagDetails(bf, hf, now)}
+		fc := FlagChange{Key: k, Change: Changed}
+		if !reflect.DeepEqual(bf, hf) { // the common case, unchanged, is cheap
+			fc.Details = flagDetails(bf, hf, now)
+		}
 		fc.Via = via(bf, hf, b, h, changedAud, attrChanged)
 		if overridden[k] {
 			fc.Via = append(fc.Via, "override")
@@ -297,6 +301,9 @@ func compareAudiences(b, h *ruleset.Document) []AudienceChange {
 		ba, ok := b.Audiences[k]
 		if !ok {
 			out = append(out, AudienceChange{Key: k, Change: Added, Details: []string{"matches " + ruleset.DescribeAudience(ha)}})
+			continue
+		}
+		if reflect.DeepEqual(ba, ha) {
 			continue
 		}
 		var d []string

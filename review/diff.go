@@ -77,14 +77,32 @@ func Diff(req Request) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer g.close()
+	// BASE gets its own handle on the repository: go-git's readers are not
+	// safe for concurrent use.
+	gb, err := openGit(req.Repo)
+	if err != nil {
+		return nil, err
+	}
+	defer gb.close()
 	l := &sideLoader{dir: req.Repo, git: g, now: req.Now}
+	lb := &sideLoader{dir: req.Repo, git: gb, now: req.Now}
+	// The sides load at once: reading a commit is mostly sequential I/O
+	// and decompression, which overlaps with the other side's parsing.
+	var base *Side
+	var baseErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		base, baseErr = lb.load(req.Base)
+	}()
 	head, err := l.load(req.Head)
+	<-done
 	if err != nil {
 		return nil, fmt.Errorf("HEAD %w", err)
 	}
-	base, err := l.load(req.Base)
-	if err != nil {
-		return nil, fmt.Errorf("BASE %w", err)
+	if baseErr != nil {
+		return nil, fmt.Errorf("BASE %w", baseErr)
 	}
 	rep := &Report{Base: sideInfo(base), Head: sideInfo(head)}
 	rep.Notes = append(rep.Notes, l.history(base, head)...)

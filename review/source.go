@@ -11,8 +11,10 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"github.com/flagpole/flagpole/loader"
 )
@@ -39,9 +41,12 @@ var ErrMissingRef = errors.New("unknown revision")
 
 // gitRepo is the git repository that holds the flags repository, if any.
 type gitRepo struct {
-	repo *git.Repository
-	root string // the work tree root, "" for a bare repository
-	sub  string // slash path of the flags repository inside the tree, "" at the root
+	repo    *git.Repository // for the work tree and references
+	objects *git.Repository // the same repository, for reading objects
+	closer  io.Closer       // closes the descriptors objects keeps; may be nil
+	buf     [32 << 10]byte  // copy buffer of writeBlob
+	root    string          // the work tree root, "" for a bare repository
+	sub     string          // slash path of the flags repository inside the tree, "" at the root
 }
 
 // openGit opens the git repository holding dir, or returns nil when dir is
@@ -55,6 +60,18 @@ func openGit(dir string) (*gitRepo, error) {
 		return nil, fmt.Errorf("opening git repository at %s: %w", dir, err)
 	}
 	g := &gitRepo{repo: repo}
+	// Read objects with the pack files kept open: go-git otherwise opens
+	// the pack again for every blob, which for ten thousand files costs
+	// more than writing them.
+	if st, ok := repo.Storer.(*filesystem.Storage); ok {
+		keep := filesystem.NewStorageWithOptions(st.Filesystem(), cache.NewObjectLRUDefault(), filesystem.Options{KeepDescriptors: true})
+		if objects, err := git.Open(keep, nil); err == nil {
+			g.objects, g.closer = objects, keep
+		}
+	}
+	if g.objects == nil {
+		g.objects = repo
+	}
 	if wt, err := repo.Worktree(); err == nil {
 		g.root = wt.Filesystem.Root()
 		abs, err := filepath.Abs(dir)
@@ -70,6 +87,13 @@ func openGit(dir string) (*gitRepo, error) {
 		}
 	}
 	return g, nil
+}
+
+// close releases the descriptors kept open for reading objects.
+func (g *gitRepo) close() {
+	if g != nil && g.closer != nil {
+		g.closer.Close()
+	}
 }
 
 // shallow reports whether the clone has cut-off history.
@@ -91,7 +115,7 @@ func (g *gitRepo) resolve(rev string) (*object.Commit, error) {
 		}
 		return nil, &refError{msg: msg, err: err}
 	}
-	c, err := g.repo.CommitObject(*h)
+	c, err := g.objects.CommitObject(*h)
 	if err != nil {
 		msg := fmt.Sprintf("%q resolves to %s, but that commit cannot be read: %v", rev, h.String()[:12], err)
 		if g.shallow() {
@@ -167,7 +191,7 @@ func repoFile(name string) bool {
 
 // writeBlob writes one tree entry under dir and returns the bytes written.
 func (g *gitRepo) writeBlob(dir, name string, entry object.TreeEntry) (int64, error) {
-	blob, err := g.repo.BlobObject(entry.Hash)
+	blob, err := g.objects.BlobObject(entry.Hash)
 	if err != nil {
 		return 0, err
 	}
@@ -192,9 +216,13 @@ func (g *gitRepo) writeBlob(dir, name string, entry object.TreeEntry) (int64, er
 	if err != nil {
 		return 0, err
 	}
-	n, err := io.Copy(out, io.LimitReader(r, loader.DefaultMaxFileSize+1))
+	n, err := io.CopyBuffer(onlyWriter{out}, io.LimitReader(r, loader.DefaultMaxFileSize+1), g.buf[:])
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
 	return n, err
 }
+
+// onlyWriter hides an *os.File's ReadFrom, so that io.CopyBuffer uses the
+// buffer it is given instead of allocating one per file.
+type onlyWriter struct{ io.Writer }
