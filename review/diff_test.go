@@ -365,3 +365,32 @@ schedule:
 		t.Errorf("gradual exposure: %+v", e)
 	}
 }
+
+func TestAttributeRetypedAndOversizeFile(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	files := baseFiles()
+	files["flags/checkout.yaml"] = `key: checkout
+variants: {on: true, off: false}
+default: "off"
+rules:
+  - {conditions: [{attribute: age, operator: exists}], serve: "on"}
+`
+	r.Commit(files, "age exists")
+	r.Commit(map[string]string{"attributes.yaml": strings.Replace(files["attributes.yaml"], "{name: age, type: number}", "{name: age, type: string}", 1)}, "age is a string")
+	rep := diffOf(t, r, "HEAD~1", "HEAD")
+	if strings.Join(rep.Repository, "\n") != "attribute age: type number → string" {
+		t.Errorf("repository: %q", rep.Repository)
+	}
+	f := rep.Environments[0].Flags
+	if len(f) != 1 || f[0].Key != "checkout" || f[0].Change != Affected || strings.Join(f[0].Via, ",") != "attribute age (number → string)" {
+		t.Errorf("flags: %+v", f)
+	}
+	// A file over the loader's bound is reported by it, without the whole
+	// blob being written out.
+	r.Commit(map[string]string{"flags/big.yaml": "key: big\ndescription: " + strings.Repeat("x", 2<<20) + "\n"}, "big")
+	rep, err := Diff(Request{Repo: r.Work, Base: "HEAD~1", Head: "HEAD", Now: testNow})
+	if !errors.Is(err, ErrInvalidHead) || len(rep.Head.Errors) != 1 || !strings.Contains(rep.Head.Errors[0], "flags/big.yaml: file is 2097175 bytes, over the limit of 1048576") {
+		t.Errorf("oversize: %v %q", err, rep.Head.Errors)
+	}
+}

@@ -15,14 +15,11 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
-
-	"github.com/flagpole/flagpole/loader"
 )
 
 // Bounds of what one side of a diff may hold when it is read from a commit.
 // Each file is also bounded by loader.DefaultMaxFileSize, which Load
-// enforces; a larger blob is written only up to one byte past that bound,
-// so that Load reports it without the whole blob reaching the disk.
+// enforces and reports with the file's name.
 const (
 	// MaxTreeFiles is the most repository files (flags, audiences,
 	// overrides, settings) one commit may hold.
@@ -170,13 +167,14 @@ func (g *gitRepo) extract(c *object.Commit, dir string) error {
 		if files++; files > MaxTreeFiles {
 			return fmt.Errorf("commit %s holds more than %d repository files", c.Hash.String()[:12], MaxTreeFiles)
 		}
-		n, err := g.writeBlob(dir, name, entry)
+		n, err := g.writeBlob(dir, name, entry, MaxTreeBytes-total)
+		if errors.Is(err, errTreeTooLarge) {
+			return fmt.Errorf("commit %s holds more than %d MiB of repository files", c.Hash.String()[:12], MaxTreeBytes>>20)
+		}
 		if err != nil {
 			return fmt.Errorf("writing %s of %s: %w", name, c.Hash.String()[:12], err)
 		}
-		if total += n; total > MaxTreeBytes {
-			return fmt.Errorf("commit %s holds more than %d MiB of repository files", c.Hash.String()[:12], MaxTreeBytes>>20)
-		}
+		total += n
 	}
 }
 
@@ -189,11 +187,17 @@ func repoFile(name string) bool {
 	return top == "flags" || top == "audiences" || top == "overrides"
 }
 
-// writeBlob writes one tree entry under dir and returns the bytes written.
-func (g *gitRepo) writeBlob(dir, name string, entry object.TreeEntry) (int64, error) {
+var errTreeTooLarge = errors.New("over MaxTreeBytes")
+
+// writeBlob writes one tree entry under dir, if it is at most budget bytes,
+// and returns the bytes written.
+func (g *gitRepo) writeBlob(dir, name string, entry object.TreeEntry, budget int64) (int64, error) {
 	blob, err := g.objects.BlobObject(entry.Hash)
 	if err != nil {
 		return 0, err
+	}
+	if blob.Size > budget {
+		return 0, errTreeTooLarge
 	}
 	r, err := blob.Reader()
 	if err != nil {
@@ -216,7 +220,7 @@ func (g *gitRepo) writeBlob(dir, name string, entry object.TreeEntry) (int64, er
 	if err != nil {
 		return 0, err
 	}
-	n, err := io.CopyBuffer(onlyWriter{out}, io.LimitReader(r, loader.DefaultMaxFileSize+1), g.buf[:])
+	n, err := io.CopyBuffer(onlyWriter{out}, io.LimitReader(r, budget), g.buf[:])
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
