@@ -394,3 +394,30 @@ rules:
 		t.Errorf("oversize: %v %q", err, rep.Head.Errors)
 	}
 }
+
+func TestBaseBeforeTheFlagsDirectory(t *testing.T) {
+	t.Parallel()
+	r := gitrepo.New(t)
+	r.Commit(map[string]string{"README.md": "a service\n"}, "before flags")
+	files := map[string]string{}
+	for name, content := range baseFiles() {
+		files["config/flags/"+name] = content
+	}
+	r.Commit(files, "flags")
+	rep, err := Diff(Request{Repo: filepath.Join(r.Work, "config", "flags"), Base: "HEAD~1", Head: "HEAD", Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Base.Valid || !strings.Contains(strings.Join(rep.Base.Errors, "\n"), "flagpole.yaml: file not found") {
+		t.Errorf("base: %+v", rep.Base)
+	}
+	if f := rep.Environments[0].Flags; len(f) != 2 || f[0].Change != Added || f[1].Change != Added {
+		t.Errorf("flags: %+v", f)
+	}
+	// A subdirectory of the git repository is read at the same place in
+	// every commit.
+	rep, err = Diff(Request{Repo: filepath.Join(r.Work, "config", "flags"), Base: "HEAD", Now: testNow})
+	if err != nil || rep.Changed || !rep.Base.Valid {
+		t.Errorf("HEAD against its own work tree: %v %+v", err, rep)
+	}
+}
