@@ -1,9 +1,10 @@
 // Package review explains a change to a flags repository for the people
 // who review it: which flags, audiences, overrides, keys and triggers it
 // adds, removes or changes, in words, per environment; which flags it
-// affects indirectly (through an audience or an attribute); and how the
-// share of each variant moves on a sample of evaluation contexts, computed
-// with the real rule sets of both sides. It is what `flagpole diff` prints.
+// affects indirectly (through an audience, an attribute or a prerequisite);
+// and how the share of each variant moves on a sample of evaluation
+// contexts, computed with the real rule sets of both sides. It is what
+// `flagpole diff` prints.
 //
 // Both sides are loaded and validated with package loader, from a git
 // commit (read through go-git, without touching the work tree) or from a
@@ -89,7 +90,7 @@ func Diff(req Request) (*Report, error) {
 	lb := &sideLoader{dir: req.Repo, git: gb, now: req.Now}
 	// The sides load at once: reading a commit is mostly sequential I/O
 	// and decompression, which overlaps with the other side's parsing.
-	var base *Side
+	var base *side
 	var baseErr error
 	done := make(chan struct{})
 	go func() {
@@ -106,10 +107,10 @@ func Diff(req Request) (*Report, error) {
 	}
 	rep := &Report{Base: sideInfo(base), Head: sideInfo(head)}
 	rep.Notes = append(rep.Notes, l.history(base, head)...)
-	if !head.Valid() {
+	if !head.valid() {
 		return rep, fmt.Errorf("%s: %w", head.Label, ErrInvalidHead)
 	}
-	if !base.Valid() {
+	if !base.valid() {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("BASE (%s) is not a valid flags repository (%d errors below), so HEAD is described in full as added.",
 			base.Label, len(rep.Base.Errors)))
 	}
@@ -118,7 +119,7 @@ func Diff(req Request) (*Report, error) {
 	rep.Sample = SampleInfo{Size: len(sample), Source: req.ContextsSource}
 	if sample == nil {
 		var docs []*ruleset.Document
-		for _, s := range []*Side{base, head} {
+		for _, s := range []*side{base, head} {
 			if s.Repo != nil {
 				for _, d := range s.Repo.Documents {
 					docs = append(docs, d)
@@ -133,8 +134,8 @@ func Diff(req Request) (*Report, error) {
 }
 
 // sideInfo summarizes a side for the report.
-func sideInfo(s *Side) SideInfo {
-	si := SideInfo{Ref: s.Arg, Label: s.Label, Commit: s.Commit, Valid: s.Valid()}
+func sideInfo(s *side) SideInfo {
+	si := SideInfo{Ref: s.Arg, Label: s.Label, Commit: s.Commit, Valid: s.valid()}
 	for _, d := range s.Diagnostics {
 		if d.Severity != loader.SeverityWarning {
 			si.Errors = append(si.Errors, d.String())

@@ -12,8 +12,8 @@ import (
 	"github.com/flagpole/flagpole/loader"
 )
 
-// Side is one side of a diff, read and validated.
-type Side struct {
+// side is one side of a diff, read and validated.
+type side struct {
 	// Arg is the revision or directory as given.
 	Arg string
 	// Label names the side for people: `main (3f2a1c9d0e12)`, "work tree
@@ -30,7 +30,7 @@ type Side struct {
 }
 
 // Valid reports whether the side loaded.
-func (s *Side) Valid() bool { return s.Repo != nil }
+func (s *side) valid() bool { return s.Repo != nil }
 
 // sideLoader reads sides of one request.
 type sideLoader struct {
@@ -45,7 +45,7 @@ type sideLoader struct {
 // WorkTree is the flags repository directory itself. The error is for
 // sides that cannot be read at all (unknown revision, I/O); an invalid
 // repository is a Side with Diagnostics.
-func (l *sideLoader) load(arg string) (*Side, error) {
+func (l *sideLoader) load(arg string) (*side, error) {
 	if arg == WorkTree {
 		return l.loadDir(arg, l.dir, "work tree of "+l.dir, "")
 	}
@@ -90,8 +90,8 @@ func (l *sideLoader) load(arg string) (*Side, error) {
 }
 
 // loadDir loads the flags repository in dir.
-func (l *sideLoader) loadDir(arg, dir, label, commit string) (*Side, error) {
-	s := &Side{Arg: arg, Label: label, Commit: commit}
+func (l *sideLoader) loadDir(arg, dir, label, commit string) (*side, error) {
+	s := &side{Arg: arg, Label: label, Commit: commit}
 	now := l.now
 	repo, err := loader.Load(dir, loader.Options{Now: func() time.Time { return now }, Revision: commit})
 	var diags loader.Diagnostics
@@ -113,7 +113,7 @@ func isDir(p string) bool {
 
 // history says how the two commits relate when that is worth telling: no
 // common history, or history a shallow clone cut off.
-func (l *sideLoader) history(base, head *Side) []string {
+func (l *sideLoader) history(base, head *side) []string {
 	if l.git == nil || base.commit == nil || head.commit == nil || base.Commit == head.Commit {
 		return nil
 	}
