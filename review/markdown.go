@@ -59,9 +59,7 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 		}
 		b.WriteString("\n</details>\n\n")
 	}
-	for i := range rep.Environments {
-		writeEnv(&b, &rep.Environments[i], rep.Sample)
-	}
+	writeEnvs(&b, rep.Environments)
 	if !rep.Base.Valid {
 		b.WriteString("<details><summary>BASE validation errors</summary>\n\n")
 		writeErrors(&b, rep.Base.Errors)
@@ -276,11 +274,31 @@ func variantName(v string) string {
 	return v
 }
 
-// writeEnv writes one environment's details, folded.
-func writeEnv(b *strings.Builder, e *EnvReport, sample SampleInfo) {
-	if e.Empty() {
-		return
+// writeEnvs writes each environment's details, folded; environments whose
+// details read the same share one block.
+func writeEnvs(b *strings.Builder, envs []EnvReport) {
+	var order []string
+	names := map[string][]string{}
+	for i := range envs {
+		if envs[i].Empty() {
+			continue
+		}
+		var eb strings.Builder
+		writeEnv(&eb, &envs[i])
+		body := eb.String()
+		if _, ok := names[body]; !ok {
+			order = append(order, body)
+		}
+		names[body] = append(names[body], envs[i].Environment)
 	}
+	for _, body := range order {
+		b.WriteString("<details><summary>" + strings.Join(names[body], ", ") + body)
+	}
+}
+
+// writeEnv writes one environment's details: the rest of its summary line,
+// then the body, closing the <details> block writeEnvs opened.
+func writeEnv(b *strings.Builder, e *EnvReport) {
 	var counts []string
 	if e.Status != "" {
 		counts = append(counts, string(e.Status))
@@ -294,7 +312,7 @@ func writeEnv(b *strings.Builder, e *EnvReport, sample SampleInfo) {
 	if n := len(e.Overrides); n > 0 {
 		counts = append(counts, plural(n, "override"))
 	}
-	fmt.Fprintf(b, "<details><summary>%s: %s</summary>\n\n", e.Environment, strings.Join(counts, ", "))
+	fmt.Fprintf(b, ": %s</summary>\n\n", strings.Join(counts, ", "))
 	if len(e.Flags) > 0 {
 		b.WriteString("**Flags**\n\n")
 		for i, f := range e.Flags {

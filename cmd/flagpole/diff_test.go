@@ -34,7 +34,7 @@ func TestDiffExampleChange(t *testing.T) {
 		`rule 3 "everyone else": rollout on 66.271% → 25%, off 33.729% → 75%`,
 		"audience `west-coast-students` now also matches state NV",
 		"switch on → off",
-		"<details><summary>production:",
+		"<details><summary>production",
 	} {
 		if !strings.Contains(res.stdout, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, res.stdout)
