@@ -1,6 +1,7 @@
 package review
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"strconv"
@@ -89,4 +90,24 @@ func raws(vals ...string) []json.RawMessage {
 		out[i] = json.RawMessage(v)
 	}
 	return out
+}
+
+// FuzzReadContexts checks that no input makes ReadContexts panic, and that
+// what it accepts is within its bounds.
+func FuzzReadContexts(f *testing.F) {
+	for _, seed := range []string{"{\"key\":\"a\"}\n", "\n\n{}\n{\"a\":1,\"b\":true,\"c\":null}", "{\"key\":", "[1]\n", "{\"k\":\"\\u00e9\"}\r\n{}"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ctxs, err := ReadContexts(bytes.NewReader(data), "f")
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "f:") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		if len(ctxs) == 0 || len(ctxs) > MaxSamples {
+			t.Fatalf("%d contexts", len(ctxs))
+		}
+	})
 }
