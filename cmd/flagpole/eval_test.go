@@ -91,7 +91,7 @@ func TestEvalAtExplain(t *testing.T) {
 		want []string
 	}{
 		{[]string{"--flag", "express-checkout", "--context", `{"key":"user-2"}`},
-			[]string{`requires checkout-v2 in [on]: no, checkout-v2 serves "off"`, `rollout on 12.5%, off 87.5% by key: key = "user-2" → yes, bucket 57580`,
+			[]string{`requires checkout-v2 to serve on: no, checkout-v2 serves "off"`, `rollout on 12.5%, off 87.5% by key: key = "user-2" → yes, bucket 57580`,
 				`(PREREQUISITE_FAILED)`, `metadata: {"jira":"PAY-2210","surface":"web"}`}},
 		{[]string{"--flag", "search-ranking-v3", "--at", "2026-12-05T10:00:00Z", "--context", `{"key":"user-3"}`},
 			[]string{`cap 25% at 2026-12-05T10:00:00Z: bucket 29031 ≥ 25000 → "off"`, `now: 2026-12-05T10:00:00Z`}},
