@@ -119,10 +119,10 @@ cases:
 	all := strings.Join(lines, "\n")
 	for _, want := range []string{
 		`tests/banner.yaml:3:5 banner [production] case 1: got variant "off", value false, reason DEFAULT; want variant "on"`,
-		`users [audrey]: key = "bob" → no`,
+		`user audrey: key = "bob" → no`,
 		`tests/banner.yaml:5:5 banner [production] case 2 "half": in a sample of 10000 contexts by key: "on" 2`,
 		`(want 50% ± 2); the sample got "off" 7`,
-		`split → "off"`,
+		`by key: key = "22987c7b5cc24834" → yes, bucket 75259 → "off"`,
 		`tests/sale.yaml:3:5 sale [staging] case 1: got variant "off", value false, reason DEFAULT; want value true`,
 		`now: 2026-11-30T23:59:59Z`,
 	} {

@@ -37,7 +37,7 @@ func TestTestCommand(t *testing.T) {
 	r = flagpole(t, "", nil, "test", broken)
 	for _, want := range []string{
 		`FAIL tests/west-coast-student-banner.yaml:12:5 west-coast-student-banner [production] case 3 "a quarter of everyone else": in a sample of 10000 contexts by key:`,
-		`rollout by key {on 40%, off 60%}`,
+		`rollout on 40%, off 60% by key`,
 		"1 failed",
 	} {
 		if !strings.Contains(r.stdout, want) {
