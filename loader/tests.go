@@ -370,7 +370,8 @@ func (tc *testChecker) checkShareSum(f *yfile, path []any, sum float64, shares [
 		tc.errorf(f, path, "the shares add up to %s%%, more than 100%%", trimFloat(sum))
 		return
 	}
-	for env, fl := range flags {
+	for _, env := range sortedEnvs(flags) {
+		fl := flags[env]
 		if len(fl.Variants) != len(shares) || math.Abs(sum-100) <= slack {
 			continue
 		}
@@ -387,12 +388,7 @@ func (tc *testChecker) checkShareSum(f *yfile, path []any, sum float64, shares [
 
 // checkVariant reports a variant that the flag lacks in any environment.
 func (tc *testChecker) checkVariant(f *yfile, path []any, name string, flags map[string]*ruleset.Flag) {
-	envs := make([]string, 0, len(flags))
-	for env := range flags {
-		envs = append(envs, env)
-	}
-	sort.Strings(envs)
-	for _, env := range envs {
+	for _, env := range sortedEnvs(flags) {
 		fl := flags[env]
 		if !hasVariant(fl, name) {
 			names := make([]string, len(fl.Variants))
@@ -403,6 +399,17 @@ func (tc *testChecker) checkVariant(f *yfile, path []any, name string, flags map
 			return
 		}
 	}
+}
+
+// sortedEnvs returns the environments of flags in order, so that a
+// problem found in several is reported for the same one on every run.
+func sortedEnvs(flags map[string]*ruleset.Flag) []string {
+	envs := make([]string, 0, len(flags))
+	for env := range flags {
+		envs = append(envs, env)
+	}
+	sort.Strings(envs)
+	return envs
 }
 
 func (tc *testChecker) attrType(name string) (ruleset.AttrType, bool) {

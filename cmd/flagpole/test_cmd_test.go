@@ -36,7 +36,7 @@ func TestTestCommand(t *testing.T) {
 		readFile(t, filepath.Join(exampleRepo(t), "flags/west-coast-student-banner.yaml")), "rollout: {on: 25, off: 75}", "rollout: {on: 40, off: 60}", 1)})
 	r = flagpole(t, "", nil, "test", broken)
 	for _, want := range []string{
-		`FAIL tests/west-coast-student-banner.yaml:12:5 west-coast-student-banner [production] case 3 "a quarter of everyone else": in a sample of 10000 contexts by key:`,
+		`FAIL tests/west-coast-student-banner.yaml:13:5 west-coast-student-banner [production] case 3 "a quarter of everyone else": in a sample of 10000 contexts by key:`,
 		`rollout on 40%, off 60% by key`,
 		"1 failed",
 	} {
