@@ -1,0 +1,248 @@
+package ci
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ghStep is a step of a GitHub Actions job.
+type ghStep struct {
+	ID   string            `yaml:"id"`
+	Name string            `yaml:"name"`
+	Run  string            `yaml:"run"`
+	Uses string            `yaml:"uses"`
+	If   string            `yaml:"if"`
+	Env  map[string]string `yaml:"env"`
+}
+
+type ghWorkflow struct {
+	Jobs map[string]struct {
+		Env   map[string]string `yaml:"env"`
+		Steps []ghStep          `yaml:"steps"`
+	} `yaml:"jobs"`
+}
+
+type glJob struct {
+	Variables map[string]string `yaml:"variables"`
+	Script    []string          `yaml:"script"`
+}
+
+var expression = regexp.MustCompile(`\$\{\{\s*([^}]*?)\s*\}\}`)
+
+// expand replaces the GitHub expressions of s with vars; an expression
+// the test does not know fails it.
+func expand(t *testing.T, s string, vars map[string]string) string {
+	t.Helper()
+	return expression.ReplaceAllStringFunc(s, func(m string) string {
+		expr := expression.FindStringSubmatch(m)[1]
+		v, ok := vars[expr]
+		if !ok {
+			t.Fatalf("the workflow uses ${{ %s }}, which the test does not provide", expr)
+		}
+		return v
+	})
+}
+
+func readWorkflow(t *testing.T) (jobEnv map[string]string, steps map[string]ghStep, all []ghStep) {
+	t.Helper()
+	b, err := os.ReadFile("github-workflow.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wf ghWorkflow
+	if err := yaml.Unmarshal(b, &wf); err != nil {
+		t.Fatalf("github-workflow.yaml: %v", err)
+	}
+	job, ok := wf.Jobs["flags"]
+	if !ok {
+		t.Fatal("github-workflow.yaml has no job flags")
+	}
+	steps = map[string]ghStep{}
+	for _, s := range job.Steps {
+		if s.ID != "" {
+			steps[s.ID] = s
+		}
+	}
+	for _, id := range []string{"validate", "test", "diff"} {
+		if steps[id].Run == "" {
+			t.Fatalf("github-workflow.yaml: no step with id %s and a run command", id)
+		}
+	}
+	return job.Env, steps, job.Steps
+}
+
+// runStep runs a workflow step's command as the GitHub runner does
+// (bash -e), in repo, with the job's and the step's environment.
+func runStep(t *testing.T, repo string, environ []string, jobEnv map[string]string, s ghStep, vars map[string]string) result {
+	t.Helper()
+	e := append([]string(nil), environ...)
+	for _, m := range []map[string]string{jobEnv, s.Env} {
+		for k, v := range m {
+			e = append(e, k+"="+expand(t, v, vars))
+		}
+	}
+	return runIn(t, repo, e, "bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", expand(t, s.Run, vars))
+}
+
+// TestGitHubWorkflow runs the validate, test and diff steps of the example
+// workflow on two pull requests against the replayed history of
+// flags.example: one that changes a rollout and an audience (every step
+// passes, the diff names both), one that breaks a written expectation
+// (test fails with the trace of the case).
+func TestGitHubWorkflow(t *testing.T) {
+	bin := buildFlagpole(t)
+	environ := env(bin)
+	repo := replayExample(t, environ)
+	base := git(t, repo, environ, "rev-parse", "HEAD")
+	jobEnv, steps, all := readWorkflow(t)
+	vars := map[string]string{"github.event.pull_request.base.sha": base}
+
+	posted := false
+	for _, s := range all {
+		if strings.Contains(s.Run, "gh pr comment") && strings.Contains(s.Run, "--body-file flagpole-diff.md") {
+			posted = true
+		}
+	}
+	if !posted {
+		t.Error("no step posts flagpole-diff.md as the pull request comment")
+	}
+	if !strings.Contains(steps["diff"].Run, "> flagpole-diff.md") {
+		t.Error("the diff step does not write flagpole-diff.md")
+	}
+
+	// A good pull request: a rollout moves and an audience gains a state.
+	git(t, repo, environ, "checkout", "-q", "-b", "rollout-and-audience")
+	edit(t, repo, "flags/checkout-v2.yaml", "rollout: {on: 12.5, off: 87.5}", "rollout: {on: 25, off: 75}")
+	edit(t, repo, "audiences/west-coast-students.yaml", "values: [CA, WA, OR]", "values: [CA, WA, OR, NV]")
+	git(t, repo, environ, "commit", "-q", "-am", "checkout-v2 to 25%, west coast students in NV")
+
+	if r := runStep(t, repo, environ, jobEnv, steps["validate"], vars); r.code != 0 || strings.Contains(r.stdout, "::error") {
+		t.Errorf("validate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runStep(t, repo, environ, jobEnv, steps["test"], vars); r.code != 0 || !strings.Contains(r.stdout, " 0 failed") {
+		t.Errorf("test: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	t.Run("diff", func(t *testing.T) {
+		if !hasCommand(t, bin, "diff") {
+			t.Skip("this build of flagpole has no diff command yet: the workflow's diff step is not run")
+		}
+		r := runStep(t, repo, environ, jobEnv, steps["diff"], vars)
+		md, err := os.ReadFile(filepath.Join(repo, "flagpole-diff.md"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.code != 0 || !strings.Contains(string(md), "checkout-v2") || !strings.Contains(string(md), "west-coast-students") {
+			t.Errorf("diff: exit %d\n%s\n%s%s", r.code, md, r.stdout, r.stderr)
+		}
+	})
+
+	// A pull request that breaks tests/west-coast-student-banner.yaml.
+	git(t, repo, environ, "checkout", "-q", "-B", "breaks-a-test", base)
+	edit(t, repo, "flags/west-coast-student-banner.yaml", "rollout: {on: 25, off: 75}", "rollout: {on: 40, off: 60}")
+	git(t, repo, environ, "commit", "-q", "-am", "banner to 40%")
+	if r := runStep(t, repo, environ, jobEnv, steps["validate"], vars); r.code != 0 {
+		t.Errorf("validate on the breaking change: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r := runStep(t, repo, environ, jobEnv, steps["test"], vars)
+	if r.code != 1 || !strings.Contains(r.stdout, `FAIL tests/west-coast-student-banner.yaml`) || !strings.Contains(r.stdout, "rollout on 40%, off 60% by key") {
+		t.Errorf("test on the breaking change: exit %d (want 1 with the trace)\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// An invalid change: validate fails with an annotation on the line.
+	edit(t, repo, "flags/west-coast-student-banner.yaml", "kind: release", "kind: forever")
+	git(t, repo, environ, "commit", "-q", "-am", "a kind that does not exist")
+	r = runStep(t, repo, environ, jobEnv, steps["validate"], vars)
+	if r.code != 1 || !regexp.MustCompile(`::error file=flags/west-coast-student-banner\.yaml,line=\d+,col=7,title=flagpole validate::kind: value must be one of`).MatchString(r.stdout) {
+		t.Errorf("validate on an invalid change: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestGitLabJob runs the example GitLab job's script on a merge request
+// against the replayed history of flags.example.
+func TestGitLabJob(t *testing.T) {
+	b, err := os.ReadFile("gitlab-ci.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jobs map[string]glJob
+	if err := yaml.Unmarshal(b, &jobs); err != nil {
+		t.Fatalf("gitlab-ci.yaml: %v", err)
+	}
+	job, ok := jobs["flags"]
+	if !ok || len(job.Script) == 0 {
+		t.Fatal("gitlab-ci.yaml has no job flags with a script")
+	}
+	bin := buildFlagpole(t)
+	environ := env(bin)
+	repo := replayExample(t, environ)
+	base := git(t, repo, environ, "rev-parse", "HEAD")
+	git(t, repo, environ, "checkout", "-q", "-b", "mr")
+	edit(t, repo, "flags/checkout-v2.yaml", "rollout: {on: 12.5, off: 87.5}", "rollout: {on: 25, off: 75}")
+	git(t, repo, environ, "commit", "-q", "-am", "checkout-v2 to 25%")
+
+	e := append(environ, "CI_MERGE_REQUEST_DIFF_BASE_SHA="+base, "FLAGPOLE_GITLAB_TOKEN=")
+	for k, v := range job.Variables {
+		e = append(e, k+"="+v)
+	}
+	// GitLab runs the script's lines in one shell that stops at the first
+	// failing command.
+	r := runIn(t, repo, e, "bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", strings.Join(job.Script, "\n"))
+	if !strings.Contains(r.stdout, "valid (") || !strings.Contains(r.stdout, " 0 failed") {
+		t.Errorf("validate or test did not pass:\n%s%s", r.stdout, r.stderr)
+	}
+	if !hasCommand(t, bin, "diff") {
+		if r.code != 1 {
+			t.Errorf("without a diff command the job must fail, exit %d", r.code)
+		}
+		t.Skip("this build of flagpole has no diff command yet: the job's diff line fails")
+	}
+	md, _ := os.ReadFile(filepath.Join(repo, "flagpole-diff.md"))
+	if r.code != 0 || !strings.Contains(string(md), "checkout-v2") {
+		t.Errorf("exit %d\n%s\n%s%s", r.code, md, r.stdout, r.stderr)
+	}
+}
+
+// TestPreCommitHook installs the example hook and commits to the replayed
+// flags.example: an invalid flag and a broken expectation are refused, a
+// good change and a commit of other files go through.
+func TestPreCommitHook(t *testing.T) {
+	bin := buildFlagpole(t)
+	environ := env(bin)
+	repo := replayExample(t, environ)
+	hook, err := os.ReadFile("pre-commit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repo, ".git", "hooks", "pre-commit"), hook, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	commit := func(msg string) result {
+		git(t, repo, environ, "add", "-A")
+		return runIn(t, repo, environ, "git", "commit", "-q", "-m", msg)
+	}
+
+	edit(t, repo, "flags/checkout-v2.yaml", "rollout: {on: 12.5, off: 87.5}", "rollout: {on: 25, off: 70}")
+	if r := commit("rollout that does not sum to 100"); r.code == 0 || !strings.Contains(r.stderr, "flagpole validate failed") {
+		t.Errorf("invalid commit: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	edit(t, repo, "flags/checkout-v2.yaml", "rollout: {on: 25, off: 70}", "rollout: {on: 25, off: 75}")
+	if r := commit("checkout-v2 to 25%"); r.code != 0 {
+		t.Errorf("good commit refused: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	edit(t, repo, "flags/west-coast-student-banner.yaml", "rollout: {on: 25, off: 75}", "rollout: {on: 40, off: 60}")
+	if r := commit("banner to 40%"); r.code == 0 || !strings.Contains(r.stdout+r.stderr, "flagpole test failed") || !strings.Contains(r.stdout+r.stderr, "FAIL tests/west-coast-student-banner.yaml") {
+		t.Errorf("commit breaking a test: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	git(t, repo, environ, "checkout", "HEAD", "--", "flags/west-coast-student-banner.yaml")
+	if err := os.WriteFile(filepath.Join(repo, "NOTES.txt"), []byte("not a flag file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := commit("notes"); r.code != 0 {
+		t.Errorf("commit of a non-YAML file refused: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
