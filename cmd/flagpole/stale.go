@@ -11,6 +11,10 @@ import (
 	"github.com/flagpole/flagpole/stale"
 )
 
+// exitStaleError is stale's exit code when it could not judge the
+// repository (invalid, unreadable): 1 means stale flags were listed.
+const exitStaleError = 3
+
 func runStale(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("stale", "[DIR] [--format text|json|markdown]", stderr)
 	format := fs.String("format", "text", "output format: text, json or markdown")
@@ -37,7 +41,7 @@ func runStale(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		} else {
 			fmt.Fprintf(stderr, "flagpole stale: %v\n", err)
 		}
-		return exitFailure
+		return exitStaleError
 	}
 	rep, err := stale.Find(ctx, repo, stale.Options{Now: time.Now})
 	if err == nil {
@@ -52,7 +56,7 @@ func runStale(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "flagpole stale: %v\n", err)
-		return exitFailure
+		return exitStaleError
 	}
 	if len(rep.Findings) > 0 {
 		return exitFailure

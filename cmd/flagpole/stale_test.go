@@ -32,7 +32,7 @@ func TestStaleCommand(t *testing.T) {
 	if r := flagpole(t, "", nil, "stale", clean, "--format", "xml"); r.code != exitUsage {
 		t.Errorf("--format xml: exit %d", r.code)
 	}
-	if r := flagpole(t, "", nil, "stale", t.TempDir()); r.code != exitFailure || !strings.Contains(r.stderr, "flagpole.yaml") {
+	if r := flagpole(t, "", nil, "stale", t.TempDir()); r.code != exitStaleError || !strings.Contains(r.stderr, "flagpole.yaml") {
 		t.Errorf("not a repository: exit %d\n%s", r.code, r.stderr)
 	}
 }

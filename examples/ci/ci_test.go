@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The project root, seen from this directory.
@@ -76,8 +77,8 @@ func hasCommand(t *testing.T, bin, name string) bool {
 
 // replayExample makes a git repository whose main branch replays every
 // commit of this project that changed flags.example (each as one commit of
-// the flags.example tree), then commits the work tree's flags.example on
-// top when it differs. Outside a git checkout of the project it commits the
+// the flags.example tree, with the original date), then commits the work
+// tree's flags.example on top when it differs. Outside a git checkout of the project it commits the
 // current flags.example alone.
 func replayExample(t *testing.T, environ []string) string {
 	t.Helper()
@@ -87,12 +88,16 @@ func replayExample(t *testing.T, environ []string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := runIn(t, abs, environ, "git", "log", "--reverse", "--format=%H", "--", "flags.example")
-	commits := strings.Fields(r.stdout)
-	if r.code != 0 || len(commits) == 0 {
+	r := runIn(t, abs, environ, "git", "log", "--reverse", "--format=%H %cI", "--", "flags.example")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != 0 || lines[0] == "" {
+		lines = nil
+	}
+	if len(lines) == 0 {
 		t.Logf("no git history of flags.example here (%s): one commit of the current files", strings.TrimSpace(r.stderr))
 	}
-	for _, sha := range commits {
+	for _, line := range lines {
+		sha, date, _ := strings.Cut(line, " ")
 		clearTree(t, repo)
 		archive := exec.Command("git", "archive", "--format=tar", sha, "flags.example")
 		archive.Dir, archive.Env = abs, environ
@@ -105,13 +110,20 @@ func replayExample(t *testing.T, environ []string) string {
 		if out, err := untar.CombinedOutput(); err != nil {
 			t.Fatalf("tar: %v\n%s", err, out)
 		}
+		// The original dates: flag ages (flagpole stale) come from them.
+		dated := append(environ, "GIT_AUTHOR_DATE="+date, "GIT_COMMITTER_DATE="+date)
 		git(t, repo, environ, "add", "-A")
-		git(t, repo, environ, "commit", "-q", "--allow-empty", "-m", "flags.example at "+sha[:12])
+		git(t, repo, dated, "commit", "-q", "--allow-empty", "-m", "flags.example at "+sha[:12])
 	}
 	clearTree(t, repo)
 	copyTree(t, filepath.Join(abs, "flags.example"), repo)
 	git(t, repo, environ, "add", "-A")
-	if git(t, repo, environ, "status", "--porcelain") != "" || len(commits) == 0 {
+	if len(lines) == 0 {
+		// No history: date the one commit 60 days back, so that flag ages
+		// are old enough for flagpole stale to judge.
+		date := time.Now().AddDate(0, 0, -60).Format(time.RFC3339)
+		git(t, repo, append(environ, "GIT_AUTHOR_DATE="+date, "GIT_COMMITTER_DATE="+date), "commit", "-q", "-m", "flags.example")
+	} else if git(t, repo, environ, "status", "--porcelain") != "" {
 		git(t, repo, environ, "commit", "-q", "-m", "flags.example of the work tree")
 	}
 	return repo

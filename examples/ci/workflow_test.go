@@ -48,19 +48,21 @@ func expand(t *testing.T, s string, vars map[string]string) string {
 	})
 }
 
-func readWorkflow(t *testing.T) (jobEnv map[string]string, steps map[string]ghStep, all []ghStep) {
+// readWorkflow reads job of a workflow file and its steps by id; each of
+// ids must be a step with a run command.
+func readWorkflow(t *testing.T, file, jobName string, ids ...string) (jobEnv map[string]string, steps map[string]ghStep, all []ghStep) {
 	t.Helper()
-	b, err := os.ReadFile("github-workflow.yaml")
+	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var wf ghWorkflow
 	if err := yaml.Unmarshal(b, &wf); err != nil {
-		t.Fatalf("github-workflow.yaml: %v", err)
+		t.Fatalf("%s: %v", file, err)
 	}
-	job, ok := wf.Jobs["flags"]
+	job, ok := wf.Jobs[jobName]
 	if !ok {
-		t.Fatal("github-workflow.yaml has no job flags")
+		t.Fatalf("%s has no job %s", file, jobName)
 	}
 	steps = map[string]ghStep{}
 	for _, s := range job.Steps {
@@ -68,9 +70,9 @@ func readWorkflow(t *testing.T) (jobEnv map[string]string, steps map[string]ghSt
 			steps[s.ID] = s
 		}
 	}
-	for _, id := range []string{"validate", "test", "diff"} {
+	for _, id := range ids {
 		if steps[id].Run == "" {
-			t.Fatalf("github-workflow.yaml: no step with id %s and a run command", id)
+			t.Fatalf("%s: no step with id %s and a run command", file, id)
 		}
 	}
 	return job.Env, steps, job.Steps
@@ -99,7 +101,7 @@ func TestGitHubWorkflow(t *testing.T) {
 	environ := env(bin)
 	repo := replayExample(t, environ)
 	base := git(t, repo, environ, "rev-parse", "HEAD")
-	jobEnv, steps, all := readWorkflow(t)
+	jobEnv, steps, all := readWorkflow(t, "github-workflow.yaml", "flags", "validate", "test", "diff")
 	vars := map[string]string{"github.event.pull_request.base.sha": base}
 
 	posted := false
@@ -244,5 +246,42 @@ func TestPreCommitHook(t *testing.T) {
 	}
 	if r := commit("notes"); r.code != 0 {
 		t.Errorf("commit of a non-YAML file refused: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestStaleWorkflow runs the scheduled workflow's stale step on the
+// replayed flags.example: it lists flags (legacy-export is disabled
+// everywhere), says so in its output for the issue step, and fails only
+// when flagpole cannot judge the repository.
+func TestStaleWorkflow(t *testing.T) {
+	bin := buildFlagpole(t)
+	environ := env(bin)
+	repo := replayExample(t, environ)
+	jobEnv, steps, all := readWorkflow(t, "github-stale.yaml", "stale", "stale")
+	issue := false
+	for _, s := range all {
+		issue = issue || (strings.Contains(s.Run, "gh issue create") && strings.Contains(s.Run, "--body-file stale-flags.md") &&
+			strings.Contains(s.If, "steps.stale.outputs.found == 'true'"))
+	}
+	if !issue {
+		t.Error("no step opens an issue with stale-flags.md when the stale step found some")
+	}
+	run := func() (result, string) {
+		out := filepath.Join(t.TempDir(), "github-output")
+		s := steps["stale"]
+		s.Env = map[string]string{"GITHUB_OUTPUT": out}
+		r := runStep(t, repo, environ, jobEnv, s, nil)
+		b, _ := os.ReadFile(out)
+		return r, string(b)
+	}
+	r, out := run()
+	md, _ := os.ReadFile(filepath.Join(repo, "stale-flags.md"))
+	if r.code != 0 || out != "found=true\n" || !strings.Contains(string(md), "| `legacy-export` | operational |") {
+		t.Errorf("stale: exit %d, output %q\n%s\n%s%s", r.code, out, md, r.stdout, r.stderr)
+	}
+	// An invalid repository fails the step instead of opening an issue.
+	edit(t, repo, "flagpole.yaml", "version: 1", "version: 7")
+	if r, out = run(); r.code != 3 || out != "" {
+		t.Errorf("stale on an invalid repository: exit %d (want 3), output %q\n%s%s", r.code, out, r.stdout, r.stderr)
 	}
 }
