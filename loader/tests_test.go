@@ -180,3 +180,19 @@ func TestLoadTestsWithoutRepo(t *testing.T) {
 		t.Errorf("I/O error expected only")
 	}
 }
+
+// TestModelineKeepsPositions checks that the schema modeline on the first
+// line of a file is a plain comment: strict decoding accepts it and line
+// numbers count it.
+func TestModelineKeepsPositions(t *testing.T) {
+	dir := writeRepo(t, map[string]string{
+		"flagpole.yaml":     "# yaml-language-server: $schema=.flagpole/schema/flagpole.schema.json\nversion: 1\nenvironments: [production]\n",
+		"flags/banner.yaml": "# yaml-language-server: $schema=../.flagpole/schema/flag.schema.json\nkey: banner\nrules:\n  - serve: maybe\n",
+		".flagpole/schema/flag.schema.json": "{}",
+	})
+	_, err := Load(dir, Options{})
+	var ds Diagnostics
+	if !errors.As(err, &ds) || ds.Error() != `flags/banner.yaml:4:12: rules[0].serve: unknown variant "maybe" (variants: on, off)` {
+		t.Errorf("Load = %v", err)
+	}
+}
