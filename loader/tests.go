@@ -139,7 +139,7 @@ func LoadTests(dir string, repo *Repo, opts Options) ([]*TestFile, Diagnostics, 
 	var out []*TestFile
 	for _, raw := range t.flags {
 		f := parseFile(raw.rel, raw.data, schema.Test)
-		tc.diags = append(tc.diags, f.diags...)
+		tc.diags = append(tc.diags, clockMessages(f.diags)...)
 		if tf := tc.check(f); tf != nil && !f.hasErrors(tc.diags) {
 			out = append(out, tf)
 		}
@@ -177,6 +177,18 @@ func countYAML(entries []os.DirEntry) int {
 		}
 	}
 	return n
+}
+
+// clockMessages rewrites the schema's date-time complaint about a case's
+// clock into words a test author acts on.
+func clockMessages(ds Diagnostics) Diagnostics {
+	for i, d := range ds {
+		if strings.HasPrefix(d.Path, "cases[") && strings.HasSuffix(d.Path, "].at") && strings.HasSuffix(d.Message, " is not valid 'date-time'") {
+			ds[i].Message = fmt.Sprintf("malformed clock %s: want an RFC 3339 time such as 2026-12-01T10:00:00Z",
+				strings.TrimSuffix(d.Message, " is not valid 'date-time'"))
+		}
+	}
+	return ds
 }
 
 // hasErrors reports whether ds holds an error in f.

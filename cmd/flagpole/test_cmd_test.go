@@ -53,7 +53,7 @@ func TestTestCommand(t *testing.T) {
 	for _, cmd := range []string{"test", "validate"} {
 		r = flagpole(t, "", nil, cmd, bad)
 		if r.code != exitFailure || !strings.Contains(r.stdout, `tests/typo.yaml:1:7: flag: unknown flag "chekout-v2"`) ||
-			!strings.Contains(r.stdout, `tests/typo.yaml:3:9: cases[0].at: 'yesterday' is not valid 'date-time'`) {
+			!strings.Contains(r.stdout, `tests/typo.yaml:3:9: cases[0].at: malformed clock 'yesterday': want an RFC 3339 time`) {
 			t.Errorf("%s: exit %d\n%s%s", cmd, r.code, r.stdout, r.stderr)
 		}
 	}
