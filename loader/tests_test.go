@@ -186,8 +186,8 @@ func TestLoadTestsWithoutRepo(t *testing.T) {
 // numbers count it.
 func TestModelineKeepsPositions(t *testing.T) {
 	dir := writeRepo(t, map[string]string{
-		"flagpole.yaml":     "# yaml-language-server: $schema=.flagpole/schema/flagpole.schema.json\nversion: 1\nenvironments: [production]\n",
-		"flags/banner.yaml": "# yaml-language-server: $schema=../.flagpole/schema/flag.schema.json\nkey: banner\nrules:\n  - serve: maybe\n",
+		"flagpole.yaml":                     "# yaml-language-server: $schema=.flagpole/schema/flagpole.schema.json\nversion: 1\nenvironments: [production]\n",
+		"flags/banner.yaml":                 "# yaml-language-server: $schema=../.flagpole/schema/flag.schema.json\nkey: banner\nrules:\n  - serve: maybe\n",
 		".flagpole/schema/flag.schema.json": "{}",
 	})
 	_, err := Load(dir, Options{})
