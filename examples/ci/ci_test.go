@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -67,12 +66,6 @@ func buildFlagpole(t *testing.T) string {
 		t.Fatalf("building flagpole: %v\n%s", err, out)
 	}
 	return bin
-}
-
-// hasCommand reports whether the flagpole binary has the subcommand name.
-func hasCommand(t *testing.T, bin, name string) bool {
-	out, _ := exec.Command(bin, "help").Output()
-	return regexp.MustCompile(`(?m)^  ` + name + ` `).Match(out)
 }
 
 // replayExample makes a git repository whose main branch replays every
