@@ -68,6 +68,9 @@ func TestConstantAndExpired(t *testing.T) {
 		"flags/overridden.yaml":             "key: overridden\n",
 		"flags/fresh.yaml":                  "key: fresh\nexpires: 2026-12-01\nrules: [{users: [a], serve: on}]\n",
 		"flags/release.yaml":                "key: release\nkind: release\nrules: [{users: [a], serve: on}]\n",
+		"flags/needs-prereq.yaml":           "key: needs-prereq\nrequires: [{flag: kill, variants: [on]}]\n",
+		"flags/scheduled.yaml":              "key: scheduled\nschedule: [{at: 2026-12-24T00:00:00Z, default: on}]\n",
+		"flags/ramped.yaml":                 "key: ramped\nrules: [{ramp: {serve: on, otherwise: off, from: 5, step: 5, every: 1h, start: 2026-12-01T09:00:00Z}}]\n",
 		"overrides/staging/overridden.yaml": "flag: overridden\nenvironment: staging\nserve: on\nby: me\nat: 2026-11-30T10:00:00Z\n",
 	})
 	rep := find(t, dir)
@@ -101,7 +104,7 @@ func TestConstantAndExpired(t *testing.T) {
 	if rep.WriteText(&text) != nil || rep.WriteMarkdown(&md) != nil || rep.WriteJSON(&js) != nil {
 		t.Fatal("writing failed")
 	}
-	if !strings.HasPrefix(text.String(), dir+": 5 of 13 flags are stale (1 expired, 0 past their kind's lifetime, 5 constant)") {
+	if !strings.HasPrefix(text.String(), dir+": 5 of 16 flags are stale (1 expired, 0 past their kind's lifetime, 5 constant)") {
 		t.Errorf("text:\n%s", text.String())
 	}
 	if !strings.Contains(md.String(), "| `no-rules` | – | everyone gets") || !strings.Contains(js.String(), `"category": "constant"`) {
