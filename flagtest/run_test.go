@@ -159,3 +159,43 @@ func TestSamplesAreDeterministic(t *testing.T) {
 		t.Errorf("two runs differ:\n%s\n%s", p1, p2)
 	}
 }
+
+// TestClockDrivesSchedulesAndRamps checks that a case's `at` is the clock of
+// schedules and ramps too, as in every SDK.
+func TestClockDrivesSchedulesAndRamps(t *testing.T) {
+	files := map[string]string{}
+	for k, v := range repoFiles {
+		files[k] = v
+	}
+	files["flags/xmas.yaml"] = "key: xmas\nschedule: [{at: 2026-12-24T00:00:00Z, default: on}, {at: 2026-12-27T00:00:00Z, default: off}]\n"
+	files["flags/gradual.yaml"] = "key: gradual\nrules: [{ramp: {serve: on, otherwise: off, from: 10, step: 10, every: 1h, start: 2026-12-01T00:00:00Z}}]\n"
+	files["tests/xmas.yaml"] = `flag: xmas
+cases:
+  - {context: {key: a}, at: 2026-12-23T23:59:59Z, expect: {variant: off}}
+  - {context: {key: a}, at: 2026-12-24T00:00:00Z, expect: {variant: on}}
+  - {context: {key: a}, at: 2026-12-27T00:00:00Z, expect: {variant: off}}
+`
+	files["tests/gradual.yaml"] = `flag: gradual
+environment: production
+cases:
+  - {sample: {contexts: 10000}, at: 2026-12-01T00:30:00Z, expect: {share: {on: 10}, tolerance: 1.5}}
+  - {sample: {contexts: 10000}, at: 2026-12-01T04:00:00Z, expect: {share: {on: 50}, tolerance: 1.5}}
+  - {sample: {contexts: 10000}, at: 2026-12-02T00:00:00Z, expect: {share: {on: 100}, tolerance: 0}}
+`
+	dir := writeRepo(t, files)
+	repo, err := loader.Load(dir, loader.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tfs, diags, err := loader.LoadTests(dir, repo, loader.Options{})
+	if err != nil || diags.HasErrors() {
+		t.Fatalf("LoadTests: %v %v", diags, err)
+	}
+	rep, err := Run(repo, tfs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := rep.Failed(); len(f) != 0 || len(rep.Outcomes) != 9 {
+		t.Errorf("%d outcomes, failures: %+v", len(rep.Outcomes), f)
+	}
+}
