@@ -92,7 +92,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 			return nil, fmt.Errorf("compiling the empty offline rule set: %w", err)
 		}
 	}
-	go c.clockLoop() // stopped by Close
+	go c.clockLoop(c.clock.Now()) // stopped by Close
 	if o.Offline {
 		c.cancel = func() {}
 		close(c.done)

@@ -16,14 +16,16 @@ const minClockTick = 250 * time.Millisecond
 // reads the clock at every call); the loop exists so that listeners (and
 // OpenFeature's PROVIDER_CONFIGURATION_CHANGED) hear of the change at
 // once, also while the bearer is unreachable. It runs until Close.
-func (c *Client) clockLoop() {
+//
+// Boundaries after from are reported. New reads from before it starts the
+// loop, so a boundary the clock passes before the goroutine first runs is
+// reported too.
+func (c *Client) clockLoop(from time.Time) {
 	defer close(c.clockDone)
 	var t clockwork.Timer
 	var fire <-chan time.Time
-	// Boundaries after from are not reported yet; from moves only when a
-	// fire is reported, so a new rule set arriving as the timer fires
-	// loses no boundary.
-	from := c.clock.Now()
+	// from moves only when a fire is reported, so a new rule set arriving
+	// as the timer fires loses no boundary.
 	arm := func() {
 		if t != nil {
 			t.Stop()
@@ -43,6 +45,11 @@ func (c *Client) clockLoop() {
 		}
 		t = c.clock.NewTimer(max(d, 0))
 		fire = t.Chan()
+	}
+	// The first arm covers a rule set installed before the loop started.
+	select {
+	case <-c.rearm:
+	default:
 	}
 	arm()
 	for {
