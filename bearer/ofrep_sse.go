@@ -1,0 +1,85 @@
+package bearer
+
+import (
+	"net/http"
+
+	"github.com/flagpole/flagpole/internal/httpx"
+)
+
+// OFREP change notifications over SSE (OpenFeature protocol, ADR 0008 and
+// service/event-streams.yaml): the bulk evaluation advertises an event
+// stream; the stream sends, for every change of the environment, the event
+//
+//	id: <rule set version>
+//	event: message
+//	data: {"type":"refetchEvaluation","etag":"<rule set version>"}
+//
+// and the provider then re-fetches the bulk evaluation (with If-None-Match,
+// so an unchanged result costs a 304). The stream carries nothing else:
+// no flag, no value, no rule, whatever the kind of key.
+
+// eventStreamPath is the path of the OFREP event stream.
+const eventStreamPath = "/v1/stream/ofrep"
+
+// appendEventStreams appends the "eventStreams" member of a bulk evaluation
+// response, with a leading comma: one SSE stream, given as a request URI so
+// that the provider joins it to the origin it is configured with (the
+// bearer need not know its public address behind a proxy).
+func (s *Server) appendEventStreams(b []byte, a *access) []byte {
+	exp := tokenExpiry(s.opts.Clock.Now(), s.opts.EventTokenWindow)
+	b = append(b, `,"eventStreams":[{"type":"sse","endpoint":{"requestUri":"`...)
+	b = append(b, eventStreamPath...)
+	b = append(b, "?token="...)
+	b = append(b, s.mintEventToken(a.hub.env, a.keyHash, exp)...) // base64url: nothing to escape
+	return append(b, `"}}]`...)
+}
+
+// refetchFrame is the refetchEvaluation event for st.
+func refetchFrame(st *envState) []byte {
+	data := append([]byte(`{"type":"refetchEvaluation","etag":`), appendJSONString(nil, st.version)...)
+	return sseFrame("message", st.version, append(data, '}'))
+}
+
+// serveOFREPEvents is GET /v1/stream/ofrep: refetchEvaluation events for
+// one environment. On connect it sends one at once unless Last-Event-ID
+// names the current version (a resumed stream that missed nothing), which
+// also covers a change between the provider's bulk request and its
+// connecting. Then it sends one for every event of the environment's hub
+// but pings: a new rule set version, and any other change the hub
+// announces (such as a schedule step that comes due). When results depend
+// on the time without a new version (an override's expiry or recovery
+// ramp, a condition on "now"), every ping becomes a refetchEvaluation.
+func (s *Server) serveOFREPEvents(w http.ResponseWriter, r *http.Request) {
+	a, fail := s.eventStreamAccess(r)
+	if fail != nil {
+		httpx.WriteError(w, fail.status, fail.code, fail.message)
+		return
+	}
+	c, st, ok := s.subscribe(w, a)
+	if !ok {
+		return
+	}
+	release, ok := s.admitStream(w, r, a)
+	if !ok {
+		a.hub.unsubscribe(c)
+		return
+	}
+	out, hijacked, err := s.startSSE(w, r)
+	if err == nil && (r.Header.Get("Last-Event-ID") != st.version || st.timeDep) {
+		err = out.write(refetchFrame(st))
+	}
+	if err != nil {
+		release()
+		a.hub.unsubscribe(c)
+		if out != nil {
+			out.close()
+		}
+		return
+	}
+	run(r, hijacked, a.hub, c, out, release, func(ev *event) bool {
+		if ev.ping && !ev.state.timeDep {
+			return out.write(ev.frame) == nil
+		}
+		return out.write(refetchFrame(ev.state)) == nil
+	})
+}

@@ -1,0 +1,207 @@
+package bearer
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/flagpole/flagpole/internal/keyring"
+	"github.com/flagpole/flagpole/ruleset"
+	"github.com/flagpole/flagpole/store"
+)
+
+// bulkStreams is the eventStreams member of an OFREP bulk response.
+type bulkStreams struct {
+	EventStreams []struct {
+		Type     string `json:"type"`
+		URL      string `json:"url"`
+		Endpoint struct {
+			Origin     string `json:"origin"`
+			RequestURI string `json:"requestUri"`
+		} `json:"endpoint"`
+	} `json:"eventStreams"`
+}
+
+// eventStreamURI posts a bulk evaluation with key and returns the request
+// URI of the SSE stream it advertises, and the response's ETag.
+func (f *fixture) eventStreamURI(key string) (uri, etag string) {
+	f.t.Helper()
+	status, hdr, body := f.do("POST", "/ofrep/v1/evaluate/flags", key, ctxBody(`{"targetingKey":"audrey"}`))
+	if status != 200 {
+		f.t.Fatalf("bulk evaluation: %d %s", status, body)
+	}
+	got := decode[bulkStreams](f.t, body)
+	if len(got.EventStreams) != 1 {
+		f.t.Fatalf("eventStreams %+v in %s", got.EventStreams, body)
+	}
+	es := got.EventStreams[0]
+	if es.Type != "sse" || es.URL != "" || es.Endpoint.Origin != "" || !strings.HasPrefix(es.Endpoint.RequestURI, eventStreamPath+"?token=") {
+		f.t.Fatalf("event stream %+v: want type sse and a request URI of %s with a token, nothing else", es, eventStreamPath)
+	}
+	return es.Endpoint.RequestURI, hdr.Get("ETag")
+}
+
+// nextRefetch returns the next event, which must be a refetchEvaluation
+// carrying version as its id and etag and nothing else.
+func nextRefetch(t *testing.T, s *stream, version string) {
+	t.Helper()
+	ev := s.next(false)
+	want := `{"type":"refetchEvaluation","etag":"` + version + `"}`
+	if ev.Event != "message" || ev.ID != version || ev.Data != want {
+		t.Fatalf("event %+v, want message %s with id %s", ev, want, version)
+	}
+}
+
+func TestOFREPEventStreamFollowsChanges(t *testing.T) {
+	v1 := testDoc("production", "v1")
+	f := newFixture(t, Options{}, v1)
+	uri, _ := f.eventStreamURI(clientKey)
+	tok := strings.TrimPrefix(uri, eventStreamPath+"?token=")
+	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		t.Fatalf("token %q is not base64url: %v", tok, err)
+	}
+	if strings.Contains(string(raw), clientKey) || strings.Contains(uri, clientKey) {
+		t.Fatal("the event stream URL carries the SDK key")
+	}
+
+	// No key header: the token alone opens the stream. Without
+	// Last-Event-ID it starts with a refetch, which covers a change between
+	// the bulk evaluation and the connection.
+	s := f.openStream(uri, "")
+	nextRefetch(t, s, "v1")
+	f.publish(withDefault(v1, "v2", "color", "blue"))
+	nextRefetch(t, s, "v2")
+
+	// A client that has seen v2 resumes without a refetch; the next change
+	// reaches it.
+	resumed := f.openStream(uri, "", "Last-Event-ID", "v2")
+	stale := f.openStream(uri, "", "Last-Event-ID", "v1")
+	nextRefetch(t, stale, "v2")
+	f.publish(withDefault(v1, "v3", "color", "red"))
+	nextRefetch(t, resumed, "v3")
+	nextRefetch(t, s, "v3")
+
+	// A key header works too (SSE clients that can send one), for server
+	// and client keys.
+	for _, key := range []string{serverKey, clientKey} {
+		nextRefetch(t, f.openStream(eventStreamPath, key), "v3")
+	}
+}
+
+func TestOFREPEventStreamETagStable(t *testing.T) {
+	clk := clockwork.NewFakeClockAt(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))
+	f := newFixture(t, Options{Clock: clk}, testDoc("production", "v1"))
+	uri, etag := f.eventStreamURI(clientKey)
+	clk.Advance(DefaultEventTokenWindow - time.Second) // the same window
+	uri2, etag2 := f.eventStreamURI(clientKey)
+	if uri != uri2 || etag != etag2 {
+		t.Errorf("within one window the bulk response changed: %s %s, then %s %s", uri, etag, uri2, etag2)
+	}
+	status, _, _ := f.do("POST", "/ofrep/v1/evaluate/flags", clientKey, ctxBody(`{"targetingKey":"audrey"}`), "If-None-Match", etag)
+	if status != 304 {
+		t.Errorf("revalidation within the window: %d, want 304", status)
+	}
+	clk.Advance(time.Second) // the next window: a new token, so a new ETag
+	uri3, etag3 := f.eventStreamURI(clientKey)
+	if uri3 == uri || etag3 == etag {
+		t.Errorf("a new window kept the token or the ETag: %s %s", uri3, etag3)
+	}
+	// The first token is still good for one more window.
+	nextRefetch(t, f.openStream(uri, ""), "v1")
+}
+
+func TestOFREPEventStreamRefused(t *testing.T) {
+	start := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	clk := clockwork.NewFakeClockAt(start)
+	v1 := testDoc("production", "v1")
+	f := newFixture(t, Options{Clock: clk, MaxStreamsPerKey: 1}, v1, testDoc("staging", "s1"))
+	uri, _ := f.eventStreamURI(clientKey)
+	tok := strings.TrimPrefix(uri, eventStreamPath+"?token=")
+	raw, _ := base64.RawURLEncoding.DecodeString(tok)
+
+	other, err := New(Options{Store: store.NewMemory(), EventTokenSecret: []byte(strings.Repeat("s", 32))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherToken := other.mintEventToken("production", keyring.Sum(clientKey), tokenExpiry(start, DefaultEventTokenWindow))
+	flipped := append([]byte(nil), raw...)
+	flipped[len(flipped)-tokenMACBytes-1] ^= 1 // the environment name
+	tests := []struct {
+		name, query, key string
+		want             int
+		msg              string
+	}{
+		{"no token, no key", "", "", 401, "missing SDK key"},
+		{"tampered", "?token=" + base64.RawURLEncoding.EncodeToString(flipped), "", 401, "signature"},
+		{"another bearer's secret", "?token=" + otherToken, "", 401, "signature"},
+		{"not base64", "?token=%25%25", "", 401, "malformed"},
+		{"too long", "?token=" + strings.Repeat("A", maxTokenChars+1), "", 401, "malformed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, _, body := f.do("GET", eventStreamPath+tt.query, tt.key, "")
+			if status != tt.want || !strings.Contains(string(body), tt.msg) {
+				t.Errorf("status %d %s, want %d with %q", status, body, tt.want, tt.msg)
+			}
+		})
+	}
+
+	// One stream per key: a second one with the same token gets 429.
+	s := f.openStream(uri, "")
+	nextRefetch(t, s, "v1")
+	if status, hdr, body := f.do("GET", uri, "", ""); status != 429 || hdr.Get("Retry-After") == "" {
+		t.Errorf("second stream of the key: %d %s, want 429", status, body)
+	}
+
+	// Removing the key closes its stream and refuses its token.
+	snap := snapshot(withDefault(v1, "v2", "color", "blue"))
+	snap.Keys = []store.Key{testKeys()[0]}
+	f.publishSnap(snap)
+	s.waitEnd()
+	if status, _, body := f.do("GET", uri, "", ""); status != 401 || !strings.Contains(string(body), "no longer valid") {
+		t.Errorf("token of a removed key: %d %s", status, body)
+	}
+
+	// Tokens expire at the end of the window after the one they were
+	// minted in.
+	f.publish(withDefault(v1, "v3", "color", "blue")) // the key is back
+	f.waitVersion("production", "v3")
+	uri, _ = f.eventStreamURI(clientKey)
+	clk.Advance(2 * DefaultEventTokenWindow)
+	if status, _, body := f.do("GET", uri, "", ""); status != 401 || !strings.Contains(string(body), "expired") {
+		t.Errorf("expired token: %d %s", status, body)
+	}
+}
+
+// When results depend on the time, each ping is a refetch: the version
+// does not change when an override expires.
+func TestOFREPEventStreamTimeDependent(t *testing.T) {
+	doc := testDoc("production", "v1")
+	exp := time.Now().Add(time.Hour)
+	doc.Overrides = map[string]*ruleset.Override{"banner": {Flag: "banner", Environment: "production", Serve: "on", At: time.Now(), Expires: &exp}}
+	f := newFixture(t, Options{PingInterval: 20 * time.Millisecond}, doc)
+	uri, _ := f.eventStreamURI(clientKey)
+	s := f.openStream(uri, "", "Last-Event-ID", "v1")
+	for i := 0; i < 3; i++ {
+		nextRefetch(t, s, "v1")
+	}
+
+	static := newFixture(t, Options{PingInterval: 20 * time.Millisecond}, testDoc("production", "v1"))
+	uri, _ = static.eventStreamURI(clientKey)
+	s = static.openStream(uri, "", "Last-Event-ID", "v1")
+	if ev := s.next(true); ev.Comment != "ping" {
+		t.Errorf("static rule set: first event %+v, want a ping", ev)
+	}
+}
+
+// Secrets shorter than 32 bytes are refused.
+func TestEventTokenSecretLength(t *testing.T) {
+	_, err := New(Options{Store: store.NewMemory(), EventTokenSecret: []byte("short")})
+	if err == nil || !strings.Contains(err.Error(), "at least 32") {
+		t.Errorf("New with a 5-byte secret: %v", err)
+	}
+}
