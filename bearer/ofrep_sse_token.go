@@ -64,7 +64,7 @@ func eventTokenSecret(secret []byte) (key []byte, generated bool, err error) {
 		return key, true, nil
 	}
 	if len(secret) < minEventTokenSecret {
-		return nil, false, fmt.Errorf("EventTokenSecret is %d bytes; it must have at least %d", len(secret), minEventTokenSecret)
+		return nil, false, fmt.Errorf("EventTokenSecret (FLAGPOLE_EVENT_TOKEN_SECRET of flagpole serve and bearer) is %d bytes; it must have at least %d", len(secret), minEventTokenSecret)
 	}
 	return append([]byte(nil), secret...), false, nil
 }
