@@ -2,6 +2,7 @@ package bearer
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"strings"
 	"testing"
 	"time"
@@ -204,4 +205,33 @@ func TestEventTokenSecretLength(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "at least 32") {
 		t.Errorf("New with a 5-byte secret: %v", err)
 	}
+}
+
+// FuzzEventToken: any token parameter is refused with 401 or accepted
+// only when it is a token this bearer minted; parsing never panics.
+func FuzzEventToken(f *testing.F) {
+	srv, err := New(Options{Store: store.NewMemory(), EventTokenSecret: []byte(strings.Repeat("k", 32))})
+	if err != nil {
+		f.Fatal(err)
+	}
+	now := time.Now()
+	good := srv.mintEventToken("production", keyring.Sum(clientKey), tokenExpiry(now, DefaultEventTokenWindow))
+	for _, seed := range []string{good, good[:len(good)-1], "", "AQ", strings.Repeat("A", 80), "%%", good + "A"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, tok string) {
+		env, key, err := srv.parseEventToken(tok)
+		if err != nil {
+			if env != "" {
+				t.Fatalf("refused token %q gave environment %q", tok, env)
+			}
+			return
+		}
+		// Accepted: it must be exactly what the bearer would mint.
+		raw, _ := base64.RawURLEncoding.DecodeString(tok)
+		exp := time.Unix(int64(binary.BigEndian.Uint64(raw[1:9])), 0)
+		if srv.mintEventToken(env, key, exp) != tok {
+			t.Fatalf("accepted token %q that the bearer did not mint", tok)
+		}
+	})
 }
