@@ -100,6 +100,7 @@ func (s *Server) serveOFREPBulk(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	a = s.awaitAnnounced(r, a)
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	b := append((*bp)[:0], `{"flags":[`...)

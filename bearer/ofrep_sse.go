@@ -2,6 +2,7 @@ package bearer
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/flagpole/flagpole/internal/httpx"
 )
@@ -82,4 +83,50 @@ func (s *Server) serveOFREPEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		return out.write(refetchFrame(ev.state)) == nil
 	})
+}
+
+// Bounds of the wait for an announced version (awaitAnnounced).
+const (
+	announcedWait  = 500 * time.Millisecond
+	announcedCheck = 10 * time.Millisecond
+	maxAnnounced   = 256 // longer flagConfigEtag values are ignored
+)
+
+// awaitAnnounced returns a's access to the rule set that a re-fetch
+// triggered by the event stream asks for. The provider sends the version
+// the event announced as flagConfigEtag; behind a load balancer the
+// re-fetch may reach a bearer that has not loaded that version yet (all
+// load it within milliseconds of one another), and answering at once would
+// leave the provider on the old result until the next event. So when
+// flagConfigEtag is not the version served, the request waits until it
+// is, at most announcedWait (or the request's deadline), then answers with
+// what the bearer serves: an older announcement (the bearer has moved on)
+// costs that wait once.
+func (s *Server) awaitAnnounced(r *http.Request, a *access) *access {
+	want := r.URL.Query().Get("flagConfigEtag")
+	if want == "" || len(want) > maxAnnounced || want == a.state.version {
+		return a
+	}
+	s.announcedWaits.Add(1)
+	deadline := time.NewTimer(announcedWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(announcedCheck)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			if st := a.hub.cur.Load(); st.version == want {
+				if !st.keys.Allows(a.keyHash, a.kind) {
+					return a // the key went with that version: answer from the one it was accepted by
+				}
+				b := *a
+				b.state = st
+				return &b
+			}
+		case <-deadline.C:
+			return a
+		case <-r.Context().Done():
+			return a
+		}
+	}
 }

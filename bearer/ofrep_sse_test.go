@@ -235,3 +235,44 @@ func FuzzEventToken(f *testing.F) {
 		}
 	})
 }
+
+// A re-fetch that names a version the bearer has not loaded yet (another
+// bearer announced it) waits for it rather than answering the old result.
+func TestOFREPBulkWaitsForAnnouncedVersion(t *testing.T) {
+	v1 := testDoc("production", "v1")
+	f := newFixture(t, Options{}, v1)
+	type answer struct {
+		status int
+		body   []byte
+	}
+	got := make(chan answer, 1)
+	go func() {
+		status, _, body := f.do("POST", "/ofrep/v1/evaluate/flags?flagConfigEtag=v2", clientKey, ctxBody(`{"targetingKey":"x"}`))
+		got <- answer{status, body}
+	}()
+	deadline := time.Now().Add(waitFor)
+	for f.srv.announcedWaits.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the re-fetch naming v2 did not wait for it")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	f.publish(withDefault(v1, "v2", "color", "blue"))
+	a := <-got
+	if a.status != 200 || !strings.Contains(string(a.body), `"variant":"blue"`) || !strings.Contains(string(a.body), `"version":"v2"`) {
+		t.Errorf("answer %d %s, want v2's color blue", a.status, a.body)
+	}
+
+	// A version that never comes: the answer is the current rule set's,
+	// after a bounded wait; the current version and no parameter do not wait.
+	waits := f.srv.announcedWaits.Load()
+	for _, q := range []string{"?flagConfigEtag=v9", "?flagConfigEtag=v2", "", "?flagConfigEtag=" + strings.Repeat("v", maxAnnounced+1)} {
+		status, _, body := f.do("POST", "/ofrep/v1/evaluate/flags"+q, clientKey, ctxBody(`{"targetingKey":"x"}`))
+		if status != 200 || !strings.Contains(string(body), `"version":"v2"`) {
+			t.Errorf("%s: %d %s, want v2", q, status, body)
+		}
+	}
+	if n := f.srv.announcedWaits.Load() - waits; n != 1 {
+		t.Errorf("%d of the requests waited, want 1 (the unknown version)", n)
+	}
+}

@@ -32,7 +32,8 @@ type Server struct {
 
 	ingest *groupAdder // POST /v1/metrics into Options.Metrics; nil without
 
-	eventKey []byte // signs OFREP event stream tokens (ofrep_sse_token.go)
+	eventKey       []byte       // signs OFREP event stream tokens (ofrep_sse_token.go)
+	announcedWaits atomic.Int64 // bulk requests that waited for an announced version, for tests
 
 	mu         sync.Mutex
 	loadErrors map[string]string // environment → last load error, for status
