@@ -276,3 +276,41 @@ func TestOFREPBulkWaitsForAnnouncedVersion(t *testing.T) {
 		t.Errorf("%d of the requests waited, want 1 (the unknown version)", n)
 	}
 }
+
+// Browsers may ask for the stream from any origin; HEAD opens nothing.
+func TestOFREPEventStreamCORSAndHead(t *testing.T) {
+	f := newFixture(t, Options{}, testDoc("production", "v1"))
+	uri, _ := f.eventStreamURI(clientKey)
+	status, hdr, _ := f.do("OPTIONS", eventStreamPath, "", "", "Origin", "https://shop.example", "Access-Control-Request-Method", "GET")
+	if status != 204 || hdr.Get("Access-Control-Allow-Origin") != "*" || !strings.Contains(hdr.Get("Access-Control-Allow-Headers"), "Last-Event-ID") {
+		t.Errorf("preflight: %d %v", status, hdr)
+	}
+	status, hdr, body := f.do("HEAD", uri, "", "")
+	if status != 200 || hdr.Get("Content-Type") != "text/event-stream" || hdr.Get("Access-Control-Allow-Origin") != "*" || len(body) != 0 {
+		t.Errorf("HEAD: %d %v %q", status, hdr, body)
+	}
+	if n := f.srv.hub("production").streams.Load(); n != 0 {
+		t.Errorf("HEAD left %d streams open", n)
+	}
+}
+
+// A provider that goes away gives its place back at once (the hijacked
+// connection's closed-peer detection), not at the next ping.
+func TestOFREPEventStreamPeerGone(t *testing.T) {
+	f := newFixture(t, Options{PingInterval: time.Hour}, testDoc("production", "v1"))
+	uri, _ := f.eventStreamURI(clientKey)
+	s := f.openStream(uri, "")
+	nextRefetch(t, s, "v1")
+	h := f.srv.hub("production")
+	if n := h.streams.Load(); n != 1 {
+		t.Fatalf("%d streams open, want 1", n)
+	}
+	s.resp.Body.Close()
+	deadline := time.Now().Add(waitFor)
+	for h.streams.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the closed stream still counts after %s", waitFor)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
