@@ -314,3 +314,21 @@ func TestOFREPEventStreamPeerGone(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// Any event the hub broadcasts that is not a ping (such as a clock tick
+// when a schedule step comes due, with no new version) is a refetch.
+func TestOFREPEventStreamHubEvent(t *testing.T) {
+	f := newFixture(t, Options{PingInterval: time.Hour}, testDoc("production", "v1"))
+	uri, _ := f.eventStreamURI(clientKey)
+	s := f.openStream(uri, "", "Last-Event-ID", "v1") // nothing missed: no refetch on connect
+	h := f.srv.hub("production")
+	deadline := time.Now().Add(waitFor)
+	for h.streams.Load() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the stream did not subscribe")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	h.broadcast(&event{state: h.cur.Load()})
+	nextRefetch(t, s, "v1")
+}
