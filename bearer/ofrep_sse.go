@@ -66,7 +66,7 @@ func (s *Server) serveOFREPEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, hijacked, err := s.startSSE(w, r)
-	if err == nil && (r.Header.Get("Last-Event-ID") != st.version || st.timeDep) {
+	if err == nil && (r.Header.Get("Last-Event-ID") != st.version || changesUnannounced(st)) {
 		err = out.write(refetchFrame(st))
 	}
 	if err != nil {
@@ -78,12 +78,19 @@ func (s *Server) serveOFREPEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	run(r, hijacked, a.hub, c, out, release, func(ev *event) bool {
-		if ev.ping && !ev.state.timeDep {
+		if ev.ping && !changesUnannounced(ev.state) {
 			return out.write(ev.frame) == nil
 		}
 		return out.write(refetchFrame(ev.state)) == nil
 	})
 }
+
+// changesUnannounced reports whether st's results may change with no new
+// version and no hub event saying so, which makes every ping a refetch:
+// an override's expiry or recovery ramp, or a condition on "now". Once the
+// hub announces every such boundary itself (clock ticks), this is false
+// and ticks, like any non-ping event, are refetches.
+func changesUnannounced(st *envState) bool { return st.timeDep }
 
 // Bounds of the wait for an announced version (awaitAnnounced).
 const (

@@ -178,7 +178,8 @@ func TestOFREPEventStreamRefused(t *testing.T) {
 	}
 }
 
-// When results depend on the time, each ping is a refetch: the version
+// When results depend on the time and the hub does not announce the
+// boundaries (changesUnannounced), each ping is a refetch: the version
 // does not change when an override expires.
 func TestOFREPEventStreamTimeDependent(t *testing.T) {
 	doc := testDoc("production", "v1")
