@@ -10,8 +10,8 @@
 //
 // The OpenFeature targeting key becomes Flagpole's "key" attribute; the
 // other attributes are passed as they are (time.Time values as RFC 3339
-// strings). Reasons keep their names (STATIC, DEFAULT, TARGETING_MATCH,
-// SPLIT, DISABLED, OVERRIDE, ERROR) and error codes map to OpenFeature's
+// strings). Reasons keep their names (DEFAULT, TARGETING_MATCH, SPLIT,
+// DISABLED, OVERRIDE, ERROR) and error codes map to OpenFeature's
 // FLAG_NOT_FOUND, TYPE_MISMATCH, PARSE_ERROR and GENERAL, with
 // PROVIDER_NOT_READY before the client has any rule set. The provider emits
 // PROVIDER_READY, PROVIDER_CONFIGURATION_CHANGED (with the changed flag
