@@ -178,20 +178,35 @@ func TestOFREPEventStreamRefused(t *testing.T) {
 	}
 }
 
-// When results depend on the time and the hub does not announce the
-// boundaries (changesUnannounced), each ping is a refetch: the version
-// does not change when an override expires.
+// An override that expires changes results with no new version; the
+// OFREP stream must say so: at every ping while the hub does not announce
+// boundaries (changesUnannounced), at the hub's clock tick once it does.
 func TestOFREPEventStreamTimeDependent(t *testing.T) {
+	start := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	clk := clockwork.NewFakeClockAt(start)
 	doc := testDoc("production", "v1")
-	exp := time.Now().Add(time.Hour)
-	doc.Overrides = map[string]*ruleset.Override{"banner": {Flag: "banner", Environment: "production", Serve: "on", At: time.Now(), Expires: &exp}}
-	f := newFixture(t, Options{PingInterval: 20 * time.Millisecond}, doc)
+	exp := start.Add(time.Minute)
+	doc.Overrides = map[string]*ruleset.Override{"banner": {Flag: "banner", Environment: "production", Serve: "on", At: start.Add(-time.Hour), Expires: &exp}}
+	f := newFixture(t, Options{Clock: clk}, doc)
 	uri, _ := f.eventStreamURI(clientKey)
 	s := f.openStream(uri, "", "Last-Event-ID", "v1")
-	for i := 0; i < 3; i++ {
+	if changesUnannounced(f.srv.hub("production").cur.Load()) {
+		nextRefetch(t, s, "v1") // on connecting, though nothing was missed
+		if err := clk.BlockUntilContext(t.Context(), 1); err != nil { // the hub's ping ticker
+			t.Fatal(err)
+		}
+		clk.Advance(DefaultPingInterval)
+		nextRefetch(t, s, "v1")
+	} else {
+		if err := clk.BlockUntilContext(t.Context(), 2); err != nil { // the ping ticker and the tick timer
+			t.Fatal(err)
+		}
+		clk.Advance(2 * time.Minute)
 		nextRefetch(t, s, "v1")
 	}
 
+	// A rule set whose results cannot change without a new version: pings
+	// stay pings.
 	static := newFixture(t, Options{PingInterval: 20 * time.Millisecond}, testDoc("production", "v1"))
 	uri, _ = static.eventStreamURI(clientKey)
 	s = static.openStream(uri, "", "Last-Event-ID", "v1")
