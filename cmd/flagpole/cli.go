@@ -34,6 +34,7 @@ func commands() []command {
 		{"breaker", "run the circuit breaker alone, on what Redis holds (split deployments)", runBreaker},
 		{"validate", "check a flags repository; exit 0 valid, 1 invalid, 2 usage", runValidate},
 		{"eval", "evaluate a flag for a context, optionally explaining why", runEval},
+		{"diff", "explain a change between two commits or directories, for a pull request", runDiff},
 		{"init", "scaffold a new flags repository", runInit},
 		{"override", "set, clear or list emergency overrides (through a server or a repo clone)", runOverride},
 		{"status", "show a server's sync state, versions, last error, overrides, pending write-backs", runStatus},
