@@ -27,7 +27,6 @@ type envState struct {
 	putFrame []byte     // the SSE put event of docJSON, encoded once
 	flags    []*flagEnc // every flag, sorted by key
 	byKey    map[string]*flagEnc
-	timeDep  bool // results may change over time (dependsOnTime)
 }
 
 // flagEnc holds the pre-encoded JSON fragments of one flag, so that
@@ -39,6 +38,9 @@ type flagEnc struct {
 	client  bool
 	// variants maps a variant name to `<value JSON>,"variant":"<name>"`.
 	variants map[string][]byte
+	// meta is the flag's metadata as JSON object members without braces,
+	// `"jira":"GROW-123","tier":2`, in key order; empty when it has none.
+	meta []byte
 }
 
 // newEnvState compiles snap and pre-encodes what requests will need.
@@ -72,7 +74,6 @@ func newEnvState(snap *store.Snapshot, now func() time.Time) (*envState, error) 
 		docJSON:  docJSON,
 		putFrame: sseFrame("put", doc.Version, docJSON),
 		byKey:    make(map[string]*flagEnc, len(doc.Flags)),
-		timeDep:  dependsOnTime(doc),
 	}
 	for _, k := range slices.Sorted(maps.Keys(doc.Flags)) {
 		f, err := encodeFlag(k, doc.Flags[k])
@@ -101,6 +102,17 @@ func encodeFlag(key string, f *ruleset.Flag) (*flagEnc, error) {
 	enc := &flagEnc{key: key, keyJSON: appendJSONString(nil, key), variants: make(map[string][]byte, len(f.Variants))}
 	if f != nil {
 		enc.client = f.Client
+		for _, k := range slices.Sorted(maps.Keys(f.Metadata)) {
+			v, err := json.Marshal(f.Metadata[k])
+			if err != nil {
+				return nil, fmt.Errorf("flags.%s.metadata.%s: %w", key, k, err)
+			}
+			if len(enc.meta) > 0 {
+				enc.meta = append(enc.meta, ',')
+			}
+			enc.meta = append(appendJSONString(enc.meta, k), ':')
+			enc.meta = append(enc.meta, v...)
+		}
 		for _, v := range f.Variants {
 			var b bytes.Buffer
 			if err := json.Compact(&b, v.Value); err != nil {

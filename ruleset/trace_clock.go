@@ -52,7 +52,7 @@ func requiresSubject(p *prereq) string {
 func rampSubject(r *rule) string { return DescribeRamp(r.ramp.src, r.by) }
 
 func (t *tracer) rampChose(step int, f *flag, r *rule, v any, b int, now time.Time, variant int) {
-	c := r.ramp.src.Cap(now)
+	c := r.ramp.limit(unixNano(now)) / 1000
 	cmp := "≥"
 	if variant == r.ramp.serve {
 		cmp = "<"
