@@ -46,10 +46,9 @@ func refetchFrame(st *envState) []byte {
 // names the current version (a resumed stream that missed nothing), which
 // also covers a change between the provider's bulk request and its
 // connecting. Then it sends one for every event of the environment's hub
-// but pings: a new rule set version, and any other change the hub
-// announces (such as a schedule step that comes due). When results depend
-// on the time without a new version (an override's expiry or recovery
-// ramp, a condition on "now"), every ping becomes a refetchEvaluation.
+// but pings: a new rule set version, and every clock tick, when results
+// may change with no new version (a schedule or ramp step, an override's
+// expiry or recovery step, a date in a condition on "now").
 func (s *Server) serveOFREPEvents(w http.ResponseWriter, r *http.Request) {
 	a, fail := s.eventStreamAccess(r)
 	if fail != nil {
@@ -66,7 +65,7 @@ func (s *Server) serveOFREPEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, hijacked, err := s.startSSE(w, r)
-	if err == nil && (r.Header.Get("Last-Event-ID") != st.version || changesUnannounced(st)) {
+	if err == nil && r.Header.Get("Last-Event-ID") != st.version {
 		err = out.write(refetchFrame(st))
 	}
 	if err != nil {
@@ -78,19 +77,12 @@ func (s *Server) serveOFREPEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	run(r, hijacked, a.hub, c, out, release, func(ev *event) bool {
-		if ev.ping && !changesUnannounced(ev.state) {
+		if ev.ping {
 			return out.write(ev.frame) == nil
 		}
 		return out.write(refetchFrame(ev.state)) == nil
 	})
 }
-
-// changesUnannounced reports whether st's results may change with no new
-// version and no hub event saying so, which makes every ping a refetch:
-// an override's expiry or recovery ramp, or a condition on "now". Once the
-// hub announces every such boundary itself (clock ticks), this is false
-// and ticks, like any non-ping event, are refetches.
-func changesUnannounced(st *envState) bool { return st.timeDep }
 
 // Bounds of the wait for an announced version (awaitAnnounced).
 const (
