@@ -35,6 +35,8 @@ func commands() []command {
 		{"validate", "check a flags repository; exit 0 valid, 1 invalid, 2 usage", runValidate},
 		{"eval", "evaluate a flag for a context, optionally explaining why", runEval},
 		{"diff", "explain a change between two commits or directories, for a pull request", runDiff},
+		{"test", "run the expectations in tests/*.yaml; exit 0 all pass, 1 a failure, 2 usage", runTest},
+		{"stale", "list expired, outlived and constant flags; exit 0 none, 1 some, 2 usage, 3 invalid repository", runStale},
 		{"init", "scaffold a new flags repository", runInit},
 		{"override", "set, clear or list emergency overrides (through a server or a repo clone)", runOverride},
 		{"status", "show a server's sync state, versions, last error, overrides, pending write-backs", runStatus},
