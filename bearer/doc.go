@@ -2,7 +2,9 @@
 // environment to server-side SDKs (GET /v1/flags and the /v1/stream SSE
 // stream of put and patch events), evaluated values to browsers and other
 // untrusted clients (POST /v1/evaluate, GET /v1/stream/evaluated), and the
-// OpenFeature Remote Evaluation Protocol (OFREP) for any language. With
+// OpenFeature Remote Evaluation Protocol (OFREP) for any language, with its
+// SSE change notifications (GET /v1/stream/ofrep, reached through a signed,
+// expiring token that the bulk evaluation advertises). With
 // Options.Metrics it also takes the outcome counts that server SDKs report
 // for the circuit breaker (POST /v1/metrics) into the store's buckets.
 //

@@ -44,10 +44,11 @@ func (s *Server) API() http.Handler {
 	m.Handle("GET", "/v1/stream/evaluated", cors(http.HandlerFunc(s.serveEvaluatedStream)))
 	m.Handle("POST", "/ofrep/v1/evaluate/flags/{key}", cors(s.plain(s.serveOFREPFlag)))
 	m.Handle("POST", "/ofrep/v1/evaluate/flags", cors(s.plain(s.serveOFREPBulk)))
+	m.Handle("GET", eventStreamPath, cors(http.HandlerFunc(s.serveOFREPEvents)))
 	if s.opts.Metrics != nil {
 		m.Handle("POST", "/v1/metrics", s.plain(s.serveMetrics))
 	}
-	for _, p := range []string{"/v1/evaluate", "/v1/stream/evaluated", "/ofrep/v1/evaluate/flags/{key}", "/ofrep/v1/evaluate/flags"} {
+	for _, p := range []string{"/v1/evaluate", "/v1/stream/evaluated", "/ofrep/v1/evaluate/flags/{key}", "/ofrep/v1/evaluate/flags", eventStreamPath} {
 		m.Handle("OPTIONS", p, cors(http.HandlerFunc(preflight)))
 	}
 	return m

@@ -89,7 +89,8 @@ func (s *Server) serveOFREPFlag(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveOFREPBulk is POST /ofrep/v1/evaluate/flags: every flag the key may
-// see, with an ETag of the response so that If-None-Match gives 304.
+// see and the event stream that announces changes (ofrep_sse.go), with an
+// ETag of the response so that If-None-Match gives 304.
 func (s *Server) serveOFREPBulk(w http.ResponseWriter, r *http.Request) {
 	a, ok := s.ofrepAuth(w, r)
 	if !ok {
@@ -99,6 +100,7 @@ func (s *Server) serveOFREPBulk(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	a = s.awaitAnnounced(r, a)
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	b := append((*bp)[:0], `{"flags":[`...)
@@ -128,7 +130,7 @@ func (s *Server) serveOFREPBulk(w http.ResponseWriter, r *http.Request) {
 		}
 		b = appendOFREPResult(b, a.state, f, res)
 	}
-	b = append(b, "]}"...)
+	b = append(s.appendEventStreams(append(b, ']'), a), '}')
 	*bp = b
 	sum := sha256.Sum256(b)
 	etag := `"` + hex.EncodeToString(sum[:16]) + `"`

@@ -28,6 +28,7 @@ const (
 	DefaultMaxConnsPerAddr   = 256
 	DefaultMaxStreamsPerKey  = 10000
 	DefaultMaxStreamsPerAddr = 128
+	DefaultEventTokenWindow  = 15 * time.Minute
 )
 
 // Store is what a bearer reads: the snapshots of every environment, their
@@ -103,6 +104,17 @@ type Options struct {
 	// when the store cannot be watched or a snapshot cannot be loaded.
 	// Zero: 250 ms and 30 s.
 	RetryMin, RetryMax time.Duration
+	// EventTokenSecret signs the tokens in the URLs of OFREP event streams
+	// (docs/http-api.md); it must have at least 32 bytes. Every bearer
+	// behind one load balancer needs the same secret, or a provider's
+	// stream may reach a bearer that refuses its token. Zero: 32 random
+	// bytes per process, and New logs that.
+	EventTokenSecret []byte
+	// EventTokenWindow is how often the OFREP event stream token in bulk
+	// evaluation responses changes; a token is valid for one to two
+	// windows, and a context's bulk response (and ETag) changes once per
+	// window. Zero: 15 minutes.
+	EventTokenWindow time.Duration
 	// Clock is the clock for load times, overrides, recovery ramps and
 	// schedules (it is passed to ruleset.Compile), the SSE ping ticker and
 	// the retry timers. Nil means the real clock.
@@ -141,6 +153,7 @@ func (o Options) withDefaults() Options {
 	setDefault(&o.MaxConnsPerAddr, DefaultMaxConnsPerAddr)
 	setDefault(&o.MaxStreamsPerKey, DefaultMaxStreamsPerKey)
 	setDefault(&o.MaxStreamsPerAddr, DefaultMaxStreamsPerAddr)
+	setDefault(&o.EventTokenWindow, DefaultEventTokenWindow)
 	if o.Clock == nil {
 		o.Clock = clockwork.NewRealClock()
 	}

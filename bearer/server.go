@@ -32,6 +32,9 @@ type Server struct {
 
 	ingest *groupAdder // POST /v1/metrics into Options.Metrics; nil without
 
+	eventKey       []byte       // signs OFREP event stream tokens (ofrep_sse_token.go)
+	announcedWaits atomic.Int64 // bulk requests that waited for an announced version, for tests
+
 	mu         sync.Mutex
 	loadErrors map[string]string // environment → last load error, for status
 	running    bool
@@ -44,11 +47,18 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("bearer: Options.Store is required")
 	}
 	opts = opts.withDefaults()
+	key, generated, err := eventTokenSecret(opts.EventTokenSecret)
+	if err != nil {
+		return nil, fmt.Errorf("bearer: %w", err)
+	}
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("bearer: registering metrics: %w", err)
 	}
-	s := &Server{opts: opts, log: opts.Logger, metrics: m, done: make(chan struct{}), loadErrors: map[string]string{}}
+	if generated {
+		opts.Logger.Info("OFREP event stream tokens are signed with a key of this process; give every bearer behind one load balancer the same EventTokenSecret")
+	}
+	s := &Server{opts: opts, log: opts.Logger, metrics: m, done: make(chan struct{}), loadErrors: map[string]string{}, eventKey: key}
 	empty := map[string]*hub{}
 	s.hubs.Store(&empty)
 	if opts.Metrics != nil {

@@ -143,16 +143,23 @@ func (s *Server) openStream(w http.ResponseWriter, r *http.Request, queryParam s
 		httpx.WriteError(w, fail.status, fail.code, fail.message)
 		return nil, nil, nil, false
 	}
+	c, st, ok := s.subscribe(w, a)
+	return a, c, st, ok
+}
+
+// subscribe subscribes a stream for an authenticated request; on failure
+// it has answered the request.
+func (s *Server) subscribe(w http.ResponseWriter, a *access) (*client, *envState, bool) {
 	c, st, err := a.hub.subscribe(a.keyHash, a.kind, s.opts.ClientBuffer)
 	switch err {
 	case nil:
-		return a, c, st, true
+		return c, st, true
 	case errKeyRevoked:
 		httpx.WriteError(w, http.StatusUnauthorized, httpx.CodeUnauthorized, "unknown SDK key")
 	default:
 		httpx.WriteError(w, http.StatusServiceUnavailable, httpx.CodeNotReady, err.Error())
 	}
-	return nil, nil, nil, false
+	return nil, nil, false
 }
 
 // serveStream is GET /v1/stream: the rule set as a put, then patches.

@@ -47,6 +47,7 @@ type Client struct {
 	state atomic.Int32
 
 	stateMu   sync.Mutex // orders state transitions and their notifications
+	stateErr  error      // the failure behind the current state; under stateMu
 	ready     chan struct{}
 	readyOnce sync.Once
 	initErr   chan error // a key rejection before New returns
@@ -164,6 +165,15 @@ func (c *Client) Ready() <-chan struct{} { return c.ready }
 // State returns the client's current state.
 func (c *Client) State() State { return State(c.state.Load()) }
 
+// Err returns the failure behind the current state (StateStale or
+// StateError), nil in the others; errors.Is(err, ErrKeyRejected) tells a
+// key the bearer refuses. It never contains the SDK key.
+func (c *Client) Err() error {
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
+	return c.stateErr
+}
+
 // Version returns the version of the rule set served, "" before any.
 func (c *Client) Version() string {
 	if s := c.snap.Load(); s != nil {
@@ -217,15 +227,19 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// setState records a new state and tells the watchers if it changed.
+// setState records a new state and tells the watchers if it changed, or
+// if the key started or stopped being refused (ERROR for a refused key
+// and ERROR for an unreachable bearer call for different actions).
 func (c *Client) setState(s State, err error) {
 	c.stateMu.Lock()
 	defer c.stateMu.Unlock()
 	from := State(c.state.Swap(int32(s)))
+	refusedBefore := errors.Is(c.stateErr, ErrKeyRejected)
+	c.stateErr = err
 	if s == StateReady {
 		c.readyOnce.Do(func() { close(c.ready) })
 	}
-	if from == s {
+	if from == s && refusedBefore == errors.Is(err, ErrKeyRejected) {
 		return
 	}
 	if err != nil {

@@ -37,7 +37,8 @@ func (s State) String() string {
 }
 
 // StateChange tells a state watcher that the client moved from one state to
-// another, and why.
+// another, and why. A move from ERROR to ERROR is reported when the key
+// starts or stops being refused (errors.Is(Err, ErrKeyRejected) changes).
 type StateChange struct {
 	From, To State
 	// Err is the failure behind a move to StateStale or StateError, nil

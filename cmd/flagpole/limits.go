@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"os"
 	"time"
 
 	"github.com/flagpole/flagpole/bearer"
@@ -25,8 +26,17 @@ func (l *limitFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&l.maxStreamsPerAddr, "max-streams-per-addr", bearer.DefaultMaxStreamsPerAddr, "most open SSE streams from one IP address; more get 429")
 }
 
-// apply sets the limits in o.
+// eventTokenSecretEnv names the environment variable that holds the key
+// signing OFREP event stream tokens: the same on every bearer behind one
+// load balancer, at least 32 bytes. Unset: a random key per process.
+const eventTokenSecretEnv = "FLAGPOLE_EVENT_TOKEN_SECRET"
+
+// apply sets the limits in o, and the event stream token key of
+// eventTokenSecretEnv.
 func (l *limitFlags) apply(o bearer.Options) bearer.Options {
+	if v := os.Getenv(eventTokenSecretEnv); v != "" {
+		o.EventTokenSecret = []byte(v)
+	}
 	o.RequestTimeout, o.IdleTimeout = l.requestTimeout, l.idleTimeout
 	o.MaxConns, o.MaxConnsPerAddr = l.maxConns, l.maxConnsPerAddr
 	o.MaxStreamsPerKey, o.MaxStreamsPerAddr = l.maxStreamsPerKey, l.maxStreamsPerAddr

@@ -2,9 +2,9 @@
 // (github.com/open-feature/go-sdk) backed by a Flagpole sdk.Client: flags
 // are evaluated locally on the rule set the client streams from a bearer.
 //
-//	client, err := sdk.New(ctx, sdk.Options{URL: url, Key: key})
+//	provider, err := flagpoleof.New(ctx, sdk.Options{URL: url, Key: key})
 //	...
-//	err = openfeature.SetProviderAndWait(flagpoleof.NewProvider(client))
+//	err = openfeature.SetProviderAndWait(provider) // FATAL if the key is refused
 //	of := openfeature.NewClient("checkout")
 //	on, _ := of.BooleanValue(ctx, "checkout-v2", false, openfeature.NewEvaluationContext(userID, nil))
 //
@@ -17,12 +17,16 @@
 // FLAG_NOT_FOUND, TYPE_MISMATCH, PARSE_ERROR and GENERAL, with
 // PROVIDER_NOT_READY before the client has any rule set. The provider emits
 // PROVIDER_READY, PROVIDER_CONFIGURATION_CHANGED (with the changed flag
-// keys), PROVIDER_STALE and PROVIDER_ERROR as the client's state changes.
+// keys), PROVIDER_STALE and PROVIDER_ERROR as the client's state changes;
+// a key the bearer refuses before the first rule set makes the provider
+// FATAL (PROVIDER_ERROR with PROVIDER_FATAL): see state.go and docs/sdk.md.
+//
+// New builds the client too, so that a refused key shows as the FATAL
+// state rather than as an error of sdk.New.
 package openfeature
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -46,6 +50,9 @@ type Provider struct {
 	client *sdk.Client
 	hooks  []of.Hook
 	events chan of.Event
+	owned  bool          // built by New: Shutdown closes the client
+	wait   time.Duration // how long Init waits for the first rule set
+	moved  chan struct{} // signalled (buffer 1) at every state change
 
 	mu    sync.Mutex
 	stop  chan struct{} // closed by Shutdown; nil when not initialised
@@ -65,13 +72,15 @@ var (
 	_ of.FeatureProvider = (*Provider)(nil)
 	_ of.StateHandler    = (*Provider)(nil)
 	_ of.EventHandler    = (*Provider)(nil)
+
+	_ of.ContextAwareStateHandler = (*Provider)(nil)
 )
 
 // NewProvider returns a provider that evaluates with client and runs hooks
 // (provider hooks, after the API's, client's and invocation's) on every
 // evaluation.
 func NewProvider(client *sdk.Client, hooks ...of.Hook) *Provider {
-	return &Provider{client: client, hooks: hooks, events: make(chan of.Event, eventBuffer)}
+	return &Provider{client: client, hooks: hooks, events: make(chan of.Event, eventBuffer), moved: make(chan struct{}, 1)}
 }
 
 // Metadata names the provider "flagpole".
@@ -82,82 +91,6 @@ func (p *Provider) Hooks() []of.Hook { return p.hooks }
 
 // EventChannel delivers the provider's events to the OpenFeature SDK.
 func (p *Provider) EventChannel() <-chan of.Event { return p.events }
-
-// Init starts forwarding the client's changes as events. It succeeds when
-// the client serves a rule set (from the bearer, or a bootstrap while the
-// bearer is unreachable); otherwise it fails, the provider is in ERROR
-// state, and PROVIDER_READY follows once the client gets a rule set.
-func (p *Provider) Init(of.EvaluationContext) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.stop == nil {
-		stop := make(chan struct{})
-		p.stop = stop
-		p.unsub = []func(){
-			p.client.Subscribe(func(c sdk.Change) { p.emit(stop, changeEvent(c)) }),
-			p.client.WatchState(func(s sdk.StateChange) {
-				if ev, ok := stateEvent(s); ok {
-					p.emit(stop, ev)
-				}
-			}),
-		}
-	}
-	if p.client.Version() == "" {
-		return &of.ProviderInitError{
-			ErrorCode: of.ProviderNotReadyCode,
-			Message:   fmt.Sprintf("flagpole: no rule set yet (client %s)", p.client.State()),
-		}
-	}
-	return nil
-}
-
-// Shutdown stops forwarding events. It does not close the client.
-func (p *Provider) Shutdown() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.stop == nil {
-		return
-	}
-	close(p.stop)
-	for _, u := range p.unsub {
-		u()
-	}
-	p.stop, p.unsub = nil, nil
-}
-
-// emit hands ev to the OpenFeature SDK unless the provider is shut down.
-func (p *Provider) emit(stop <-chan struct{}, ev of.Event) {
-	select {
-	case p.events <- ev:
-	case <-stop:
-	}
-}
-
-func changeEvent(c sdk.Change) of.Event {
-	return of.Event{ProviderName: Name, EventType: of.ProviderConfigChange, ProviderEventDetails: of.ProviderEventDetails{
-		Message:       "rule set " + c.Version,
-		FlagChanges:   c.Flags,
-		EventMetadata: map[string]any{"version": c.Version},
-	}}
-}
-
-func stateEvent(s sdk.StateChange) (of.Event, bool) {
-	ev := of.Event{ProviderName: Name}
-	switch s.To {
-	case sdk.StateReady:
-		ev.EventType, ev.Message = of.ProviderReady, "rule set current"
-	case sdk.StateStale:
-		ev.EventType, ev.Message = of.ProviderStale, "serving the last known rule set"
-	case sdk.StateError:
-		ev.EventType, ev.Message, ev.ErrorCode = of.ProviderError, "flagpole client error", of.GeneralCode
-	default:
-		return ev, false
-	}
-	if s.Err != nil {
-		ev.Message += ": " + s.Err.Error()
-	}
-	return ev, true
-}
 
 // Track records SuccessEvent and FailureEvent for the flag named by the
 // details' FlagAttribute (see the package documentation); it ignores other

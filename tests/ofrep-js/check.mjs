@@ -12,12 +12,14 @@
 //   expected   {contextName: {flagKey: {value, variant, reason}}}
 //   maxContextBytes  the bearer's context size limit
 //   change     {flag, context}: the flag ofrep_test.go changes in the
-//              repository, and the context whose new result it sends back
+//              repository (twice), and the context whose new result it
+//              sends back
 //
 // Output: one line per check, "ok ..." or "FAIL ...", then a summary; the exit
-// status is 1 when any check failed. Before the flag change the script
-// prints "WAITING change" and reads one JSON line {value, variant, reason}
-// from stdin: the expected result after the change.
+// status is 1 when any check failed. Before each flag change the script
+// prints "WAITING change" (the polling provider watches) or "WAITING
+// change2" (the event stream provider watches) and reads one JSON line
+// {value, variant, reason} from stdin: the expected result after the change.
 
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -27,6 +29,7 @@ import { OpenFeature as ServerOF } from '@openfeature/server-sdk';
 import { OFREPProvider } from '@openfeature/ofrep-provider';
 import { OpenFeature as WebOF, ProviderStatus } from '@openfeature/web-sdk';
 import { OFREPWebProvider } from '@openfeature/ofrep-web-provider';
+import { EventSource } from 'eventsource';
 
 const cfg = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const stdinLines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
@@ -70,6 +73,7 @@ function recordingFetch(log) {
     const res = await fetch(req, init);
     log.push({
       url: req.url,
+      flagConfigEtag: new URL(req.url).searchParams.get('flagConfigEtag'),
       ifNoneMatch: req.headers.get('If-None-Match'),
       status: res.status,
       etag: res.headers.get('ETag'),
@@ -176,6 +180,9 @@ async function checkWeb() {
   const log = [];
   const provider = new OFREPWebProvider({
     baseUrl: cfg.url, ...auth(cfg.keys.client), pollInterval: 200, fetchImplementation: recordingFetch(log),
+    // The bearer advertises an event stream; 'polling' ignores it, as a
+    // provider without event stream support would.
+    changeDetection: 'polling',
     // The default, 'local-cache-first', answers a context it has seen from
     // localStorage with reason CACHED until its background fetch returns;
     // 'network-first' fetches on every context change, so reasons are the
@@ -230,10 +237,7 @@ async function checkWeb() {
   client.addHandler('PROVIDER_CONFIGURATION_CHANGED', (e) => {
     if (e?.flagsChanged?.includes(cfg.change.flag)) changed = true;
   });
-  console.log('WAITING change');
-  const line = await stdinLines.next();
-  if (line.done) throw new Error('stdin closed before the expected result of the change arrived');
-  const want = JSON.parse(line.value);
+  const want = await expectChange('change');
   check('web change alters the result', !isDeepStrictEqual(want.value, before.value), `before ${show(before.value)}, after ${show(want.value)}`);
   const seen = await eventually(() => isDeepStrictEqual(client.getStringDetails(cfg.change.flag, 'fallback').value, want.value));
   check('web provider sees the changed flag', seen, `still ${show(client.getStringDetails(cfg.change.flag, 'fallback'))}`);
@@ -271,6 +275,75 @@ async function checkWeb() {
   await WebOF.close();
 }
 
+// expectChange reads the expected result of the next change from stdin
+// after announcing it with "WAITING <step>".
+async function expectChange(step) {
+  console.log(`WAITING ${step}`);
+  const line = await stdinLines.next();
+  if (line.done) throw new Error(`stdin closed before the expected result of ${step} arrived`);
+  return JSON.parse(line.value);
+}
+
+// checkWebEventStream runs the web provider with polling off: it must
+// follow the bearer's OFREP event stream (ADR 0008) and pick up a change
+// of the repository through it alone. Node has no EventSource; the
+// 'eventsource' package is the WHATWG one, made global as in a browser.
+async function checkWebEventStream() {
+  const opened = [];
+  const messages = [];
+  globalThis.EventSource = class extends EventSource {
+    constructor(url, init) {
+      super(url, init);
+      opened.push(String(url));
+      this.addEventListener('message', (e) => void messages.push(JSON.parse(e.data)));
+    }
+  };
+  const log = [];
+  const provider = new OFREPWebProvider({
+    baseUrl: cfg.url, ...auth(cfg.keys.client), fetchImplementation: recordingFetch(log),
+    pollInterval: 0, // no polling: only the event stream can bring the change
+    cacheMode: 'disabled',
+  });
+  const changeCtx = cfg.contexts.find((c) => c.name === cfg.change.context);
+  await WebOF.setProviderAndWait('events', provider, changeCtx.context);
+  const client = WebOF.getClient('events');
+  let changed = false;
+  client.addHandler('PROVIDER_CONFIGURATION_CHANGED', (e) => {
+    if (e?.flagsChanged?.includes(cfg.change.flag)) changed = true;
+  });
+  const before = client.getStringDetails(cfg.change.flag, 'fallback');
+
+  check('events: the provider opens the advertised stream',
+    await eventually(() => opened.length === 1) && opened[0].startsWith(`${cfg.url}/v1/stream/ofrep?token=`), `opened ${show(opened)}`);
+  check('events: the stream URL does not carry the SDK key', opened.every((u) => !u.includes(cfg.keys.client)), show(opened));
+  // On connecting, the bearer sends a refetchEvaluation; the provider
+  // re-fetches with flagConfigEtag and its ETag, and gets 304 (200 only if
+  // the bearer's 15-minute token window turned in between).
+  check('events: a refetchEvaluation on connecting',
+    await eventually(() => messages.some((m) => m.type === 'refetchEvaluation' && typeof m.etag === 'string')), `messages ${show(messages)}`);
+  check('events: the provider re-fetches with flagConfigEtag and If-None-Match',
+    await eventually(() => log.some((e) => e.flagConfigEtag && e.ifNoneMatch && (e.status === 304 || e.status === 200))), `requests ${show(log)}`);
+  const seenMessages = messages.length;
+  const seenRequests = log.length;
+
+  const want = await expectChange('change2');
+  check('events: the change alters the result', !isDeepStrictEqual(want.value, before.value), `before ${show(before.value)}, after ${show(want.value)}`);
+  const seen = await eventually(() => isDeepStrictEqual(client.getStringDetails(cfg.change.flag, 'fallback').value, want.value));
+  check('events: the provider sees the change without polling', seen, `still ${show(client.getStringDetails(cfg.change.flag, 'fallback'))}; requests ${show(log.slice(seenRequests))}`);
+  expectDetails(`events: ${cfg.change.flag} after the change`, client.getStringDetails(cfg.change.flag, 'fallback'),
+    { value: want.value, variant: want.variant, reason: want.reason });
+  check('events: CONFIGURATION_CHANGED names the flag', await eventually(() => changed), 'no event');
+  const newVersion = messages.slice(seenMessages).find((m) => m.type === 'refetchEvaluation')?.etag;
+  const fetched = log.slice(seenRequests);
+  check('events: every request after the change was triggered by the stream',
+    fetched.length > 0 && fetched.every((e) => e.flagConfigEtag !== null), `requests ${show(fetched)}`);
+  check('events: the re-fetch names the version the stream announced', fetched.some((e) => e.flagConfigEtag === newVersion && e.status === 200),
+    `announced ${newVersion}, requests ${show(fetched)}`);
+  check('events: one stream, kept open', opened.length === 1, `opened ${show(opened)}`);
+  await WebOF.close();
+  delete globalThis.EventSource;
+}
+
 // checkPreflight asks what a browser asks before the web provider's POST.
 async function checkPreflight() {
   const res = await fetch(`${cfg.url}/ofrep/v1/evaluate/flags`, {
@@ -292,6 +365,7 @@ try {
   await checkServer();
   await checkPreflight();
   await checkWeb();
+  await checkWebEventStream();
 } catch (e) {
   check('run', false, e?.stack ?? String(e));
 }

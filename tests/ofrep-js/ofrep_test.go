@@ -39,11 +39,16 @@ var contexts = []namedContext{
 	{"anonymous", map[string]any{"targetingKey": "user-42"}},
 }
 
-// change is the flag the test edits while the web provider polls, the
-// context whose result must change, and the edit.
-var change = struct{ flag, file, context, old, new string }{
-	"homepage-hero", "flags/homepage-hero.yaml", "anonymous", "\ndefault: static\n", "\ndefault: video\n",
-}
+// flagEdit is a change of one flag file and the context whose result
+// must change.
+type flagEdit struct{ flag, file, context, old, new string }
+
+// change is the edit made while the web provider polls; change2 undoes it
+// while a web provider follows the OFREP event stream with polling off.
+var (
+	change  = flagEdit{"homepage-hero", "flags/homepage-hero.yaml", "anonymous", "\ndefault: static\n", "\ndefault: video\n"}
+	change2 = flagEdit{change.flag, change.file, change.context, change.new, change.old}
+)
 
 // override is written into the copy of flags.example so that reason
 // OVERRIDE reaches the providers too.
@@ -117,7 +122,10 @@ func TestOfficialProviders(t *testing.T) {
 		"maxContextBytes": 64 << 10,
 	}
 	start = time.Now()
-	runCheck(t, cfg, func() result { return changeFlag(t, bin, repo) })
+	runCheck(t, cfg, map[string]func() result{
+		"change":  func() result { return changeFlag(t, bin, repo, change) },
+		"change2": func() result { return changeFlag(t, bin, repo, change2) },
+	})
 	t.Logf("check.mjs took %s", time.Since(start).Round(time.Millisecond))
 }
 
@@ -179,9 +187,9 @@ func evalFlag(t *testing.T, bin, repo, flag string, oc map[string]any) result {
 	return r
 }
 
-// changeFlag edits the change flag in repo and returns its new expected
-// result for the change context.
-func changeFlag(t *testing.T, bin, repo string) result {
+// changeFlag makes change in repo and returns its flag's new expected
+// result for its context.
+func changeFlag(t *testing.T, bin, repo string, change flagEdit) result {
 	t.Helper()
 	file := filepath.Join(repo, change.file)
 	b, err := os.ReadFile(file)
@@ -204,9 +212,10 @@ func changeFlag(t *testing.T, bin, repo string) result {
 	return result{}
 }
 
-// runCheck runs check.mjs with cfg, answers its "WAITING change" with
-// onChange's result, and reports each FAIL line as a test error.
-func runCheck(t *testing.T, cfg map[string]any, onChange func() result) {
+// runCheck runs check.mjs with cfg, answers each "WAITING <step>" with
+// the result of onChange[step], and reports each FAIL line as a test
+// error.
+func runCheck(t *testing.T, cfg map[string]any, onChange map[string]func() result) {
 	t.Helper()
 	cfgPath := filepath.Join(t.TempDir(), "config.json")
 	b, err := json.Marshal(cfg)
@@ -242,8 +251,13 @@ func runCheck(t *testing.T, cfg map[string]any, onChange func() result) {
 		case strings.HasPrefix(line, "FAIL "):
 			failed++
 			t.Error(line)
-		case line == "WAITING change":
-			answer, err := json.Marshal(onChange())
+		case strings.HasPrefix(line, "WAITING "):
+			step := strings.TrimPrefix(line, "WAITING ")
+			fn := onChange[step]
+			if fn == nil {
+				t.Fatalf("check.mjs waits for an unknown step %q", step)
+			}
+			answer, err := json.Marshal(fn())
 			if err != nil {
 				t.Fatal(err)
 			}
