@@ -1,0 +1,228 @@
+package loader
+
+import (
+	"crypto/sha256"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/flagpole/flagpole/ruleset"
+)
+
+// DefaultMaxChanged is the number of changed files above which a load with
+// a Cache is a full load (Cache.MaxChanged zero): the cache is emptied and
+// every file parsed again, as on a cold start.
+const DefaultMaxChanged = 1000
+
+// Cache keeps the parsed and schema-checked form of every file of a
+// repository between loads, keyed by the file's path and the SHA-256 of its
+// content, so that loading the next revision parses only the files whose
+// content changed. Pass the same Cache in Options.Cache to every Load of
+// one repository; a load with a Cache returns exactly what a load without
+// one returns (documents, rule sets, diagnostics).
+//
+// The content hash alone decides whether an entry is reused: a file edited
+// in place that keeps its size and modification time is still seen to
+// change. The cache holds the files of the last revision loaded only, so it
+// is bounded by the repository's size (at most the repository's file count
+// entries). A Cache is safe for concurrent use; loads through it run one at
+// a time.
+type Cache struct {
+	// MaxChanged is the number of changed files (added, modified or removed)
+	// above which a load starts cold: the entries are dropped and every file
+	// parsed. Zero: DefaultMaxChanged.
+	MaxChanged int
+
+	mu         sync.Mutex // held for a whole load
+	files      map[string]*cacheEntry
+	audChecks  map[string]*audienceCheck // by file
+	flagChecks map[string]*flagCheck     // by file
+	sets       map[string]*ruleset.RuleSet
+	stats      CacheStats
+}
+
+// cacheEntry is one parsed file.
+type cacheEntry struct {
+	sum    [sha256.Size]byte
+	schema string
+	f      *yfile // never changed after parseFile: shared between loads
+}
+
+// CacheStats counts what the loads through a Cache did.
+type CacheStats struct {
+	// Loads is the number of loads; Full those that started cold (the
+	// first, and those with more than MaxChanged changed files).
+	Loads, Full int
+	// Parsed and Reused count files over all loads.
+	Parsed, Reused int
+	// LastParsed is the number of files the last load parsed.
+	LastParsed int
+}
+
+// NewCache returns an empty cache.
+func NewCache() *Cache { return &Cache{files: map[string]*cacheEntry{}} }
+
+// Stats returns the counts so far.
+func (c *Cache) Stats() CacheStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}
+
+// Reset drops every entry: the next load starts cold.
+func (c *Cache) Reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reset()
+}
+
+func (c *Cache) reset() {
+	c.files = map[string]*cacheEntry{}
+	c.audChecks, c.flagChecks, c.sets = nil, nil, nil
+}
+
+// parseJob is one file to parse against a schema.
+type parseJob struct {
+	raw    *rawFile
+	schema string
+	out    **yfile
+}
+
+// parse fills every job's output, from the cache where the file's content
+// is unchanged, and makes the cache hold exactly the jobs' files. A nil
+// cache parses everything.
+func (c *Cache) parse(jobs []parseJob) {
+	if c == nil {
+		parseJobs(jobs)
+		return
+	}
+	sums := make([][sha256.Size]byte, len(jobs))
+	var todo []parseJob
+	changed := len(c.files) // files of the last load not in this one, counted below
+	for i, j := range jobs {
+		sums[i] = sha256.Sum256(j.raw.data)
+		if e := c.files[j.raw.rel]; e != nil {
+			changed--
+			if e.sum == sums[i] && e.schema == j.schema {
+				*j.out = e.f
+				continue
+			}
+		}
+		todo = append(todo, j)
+	}
+	changed += len(todo)
+	c.stats.Loads++
+	max := c.MaxChanged
+	if max <= 0 {
+		max = DefaultMaxChanged
+	}
+	if len(c.files) == 0 || changed > max {
+		// Cold: parse every file, as a load without a cache does.
+		c.stats.Full++
+		c.reset()
+		todo = jobs
+	}
+	parseJobs(todo)
+	c.stats.Parsed += len(todo)
+	c.stats.Reused += len(jobs) - len(todo)
+	c.stats.LastParsed = len(todo)
+	files := make(map[string]*cacheEntry, len(jobs))
+	for i, j := range jobs {
+		files[j.raw.rel] = &cacheEntry{sum: sums[i], schema: j.schema, f: *j.out}
+	}
+	c.files = files
+}
+
+// checkKey is everything a flag's checks and build depend on besides its
+// own file: flagpole.yaml (environments, breaker defaults), attributes.yaml
+// (attribute types), the environments built and the date (stale-flag
+// warnings change at midnight UTC). Files are compared by identity: the
+// cache hands out the same *yfile while a file's content is unchanged.
+type checkKey struct {
+	f, settings, attributes *yfile
+	envs                    string
+	day                     string
+}
+
+// flagCheck is the outcome of checking one flag file.
+type flagCheck struct {
+	key    checkKey
+	perEnv map[string]*ruleset.Flag // never changed once built
+	diags  []Diagnostic
+}
+
+// audienceCheck is the outcome of checking one audience file, which
+// depends on attributes.yaml besides the file.
+type audienceCheck struct {
+	f, attributes *yfile
+	out           *ruleset.Audience
+	diags         []Diagnostic
+}
+
+// checkAudiences checks every audience, reusing the outcome of the last
+// load for files and attributes.yaml that did not change.
+func (k *Cache) checkAudiences(c *checker, attributes *yfile) {
+	if k == nil {
+		c.checkAudiences()
+		return
+	}
+	next := make(map[string]*audienceCheck, len(c.audiences))
+	for _, a := range c.sortedAudiences() {
+		if m := k.audChecks[a.f.rel]; m != nil && m.f == a.f && m.attributes == attributes {
+			a.out = m.out
+			c.diags = append(c.diags, m.diags...)
+			next[a.f.rel] = m
+			continue
+		}
+		n := len(c.diags)
+		c.checkAudience(a)
+		next[a.f.rel] = &audienceCheck{f: a.f, attributes: attributes, out: a.out, diags: append([]Diagnostic(nil), c.diags[n:]...)}
+	}
+	k.audChecks = next
+}
+
+// checkFlags checks and builds every flag for envs, reusing the outcome of
+// the last load for flags whose inputs (checkKey) did not change.
+func (k *Cache) checkFlags(c *checker, attributes *yfile, envs []string) {
+	if k == nil {
+		for _, fs := range c.flagOrder {
+			c.checkFlag(fs, envs)
+		}
+		return
+	}
+	key := checkKey{settings: c.settingsFile, attributes: attributes,
+		envs: strings.Join(envs, "\x00"), day: c.now.UTC().Format(time.DateOnly)}
+	next := make(map[string]*flagCheck, len(c.flagOrder))
+	for _, fs := range c.flagOrder {
+		key.f = fs.f
+		if m := k.flagChecks[fs.f.rel]; m != nil && m.key == key {
+			fs.perEnv = m.perEnv
+			c.diags = append(c.diags, m.diags...)
+			next[fs.f.rel] = m
+			continue
+		}
+		n := len(c.diags)
+		c.checkFlag(fs, envs)
+		next[fs.f.rel] = &flagCheck{key: key, perEnv: fs.perEnv, diags: append([]Diagnostic(nil), c.diags[n:]...)}
+	}
+	k.flagChecks = next
+}
+
+// compile compiles every environment's Document, from the rule sets of the
+// last load that compiled (ruleset.CompileFrom) when there are some.
+func (k *Cache) compile(c *checker, docs map[string]*ruleset.Document, envs []string, opts ruleset.Options) map[string]*ruleset.RuleSet {
+	if k == nil {
+		return c.compileAll(docs, envs, opts, nil)
+	}
+	sets := c.compileAll(docs, envs, opts, k.sets)
+	next := make(map[string]*ruleset.RuleSet, len(envs))
+	for _, env := range envs {
+		if rs := sets[env]; rs != nil {
+			next[env] = rs
+		} else if rs := k.sets[env]; rs != nil {
+			next[env] = rs // still a valid base: reuse is decided per flag pointer
+		}
+	}
+	k.sets = next
+	return sets
+}
