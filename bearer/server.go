@@ -229,7 +229,11 @@ func (s *Server) load(ctx context.Context, env string) error {
 	if h := hubs[env]; h != nil && h.cur.Load().version == snap.Version && sameKeys(h.cur.Load(), snap) {
 		return nil
 	}
-	st, err := newEnvState(snap, s.opts.Clock.Now)
+	var prev *envState
+	if h := hubs[env]; h != nil {
+		prev = h.cur.Load()
+	}
+	st, err := newEnvState(snap, s.opts.Clock.Now, prev)
 	if err != nil {
 		return err
 	}

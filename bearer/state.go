@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/flagpole/flagpole/internal/keyring"
@@ -23,11 +24,39 @@ type envState struct {
 	rs       compiled
 	keys     *keyring.Ring // the SDK keys of this environment
 	loadedAt time.Time
-	docJSON  []byte     // the Document as JSON
-	putFrame []byte     // the SSE put event of docJSON, encoded once
 	flags    []*flagEnc // every flag, sorted by key
 	byKey    map[string]*flagEnc
 	timeDep  bool // results may change over time (dependsOnTime)
+
+	// The SSE put event of the Document, encoded on first use: a version
+	// that only streams patches never encodes its whole Document.
+	putOnce  sync.Once
+	putBytes []byte
+	putErr   error
+}
+
+// putFrame returns the SSE put event of the Document.
+func (st *envState) putFrame() ([]byte, error) {
+	st.putOnce.Do(func() {
+		docJSON, err := json.Marshal(st.doc)
+		if err != nil {
+			st.putErr = fmt.Errorf("encoding rule set %s of environment %s: %w", st.version, st.env, err)
+			return
+		}
+		st.putBytes = sseFrame("put", st.version, docJSON)
+	})
+	return st.putBytes, st.putErr
+}
+
+// docJSON returns the Document as JSON: the data of the put event (JSON
+// encoding has no newlines), so that it is held once.
+func (st *envState) docJSON() ([]byte, error) {
+	frame, err := st.putFrame()
+	if err != nil {
+		return nil, err
+	}
+	head := len("event: put\nid: ") + len(st.version) + len("\ndata: ")
+	return frame[head : len(frame)-2], nil
 }
 
 // flagEnc holds the pre-encoded JSON fragments of one flag, so that
@@ -41,8 +70,11 @@ type flagEnc struct {
 	variants map[string][]byte
 }
 
-// newEnvState compiles snap and pre-encodes what requests will need.
-func newEnvState(snap *store.Snapshot, now func() time.Time) (*envState, error) {
+// newEnvState compiles snap and pre-encodes what requests will need. prev,
+// when not nil, is the state it replaces: flags unchanged since (the same
+// *Flag, as the store's patches and the in-process syncer give) keep their
+// compiled form and encoding.
+func newEnvState(snap *store.Snapshot, now func() time.Time, prev *envState) (*envState, error) {
 	doc := snap.Document
 	if doc == nil {
 		return nil, fmt.Errorf("snapshot %s of environment %s has no document", snap.Version, snap.Environment)
@@ -50,17 +82,17 @@ func newEnvState(snap *store.Snapshot, now func() time.Time) (*envState, error) 
 	if doc.Version == "" || strings.ContainsAny(doc.Version, "\r\n\"") {
 		return nil, fmt.Errorf("snapshot %s of environment %s: document version %q is empty or has a quote or newline", snap.Version, snap.Environment, doc.Version)
 	}
-	rs, err := compile(doc, now)
+	var prevRS compiled
+	if prev != nil {
+		prevRS = prev.rs
+	}
+	rs, err := compileFrom(prevRS, doc, now)
 	if err != nil {
 		return nil, err
 	}
 	keys, err := sdkKeys(snap)
 	if err != nil {
 		return nil, err
-	}
-	docJSON, err := json.Marshal(doc)
-	if err != nil {
-		return nil, fmt.Errorf("encoding rule set %s of environment %s: %w", doc.Version, snap.Environment, err)
 	}
 	st := &envState{
 		env:      snap.Environment,
@@ -69,14 +101,20 @@ func newEnvState(snap *store.Snapshot, now func() time.Time) (*envState, error) 
 		rs:       rs,
 		keys:     keys,
 		loadedAt: now(),
-		docJSON:  docJSON,
-		putFrame: sseFrame("put", doc.Version, docJSON),
 		byKey:    make(map[string]*flagEnc, len(doc.Flags)),
 		timeDep:  dependsOnTime(doc),
 	}
-	for _, k := range slices.Sorted(maps.Keys(doc.Flags)) {
-		f, err := encodeFlag(k, doc.Flags[k])
-		if err != nil {
+	sorted := rs.Keys() // every flag that compiled: all of them
+	if len(sorted) != len(doc.Flags) {
+		sorted = slices.Sorted(maps.Keys(doc.Flags))
+	}
+	st.flags = make([]*flagEnc, 0, len(sorted))
+	for _, k := range sorted {
+		fl := doc.Flags[k]
+		var f *flagEnc
+		if prev != nil && prev.doc.Flags[k] == fl && prev.byKey[k] != nil {
+			f = prev.byKey[k]
+		} else if f, err = encodeFlag(k, fl); err != nil {
 			return nil, fmt.Errorf("encoding rule set %s of environment %s: %w", doc.Version, snap.Environment, err)
 		}
 		st.flags = append(st.flags, f)
