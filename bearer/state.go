@@ -27,6 +27,9 @@ type envState struct {
 	flags    []*flagEnc // every flag, sorted by key
 	byKey    map[string]*flagEnc
 	timeDep  bool // results may change over time (dependsOnTime)
+	// raw is the store's snapshot this state was built from, before the
+	// override layer: the base for the store's patches (patchStore).
+	raw *store.Snapshot
 
 	// The SSE put event of the Document, encoded on first use: a version
 	// that only streams patches never encodes its whole Document.
