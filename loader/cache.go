@@ -2,16 +2,17 @@ package loader
 
 import (
 	"crypto/sha256"
+	"os"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/flagpole/flagpole/internal/fstat"
 	"github.com/flagpole/flagpole/ruleset"
 )
 
 // DefaultMaxChanged is the number of changed files above which a load with
-// a Cache is a full load (Cache.MaxChanged zero): the cache is emptied and
-// every file parsed again, as on a cold start.
+// a Cache checks and compiles everything again (Cache.MaxChanged zero).
 const DefaultMaxChanged = 1000
 
 // Cache keeps the parsed and schema-checked form of every file of a
@@ -21,19 +22,26 @@ const DefaultMaxChanged = 1000
 // one repository; a load with a Cache returns exactly what a load without
 // one returns (documents, rule sets, diagnostics).
 //
-// The content hash alone decides whether an entry is reused: a file edited
-// in place that keeps its size and modification time is still seen to
-// change. The cache holds the files of the last revision loaded only, so it
+// A file is unchanged when its metadata says so (size, modification and
+// change time, inode: package fstat, which a rewrite that restores size and
+// modification time does not fool), and then it is not even read, provided
+// the load has a Revision; otherwise when the SHA-256 of its content is the
+// one parsed before. The cache holds the files of the last revision loaded only, so it
 // is bounded by the repository's size (at most the repository's file count
 // entries). A Cache is safe for concurrent use; loads through it run one at
 // a time.
 type Cache struct {
 	// MaxChanged is the number of changed files (added, modified or removed)
-	// above which a load starts cold: the entries are dropped and every file
-	// parsed. Zero: DefaultMaxChanged.
+	// above which a load checks and compiles every flag and audience again
+	// instead of only what the changes touch (changed files are parsed
+	// either way, unchanged ones never). Zero: DefaultMaxChanged.
 	MaxChanged int
 
 	mu         sync.Mutex // held for a whole load
+	loadStart  time.Time
+	skipReads  bool
+	margin     time.Duration // fstat.Margin; tests shorten it
+	unread     int           // files left unread over all loads, for tests
 	files      map[string]*cacheEntry
 	audChecks  map[string]*audienceCheck // by file
 	flagChecks map[string]*flagCheck     // by file
@@ -46,12 +54,15 @@ type cacheEntry struct {
 	sum    [sha256.Size]byte
 	schema string
 	f      *yfile // never changed after parseFile: shared between loads
+	stat   fileStat
+	readAt time.Time // start of the load that read the file
 }
 
 // CacheStats counts what the loads through a Cache did.
 type CacheStats struct {
-	// Loads is the number of loads; Full those that started cold (the
-	// first, and those with more than MaxChanged changed files).
+	// Loads is the number of loads; Full those that checked and compiled
+	// everything (the first, and those with more than MaxChanged changed
+	// files).
 	Loads, Full int
 	// Parsed and Reused count files over all loads.
 	Parsed, Reused int
@@ -60,7 +71,7 @@ type CacheStats struct {
 }
 
 // NewCache returns an empty cache.
-func NewCache() *Cache { return &Cache{files: map[string]*cacheEntry{}} }
+func NewCache() *Cache { return &Cache{files: map[string]*cacheEntry{}, margin: fstat.Margin} }
 
 // Stats returns the counts so far.
 func (c *Cache) Stats() CacheStats {
@@ -88,27 +99,66 @@ type parseJob struct {
 	out    **yfile
 }
 
+// fileStat is a file's metadata when read, if the system gives it.
+type fileStat struct {
+	key fstat.Key
+	ok  bool
+}
+
+func statOf(fi os.FileInfo) fileStat {
+	k, ok := fstat.Of(fi)
+	return fileStat{key: k, ok: ok}
+}
+
+// start begins a load. skipReads says the load may leave files that are
+// unchanged by their metadata unread (it has a revision to name it, so it
+// needs no hash of every file's content).
+func (c *Cache) start(skipReads bool) {
+	c.loadStart, c.skipReads = time.Now(), skipReads
+}
+
+// unchanged reports whether the file rel, whose metadata is now st, can be
+// left unread: the cache holds it, and its metadata says it has not
+// changed since (package fstat). It runs on the reader's goroutines while
+// the load holds c.mu, so the entries do not change meanwhile.
+func (c *Cache) unchanged(rel string, st fileStat) bool {
+	if c == nil || !c.skipReads || !st.ok {
+		return false
+	}
+	e := c.files[rel]
+	return e != nil && e.stat.ok && fstat.Unchanged(e.stat.key, st.key, e.readAt, c.margin)
+}
+
 // parse fills every job's output, from the cache where the file's content
-// is unchanged, and makes the cache hold exactly the jobs' files. A nil
-// cache parses everything.
+// is unchanged (by its metadata, or else by its SHA-256), and makes the
+// cache hold exactly the jobs' files. A nil cache parses everything.
 func (c *Cache) parse(jobs []parseJob) {
 	if c == nil {
 		parseJobs(jobs)
 		return
 	}
-	sums := make([][sha256.Size]byte, len(jobs))
+	next := make(map[string]*cacheEntry, len(jobs))
 	var todo []parseJob
 	changed := len(c.files) // files of the last load not in this one, counted below
-	for i, j := range jobs {
-		sums[i] = sha256.Sum256(j.raw.data)
-		if e := c.files[j.raw.rel]; e != nil {
+	for _, j := range jobs {
+		e := c.files[j.raw.rel]
+		if e != nil {
 			changed--
-			if e.sum == sums[i] && e.schema == j.schema {
-				*j.out = e.f
-				continue
-			}
+		}
+		if j.raw.reuse { // unchanged by its metadata: e is there
+			c.unread++
+			*j.out = e.f
+			next[j.raw.rel] = e
+			continue
+		}
+		sum := sha256.Sum256(j.raw.data)
+		if e != nil && e.sum == sum && e.schema == j.schema {
+			*j.out = e.f
+			next[j.raw.rel] = &cacheEntry{sum: sum, schema: j.schema, f: e.f, stat: j.raw.stat, readAt: c.loadStart}
+			continue
 		}
 		todo = append(todo, j)
+		next[j.raw.rel] = &cacheEntry{sum: sum, schema: j.schema, stat: j.raw.stat, readAt: c.loadStart}
 	}
 	changed += len(todo)
 	c.stats.Loads++
@@ -117,20 +167,19 @@ func (c *Cache) parse(jobs []parseJob) {
 		max = DefaultMaxChanged
 	}
 	if len(c.files) == 0 || changed > max {
-		// Cold: parse every file, as a load without a cache does.
+		// Many changes: check and compile everything afresh, as a load
+		// without a cache does, rather than sort out what depends on what.
 		c.stats.Full++
-		c.reset()
-		todo = jobs
+		c.audChecks, c.flagChecks, c.sets = nil, nil, nil
 	}
 	parseJobs(todo)
+	for _, j := range todo {
+		next[j.raw.rel].f = *j.out
+	}
 	c.stats.Parsed += len(todo)
 	c.stats.Reused += len(jobs) - len(todo)
 	c.stats.LastParsed = len(todo)
-	files := make(map[string]*cacheEntry, len(jobs))
-	for i, j := range jobs {
-		files[j.raw.rel] = &cacheEntry{sum: sums[i], schema: j.schema, f: *j.out}
-	}
-	c.files = files
+	c.files = next
 }
 
 // checkKey is everything a flag's checks and build depend on besides its

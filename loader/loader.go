@@ -96,13 +96,14 @@ func Load(dir string, opts Options) (*Repo, error) {
 	if opts.MaxFileSize <= 0 {
 		opts.MaxFileSize = DefaultMaxFileSize
 	}
-	t, err := readTree(dir, opts.MaxFileSize)
-	if err != nil {
-		return nil, err
-	}
 	if opts.Cache != nil {
 		opts.Cache.mu.Lock()
 		defer opts.Cache.mu.Unlock()
+		opts.Cache.start(opts.Revision != "")
+	}
+	t, err := readTree(dir, opts.MaxFileSize, opts.Cache)
+	if err != nil {
+		return nil, err
 	}
 	parsed := parseTree(t, opts.Cache)
 	c := &checker{
