@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/flagpole/flagpole/internal/fstat"
 	"github.com/flagpole/flagpole/ruleset"
 )
@@ -174,7 +176,11 @@ func (c *Cache) parse(jobs []parseJob) {
 	}
 	parseJobs(todo)
 	for _, j := range todo {
-		next[j.raw.rel].f = *j.out
+		f := *j.out
+		if f.root != nil {
+			f.src, f.schema = j.raw.data, j.schema
+		}
+		next[j.raw.rel].f = f
 	}
 	c.stats.Parsed += len(todo)
 	c.stats.Reused += len(jobs) - len(todo)
@@ -274,4 +280,29 @@ func (k *Cache) compile(c *checker, docs map[string]*ruleset.Document, envs []st
 	}
 	k.sets = next
 	return sets
+}
+
+// releaseRoots drops the YAML node tree of every cached file once a load is
+// done: at 10,000 flags the trees are most of what a Cache holds (about
+// 80 MiB of 120), and only diagnostics need them, for positions. A file's
+// bytes stay (rootNode parses them again).
+func (c *Cache) releaseRoots() {
+	if c == nil {
+		return
+	}
+	for _, e := range c.files {
+		if e.f != nil && e.f.src != nil {
+			e.f.root = nil
+		}
+	}
+}
+
+// rootNode returns the file's root mapping, parsing the file again when a
+// Cache dropped it (releaseRoots). Loads through a Cache run one at a time
+// and locate runs on the load's goroutine, so this needs no lock.
+func (f *yfile) rootNode() *yaml.Node {
+	if f.root == nil && f.src != nil {
+		f.root = parseFile(f.rel, f.src, f.schema).root
+	}
+	return f.root
 }

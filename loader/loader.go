@@ -99,6 +99,7 @@ func Load(dir string, opts Options) (*Repo, error) {
 	if opts.Cache != nil {
 		opts.Cache.mu.Lock()
 		defer opts.Cache.mu.Unlock()
+		defer opts.Cache.releaseRoots()
 		opts.Cache.start(opts.Revision != "")
 	}
 	t, err := readTree(dir, opts.MaxFileSize, opts.Cache)
