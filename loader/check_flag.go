@@ -57,6 +57,7 @@ func (c *checker) checkFlag(fs *flagSrc, envs []string) {
 			c.errorKey(f, p("environments", env), "overlay for undeclared environment %q", env)
 		}
 	}
+	c.checkSchedules(fs)
 	if raw.Expires != "" {
 		if exp, err := time.Parse(time.DateOnly, raw.Expires); err == nil && !c.now.Before(exp.AddDate(0, 0, 1)) {
 			c.warnf(f, p("expires"), "stale flag: it expired on %s; remove it or extend expires", raw.Expires)
@@ -86,7 +87,8 @@ func (c *checker) buildFlag(fs *flagSrc, env string, ov *overlayYAML) *ruleset.F
 	f, raw := fs.f, &fs.raw
 	e := mergeOverlay(env, &raw.overlayYAML, ov)
 	out := &ruleset.Flag{Key: raw.Key, Name: raw.Name, Description: raw.Description, Owner: raw.Owner,
-		Type: ruleset.FlagType(raw.Type), Client: e.client, Enabled: e.enabled, Expires: raw.Expires}
+		Type: ruleset.FlagType(raw.Type), Client: e.client, Enabled: e.enabled, Expires: raw.Expires,
+		Kind: ruleset.Kind(raw.Kind)}
 	if out.Type == "" {
 		out.Type = ruleset.TypeBoolean
 	}
@@ -107,6 +109,9 @@ func (c *checker) buildFlag(fs *flagSrc, env string, ov *overlayYAML) *ruleset.F
 		out.Rules = append(out.Rules, c.rule(f, append(e.rulesAt[:len(e.rulesAt):len(e.rulesAt)], i), &e.rules[i]))
 	}
 	out.Breaker = c.flagBreaker(f, env, raw.Breaker, ov)
+	out.Requires = prerequisites(e.requires)
+	out.Schedule = c.schedule(f, e.scheduleAt, e.schedule)
+	out.Metadata = metadata(e.metadata)
 	return out
 }
 
@@ -121,6 +126,12 @@ type effective struct {
 	offAt, defAt     []any
 	rules            []ruleYAML
 	rulesAt          []any
+	requires         []prereqYAML
+	requiresAt       []any
+	schedule         []stepYAML
+	scheduleAt       []any
+	metadata         *yaml.Node
+	metadataAt       []any
 }
 
 // mergeOverlay applies the overlay ov of environment env (nil: none) over
@@ -129,7 +140,8 @@ func mergeOverlay(env string, base, ov *overlayYAML) effective {
 	own := func(name string) []any { return p(name) }
 	over := func(name string) []any { return p("environments", env, name) }
 	e := effective{enabled: true, variants: &base.Variants, variantsAt: own("variants"),
-		off: base.Off, offAt: own("off"), def: base.Default, defAt: own("default"), rulesAt: own("rules")}
+		off: base.Off, offAt: own("off"), def: base.Default, defAt: own("default"), rulesAt: own("rules"),
+		requiresAt: own("requires"), scheduleAt: own("schedule"), metadata: &base.Metadata, metadataAt: own("metadata")}
 	if base.Client != nil {
 		e.client = *base.Client
 	}
@@ -138,6 +150,12 @@ func mergeOverlay(env string, base, ov *overlayYAML) effective {
 	}
 	if base.Rules != nil {
 		e.rules = *base.Rules
+	}
+	if base.Requires != nil {
+		e.requires = *base.Requires
+	}
+	if base.Schedule != nil {
+		e.schedule = *base.Schedule
 	}
 	if ov == nil {
 		return e
@@ -159,6 +177,15 @@ func mergeOverlay(env string, base, ov *overlayYAML) effective {
 	}
 	if ov.Rules != nil {
 		e.rules, e.rulesAt = *ov.Rules, over("rules")
+	}
+	if ov.Requires != nil {
+		e.requires, e.requiresAt = *ov.Requires, over("requires")
+	}
+	if ov.Schedule != nil {
+		e.schedule, e.scheduleAt = *ov.Schedule, over("schedule")
+	}
+	if ov.Metadata.Kind != 0 {
+		e.metadata, e.metadataAt = &ov.Metadata, over("metadata")
 	}
 	return e
 }
@@ -211,6 +238,7 @@ func (c *checker) rule(f *yfile, path []any, ry *ruleYAML) ruleset.Rule {
 	for i := range ry.Conditions {
 		r.Conditions = append(r.Conditions, c.condition(f, append(path, "conditions", i), &ry.Conditions[i]))
 	}
+	r.Ramp = ramp(ry.Ramp)
 	n := &ry.Rollout
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		var pct float64
@@ -219,8 +247,9 @@ func (c *checker) rule(f *yfile, path []any, ry *ruleYAML) ruleset.Rule {
 		}
 		r.Rollout = append(r.Rollout, ruleset.Weight{Variant: n.Content[i].Value, Weight: int(math.Round(pct * 1000))})
 	}
-	if n.Kind == 0 || ry.By == "" {
-		if n.Kind != 0 {
+	split := n.Kind != 0 || ry.Ramp != nil
+	if !split || ry.By == "" {
+		if split {
 			r.By = "key"
 		}
 		return r

@@ -50,6 +50,7 @@ func (c *checker) compileAll(docs map[string]*ruleset.Document, envs []string, o
 // fills itself (a condition's type, a default left out) are dropped: their
 // cause is reported at its own place.
 func (c *checker) compileProblem(env string, fe ruleset.FieldError) {
+	fe.Message = c.prereqMessage(env, fe)
 	f, path, atKey, ok := c.source(env, fe.Path)
 	if fs := c.flags[pathKey(fe.Path, "flags")]; fs != nil && overlayOf(fs, env) != nil && overlayOf(fs, env).Variants.Kind != 0 {
 		fe.Message = strings.Replace(fe.Message, "(variants: ", "(variants in environment "+env+": ", 1)
@@ -131,6 +132,21 @@ func flagSource(env string, fs *flagSrc, rest []any) ([]any, bool, bool) {
 			}
 		}
 		return e.rulesAt, false, true
+	case "requires":
+		return append(e.requiresAt[:len(e.requiresAt):len(e.requiresAt)], rest[1:]...), false, true
+	case "metadata":
+		return append(e.metadataAt[:len(e.metadataAt):len(e.metadataAt)], rest[1:]...), false, true
+	case "schedule":
+		at := e.scheduleAt[:len(e.scheduleAt):len(e.scheduleAt)]
+		if len(rest) >= 4 && rest[2] == "rules" {
+			i, _ := rest[1].(int)
+			j, _ := rest[3].(int)
+			if i < len(e.schedule) && e.schedule[i].Rules != nil && j < len(*e.schedule[i].Rules) {
+				out, atKey, ok := ruleSource(&(*e.schedule[i].Rules)[j], rest[4:])
+				return append(append(at, i, "rules", j), out...), atKey, ok
+			}
+		}
+		return append(at, rest[1:]...), false, true
 	}
 	return rest, false, true
 }

@@ -100,18 +100,50 @@ type ruleYAML struct {
 	Conditions []conditionYAML `yaml:"conditions"`
 	Serve      string          `yaml:"serve"`
 	Rollout    yaml.Node       `yaml:"rollout"` // ordered mapping
+	Ramp       *rampYAML       `yaml:"ramp"`
 	By         string          `yaml:"by"`
+}
+
+type rampYAML struct {
+	Serve     string  `yaml:"serve"`
+	Otherwise string  `yaml:"otherwise"`
+	From      float64 `yaml:"from"`
+	Step      float64 `yaml:"step"`
+	Every     string  `yaml:"every"`
+	Start     string  `yaml:"start"`
+}
+
+type prereqYAML struct {
+	Flag     string   `yaml:"flag"`
+	Variants []string `yaml:"variants"`
+}
+
+// stepYAML is one schedule step. Key, Type and Variants are decoded only
+// to be reported: a step cannot set them.
+type stepYAML struct {
+	At       string        `yaml:"at"`
+	Enabled  *bool         `yaml:"enabled"`
+	Off      string        `yaml:"off"`
+	Default  string        `yaml:"default"`
+	Rules    *[]ruleYAML   `yaml:"rules"`
+	Requires *[]prereqYAML `yaml:"requires"`
+	Key      yaml.Node     `yaml:"key"`
+	Type     yaml.Node     `yaml:"type"`
+	Variants yaml.Node     `yaml:"variants"`
 }
 
 // overlayYAML holds the fields an environment may override.
 type overlayYAML struct {
-	Client   *bool        `yaml:"client"`
-	Variants yaml.Node    `yaml:"variants"` // ordered mapping
-	Enabled  *bool        `yaml:"enabled"`
-	Off      string       `yaml:"off"`
-	Default  string       `yaml:"default"`
-	Rules    *[]ruleYAML  `yaml:"rules"`
-	Breaker  *breakerYAML `yaml:"breaker"`
+	Client   *bool         `yaml:"client"`
+	Variants yaml.Node     `yaml:"variants"` // ordered mapping
+	Enabled  *bool         `yaml:"enabled"`
+	Off      string        `yaml:"off"`
+	Default  string        `yaml:"default"`
+	Rules    *[]ruleYAML   `yaml:"rules"`
+	Breaker  *breakerYAML  `yaml:"breaker"`
+	Requires *[]prereqYAML `yaml:"requires"`
+	Schedule *[]stepYAML   `yaml:"schedule"`
+	Metadata yaml.Node     `yaml:"metadata"` // mapping of scalars
 }
 
 type flagYAML struct {
@@ -121,6 +153,7 @@ type flagYAML struct {
 	Owner        string `yaml:"owner"`
 	Type         string `yaml:"type"`
 	Expires      string `yaml:"expires"`
+	Kind         string `yaml:"kind"`
 	overlayYAML  `yaml:",inline"`
 	Environments map[string]overlayYAML `yaml:"environments"`
 }

@@ -19,6 +19,12 @@ const (
 	ReasonDisabled                     // the flag is disabled: its off variant
 	ReasonOverride                     // an override served its variant
 	ReasonError                        // see ErrorCode
+	// ReasonStatic: the flag has no rules, prerequisites or schedule, so
+	// every context gets its default variant.
+	ReasonStatic
+	// ReasonPrerequisiteFailed: a prerequisite did not serve one of the
+	// listed variants, so the flag serves its off variant.
+	ReasonPrerequisiteFailed
 )
 
 // String returns the OpenFeature name of r, such as "TARGETING_MATCH".
@@ -36,6 +42,10 @@ func (r Reason) String() string {
 		return "OVERRIDE"
 	case ReasonError:
 		return "ERROR"
+	case ReasonStatic:
+		return "STATIC"
+	case ReasonPrerequisiteFailed:
+		return "PREREQUISITE_FAILED"
 	}
 	return "UNKNOWN"
 }
@@ -80,11 +90,15 @@ type Result struct {
 	ErrorCode ErrorCode
 	Rule      int    // index of the matching rule, -1 if none
 	RuleName  string // name of the matching rule, if it has one
+	// Metadata is the flag's metadata (string, float64 and bool values),
+	// shared between calls and never to be modified; nil when it has none.
+	Metadata map[string]any
 }
 
 // Options tunes Compile. The zero value is ready to use.
 type Options struct {
-	// Now is the clock used for overrides, recovery ramps and the built-in
-	// "now" attribute when the context has none. Zero: time.Now.
+	// Now is the clock used for overrides, recovery ramps, ramps,
+	// schedules and the built-in "now" attribute when the context has
+	// none. Zero: time.Now.
 	Now func() time.Time
 }

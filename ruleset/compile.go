@@ -38,6 +38,7 @@ func CompileWith(doc *Document, opts Options) (*RuleSet, error) {
 	}
 	c := compiler{doc: doc, costs: costs{aud: map[*audience]int{}, busy: map[*audience]bool{}}}
 	audiences := c.audiences()
+	c.compiledAudiences = audiences
 	rs := &RuleSet{doc: doc, flags: make(map[string]*flag, len(doc.Flags)), now: now}
 	rs.keys = sortedKeys(doc.Flags)
 	for _, key := range rs.keys {
@@ -45,9 +46,11 @@ func CompileWith(doc *Document, opts Options) (*RuleSet, error) {
 			rs.flags[key] = f
 		}
 	}
+	c.requires(rs.keys, rs.flags)
 	for _, key := range sortedKeys(doc.Overrides) {
 		c.override(key, doc.Overrides[key], rs.flags)
 	}
+	rs.clock = c.boundaries(rs)
 	if err := c.ps.err(); err != nil {
 		return nil, err
 	}
@@ -59,25 +62,46 @@ type compiler struct {
 	doc   *Document
 	ps    problems
 	costs costs
+	// compiledAudiences are the document's audiences, compiled.
+	compiledAudiences map[string]*audience
 }
 
-// flag compiles one flag; nil if it is too broken to evaluate (the
-// problems are recorded).
+// flag compiles one flag with its schedule; nil if it is too broken to
+// evaluate (the problems are recorded). Prerequisites are resolved later,
+// by requires, once every flag exists.
 func (c *compiler) flag(key string, src *Flag, auds map[string]*audience) *flag {
+	if src == nil {
+		path := root("flags")
+		c.ps.add(ptr(path.field(key)), "flag is null")
+		return nil
+	}
+	f := c.flagBody(key, src, auds, len(src.Schedule) > 0)
+	if !c.schedule(key, src, f, auds) || f == nil {
+		return nil
+	}
+	f.setStatic()
+	return f
+}
+
+// flagBody compiles the fields of src other than its schedule: the flag as
+// it is when no step is in force, or as a step leaves it. scheduled says
+// the flag has a schedule (so that no state of it is STATIC).
+func (c *compiler) flagBody(key string, src *Flag, auds map[string]*audience, scheduled bool) *flag {
 	flags := root("flags")
 	path := flags.field(key)
 	before := len(c.ps.list)
-	if src == nil {
-		c.ps.add(&path, "flag is null")
-		return nil
-	}
 	if src.Key != key {
 		c.ps.add(ptr(path.field("key")), "%q does not match the flag's key %q", src.Key, key)
+	}
+	if !src.Kind.Valid() {
+		c.ps.add(ptr(path.field("kind")), "unknown kind %q: use one of release, experiment, operational, kill-switch, permission", src.Kind)
 	}
 	f := &flag{key: key, src: src, enabled: src.Enabled, salt: saltState(key), recoverySalt: saltState(key + "/recovery")}
 	ok := c.variants(&path, src, f)
 	f.off = c.variantIndex(ptr(path.field("off")), src.Off, f)
 	f.def = c.variantIndex(ptr(path.field("default")), src.Default, f)
+	c.metadata(ptr(path.field("metadata")), src.Metadata)
+	c.requiresShape(ptr(path.field("requires")), src.Requires)
 	rules := path.field("rules")
 	if len(src.Rules) > MaxRules {
 		c.ps.add(&rules, "%d rules, over the limit of %d a flag", len(src.Rules), MaxRules)
@@ -96,31 +120,41 @@ func (c *compiler) flag(key string, src *Flag, auds map[string]*audience) *flag 
 		return nil
 	}
 	f.offResult = f.result(f.off, ReasonDisabled, -1, "")
-	f.defResult = f.result(f.def, ReasonDefault, -1, "")
+	f.prereqResult = f.result(f.off, ReasonPrerequisiteFailed, -1, "")
+	defReason := ReasonDefault
+	if len(f.rules) == 0 && len(src.Requires) == 0 && !scheduled {
+		defReason = ReasonStatic
+	}
+	f.defResult = f.result(f.def, defReason, -1, "")
 	for i := range f.rules {
 		r := &f.rules[i]
-		if r.rollout == nil {
+		switch {
+		case r.ramp != nil:
+			r.splits = make([]Result, len(f.names))
+			r.splits[r.ramp.serve] = f.result(r.ramp.serve, ReasonSplit, i, r.name)
+			r.splits[r.ramp.otherwise] = f.result(r.ramp.otherwise, ReasonSplit, i, r.name)
+		case r.rollout == nil:
 			r.result = f.result(r.serve, ReasonTargetingMatch, i, r.name)
-			continue
-		}
-		r.splits = make([]Result, len(f.names))
-		for v := range f.names {
-			r.splits[v] = f.result(v, ReasonSplit, i, r.name)
+		default:
+			r.splits = make([]Result, len(f.names))
+			for v := range f.names {
+				r.splits[v] = f.result(v, ReasonSplit, i, r.name)
+			}
 		}
 	}
-	f.setStatic()
 	return f
 }
 
-// setStatic precomputes the result of a flag that ignores the context:
-// disabled, or enabled without rules, and without an override.
+// setStatic precomputes the result of a flag that ignores the context and
+// the clock: without an override or schedule, and disabled, or enabled
+// without rules and prerequisites.
 func (f *flag) setStatic() {
 	f.static = false
 	switch {
-	case f.override != nil:
+	case f.override != nil, len(f.steps) > 0:
 	case !f.enabled:
 		f.static, f.staticResult = true, f.offResult
-	case len(f.rules) == 0:
+	case len(f.rules) == 0 && len(f.requires) == 0 && len(f.src.Requires) == 0:
 		f.static, f.staticResult = true, f.defResult
 	}
 }
@@ -259,18 +293,28 @@ func (c *compiler) rule(path *fieldPath, f *flag, src *Rule, r *rule, auds map[s
 	r.matchAny = c.match(ptr(path.field("match")), src.Match)
 	r.conds = c.conditions(ptr(path.field("conditions")), src.Conditions, auds)
 	r.selective = r.hasSelector()
+	shapes := 0
+	for _, set := range []bool{src.Serve != "", len(src.Rollout) > 0, src.Ramp != nil} {
+		if set {
+			shapes++
+		}
+	}
 	switch {
-	case src.Serve != "" && len(src.Rollout) > 0:
+	case shapes > 1 && src.Ramp == nil:
 		c.ps.add(path, "a rule has serve or rollout, not both")
+	case shapes > 1:
+		c.ps.add(path, "a rule has one of serve, rollout or ramp, not several")
 	case src.Serve != "":
 		if src.By != "" {
-			c.ps.add(ptr(path.field("by")), "by applies to rollout only")
+			c.ps.add(ptr(path.field("by")), "by applies to rollout and ramp only")
 		}
 		r.serve = c.variantIndex(ptr(path.field("serve")), src.Serve, f)
 	case len(src.Rollout) > 0:
 		r.rollout = c.rollout(ptr(path.field("rollout")), src.Rollout, f)
+	case src.Ramp != nil:
+		r.ramp = c.ramp(ptr(path.field("ramp")), src.Ramp, f)
 	default:
-		c.ps.add(path, "a rule needs serve (one variant) or rollout (a split)")
+		c.ps.add(path, "a rule needs serve (one variant), rollout (a split) or ramp (a split growing by the clock)")
 	}
 }
 

@@ -82,7 +82,7 @@ func TestCompileErrors(t *testing.T) {
 		`flags.checkout-v2.rules[1].rollout: rollout percentages sum to 95, not 100`,
 		`flags.checkout-v2.rules[2].rollout[0].variant: unknown variant "maybe" (variants: on, off)`,
 		`flags.checkout-v2.rules[3]: a rule has serve or rollout, not both`,
-		`flags.checkout-v2.rules[4]: a rule needs serve (one variant) or rollout (a split)`,
+		`flags.checkout-v2.rules[4]: a rule needs serve (one variant), rollout (a split) or ramp (a split growing by the clock)`,
 		`flags.checkout-v2.variants[1].value: variant "off" of a boolean flag must be a boolean, not "no"`,
 		`flags.colour.type: unknown flag type "colour" (want boolean, string, number or json)`,
 		`flags.mismatch.key: "other" does not match the flag's key "mismatch"`,

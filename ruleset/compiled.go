@@ -13,6 +13,7 @@ type RuleSet struct {
 	flags map[string]*flag
 	keys  []string
 	now   func() time.Time
+	clock *boundaries // see NextChange
 }
 
 // flag is a compiled Flag: variant names resolved to indexes, values
@@ -34,7 +35,46 @@ type flag struct {
 	static       bool
 	staticResult Result
 	offResult    Result // DISABLED
-	defResult    Result // DEFAULT
+	defResult    Result // DEFAULT, or STATIC for a flag without rules, requires or schedule
+	prereqResult Result // PREREQUISITE_FAILED
+	// requires are the prerequisites, resolved to the top-level compiled
+	// flags (which apply their own override and schedule).
+	requires []prereq
+	// steps are the schedule's states in time order: steps[i].f is the
+	// flag with steps 0..i merged over it, in force from steps[i].at.
+	steps []phase
+	// stepIndex is the index of the step a state compiled for a schedule
+	// stands for; stepSetsRequires says that step sets requires.
+	stepIndex        int
+	stepSetsRequires bool
+}
+
+// prereq is one compiled Prerequisite.
+type prereq struct {
+	f        *flag
+	variants []string
+}
+
+// allows reports whether variant is one of p's variants.
+func (p *prereq) allows(variant string) bool {
+	for _, v := range p.variants {
+		if v == variant {
+			return true
+		}
+	}
+	return false
+}
+
+// phase is one compiled schedule step.
+type phase struct {
+	at time.Time
+	f  *flag
+}
+
+// ramp is a compiled Ramp.
+type ramp struct {
+	serve, otherwise int
+	src              *Ramp
 }
 
 // rule is a compiled Rule.
@@ -47,8 +87,9 @@ type rule struct {
 	conds     []condition
 	serve     int      // variant index, when rollout is empty
 	result    Result   // TARGETING_MATCH result of serve
-	splits    []Result // SPLIT results of a rollout, by variant index
+	splits    []Result // SPLIT results of a rollout or ramp, by variant index
 	rollout   []bucket // cumulative upper bounds, in file order
+	ramp      *ramp    // instead of serve or rollout
 	by        string
 	selective bool // the rule has a selector: see hasSelector
 	src       *Rule

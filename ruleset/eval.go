@@ -1,7 +1,6 @@
 package ruleset
 
 import (
-	"math"
 	"time"
 )
 
@@ -33,9 +32,13 @@ func (st *evalState) time() time.Time {
 // Evaluate evaluates the flag with the given key for ctx. It never panics,
 // never blocks and does not allocate on its usual paths. The order is:
 // override (unless expired; during its recovery ramp, users whose recovery
-// bucket is below the cap are evaluated normally), enabled=false (the off
-// variant, DISABLED), rules in order (serve: TARGETING_MATCH; rollout:
-// SPLIT), then the default variant (DEFAULT). An unknown flag gives
+// bucket is below the cap are evaluated normally), the schedule step in
+// force (merged over the flag), enabled=false (the off variant, DISABLED),
+// requires (each prerequisite evaluated with the same context and time;
+// one not serving a listed variant gives the off variant,
+// PREREQUISITE_FAILED), rules in order (serve: TARGETING_MATCH; rollout
+// and ramp: SPLIT), then the default variant (DEFAULT, or STATIC for a flag
+// without rules, prerequisites or schedule). An unknown flag gives
 // ReasonError with ErrorFlagNotFound and Rule -1.
 func (rs *RuleSet) Evaluate(key string, ctx Context) Result {
 	if rs == nil {
@@ -94,11 +97,44 @@ func (f *flag) evaluate(st *evalState) *Result {
 	} else if st.tr != nil {
 		st.tr.leaf(StepOverride, "override", "", false, "none")
 	}
+	g := f
+	if len(f.steps) > 0 {
+		g = f.stepInForce(st)
+	}
+	return g.evaluateState(st)
+}
+
+// stepInForce returns the state of f's schedule at the evaluation time:
+// the last step whose time has come, or f itself before the first.
+func (f *flag) stepInForce(st *evalState) *flag {
+	now := st.time()
+	for i := len(f.steps) - 1; i >= 0; i-- {
+		if !now.Before(f.steps[i].at) {
+			if st.tr != nil {
+				st.tr.schedule(f, i)
+			}
+			return f.steps[i].f
+		}
+	}
+	if st.tr != nil {
+		st.tr.schedule(f, -1)
+	}
+	return f
+}
+
+// evaluateState evaluates one state of a flag (the flag itself, or a
+// schedule step merged over it): enabled, prerequisites, rules, default.
+func (f *flag) evaluateState(st *evalState) *Result {
 	if !f.enabled {
 		if st.tr != nil {
 			st.tr.leaf(StepDisabled, "enabled", "", false, "false, serve "+quote(f.names[f.off]))
 		}
 		return &f.offResult
+	}
+	for i := range f.requires {
+		if !f.requirementMet(&f.requires[i], st) {
+			return &f.prereqResult
+		}
 	}
 	for i := range f.rules {
 		r := &f.rules[i]
@@ -112,8 +148,28 @@ func (f *flag) evaluate(st *evalState) *Result {
 	return &f.defResult
 }
 
+// requirementMet evaluates prerequisite p with the same context and time,
+// and reports whether it serves one of p's variants.
+func (f *flag) requirementMet(p *prereq, st *evalState) bool {
+	var step int
+	if st.tr != nil {
+		step = st.tr.begin(StepRequires, requiresSubject(p), "")
+	}
+	res := p.f.evaluate(st)
+	ok := p.allows(res.Variant)
+	if st.tr != nil {
+		note := p.f.key + " serves " + quote(res.Variant)
+		if !ok {
+			note += ": prerequisite failed, serve " + quote(f.names[f.off])
+		}
+		st.tr.end(step, ok, note)
+	}
+	return ok
+}
+
 func (f *flag) result(variant int, reason Reason, rule int, name string) Result {
-	return Result{Value: f.values[variant], Variant: f.names[variant], Reason: reason, Rule: rule, RuleName: name}
+	return Result{Value: f.values[variant], Variant: f.names[variant], Reason: reason, Rule: rule, RuleName: name,
+		Metadata: f.src.Metadata}
 }
 
 // applyOverride returns the override's result if it serves this context.
@@ -152,11 +208,7 @@ func (f *flag) applyOverride(st *evalState) *Result {
 // normally at now (now >= StartAt): min(100, start + step*floor((now -
 // start_at)/every)).
 func recoveryCap(rec *Recovery, now time.Time) float64 {
-	steps := 0.0
-	if rec.Every > 0 {
-		steps = math.Floor(float64(now.Sub(rec.StartAt)) / float64(rec.Every))
-	}
-	return math.Min(100, rec.Start+rec.Step*steps)
+	return clockCap(rec.StartAt, rec.Start, rec.Step, rec.Every, now)
 }
 
 // tryRule evaluates rule i; it returns the result when the rule matched
@@ -172,7 +224,7 @@ func (f *flag) tryRule(i int, r *rule, st *evalState) *Result {
 		}
 		return nil
 	}
-	if r.rollout == nil {
+	if r.rollout == nil && r.ramp == nil {
 		if st.tr != nil {
 			st.tr.end(step, true, "serve "+quote(f.names[r.serve]))
 		}
@@ -188,6 +240,18 @@ func (f *flag) tryRule(i int, r *rule, st *evalState) *Result {
 			st.tr.rolloutMissing(step, r, v, has)
 		}
 		return nil
+	}
+	if r.ramp != nil {
+		now := st.time()
+		limit := clockCap(r.ramp.src.Start, r.ramp.src.From, r.ramp.src.Step, r.ramp.src.Every, now) * 1000
+		variant := r.ramp.otherwise
+		if float64(b) < limit {
+			variant = r.ramp.serve
+		}
+		if st.tr != nil {
+			st.tr.rampChose(step, f, r, v, b, now, variant)
+		}
+		return &r.splits[variant]
 	}
 	variant := r.rollout[len(r.rollout)-1].variant
 	for _, s := range r.rollout {

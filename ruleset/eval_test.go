@@ -113,7 +113,7 @@ func TestOverrideRecovery(t *testing.T) {
 					if inRamp {
 						t.Fatalf("%s: bucket %d below cap %g%% but got the override", k, Bucket("new-search/recovery", k), tt.wantCap)
 					}
-				case res.Reason == ReasonDefault && res.Variant == "on":
+				case res.Reason == ReasonStatic && res.Variant == "on": // no rules: STATIC
 					if !inRamp {
 						t.Fatalf("%s: bucket %d above cap %g%% but evaluated normally", k, Bucket("new-search/recovery", k), tt.wantCap)
 					}
@@ -128,7 +128,7 @@ func TestOverrideRecovery(t *testing.T) {
 			noKey := rs.Evaluate("new-search", Context{})
 			wantNoKey := ReasonOverride
 			if tt.at == "2026-11-21T12:00:00Z" {
-				wantNoKey = ReasonDefault
+				wantNoKey = ReasonStatic
 			}
 			if noKey.Reason != wantNoKey {
 				t.Errorf("without key: reason %v, want %v", noKey.Reason, wantNoKey)
@@ -141,8 +141,8 @@ func TestContextNowDrivesOverride(t *testing.T) {
 	rs := compileJSON(t, fixtureDoc, mustTime(t, "2026-11-21T10:01:00Z"))
 	calls := 0
 	rs.now = func() time.Time { calls++; return mustTime(t, "2026-11-21T10:01:00Z") }
-	if got := rs.Evaluate("new-search", Context{"key": "u", "now": "2026-11-21T13:00:00Z"}); got.Reason != ReasonDefault {
-		t.Errorf("context now after expiry: got %v, want DEFAULT", got.Reason)
+	if got := rs.Evaluate("new-search", Context{"key": "u", "now": "2026-11-21T13:00:00Z"}); got.Reason != ReasonStatic {
+		t.Errorf("context now after expiry: got %v, want STATIC", got.Reason)
 	}
 	if got := rs.Evaluate("new-search", Context{"key": "u", "now": mustTime(t, "2026-11-21T10:00:30Z")}); got.Reason != ReasonOverride {
 		t.Errorf("context now before ramp: got %v, want OVERRIDE", got.Reason)

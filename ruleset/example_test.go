@@ -77,7 +77,7 @@ func ExampleRuleSet_Explain() {
 	//   override: none
 	//   rule[0] "recent apps": no match
 	//     conditions (all): no
-	//       app_version gte "2.0.0": app_version = "2.0.0-rc.3" → no
+	//       app_version is at least 2.0.0: app_version = "2.0.0-rc.3" → no
 	//   default: serve "off"
 }
 

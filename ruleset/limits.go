@@ -3,11 +3,12 @@ package ruleset
 import (
 	"fmt"
 	"regexp/syntax"
+	"time"
 )
 
 // Limits that bound the cost of evaluating one flag, whatever a repository
-// holds and whatever a caller sends. Compile rejects a document over the
-// first five with an error at the field; ParseContext rejects a context
+// holds and whatever a caller sends. Compile rejects a document over any
+// but MaxContextString with an error at the field; ParseContext rejects a context
 // over MaxContextString. docs/repository.md lists them for flag authors.
 const (
 	// MaxRules is the most rules a flag may have in one environment.
@@ -27,6 +28,22 @@ const (
 	// repeat a costly pattern are what this stops: 10,000 regex rules held
 	// a request for 35 s before these limits.
 	MaxFlagCost = 20000
+	// MaxRequires is the most prerequisites of a flag (or schedule step).
+	MaxRequires = 16
+	// MaxRequiresDepth is the longest chain of prerequisites: a flag that
+	// requires a flag that requires a flag ... counts each flag after the first.
+	MaxRequiresDepth = 8
+	// MaxScheduleSteps is the most steps of a flag's schedule.
+	MaxScheduleSteps = 32
+	// MinRampEvery is the shortest period of a ramp: results flip at most
+	// once a second, which bearers and SDKs re-evaluate at.
+	MinRampEvery = time.Second
+	// MaxMetadataEntries is the most metadata pairs of a flag.
+	MaxMetadataEntries = 32
+	// MaxMetadataKeyBytes is the longest metadata key.
+	MaxMetadataKeyBytes = 64
+	// MaxMetadataStringBytes is the longest metadata string value.
+	MaxMetadataStringBytes = 1024
 )
 
 // regexProgramSize returns the instruction count of pattern's program.

@@ -55,6 +55,62 @@ type Flag struct {
 	Rules       []Rule    `json:"rules,omitempty"`
 	Breaker     *Breaker  `json:"breaker,omitempty"` // defaults merged in
 	Expires     string    `json:"expires,omitempty"` // YYYY-MM-DD
+	Kind        Kind      `json:"kind,omitempty"`    // what the flag is for; "" when unset
+	// Requires lists the flag's prerequisites: every one must serve one of
+	// its variants for this context, or the flag serves Off with reason
+	// PREREQUISITE_FAILED.
+	Requires []Prerequisite `json:"requires,omitempty"`
+	// Schedule holds dated steps in time order. The step in force (the last
+	// one whose At is not after the evaluation time) is merged over the
+	// flag together with every earlier step, like an overlay.
+	Schedule []ScheduleStep `json:"schedule,omitempty"`
+	// Metadata holds free key/value pairs (string, float64 or bool values)
+	// returned with every result of the flag, as OpenFeature flag metadata.
+	// See MaxMetadataEntries and the other metadata bounds.
+	Metadata map[string]any `json:"metadata,omitempty"`
+}
+
+// Prerequisite is one entry of a flag's requires: flag Flag must serve one
+// of Variants.
+type Prerequisite struct {
+	Flag     string   `json:"flag"`
+	Variants []string `json:"variants"`
+}
+
+// ScheduleStep is one dated step of a flag's schedule. From At on, the
+// fields it sets replace the flag's (and earlier steps') fields; nil or
+// empty fields are kept. A step cannot change a flag's key, type or
+// variants.
+type ScheduleStep struct {
+	At      time.Time `json:"at"`
+	Enabled *bool     `json:"enabled,omitempty"`
+	Off     string    `json:"off,omitempty"`
+	Default string    `json:"default,omitempty"`
+	// Rules, when not nil, replaces the rules (an empty list removes them).
+	Rules *[]Rule `json:"rules,omitempty"`
+	// Requires, when not nil, replaces the prerequisites.
+	Requires *[]Prerequisite `json:"requires,omitempty"`
+}
+
+// Ramp is a progressive rollout computed from the clock, exactly like an
+// override's recovery cap: before Start nobody is in; from Start the cap is
+// min(100, From + Step*floor((now-Start)/Every)) percent. Users whose bucket
+// (salt = flag key, by the rule's By attribute) is below the cap get Serve,
+// the others Otherwise; a user who is in stays in as the cap grows.
+type Ramp struct {
+	Serve     string    `json:"serve"`
+	Otherwise string    `json:"otherwise"`
+	From      float64   `json:"from"`
+	Step      float64   `json:"step"`
+	Every     Duration  `json:"every"`
+	Start     time.Time `json:"start"`
+}
+
+// Cap is the percentage of users the ramp serves Serve at now: 0 before
+// Start, then min(100, From + Step*floor((now-Start)/Every)), exactly as
+// evaluation computes it.
+func (r *Ramp) Cap(now time.Time) float64 {
+	return clockCap(r.Start, r.From, r.Step, r.Every, now)
 }
 
 // Variant is a named value of a flag.
@@ -68,7 +124,9 @@ type Variant struct {
 // A rule matches when every selector it has matches: Users (the context key
 // is in the list), Audiences (the context is in any of them) and Conditions
 // (combined by Match). A rule without selectors matches everyone. A matching
-// rule serves Serve, or splits by Rollout bucketed on the By attribute.
+// rule serves Serve, splits by Rollout bucketed on the By attribute, or
+// follows Ramp bucketed on the By attribute. A context without a usable By
+// value does not match a Rollout or Ramp rule.
 type Rule struct {
 	Name       string      `json:"name,omitempty"`
 	Users      []string    `json:"users,omitempty"`
@@ -77,7 +135,9 @@ type Rule struct {
 	Conditions []Condition `json:"conditions,omitempty"`
 	Serve      string      `json:"serve,omitempty"`
 	Rollout    []Weight    `json:"rollout,omitempty"` // in file order
-	By         string      `json:"by,omitempty"`      // default "key"
+	// Ramp, instead of Serve or Rollout, grows Ramp.Serve's share by the clock.
+	Ramp *Ramp  `json:"ramp,omitempty"`
+	By   string `json:"by,omitempty"` // bucketing attribute of Rollout and Ramp; default "key"
 }
 
 // Weight is one variant's share of a rollout, in thousandths of a percent
@@ -174,10 +234,7 @@ type Recovery struct {
 // 0 before StartAt, then min(100, Start + Step*floor((now-StartAt)/Every)),
 // exactly as evaluation computes it.
 func (r *Recovery) Cap(now time.Time) float64 {
-	if now.Before(r.StartAt) {
-		return 0
-	}
-	return recoveryCap(r, now)
+	return clockCap(r.StartAt, r.Start, r.Step, r.Every, now)
 }
 
 // Breaker is a flag's circuit-breaker settings, defaults merged in.

@@ -40,6 +40,9 @@ const (
 	StepCondition                  // one condition on an attribute
 	StepRollout                    // a rule's rollout
 	StepDefault                    // no rule matched: the default variant
+	StepSchedule                   // the schedule step in force (or none yet)
+	StepRequires                   // a prerequisite, with its own trace nested below
+	StepRamp                       // a rule's ramp, with its current cap
 )
 
 // String returns the kind's name, such as "rule".
@@ -67,6 +70,12 @@ func (k StepKind) String() string {
 		return "rollout"
 	case StepDefault:
 		return "default"
+	case StepSchedule:
+		return "schedule"
+	case StepRequires:
+		return "requires"
+	case StepRamp:
+		return "ramp"
 	}
 	return "unknown"
 }
@@ -119,7 +128,7 @@ func (t Trace) String() string {
 // String renders one step on one line, without indentation.
 func (s Step) String() string {
 	switch s.Kind {
-	case StepNotFound, StepOverride, StepDisabled, StepDefault:
+	case StepNotFound, StepOverride, StepDisabled, StepDefault, StepSchedule:
 		return s.Subject + ": " + s.Note
 	}
 	out := s.Subject + ": "
@@ -194,12 +203,13 @@ func (t *tracer) rolloutMissing(step int, r *rule, v any, has bool) {
 	t.end(step, false, "rollout attribute "+r.by+" unusable, next rule")
 }
 
+// rolloutSubject is the rule's ramp or rollout, the rollout in the shared
+// wording of DescribeRollout.
 func rolloutSubject(r *rule) string {
-	parts := make([]string, len(r.src.Rollout))
-	for i, w := range r.src.Rollout {
-		parts[i] = w.Variant + " " + thousandths(w.Weight) + "%"
+	if r.ramp != nil {
+		return rampSubject(r)
 	}
-	return "rollout by " + r.by + " {" + strings.Join(parts, ", ") + "}"
+	return DescribeRollout(r.src.Rollout, r.by)
 }
 
 func (t *tracer) rolloutChose(step int, f *flag, r *rule, v any, b, variant int) {
@@ -208,11 +218,7 @@ func (t *tracer) rolloutChose(step int, f *flag, r *rule, v any, b, variant int)
 }
 
 func (t *tracer) users(r *rule, v any, m bool) {
-	n := len(r.src.Users)
-	subject := fmt.Sprintf("users (%d)", n)
-	if n <= 10 {
-		subject = "users [" + strings.Join(r.src.Users, ", ") + "]"
-	}
+	subject := DescribeUsers(r.src.Users)
 	note := ""
 	if _, ok := v.(string); v != nil && !ok {
 		note = "key is not a string"
@@ -254,24 +260,9 @@ func (c *condition) typeOK(v any) bool {
 	return false
 }
 
-func describeCondition(c *Condition) string {
-	parts := make([]string, len(c.Values))
-	for i, v := range c.Values {
-		parts[i] = string(v)
-	}
-	s := c.Attribute + " " + c.Operator
-	switch len(parts) {
-	case 0:
-	case 1:
-		if c.Operator != OpIn && c.Operator != OpNotIn {
-			return s + " " + parts[0]
-		}
-		fallthrough
-	default:
-		s += " [" + strings.Join(parts, ", ") + "]"
-	}
-	return s
-}
+// describeCondition is the condition in the shared wording of
+// DescribeCondition.
+func describeCondition(c *Condition) string { return DescribeCondition(*c) }
 
 func seenValue(attr string, v any, has bool) string {
 	if !has || v == nil {

@@ -11,23 +11,23 @@ func TestExplainTrace(t *testing.T) {
 	rs := compileJSON(t, fixtureDoc, mustTime(t, "2026-11-21T10:07:00Z"))
 	res, tr := rs.Explain("west-coast-student-banner",
 		Context{"key": "juan", "state": "CA", "student": true, "email": "j@x.com", "beta": "yes"})
-	if res != tr.Result || res.Variant != "on" || res.Reason != ReasonSplit || res.Rule != 2 {
+	if !reflect.DeepEqual(res, tr.Result) || res.Variant != "on" || res.Reason != ReasonSplit || res.Rule != 2 {
 		t.Fatalf("result %+v, trace result %+v", res, tr.Result)
 	}
 	want := `flag west-coast-student-banner: variant "on" = true (SPLIT, rule[2] "everyone else")
   override: none
   rule[0] "internal testers": no match
-    users [audrey, rob]: key = "juan" → no
+    users audrey, rob: key = "juan" → no
   rule[1] "west coast students": no match
     audiences (any): no
       audience west-coast-students (all): no
-        state in ["CA", "WA", "OR"]: state = "CA" → yes
-        student eq true: student = true → yes
+        state is one of CA, WA, OR: state = "CA" → yes
+        student is true: student = true → yes
         audience beta-testers (any): no
-          beta eq true: beta = "yes" → no, string value does not count as boolean
-          email ends_with "@flagpole.dev": email = "j@x.com" → no
+          beta is true: beta = "yes" → no, string value does not count as boolean
+          email ends with "@flagpole.dev": email = "j@x.com" → no
   rule[2] "everyone else" (everyone): match, split → "on"
-    rollout by key {on 25%, off 75%}: key = "juan" → yes, bucket 15230 → "on"
+    rollout on 25%, off 75% by key: key = "juan" → yes, bucket 15230 → "on"
 `
 	if got := tr.String(); got != want {
 		t.Errorf("trace:\n%s\nwant:\n%s", got, want)
@@ -46,7 +46,7 @@ func TestExplainSteps(t *testing.T) {
 		lines []string // substrings expected in the rendered trace, in order
 	}{
 		{"expired override", "new-search", Context{"key": "u"}, []string{
-			`flag new-search: variant "on" = true (DEFAULT)`,
+			`flag new-search: variant "on" = true (STATIC)`,
 			"now: 2026-11-21T13:00:00Z",
 			`override serve "off": expired at 2026-11-21T12:00:00Z`,
 			`default: serve "on"`,
@@ -62,13 +62,13 @@ func TestExplainSteps(t *testing.T) {
 		{"disabled", "theme", nil, []string{`(DISABLED)`, `enabled: false, serve "light"`}},
 		{"not found", "nope", nil, []string{"flag nope: ERROR FLAG_NOT_FOUND", `flag "nope": no such flag`}},
 		{"rollout by missing attribute", "button-color", Context{"app_version": "2.0.0"}, []string{
-			`app_version lt "2.0.0": app_version = "2.0.0" → no`,
+			`app_version is below 2.0.0: app_version = "2.0.0" → no`,
 			`rule[1] "split by org" (everyone): no match, rollout attribute org unusable, next rule`,
-			`rollout by org {red 33.334%, green 33.333%, blue 33.333%}: org missing → no, cannot bucket this value`,
+			`rollout red 33.334%, green 33.333%, blue 33.333% by org: org missing → no, cannot bucket this value`,
 			`default: serve "red"`,
 		}},
 		{"wrong type number", "max-items", Context{"age": "30", "plan": "pro"}, []string{
-			`age gte 18: age = "30" → no, string value does not count as number`,
+			`age is at least 18: age = "30" → no, string value does not count as number`,
 		}},
 	}
 	for _, tt := range tests {
@@ -96,7 +96,7 @@ func TestExplainNowFromClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, tr := rs.Explain("f", Context{})
-	if !strings.Contains(tr.String(), `now gt "2026-01-01T00:00:00Z": now = 2026-11-21T10:00:00Z (clock) → yes`) {
+	if !strings.Contains(tr.String(), `now is after 2026-01-01T00:00:00Z: now = 2026-11-21T10:00:00Z (clock) → yes`) {
 		t.Errorf("trace:\n%s", tr)
 	}
 	if tr.Steps[1].Kind != StepRule || tr.Steps[2].Kind != StepConditions || tr.Steps[3].Kind != StepCondition || tr.Steps[3].Depth != 2 {

@@ -48,7 +48,8 @@ func runEval(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "flagpole eval: %v\n", err)
 		return exitFailure
 	}
-	if _, ok := rs.Flag(*flagKey); !ok {
+	fl, ok := rs.Flag(*flagKey)
+	if !ok {
 		fmt.Fprintf(stderr, "flagpole eval: flag %q not found in environment %s (flags: %s)\n",
 			*flagKey, rs.Environment(), abbreviate(rs.Keys(), 10))
 		return exitFailure
@@ -62,7 +63,7 @@ func runEval(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		res = rs.Evaluate(*flagKey, evalCtx)
 	}
 	if *format == "json" {
-		return printEvalJSON(stdout, stderr, *flagKey, res)
+		return printEvalJSON(stdout, stderr, *flagKey, fl.Kind, res)
 	}
 	if *explain {
 		fmt.Fprint(stdout, trace.String())
@@ -71,6 +72,9 @@ func runEval(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	fmt.Fprintln(stdout, describeResult(*flagKey, rs.Environment(), res))
+	if fl.Kind != "" {
+		fmt.Fprintf(stdout, "kind: %s\n", describeKind(fl.Kind))
+	}
 	return exitOK
 }
 
@@ -115,6 +119,18 @@ func describeResult(flagKey, env string, res ruleset.Result) string {
 	return b.String()
 }
 
+// describeKind says what a flag's kind means for its lifetime, e.g.
+// "release (expected lifetime 40 days)".
+func describeKind(k ruleset.Kind) string {
+	if d, ok := k.Lifetime(); ok {
+		return fmt.Sprintf("%s (expected lifetime %d days)", k, int(d.Hours()/24))
+	}
+	if k.Permanent() {
+		return fmt.Sprintf("%s (permanent)", k)
+	}
+	return string(k)
+}
+
 // evalOutput is the one JSON object `flagpole eval --format json` prints.
 // Rule is the matching rule's name, or "rule[i]" when it has none, or null.
 type evalOutput struct {
@@ -124,11 +140,12 @@ type evalOutput struct {
 	Reason    string  `json:"reason"`
 	Rule      *string `json:"rule"`
 	ErrorCode string  `json:"errorCode,omitempty"`
+	Kind      string  `json:"kind,omitempty"`
 }
 
-func printEvalJSON(stdout, stderr io.Writer, flagKey string, res ruleset.Result) int {
+func printEvalJSON(stdout, stderr io.Writer, flagKey string, kind ruleset.Kind, res ruleset.Result) int {
 	out := evalOutput{Flag: flagKey, Value: res.Value, Variant: res.Variant,
-		Reason: res.Reason.String(), ErrorCode: res.ErrorCode.String()}
+		Reason: res.Reason.String(), ErrorCode: res.ErrorCode.String(), Kind: string(kind)}
 	if res.Rule >= 0 {
 		name := res.RuleName
 		if name == "" {

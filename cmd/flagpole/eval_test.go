@@ -51,7 +51,7 @@ func TestEvalExplain(t *testing.T) {
 	if r.code != exitOK {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	for _, want := range []string{`users [audrey, rob]`, `state = "CA"`, "bucket 15230", `variant "on"`} {
+	for _, want := range []string{`users audrey, rob`, `state = "CA"`, "bucket 15230", `variant "on"`} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("explanation lacks %q:\n%s", want, r.stdout)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/flagpole/flagpole/bearer"
 	"github.com/flagpole/flagpole/bearer/admin"
 	"github.com/flagpole/flagpole/breaker"
+	"github.com/flagpole/flagpole/dashboard"
 	"github.com/flagpole/flagpole/internal/surface"
 	"github.com/flagpole/flagpole/loader/recorder"
 	"github.com/flagpole/flagpole/loader/source"
@@ -188,6 +189,10 @@ type syncRole struct {
 	rec     *recorder.Recorder
 	admin   *admin.API
 	logger  *slog.Logger
+	// repo and branch are --repo and --branch, for the dashboard's git
+	// history; ui is the dashboard once newDashboard made it.
+	repo, branch string
+	ui           *dashboard.Dashboard
 }
 
 // newSyncRole opens the repository and the store (Redis when redisURL is
@@ -229,7 +234,7 @@ func (r *repoFlags) newSyncRole(ctx context.Context, redisURL string, logger *sl
 		st.Close()
 		return nil, err
 	}
-	return &syncRole{src: src, store: st, locker: locker, sy: sy, reg: reg, webhook: r.webhook(sy.Trigger), rec: rec, admin: api, logger: logger}, nil
+	return &syncRole{src: src, store: st, locker: locker, sy: sy, reg: reg, webhook: r.webhook(sy.Trigger), rec: rec, admin: api, logger: logger, repo: r.repo, branch: r.branch}, nil
 }
 
 // handler is the HTTP surface of a role that runs a syncer, with b's SDK
@@ -241,6 +246,9 @@ func (role *syncRole) handler(b *bearer.Server, brk *breaker.Runner) http.Handle
 		StatusExtra: withBreakers(roleStatusExtra(role.admin, role.rec, role.logger), brk)}
 	if b != nil {
 		o.Bearer = b
+	}
+	if role.ui != nil {
+		o.UI = role.ui.Handler()
 	}
 	return surface.Handler(o)
 }

@@ -37,10 +37,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}
+	if err := role.newDashboard(interval, b); err != nil {
+		return fail(stderr, "serve", err)
+	}
 	logger.Info("flagpole serve starting", "version", version, "source", role.src.String(), "store", storeName(redisURL))
 	fns := []func(context.Context) error{
 		role.sy.Run,
 		b.Run,
+		role.ui.Run,
 		func(ctx context.Context) error { return serveBearer(ctx, role.ln, b, role.handler(b, brk), logger) },
 	}
 	if brk != nil {

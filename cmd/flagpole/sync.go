@@ -21,7 +21,10 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	defer role.store.Close()
+	if err := role.newDashboard(0, nil); err != nil {
+		return fail(stderr, "sync", err)
+	}
 	logger.Info("flagpole sync starting", "version", version, "source", role.src.String(), "redis", redact.URL(redisURL))
-	err := runAll(ctx, role.sy.Run, func(ctx context.Context) error { return serveHTTP(ctx, role.ln, role.handler(nil, nil), logger) })
+	err := runAll(ctx, role.sy.Run, role.ui.Run, func(ctx context.Context) error { return serveHTTP(ctx, role.ln, role.handler(nil, nil), logger) })
 	return finish(stderr, "sync", err)
 }

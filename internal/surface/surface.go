@@ -76,6 +76,9 @@ type Options struct {
 	// StatusExtra, when set, adds its fields to the JSON object of
 	// GET /v1/status (the overrides and pending write-backs).
 	StatusExtra func(ctx context.Context) map[string]any
+	// UI, when set, serves the dashboard: GET /ui and everything under
+	// /ui/ (GET and POST). Zero: no such routes.
+	UI http.Handler
 }
 
 // Handler returns the process's HTTP surface. Errors are the JSON envelope
@@ -109,6 +112,11 @@ func Handler(o Options) http.Handler {
 		if o.AdminAPI {
 			o.Admin.Handle(m)
 		}
+	}
+	if o.UI != nil {
+		m.Handle("GET", "/ui", o.UI)
+		m.Handle("GET", "/ui/", o.UI)
+		m.Handle("POST", "/ui/", o.UI)
 	}
 	if o.Webhook != nil {
 		m.Handle("POST", "/v1/hooks/git", http.MaxBytesHandler(o.Webhook, o.MaxBodyBytes))

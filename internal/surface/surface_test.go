@@ -85,3 +85,24 @@ func TestSurface(t *testing.T) {
 		})
 	}
 }
+
+// TestUI: the dashboard's handler gets /ui and everything under /ui/, for
+// GET and POST; without one those paths are unknown.
+func TestUI(t *testing.T) {
+	ui := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ui "+r.Method+" "+r.URL.Path) })
+	with := Handler(Options{Syncer: fakeSyncer{}, UI: ui, Gatherer: prometheus.NewRegistry()})
+	without := Handler(Options{Syncer: fakeSyncer{}, Gatherer: prometheus.NewRegistry()})
+	for _, tt := range []struct{ method, path, body string }{
+		{"GET", "/ui", "ui GET /ui"},
+		{"GET", "/ui/", "ui GET /ui/"},
+		{"GET", "/ui/api/flags", "ui GET /ui/api/flags"},
+		{"POST", "/ui/api/flags/production/x/evaluate", "ui POST /ui/api/flags/production/x/evaluate"},
+	} {
+		if code, body := do(with, tt.method, tt.path); code != 200 || body != tt.body {
+			t.Errorf("%s %s = %d %q, want %q", tt.method, tt.path, code, body, tt.body)
+		}
+		if code, _ := do(without, tt.method, tt.path); code != 404 {
+			t.Errorf("%s %s without a UI = %d, want 404", tt.method, tt.path, code)
+		}
+	}
+}
