@@ -191,7 +191,8 @@ func (c *Cache) parse(jobs []parseJob) {
 // checkKey is everything a flag's checks and build depend on besides its
 // own file: flagpole.yaml (environments, breaker defaults), attributes.yaml
 // (attribute types), the environments built and the date (stale-flag
-// warnings change at midnight UTC). Files are compared by identity: the
+// warnings change at midnight UTC). Flags with a schedule are not cached:
+// their warnings depend on the time to the second. Files are compared by identity: the
 // cache hands out the same *yfile while a file's content is unchanged.
 type checkKey struct {
 	f, settings, attributes *yfile
@@ -250,6 +251,12 @@ func (k *Cache) checkFlags(c *checker, attributes *yfile, envs []string) {
 	next := make(map[string]*flagCheck, len(c.flagOrder))
 	for _, fs := range c.flagOrder {
 		key.f = fs.f
+		if scheduled(&fs.raw) {
+			// Schedule steps are checked against the clock to the second:
+			// check such a flag at every load.
+			c.checkFlag(fs, envs)
+			continue
+		}
 		if m := k.flagChecks[fs.f.rel]; m != nil && m.key == key {
 			fs.perEnv = m.perEnv
 			c.diags = append(c.diags, m.diags...)
@@ -305,4 +312,18 @@ func (f *yfile) rootNode() *yaml.Node {
 		f.root = parseFile(f.rel, f.src, f.schema).root
 	}
 	return f.root
+}
+
+// scheduled reports whether a flag file has a schedule, its own or an
+// overlay's.
+func scheduled(raw *flagYAML) bool {
+	if raw.Schedule != nil {
+		return true
+	}
+	for _, ov := range raw.Environments {
+		if ov.Schedule != nil {
+			return true
+		}
+	}
+	return false
 }

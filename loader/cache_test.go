@@ -21,7 +21,8 @@ import (
 var cacheSeed = flag.Uint64("cache.seed", 0, "an extra seed for TestCacheMatchesFullLoad (0: only the fixed ones)")
 
 // TestCacheMatchesFullLoad applies random edit sequences to a repository
-// (flags and audiences added, removed, renamed, modified and changed back,
+// (flags, with prerequisites and schedules now and then, and audiences
+// added, removed, renamed, modified and changed back,
 // attributes.yaml and flagpole.yaml edited, invalid YAML and schema errors,
 // several files at once, in-place edits that keep size and modification
 // time) and checks after every step that a load through a Cache returns
@@ -52,7 +53,9 @@ func TestCacheMatchesFullLoad(t *testing.T) {
 			}
 			for step := range steps {
 				what := e.step()
-				now := time.Date(2026, 3, 1+step/40, 12, 0, 0, 0, time.UTC)
+				// 10 minutes a step: the run crosses midnight (stale flags)
+				// and, within a day, the schedule step at 06:00.
+				now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC).Add(time.Duration(step) * 10 * time.Minute)
 				opts := Options{Now: fixed(now), Revision: fmt.Sprint("r", step)}
 				full, ferr := Load(e.dir, opts)
 				opts.Cache = cache
@@ -132,6 +135,15 @@ func compareRuleSets(full, inc *Repo) string {
 		irs := inc.RuleSets[env]
 		if irs == nil {
 			return "no rule set for " + env
+		}
+		for _, at := range []time.Time{time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 2, 7, 0, 0, 0, time.UTC)} {
+			fn, fok := frs.NextChange(at)
+			in, iok := irs.NextChange(at)
+			fl, flok := frs.LastChange(at)
+			il, ilok := irs.LastChange(at)
+			if !fn.Equal(in) || fok != iok || !fl.Equal(il) || flok != ilok {
+				return fmt.Sprintf("%s: NextChange/LastChange(%s) full %s %v / %s %v, cached %s %v / %s %v", env, at, fn, fok, fl, flok, in, iok, il, ilok)
+			}
 		}
 		for _, key := range frs.Keys() {
 			for _, ctx := range evalContexts {
@@ -255,7 +267,7 @@ func (e *editor) flagYAML(key string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "key: %s\ndescription: d%d\n", key, e.rng.IntN(3))
 	if e.rng.IntN(6) == 0 {
-		b.WriteString("expires: 2026-03-02\n") // stale from the second day of the run on
+		b.WriteString("expires: 2026-03-01\n") // stale from midnight on
 	}
 	if e.rng.IntN(2) == 0 {
 		b.WriteString("type: string\nvariants: {off: O, a: A, b: B}\noff: off\n")
@@ -269,6 +281,22 @@ func (e *editor) flagYAML(key string) string {
 			a, _ := e.pick(e.auds)
 			fmt.Fprintf(&b, "  - audiences: [%s]\n    serve: on\n", a)
 		}
+	}
+	if e.rng.IntN(8) == 0 {
+		// A prerequisite on a flag made earlier, so that there are no cycles.
+		var earlier []string
+		for _, f := range e.flags {
+			if f < key {
+				earlier = append(earlier, f)
+			}
+		}
+		if len(earlier) > 0 {
+			req, _ := e.pick(earlier)
+			fmt.Fprintf(&b, "requires:\n  - {flag: %s, variants: [off]}\n", req)
+		}
+	}
+	if e.rng.IntN(8) == 0 {
+		b.WriteString("schedule:\n  - {at: 2026-03-02T06:00:00Z, enabled: false}\n") // in the past from the second day on
 	}
 	if e.rng.IntN(4) == 0 {
 		b.WriteString("environments:\n  staging: {enabled: false}\n")
@@ -284,6 +312,22 @@ func (e *editor) repairFlag(key string) func() string {
 		}
 		e.write("flags/"+key+".yaml", e.flagYAML(key))
 		return "repair flag " + key
+	}
+}
+
+// repairDependents returns a repair that rewrites the flags that require
+// flag key, which is gone.
+func (e *editor) repairDependents(key string) func() string {
+	return func() string {
+		n := 0
+		for _, f := range e.flags {
+			data, err := os.ReadFile(filepath.Join(e.dir, "flags", f+".yaml"))
+			if err == nil && strings.Contains(string(data), "{flag: "+key+",") {
+				e.write("flags/"+f+".yaml", e.flagYAML(f))
+				n++
+			}
+		}
+		return fmt.Sprintf("rewrite %d flags that required %s", n, key)
 	}
 }
 
@@ -331,6 +375,7 @@ func (e *editor) edit() string {
 		e.flags = append(e.flags[:i], e.flags[i+1:]...)
 		e.remove("flags/" + key + ".yaml")
 		e.dropOverride(key)
+		e.repairs = append(e.repairs, e.repairDependents(key))
 		return "remove flag " + key
 	case n == 6 && len(e.flags) > 0:
 		// Rename: the file and its key, or the file only (key mismatch).
@@ -340,6 +385,7 @@ func (e *editor) edit() string {
 		nk := fmt.Sprintf("f%03d", e.nextID)
 		e.remove("flags/" + key + ".yaml")
 		e.dropOverride(key)
+		e.repairs = append(e.repairs, e.repairDependents(key))
 		if e.rng.IntN(2) == 0 {
 			data = []byte(strings.Replace(string(data), "key: "+key, "key: "+nk, 1))
 		} else {

@@ -6,11 +6,13 @@ import "time"
 // compiled flags of prev, a RuleSet compiled earlier from another version
 // of the same environment, where that is certain to give the same result:
 // a flag is reused when doc holds the very same *Flag (pointer) as prev's
-// Document, and none of the audiences it refers to, directly or through
-// other audiences, is added, removed or another *Audience. Audiences and
-// overrides are compiled again every time (they are few), and a reused
-// flag that prev or doc gives an override is copied before the override is
-// set, so prev is never modified and keeps working.
+// Document, it has no prerequisites and no schedule (those depend on other
+// flags and on the clock), and none of the audiences it refers to,
+// directly or through other audiences, is added, removed or another
+// *Audience. A reused flag is a copy of prev's (its rules, conditions and
+// values shared), so prev is never modified and keeps serving while the
+// new RuleSet is built. Audiences, prerequisites, overrides and the
+// clock's boundaries are compiled again every time.
 //
 // This relies on Documents being immutable (see Document): a caller that
 // builds the next Document from the last one shares the *Flag of every
@@ -26,36 +28,37 @@ func CompileFrom(prev *RuleSet, doc *Document, opts Options) (*RuleSet, error) {
 	}
 	c := compiler{doc: doc, costs: costs{aud: map[*audience]int{}, busy: map[*audience]bool{}}}
 	audiences := c.audiences()
+	c.compiledAudiences = audiences
 	changed := changedAudiences(prev.doc.Audiences, doc.Audiences)
 	rs := &RuleSet{doc: doc, flags: make(map[string]*flag, len(doc.Flags)), now: now}
 	rs.keys = sortedKeys(doc.Flags)
 	for _, key := range rs.keys {
 		src := doc.Flags[key]
-		if old := prev.flags[key]; old != nil && src != nil && prev.doc.Flags[key] == src && !usesAny(src, changed) {
-			if old.override != nil {
-				cp := *old
-				cp.override = nil
-				cp.setStatic()
-				old = &cp
-			}
-			if doc.Overrides[key] != nil {
-				cp := *old
-				old = &cp // c.override sets the copy's override
-			}
-			rs.flags[key] = old
+		if old := prev.flags[key]; old != nil && reusable(src, prev.doc.Flags[key], changed) {
+			cp := *old
+			cp.override, cp.requires = nil, nil // set again below, on the copy
+			cp.setStatic()
+			rs.flags[key] = &cp
 			continue
 		}
 		if f := c.flag(key, src, audiences); f != nil {
 			rs.flags[key] = f
 		}
 	}
+	c.requires(rs.keys, rs.flags)
 	for _, key := range sortedKeys(doc.Overrides) {
 		c.override(key, doc.Overrides[key], rs.flags)
 	}
+	rs.clock = c.boundaries(rs)
 	if err := c.ps.err(); err != nil {
 		return nil, err
 	}
 	return rs, nil
+}
+
+// reusable reports whether the compiled form of was can serve src.
+func reusable(src, was *Flag, changedAuds map[string]bool) bool {
+	return src != nil && src == was && len(src.Requires) == 0 && len(src.Schedule) == 0 && !usesAny(src, changedAuds)
 }
 
 // changedAudiences returns the keys of the audiences that differ between
