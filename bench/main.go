@@ -63,10 +63,11 @@ var scenarios = map[string]scenario{
 	"override-split":    runOverrideSplit,
 	"breaker":           runBreaker,
 	"scale":             runScale,
+	"scale-out":         runScaleOut,
 }
 
 // order is the order in which "all" runs the scenarios.
-var order = []string{"propagation", "propagation-redis", "git-webhook", "override", "override-split", "breaker", "fanout", "evaluate", "scale"}
+var order = []string{"propagation", "propagation-redis", "git-webhook", "override", "override-split", "breaker", "fanout", "evaluate", "scale", "scale-out"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
