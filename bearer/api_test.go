@@ -65,11 +65,11 @@ func TestEvaluate(t *testing.T) {
 		want           map[string]string // flag → variant/reason
 	}{
 		{"client key sees client flags only", clientKey, `{"key":"audrey"}`,
-			map[string]string{"banner": "on/TARGETING_MATCH", "color": "red/DEFAULT"}},
+			map[string]string{"banner": "on/TARGETING_MATCH", "color": "red/STATIC"}},
 		{"server key sees every flag", serverKey, `{"key":"bob","state":"CA"}`,
-			map[string]string{"banner": "off/DEFAULT", "checkout-v2": "on/TARGETING_MATCH", "color": "red/DEFAULT"}},
+			map[string]string{"banner": "off/DEFAULT", "checkout-v2": "on/TARGETING_MATCH", "color": "red/STATIC"}},
 		{"no context", serverKey, `null`,
-			map[string]string{"banner": "off/DEFAULT", "checkout-v2": "off/DEFAULT", "color": "red/DEFAULT"}},
+			map[string]string{"banner": "off/DEFAULT", "checkout-v2": "off/DEFAULT", "color": "red/STATIC"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

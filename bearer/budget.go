@@ -40,10 +40,16 @@ func (d deadline) passed() bool {
 	return !d.at.IsZero() && d.clock.Now().After(d.at)
 }
 
-// requestDeadline is the evaluation deadline of r, on the server's clock.
+// requestDeadline is the evaluation deadline of r, on the server's clock:
+// the time left until the request's (real-time) deadline, from the
+// server's now, so that a server clock set apart from the real one (a
+// test's fake clock) keeps the whole budget.
 func (s *Server) requestDeadline(r *http.Request) deadline {
-	at, _ := r.Context().Deadline()
-	return deadline{at: at, clock: s.opts.Clock}
+	at, ok := r.Context().Deadline()
+	if !ok {
+		return deadline{clock: s.opts.Clock}
+	}
+	return deadline{at: s.opts.Clock.Now().Add(time.Until(at)), clock: s.opts.Clock}
 }
 
 // evaluationTimeout is the message of an evaluation over budget.

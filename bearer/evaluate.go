@@ -138,7 +138,7 @@ func appendEvaluation(b []byte, st *envState, c ruleset.Context, clientOnly bool
 		b = append(b, f.keyJSON...)
 		b = append(b, `:{"value":`...)
 		start := len(b)
-		b = appendResult(b, f, evaluate(st.rs, f.key, c))
+		b = appendResult(b, f, evaluate(st.rs, f.key, c), true)
 		if fp != nil {
 			h = fnvAdd(fnvAdd(h, f.keyJSON), valueAndVariant(b[start:]))
 		}
@@ -172,14 +172,21 @@ func fnvAdd(h uint64, b []byte) uint64 {
 	return h
 }
 
-// appendResult appends `<value>,"variant":"...","reason":"..."` and, on
+// appendResult appends `<value>,"variant":"..."`, with meta the flag's
+// `,"metadata":{...}` when it has metadata, then `,"reason":"..."` and, on
 // error, `,"errorCode":"..."`. A result without a known variant has a null
-// value and no variant.
-func appendResult(b []byte, f *flagEnc, r ruleset.Result) []byte {
+// value and no variant. The metadata comes before the reason so that
+// evaluated streams (see valueAndVariant) re-send a changed one.
+func appendResult(b []byte, f *flagEnc, r ruleset.Result, meta bool) []byte {
 	if v, ok := f.variants[r.Variant]; ok {
 		b = append(b, v...)
 	} else {
 		b = append(b, "null"...)
+	}
+	if meta && len(f.meta) > 0 {
+		b = append(b, `,"metadata":{`...)
+		b = append(b, f.meta...)
+		b = append(b, '}')
 	}
 	b = append(b, `,"reason":"`...)
 	b = append(b, r.Reason.String()...)

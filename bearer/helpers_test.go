@@ -306,10 +306,11 @@ func decode[T any](t *testing.T, b []byte) T {
 type evalResponse struct {
 	Version string `json:"version"`
 	Flags   map[string]struct {
-		Value     any    `json:"value"`
-		Variant   string `json:"variant"`
-		Reason    string `json:"reason"`
-		ErrorCode string `json:"errorCode"`
+		Value     any            `json:"value"`
+		Variant   string         `json:"variant"`
+		Reason    string         `json:"reason"`
+		ErrorCode string         `json:"errorCode"`
+		Metadata  map[string]any `json:"metadata"`
 	} `json:"flags"`
 }
 

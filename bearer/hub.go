@@ -20,9 +20,15 @@ var (
 // event is what a hub hands to its clients. Its frame is encoded once per
 // change and shared by every client.
 type event struct {
-	frame []byte    // the SSE frame, ready to write
+	frame []byte    // the SSE frame, ready to write; nil for a tick
 	state *envState // the environment's state once this event is applied
-	ping  bool      // a keep-alive (evaluated streams also re-check results)
+	ping  bool      // a keep-alive
+	// tick says the clock passed a boundary of the rule set (see
+	// ruleset.RuleSet.NextChange): a schedule step, a ramp or recovery
+	// step, an override's expiry or a date in a condition on "now".
+	// Results may have changed with no new version: evaluated streams
+	// re-evaluate. It has no frame of its own.
+	tick bool
 }
 
 // client is one open SSE stream. It is kept small: 10,000 of them must fit
@@ -41,6 +47,9 @@ type hub struct {
 	srv     *Server
 	cur     atomic.Pointer[envState]
 	streams atomic.Int64 // open SSE connections, for status
+	// nextTick is when the clock timer fires next (Unix nanoseconds), 0
+	// when no boundary is ahead.
+	nextTick atomic.Int64
 
 	updates chan *envState // latest state offered by the loader (buffer 1)
 	stop    chan struct{}  // closed when the environment is removed
@@ -74,11 +83,14 @@ func (h *hub) offer(st *envState) {
 	}
 }
 
-// run is the hub's broadcaster: it applies offered states and sends pings
-// until done or h.stop closes, then closes every stream.
+// run is the hub's broadcaster: it applies offered states, sends pings
+// and clock ticks until done or h.stop closes, then closes every stream.
 func (h *hub) run(done <-chan struct{}, ping time.Duration) {
 	t := h.srv.opts.Clock.NewTicker(ping)
 	defer t.Stop()
+	var tick clockTimer
+	defer tick.stop()
+	h.armTick(&tick, h.cur.Load())
 	for {
 		select {
 		case <-done:
@@ -89,8 +101,19 @@ func (h *hub) run(done <-chan struct{}, ping time.Duration) {
 			return
 		case st := <-h.updates:
 			h.apply(st)
+			if due := h.nextTick.Load(); due != 0 && due <= h.srv.opts.Clock.Now().UnixNano() {
+				// The timer was due as the state came: tick now, or
+				// re-arming from now would skip that boundary.
+				h.broadcast(&event{state: st, tick: true})
+			}
+			h.armTick(&tick, st)
 		case <-t.Chan():
 			h.broadcast(&event{frame: pingFrame, state: h.cur.Load(), ping: true})
+		case <-tick.c:
+			st := h.cur.Load()
+			h.srv.log.Debug("clock tick: results may change", "environment", h.env, "version", st.version)
+			h.broadcast(&event{state: st, tick: true})
+			h.armTick(&tick, st)
 		}
 	}
 }

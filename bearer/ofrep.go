@@ -140,13 +140,19 @@ func (s *Server) serveOFREPBulk(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteEncoded(w, http.StatusOK, b)
 }
 
-// appendOFREPResult appends {"key","value","variant","reason","metadata"}.
+// appendOFREPResult appends {"key","value","variant","reason","metadata"};
+// the metadata holds the flag's own and "version", the rule set's.
 func appendOFREPResult(b []byte, st *envState, f *flagEnc, res ruleset.Result) []byte {
 	b = append(b, `{"key":`...)
 	b = append(b, f.keyJSON...)
 	b = append(b, `,"value":`...)
-	b = appendResult(b, f, res)
-	b = append(b, `,"metadata":{"version":`...)
+	b = appendResult(b, f, res, false)
+	b = append(b, `,"metadata":{`...)
+	if len(f.meta) > 0 {
+		b = append(b, f.meta...)
+		b = append(b, ',')
+	}
+	b = append(b, `"version":`...)
 	b = appendJSONString(b, st.version)
 	return append(b, "}}"...)
 }

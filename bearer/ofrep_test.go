@@ -27,7 +27,7 @@ func TestOFREPFlag(t *testing.T) {
 		{"targetingKey is our key", "banner", clientKey, ctxBody(`{"targetingKey":"audrey"}`), 200, "on", "", "TARGETING_MATCH"},
 		{"key attribute wins over targetingKey", "banner", clientKey, ctxBody(`{"targetingKey":"x","key":"rob"}`), 200, "on", "", "TARGETING_MATCH"},
 		{"structured attributes are ignored", "banner", clientKey, ctxBody(`{"targetingKey":"audrey","geo":{"lat":1},"tags":["a"]}`), 200, "on", "", "TARGETING_MATCH"},
-		{"no body", "color", clientKey, "", 200, "red", "", "DEFAULT"},
+		{"no body", "color", clientKey, "", 200, "red", "", "STATIC"},
 		{"server key sees server flags", "checkout-v2", serverKey, ctxBody(`{"state":"WA"}`), 200, "on", "", "TARGETING_MATCH"},
 		{"unknown flag", "nope", serverKey, ctxBody(`{}`), 404, "", "FLAG_NOT_FOUND", ""},
 		{"client key and server flag", "checkout-v2", clientKey, ctxBody(`{}`), 404, "", "FLAG_NOT_FOUND", ""},

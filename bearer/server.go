@@ -183,7 +183,7 @@ func (l *loop) reload(ctx context.Context) bool {
 			l.pending[env] = true
 		}
 		for env := range *l.s.hubs.Load() {
-			if !slices.Contains(envs, env) {
+			if removed(envs, env) {
 				l.s.remove(env) // removed while this bearer was not listening
 			}
 		}
@@ -211,7 +211,7 @@ func (s *Server) load(ctx context.Context, env string) error {
 		// Removed from the repository, or a snapshot lost from a store that
 		// still lists the environment (which the syncer repairs).
 		envs, lerr := s.opts.Store.Environments(ctx)
-		if lerr == nil && !slices.Contains(envs, env) {
+		if lerr == nil && removed(envs, env) {
 			s.remove(env)
 			return nil
 		}
@@ -270,6 +270,15 @@ func (s *Server) remove(env string) {
 	s.hubs.Store(&next)
 	close(h.stop)
 	s.log.Info("environment removed from the store; its keys are refused and its streams closed", "environment", env)
+}
+
+// removed reports whether the store's environment list envs says env was
+// removed from the repository. An empty list never does: a repository
+// always has an environment, so an empty store was flushed or restarted
+// (Redis without persistence) and the syncer is about to republish; until
+// then the last good rule sets keep serving.
+func removed(envs []string, env string) bool {
+	return len(envs) > 0 && !slices.Contains(envs, env)
 }
 
 // sameKeys reports whether snap has exactly the keys st was built with.

@@ -181,7 +181,11 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	run(r, hijacked, a.hub, c, out, release, func(ev *event) bool { return out.write(ev.frame) == nil })
+	run(r, hijacked, a.hub, c, out, release, func(ev *event) bool {
+		// The rule set streamed is the same after a clock tick: SDKs
+		// compute schedules and ramps from their own clocks.
+		return ev.tick || out.write(ev.frame) == nil
+	})
 }
 
 // serveEvaluatedStream is GET /v1/stream/evaluated: the evaluated flags of
@@ -257,16 +261,15 @@ func (e *evaluatedStream) put(st *envState) bool {
 	return e.out.write(sseFrame("put", st.version, data)) == nil
 }
 
-// handle re-evaluates on every change, and at pings (once per ping
-// interval) when the rule set depends on time: a "now" condition or an
-// override's expiry or recovery ramp changes results without a new
-// version. Other rule sets are not re-evaluated at pings, which would cost
-// every stream an evaluation per interval for nothing.
+// handle re-evaluates on every change and at every clock tick (a schedule
+// step, a ramp step, an override's expiry, ... changes results without a
+// new version), and sends the results only when they changed. Pings are
+// passed on as they are: results cannot change between ticks.
 func (e *evaluatedStream) handle(ev *event) bool {
-	if (!ev.ping || ev.state.timeDep) && !e.put(ev.state) {
-		return false
+	if ev.ping {
+		return e.out.write(ev.frame) == nil
 	}
-	return !ev.ping || e.out.write(ev.frame) == nil
+	return e.put(ev.state)
 }
 
 // queryContext decodes the context query parameter: base64url (padding

@@ -26,7 +26,6 @@ type envState struct {
 	loadedAt time.Time
 	flags    []*flagEnc // every flag, sorted by key
 	byKey    map[string]*flagEnc
-	timeDep  bool // results may change over time (dependsOnTime)
 	// raw is the store's snapshot this state was built from, before the
 	// override layer: the base for the store's patches (patchStore).
 	raw *store.Snapshot
@@ -71,6 +70,9 @@ type flagEnc struct {
 	client  bool
 	// variants maps a variant name to `<value JSON>,"variant":"<name>"`.
 	variants map[string][]byte
+	// meta is the flag's metadata as JSON object members without braces,
+	// `"jira":"GROW-123","tier":2`, in key order; empty when it has none.
+	meta []byte
 }
 
 // newEnvState compiles snap and pre-encodes what requests will need. prev,
@@ -105,7 +107,6 @@ func newEnvState(snap *store.Snapshot, now func() time.Time, prev *envState) (*e
 		keys:     keys,
 		loadedAt: now(),
 		byKey:    make(map[string]*flagEnc, len(doc.Flags)),
-		timeDep:  dependsOnTime(doc),
 	}
 	sorted := rs.Keys() // every flag that compiled: all of them
 	if len(sorted) != len(doc.Flags) {
@@ -148,8 +149,9 @@ type variantTable map[string]map[string][]byte
 // length: large JSON variants are seldom repeated.
 const maxSharedSig = 256
 
-// encodeFlag pre-encodes the key and the variant values of f, taking the
-// variants from shared when another flag of the build has the same.
+// encodeFlag pre-encodes the key, the metadata and the variant values of
+// f, taking the variants from shared when another flag of the build has
+// the same.
 func encodeFlag(key string, f *ruleset.Flag, shared variantTable) (*flagEnc, error) {
 	enc := &flagEnc{key: key, keyJSON: appendJSONString(nil, key)}
 	if f == nil {
@@ -157,6 +159,17 @@ func encodeFlag(key string, f *ruleset.Flag, shared variantTable) (*flagEnc, err
 		return enc, nil
 	}
 	enc.client = f.Client
+	for _, k := range slices.Sorted(maps.Keys(f.Metadata)) {
+		v, err := json.Marshal(f.Metadata[k])
+		if err != nil {
+			return nil, fmt.Errorf("flags.%s.metadata.%s: %w", key, k, err)
+		}
+		if len(enc.meta) > 0 {
+			enc.meta = append(enc.meta, ',')
+		}
+		enc.meta = append(appendJSONString(enc.meta, k), ':')
+		enc.meta = append(enc.meta, v...)
+	}
 	var sig []byte
 	for _, v := range f.Variants {
 		sig = append(append(append(append(sig, v.Name...), 0), v.Value...), 0)

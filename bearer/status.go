@@ -33,6 +33,10 @@ type EnvironmentStatus struct {
 	LoadedAt   time.Time `json:"loaded_at,omitzero"`
 	Flags      int       `json:"flags"`
 	SSEClients int64     `json:"sse_clients"`
+	// NextClockChange is the next instant at which results can change by
+	// the clock alone (a schedule step, a ramp step, an override's expiry:
+	// ruleset.RuleSet.NextChange); zero when none is ahead.
+	NextClockChange time.Time `json:"next_clock_change,omitzero"`
 	// LoadError is why the last reload failed; the version above keeps
 	// serving meanwhile.
 	LoadError string `json:"load_error,omitempty"`
@@ -98,9 +102,13 @@ func (s *Server) status(sync *store.SyncStatus, syncErr string) Status {
 	hubs := *s.hubs.Load()
 	for env, h := range hubs {
 		cur := h.cur.Load()
-		st.Environments[env] = EnvironmentStatus{
+		es := EnvironmentStatus{
 			Version: cur.version, LoadedAt: cur.loadedAt, Flags: len(cur.flags), SSEClients: h.streams.Load(),
 		}
+		if next, ok := cur.rs.NextChange(s.opts.Clock.Now()); ok {
+			es.NextClockChange = next.UTC()
+		}
+		st.Environments[env] = es
 	}
 	s.mu.Lock()
 	for env, msg := range s.loadErrors {

@@ -1,6 +1,7 @@
 package bearer
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -301,5 +302,52 @@ func TestStreamHead(t *testing.T) {
 	}
 	if f.srv.hub("production").streams.Load() != 0 {
 		t.Error("HEAD left a stream open")
+	}
+}
+
+// TestEmptiedStoreKeepsServing: an environment the store stops listing is
+// removed, but a store that lists none (Redis flushed or restarted without
+// persistence) removes nothing: the last good rule set and its streams keep
+// serving until the syncer republishes.
+func TestEmptiedStoreKeepsServing(t *testing.T) {
+	f := newFixture(t, Options{}, testDoc("production", "v1"), testDoc("staging", "s1"))
+	ctx := context.Background()
+	if err := f.store.Remove(ctx, "staging"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "staging removed", func() bool { return f.srv.hub("staging") == nil })
+
+	s := f.openStream("/v1/stream", serverKey)
+	if ev := s.next(false); ev.Event != "put" || ev.ID != "v1" {
+		t.Fatalf("first event %+v, want put v1", ev)
+	}
+	if err := f.store.Remove(ctx, "production"); err != nil {
+		t.Fatal(err)
+	}
+	// The bearer finds no snapshot in an empty store: it records the
+	// failed load and keeps what it serves.
+	eventually(t, "the missing snapshot noted", func() bool {
+		f.srv.mu.Lock()
+		defer f.srv.mu.Unlock()
+		return f.srv.loadErrors["production"] != ""
+	})
+	if status, _, body := f.do("GET", "/v1/flags", serverKey, ""); status != 200 {
+		t.Fatalf("production after the store emptied: status %d: %s", status, body)
+	}
+	f.publish(testDoc("production", "v2"))
+	if ev := s.next(false); ev.ID != "v2" {
+		t.Fatalf("stream after the republish: %+v, want v2", ev)
+	}
+}
+
+// eventually waits up to waitFor for cond.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, waitFor)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -57,20 +57,9 @@ type reader struct {
 // files become diagnostics; failing to read the repository at all is an
 // error.
 func readTree(dir string, maxSize int64, cache *Cache) (*tree, error) {
-	abs, err := filepath.Abs(dir)
+	root, err := resolveRoot(dir)
 	if err != nil {
-		return nil, fmt.Errorf("resolving repository path %s: %w", dir, err)
-	}
-	root, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		return nil, fmt.Errorf("opening repository %s: %w", dir, err)
-	}
-	st, err := os.Stat(root)
-	if err != nil {
-		return nil, fmt.Errorf("opening repository %s: %w", dir, err)
-	}
-	if !st.IsDir() {
-		return nil, fmt.Errorf("opening repository %s: not a directory", dir)
+		return nil, err
 	}
 	r := &reader{root: root, maxSize: maxSize, cache: cache, t: &tree{}}
 	if r.t.settings, err = r.readOptional(settingsFile); err != nil {
@@ -92,6 +81,27 @@ func readTree(dir string, maxSize int64, cache *Cache) (*tree, error) {
 		return nil, err
 	}
 	return r.t, nil
+}
+
+// resolveRoot returns the absolute, symlink-free path of the repository
+// directory dir.
+func resolveRoot(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("resolving repository path %s: %w", dir, err)
+	}
+	root, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return "", fmt.Errorf("opening repository %s: %w", dir, err)
+	}
+	st, err := os.Stat(root)
+	if err != nil {
+		return "", fmt.Errorf("opening repository %s: %w", dir, err)
+	}
+	if !st.IsDir() {
+		return "", fmt.Errorf("opening repository %s: not a directory", dir)
+	}
+	return root, nil
 }
 
 func (r *reader) fileError(rel, msg string) {

@@ -73,6 +73,10 @@ func FuzzLoadFlag(f *testing.F) {
 	addSeeds(f, "../flags.example/flags/*.yaml", "testdata/*.bad/flags/*.y*ml", "testdata/*.good/flags/*.y*ml")
 	f.Add([]byte("key: x\nrules:\n  - rollout: {on: 50, off: 50}\n    by: state\n"))
 	f.Add([]byte("key: x\nvariants: {a: &a [1]}\ntype: json\noff: a\n"))
+	f.Add([]byte("key: x\nrequires: [{flag: uses-x, variants: [on]}]\nmetadata: {a: 1, b: x, c: true}\n" +
+		"rules:\n  - ramp: {serve: on, otherwise: off, from: 5, step: 5, every: 1h, start: 2026-12-01T09:00:00Z}\n    by: state\n" +
+		"schedule:\n  - {at: 2026-12-24T00:00:00Z, enabled: false, requires: []}\n  - {at: 2026-12-25T00:00:00Z, rules: [{serve: off}]}\n" +
+		"environments:\n  staging: {schedule: [{at: 2027-01-01T00:00:00Z, default: on}], metadata: {a: 2}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzLoad(t, "flags/x.yaml", data, nil)
 	})

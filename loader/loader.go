@@ -19,7 +19,9 @@
 //     match their directory or flag. The rules of flags, audiences and
 //     overrides themselves (operators that do not fit the attribute's
 //     type, operands, regular expressions, unknown audiences and variants,
-//     audience cycles, rollouts that do not sum to 100, override ramps)
+//     audience cycles, rollouts that do not sum to 100, override ramps,
+//     prerequisite cycles and unknown prerequisites, ramp bounds, schedule
+//     steps out of order, metadata bounds)
 //     belong to package ruleset: Load compiles each environment's Document
 //     and maps the field path of each ruleset.FieldError back to the YAML
 //     node it was built from.
@@ -27,8 +29,9 @@
 // A flag in flags/<key>.yaml (or .yml) must have key <key>, an audience in
 // audiences/<key>.yaml likewise, and an override in
 // overrides/<env>/<flag>.yaml must have flag <flag> and environment <env>.
-// Stale flags (past expires), expired overrides and ignored files are
-// warnings: the repository still loads.
+// Stale flags (past expires), expired overrides, schedule steps in the
+// past and ignored files are warnings: the repository still loads. A
+// schedule step that sets key, type or variants is an error.
 //
 // Defaults and decisions (documented in docs/repository.md): attributes.yaml is
 // optional (only key and now exist without it); files at the root other

@@ -6,10 +6,17 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/flagpole/flagpole/schema"
 )
 
-// scaffoldFiles is the starter repository Scaffold writes, by path.
-var scaffoldFiles = []struct{ path, content string }{
+// scaffoldFile is one file Scaffold writes.
+type scaffoldFile struct{ path, content string }
+
+// scaffoldFiles is the starter repository Scaffold writes, by path: each
+// YAML file starts with its schema modeline, and the schemas it points at
+// are published under schema.Dir.
+var scaffoldFiles = withSchemas([]scaffoldFile{
 	{settingsFile, `# Flagpole repository settings. See the README for every field.
 version: 1
 environments: [production, staging]   # the first is the default for flagpole eval
@@ -49,11 +56,38 @@ environments:
   staging:
     rules: [{serve: on}]       # everyone in staging
 `},
+	{filepath.Join(TestsDir, "new-checkout.yaml"), `# Expectations that "flagpole test" checks in CI; a change that breaks one
+# fails with the evaluation trace of the case.
+flag: new-checkout
+environment: production
+cases:
+  - name: beta testers get the new checkout
+    context: {key: user-1, beta: true}
+    expect: {variant: on, reason: TARGETING_MATCH}
+  - name: a tenth of everyone else
+    context: {beta: false}
+    sample: {contexts: 10000, by: key}     # generated keys, the same on every run
+    expect: {share: {on: 10, off: 90}, tolerance: 1}
+`},
+})
+
+// withSchemas prefixes each YAML file with its modeline and adds the
+// published schemas.
+func withSchemas(files []scaffoldFile) []scaffoldFile {
+	for i := range files {
+		files[i].content = schema.Modeline(filepath.ToSlash(files[i].path)) + "\n" + files[i].content
+	}
+	for _, n := range schema.Names() {
+		files = append(files, scaffoldFile{filepath.Join(filepath.FromSlash(schema.Dir), n+".schema.json"), string(schema.Source(n))})
+	}
+	return files
 }
 
 // Scaffold writes a small, valid starter repository into dir (created if
 // needed): flagpole.yaml with a production and a staging environment and
-// no keys, attributes.yaml, one audience and one flag. It never overwrites:
+// no keys, attributes.yaml, one audience, one flag, one test file and the
+// JSON Schemas under schema.Dir that each file's first line points
+// editors at. It never overwrites:
 // if any of its files exists it writes nothing and its error names the file.
 func Scaffold(dir string) error {
 	for _, f := range scaffoldFiles {

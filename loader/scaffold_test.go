@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/flagpole/flagpole/ruleset"
+	"github.com/flagpole/flagpole/schema"
 )
 
 func TestScaffoldLoads(t *testing.T) {
@@ -20,6 +21,22 @@ func TestScaffoldLoads(t *testing.T) {
 	}
 	if len(repo.Warnings) != 0 {
 		t.Errorf("warnings: %v", repo.Warnings)
+	}
+	files, diags, err := LoadTests(dir, repo, Options{})
+	if err != nil || len(diags) != 0 || len(files) != 1 || len(files[0].Cases) != 2 {
+		t.Errorf("scaffolded tests: %v %v %v", files, diags, err)
+	}
+	for _, f := range scaffoldFiles {
+		b, err := os.ReadFile(filepath.Join(dir, f.path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ml := schema.Modeline(filepath.ToSlash(f.path)); ml != "" && !strings.HasPrefix(string(b), ml+"\n") {
+			t.Errorf("%s does not start with its modeline %q", f.path, ml)
+		}
+		if name, ok := strings.CutSuffix(filepath.Base(f.path), ".schema.json"); ok && string(b) != string(schema.Source(name)) {
+			t.Errorf("%s is not the embedded schema", f.path)
+		}
 	}
 	r := repo.RuleSets["staging"].Evaluate("new-checkout", ruleset.Context{"key": "u1"})
 	if r.Variant != "on" {

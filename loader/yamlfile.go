@@ -134,6 +134,8 @@ func decodeTyped(schemaName string, root *yaml.Node) (any, error) {
 		v = &flagYAML{}
 	case schema.Override:
 		v = &overrideYAML{}
+	case schema.Test:
+		v = &testFileYAML{}
 	default:
 		return nil, fmt.Errorf("no shape for schema %q", schemaName)
 	}

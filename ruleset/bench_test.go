@@ -49,7 +49,23 @@ const benchDoc = `{
     "recovering": {"key": "recovering", "type": "boolean", "variants": [{"name": "on", "value": true}, {"name": "off", "value": false}],
       "enabled": true, "off": "off", "default": "on"},
     "users": {"key": "users", "type": "boolean", "variants": [{"name": "on", "value": true}, {"name": "off", "value": false}],
-      "enabled": true, "off": "off", "default": "off", "rules": [{"users": ["audrey", "rob", "juan", "mei", "ola"], "serve": "on"}]}
+      "enabled": true, "off": "off", "default": "off", "rules": [{"users": ["audrey", "rob", "juan", "mei", "ola"], "serve": "on"}]},
+    "mid": {"key": "mid", "type": "boolean", "variants": [{"name": "on", "value": true}, {"name": "off", "value": false}],
+      "enabled": true, "off": "off", "default": "on", "requires": [{"flag": "static", "variants": ["on"]}]},
+    "chain": {"key": "chain", "type": "boolean", "variants": [{"name": "on", "value": true}, {"name": "off", "value": false}],
+      "enabled": true, "off": "off", "default": "on", "requires": [{"flag": "mid", "variants": ["on"]}]},
+    "gate": {"key": "gate", "type": "boolean", "variants": [{"name": "on", "value": true}, {"name": "off", "value": false}],
+      "enabled": true, "off": "off", "default": "on", "rules": [{"users": ["blocked"], "serve": "off"}]},
+    "gatemid": {"key": "gatemid", "type": "boolean", "variants": [{"name": "on", "value": true}, {"name": "off", "value": false}],
+      "enabled": true, "off": "off", "default": "on", "requires": [{"flag": "gate", "variants": ["on"]}]},
+    "gatechain": {"key": "gatechain", "type": "boolean", "variants": [{"name": "on", "value": true}, {"name": "off", "value": false}],
+      "enabled": true, "off": "off", "default": "on", "requires": [{"flag": "gatemid", "variants": ["on"]}]},
+    "ramp": {"key": "ramp", "type": "boolean", "variants": [{"name": "on", "value": true}, {"name": "off", "value": false}],
+      "enabled": true, "off": "off", "default": "off",
+      "rules": [{"ramp": {"serve": "on", "otherwise": "off", "from": 25, "step": 5, "every": "1h", "start": "2026-11-21T10:00:00Z"}, "by": "key"}]},
+    "scheduled": {"key": "scheduled", "type": "boolean", "variants": [{"name": "on", "value": true}, {"name": "off", "value": false}],
+      "enabled": false, "off": "off", "default": "on",
+      "schedule": [{"at": "2026-11-20T00:00:00Z", "enabled": true}, {"at": "2026-11-22T00:00:00Z", "enabled": false}]}
   },
   "overrides": {
     "recovering": {"flag": "recovering", "serve": "off", "at": "2026-11-21T10:00:00Z",
@@ -101,6 +117,33 @@ func BenchmarkOverrideRecovery(b *testing.B) {
 
 func BenchmarkUsers(b *testing.B) {
 	benchEval(b, "users", Context{"key": "ola"}, "on")
+}
+
+// BenchmarkPrerequisiteChain evaluates a flag that requires a flag that
+// requires a static flag: compare with BenchmarkStatic. Compile folds
+// prerequisites on static flags, so the chain costs what a static flag
+// does.
+func BenchmarkPrerequisiteChain(b *testing.B) {
+	benchEval(b, "chain", Context{"key": "user-1"}, "on")
+}
+
+// BenchmarkPrerequisiteChainRules is BenchmarkPrerequisiteChain whose
+// last prerequisite has a rule (a users list), so that nothing folds:
+// compare with BenchmarkUsers, the cost of evaluating that prerequisite.
+func BenchmarkPrerequisiteChainRules(b *testing.B) {
+	benchEval(b, "gatechain", Context{"key": "user-1"}, "on")
+}
+
+// BenchmarkRamp evaluates a ramp at 25%: compare with BenchmarkRollout,
+// which buckets the same way without the clock.
+func BenchmarkRamp(b *testing.B) {
+	benchEval(b, "ramp", Context{"key": "user-1"}, "off")
+}
+
+// BenchmarkSchedule evaluates a flag whose first schedule step is in
+// force: compare with BenchmarkStatic.
+func BenchmarkSchedule(b *testing.B) {
+	benchEval(b, "scheduled", Context{"key": "user-1"}, "on")
 }
 
 func BenchmarkExplain(b *testing.B) {

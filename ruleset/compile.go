@@ -38,7 +38,6 @@ func CompileWith(doc *Document, opts Options) (*RuleSet, error) {
 	}
 	c := compiler{doc: doc, costs: costs{aud: map[*audience]int{}, busy: map[*audience]bool{}}}
 	audiences := c.audiences()
-	c.compiledAudiences = audiences
 	rs := &RuleSet{doc: doc, flags: make(map[string]*flag, len(doc.Flags)), now: now}
 	rs.keys = sortedKeys(doc.Flags)
 	for _, key := range rs.keys {
@@ -46,10 +45,10 @@ func CompileWith(doc *Document, opts Options) (*RuleSet, error) {
 			rs.flags[key] = f
 		}
 	}
-	c.requires(rs.keys, rs.flags)
 	for _, key := range sortedKeys(doc.Overrides) {
 		c.override(key, doc.Overrides[key], rs.flags)
 	}
+	c.requires(rs.keys, rs.flags) // after overrides: folding needs them
 	rs.clock = c.boundaries(rs)
 	if err := c.ps.err(); err != nil {
 		return nil, err
@@ -62,8 +61,6 @@ type compiler struct {
 	doc   *Document
 	ps    problems
 	costs costs
-	// compiledAudiences are the document's audiences, compiled.
-	compiledAudiences map[string]*audience
 }
 
 // flag compiles one flag with its schedule; nil if it is too broken to
@@ -147,14 +144,17 @@ func (c *compiler) flagBody(key string, src *Flag, auds map[string]*audience, sc
 
 // setStatic precomputes the result of a flag that ignores the context and
 // the clock: without an override or schedule, and disabled, or enabled
-// without rules and prerequisites.
+// without rules and with prerequisites (if any) that fold to a constant.
 func (f *flag) setStatic() {
 	f.static = false
+	noRequires := len(f.src.Requires) == 0 || (f.folded && len(f.hot) == 0)
 	switch {
 	case f.override != nil, len(f.steps) > 0:
 	case !f.enabled:
 		f.static, f.staticResult = true, f.offResult
-	case len(f.rules) == 0 && len(f.requires) == 0 && len(f.src.Requires) == 0:
+	case f.folded && f.requiresFail:
+		f.static, f.staticResult = true, f.prereqResult
+	case len(f.rules) == 0 && noRequires:
 		f.static, f.staticResult = true, f.defResult
 	}
 }

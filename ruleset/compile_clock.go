@@ -21,19 +21,42 @@ func (c *compiler) ramp(path *fieldPath, src *Ramp, f *flag) *ramp {
 	if math.IsNaN(src.From) || src.From < 0 || src.From > 100 {
 		c.ps.add(ptr(path.field("from")), "%g is outside 0..100 (percent)", src.From)
 	}
-	if math.IsNaN(src.Step) || src.Step <= 0 || src.Step > 100 {
-		c.ps.add(ptr(path.field("step")), "%g is outside 0..100 (percent, above 0: a ramp that does not grow is a rollout)", src.Step)
+	if math.IsNaN(src.Step) || src.Step < MinRampStep || src.Step > 100 {
+		c.ps.add(ptr(path.field("step")), "%g is outside %g..100 (percent; a ramp that does not grow is a rollout)", src.Step, MinRampStep)
 	}
 	if time.Duration(src.Every) < MinRampEvery {
 		c.ps.add(ptr(path.field("every")), "must be a duration of at least %s, such as 1h, not %s", MinRampEvery, time.Duration(src.Every))
 	}
 	if src.Start.IsZero() {
 		c.ps.add(ptr(path.field("start")), "start is required: the RFC 3339 time the ramp begins at")
+	} else if src.Start.Before(minClockTime) || src.Start.After(maxClockTime) {
+		c.ps.add(ptr(path.field("start")), "%s is outside the years 1970 to 2200", src.Start.UTC().Format(time.RFC3339))
 	}
 	if r.serve < 0 || r.otherwise < 0 {
 		return nil
 	}
+	r.start, r.every = src.Start.UnixNano(), max(int64(src.Every), 1)
+	r.inv = 1 / float64(r.every)
+	r.from, r.step = src.From, src.Step
+	r.tabulate()
 	return r
+}
+
+// tabulate fills r.bounds and r.limits when the ramp reaches 100% within
+// maxRampTable steps (and its times stay within int64 nanoseconds).
+func (r *ramp) tabulate() {
+	if r.step <= 0 || r.every > math.MaxInt64/maxRampTable || r.start > math.MaxInt64-maxRampTable*r.every {
+		return
+	}
+	for k := int64(0); k <= maxRampTable; k++ {
+		at := r.start + k*r.every
+		r.bounds = append(r.bounds, at)
+		r.limits = append(r.limits, r.compute(at))
+		if r.limits[k] >= 100000 {
+			return
+		}
+	}
+	r.bounds, r.limits = nil, nil // longer than the table
 }
 
 // metadata checks a flag's metadata against its bounds and value types.
@@ -59,6 +82,9 @@ func (c *compiler) metadata(path *fieldPath, md map[string]any) {
 		}
 		if k == "" || len(k) > MaxMetadataKeyBytes {
 			c.ps.add(&kp, "key must have 1 to %d bytes", MaxMetadataKeyBytes)
+		}
+		if k == "version" || k == "rule" {
+			c.ps.add(&kp, "metadata key %q is reserved: OpenFeature clients get the rule set's version and the matching rule's name under version and rule", k)
 		}
 	}
 }
@@ -104,6 +130,9 @@ func (c *compiler) schedule(key string, src *Flag, f *flag, auds map[string]*aud
 		stp := sp.index(i)
 		if st.At.IsZero() {
 			c.ps.add(ptr(stp.field("at")), "at is required: the RFC 3339 time the step takes effect")
+			ok = false
+		} else if st.At.Before(minClockTime) || st.At.After(maxClockTime) {
+			c.ps.add(ptr(stp.field("at")), "%s is outside the years 1970 to 2200", st.At.UTC().Format(time.RFC3339))
 			ok = false
 		} else if i > 0 && !st.At.After(src.Schedule[i-1].At) {
 			c.ps.add(ptr(stp.field("at")), "steps must be in time order: %s is not after step %d (%s)",
@@ -151,7 +180,7 @@ func (c *compiler) schedule(key string, src *Flag, f *flag, auds map[string]*aud
 		}
 		pf.stepSetsRequires, pf.stepIndex = st.Requires != nil, i
 		if f != nil {
-			f.steps = append(f.steps, phase{at: st.At, f: pf})
+			f.steps = append(f.steps, phase{at: st.At, atNs: st.At.UnixNano(), f: pf})
 		}
 	}
 	return ok
@@ -164,6 +193,16 @@ func (c *compiler) requires(keys []string, flags map[string]*flag) {
 	for _, key := range keys {
 		f := flags[key]
 		if f == nil {
+			// Broken elsewhere: still report what its requires name, so
+			// that every problem shows at once.
+			if src := c.doc.Flags[key]; src != nil {
+				c.resolve(key, &flag{}, src.Requires, []any{"flags", key, "requires"}, flags)
+				for i, st := range src.Schedule {
+					if st.Requires != nil {
+						c.resolve(key, &flag{}, *st.Requires, []any{"flags", key, "schedule", i, "requires"}, flags)
+					}
+				}
+			}
 			continue
 		}
 		c.resolve(key, f, f.src.Requires, []any{"flags", key, "requires"}, flags)
@@ -181,10 +220,14 @@ func (c *compiler) requires(keys []string, flags map[string]*flag) {
 			g.visit(f)
 		}
 	}
+	folded := len(g.cyclic) == 0
 	for _, key := range keys {
 		f := flags[key]
 		if f == nil || g.cyclic[key] {
 			continue
+		}
+		if folded {
+			fold(f)
 		}
 		if d := g.depth[f]; d > MaxRequiresDepth {
 			c.ps.addPath([]any{"flags", key, "requires"}, "a chain of %d prerequisites, over the limit of %d", d, MaxRequiresDepth)
@@ -192,6 +235,39 @@ func (c *compiler) requires(keys []string, flags map[string]*flag) {
 			c.ps.addPath([]any{"flags", key, "requires"}, "evaluating the flag with its prerequisites costs more than %d units, over the limit of %d", n, MaxFlagCost)
 		}
 	}
+}
+
+// fold folds the prerequisites of f (and its schedule's states) that are
+// static flags into a constant: met ones are left out of hot, and one never
+// met sets requiresFail. A flag whose requires all fold and that has no
+// rules becomes static itself, so chains of such flags cost nothing. The
+// graph has no cycles (fold is not called otherwise).
+func fold(f *flag) {
+	if f.folded {
+		return
+	}
+	f.folded = true
+	states := []*flag{f}
+	for _, ph := range f.steps {
+		states = append(states, ph.f)
+	}
+	for _, s := range states {
+		s.folded = true
+		s.hot = s.hot[:0]
+		for _, p := range s.requires {
+			fold(p.f)
+			switch {
+			case !p.f.static:
+				s.hot = append(s.hot, p)
+			case !p.allows(p.f.staticResult.Variant):
+				s.requiresFail = true
+			}
+		}
+		if s != f {
+			s.setStatic() // a schedule state: its own constant, if any
+		}
+	}
+	f.setStatic()
 }
 
 // resolve compiles reqs onto f; path (nil: do not report) locates them.
@@ -348,6 +424,13 @@ func (g *requiresGraph) costOf(f *flag) int {
 	return n
 }
 
+// Ramps and schedule steps are computed in Unix nanoseconds, which hold
+// the years 1678 to 2262; Compile keeps their times within these bounds.
+var (
+	minClockTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxClockTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
 // clockCap is the percentage a ramp (or recovery ramp) starting at start
 // lets in at now: 0 before start, then min(100, from +
 // step*floor((now-start)/every)).
@@ -357,7 +440,7 @@ func clockCap(start time.Time, from, step float64, every Duration, now time.Time
 	}
 	steps := 0.0
 	if every > 0 {
-		steps = math.Floor(float64(now.Sub(start)) / float64(every))
+		steps = float64(int64(now.Sub(start)) / int64(every))
 	}
-	return math.Min(100, from+step*steps)
+	return min(100, from+step*steps)
 }

@@ -1,8 +1,10 @@
 package ruleset
 
 import (
+	"math"
 	"regexp"
 	"sort"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,6 +42,13 @@ type flag struct {
 	// requires are the prerequisites, resolved to the top-level compiled
 	// flags (which apply their own override and schedule).
 	requires []prereq
+	// hot are the requires evaluation must check: the others are static
+	// flags whose constant result meets the requirement (folded by
+	// Compile). requiresFail: a static prerequisite never meets it.
+	// folded is set once requires are resolved and folded.
+	hot          []prereq
+	requiresFail bool
+	folded       bool
 	// steps are the schedule's states in time order: steps[i].f is the
 	// flag with steps 0..i merged over it, in force from steps[i].at.
 	steps []phase
@@ -47,6 +56,10 @@ type flag struct {
 	// stands for; stepSetsRequires says that step sets requires.
 	stepIndex        int
 	stepSetsRequires bool
+	// clock holds the instants the flag's results can change at by the
+	// clock alone (its own, its prerequisites', its audiences'); nil for
+	// none. See RuleSet.ChangedBetween.
+	clock *boundaries
 }
 
 // prereq is one compiled Prerequisite.
@@ -67,14 +80,83 @@ func (p *prereq) allows(variant string) bool {
 
 // phase is one compiled schedule step.
 type phase struct {
-	at time.Time
-	f  *flag
+	at   time.Time
+	atNs int64 // at in Unix nanoseconds
+	f    *flag
 }
 
-// ramp is a compiled Ramp.
+// ramp is a compiled Ramp, its clock in Unix nanoseconds (start, every).
 type ramp struct {
 	serve, otherwise int
-	src              *Ramp
+	start, every     int64
+	inv              float64 // 1/every, to find the step without a division
+	from, step       float64 // percent
+	// bounds and limits tabulate the ramp when it reaches 100% within
+	// maxRampTable steps: from bounds[i] on, the limit is limits[i].
+	bounds []int64
+	limits []float64
+	// last is the index into bounds found last: evaluations in the same
+	// step (nearly all of them) check it and skip the search.
+	last atomic.Int64
+	src  *Ramp
+}
+
+// maxRampTable is the most steps a ramp's table holds; longer ramps are
+// computed.
+const maxRampTable = 128
+
+// limit is the bucket limit at now (Unix nanoseconds, see unixNano):
+// buckets below it get serve. It is Ramp.Cap(now)*1000, computed the same
+// way without time.Time arithmetic.
+func (r *ramp) limit(now int64) float64 {
+	if now < r.start {
+		return 0
+	}
+	if r.bounds != nil {
+		i := int(r.last.Load())
+		if r.bounds[i] <= now && (i+1 == len(r.bounds) || now < r.bounds[i+1]) {
+			return r.limits[i]
+		}
+		lo, hi := 0, len(r.bounds) // the last bound at or before now
+		for hi-lo > 1 {
+			m := int(uint(lo+hi) >> 1)
+			if r.bounds[m] <= now {
+				lo = m
+			} else {
+				hi = m
+			}
+		}
+		r.last.Store(int64(lo))
+		return r.limits[lo]
+	}
+	return r.compute(now)
+}
+
+// compute is limit by arithmetic.
+func (r *ramp) compute(now int64) float64 {
+	d := now - r.start
+	// floor(d/every), exactly: the float estimate is off by at most one
+	// for spans beyond 2^53 ns, which the multiplications correct.
+	k := int64(float64(d) * r.inv)
+	if k*r.every > d {
+		k--
+	} else if (k+1)*r.every <= d {
+		k++
+	}
+	return min(100, r.from+r.step*float64(k)) * 1000
+}
+
+// unixNano is t in Unix nanoseconds, saturated outside the years 1678 to
+// 2262 (where time.Time.UnixNano is undefined).
+func unixNano(t time.Time) int64 {
+	s := t.Unix()
+	switch {
+	case s >= math.MaxInt64/int64(time.Second):
+		return math.MaxInt64
+	case s <= math.MinInt64/int64(time.Second):
+		return math.MinInt64
+	}
+	return s*int64(time.Second) + int64(t.Nanosecond())
 }
 
 // rule is a compiled Rule.

@@ -215,9 +215,60 @@ func DescribeSelectors(r Rule) string {
 	return strings.Join(parts, " and ")
 }
 
-// DescribeOutcome says what a matching rule serves: "serve on" or a
-// rollout in words.
+// DescribeRamp puts a ramp in words, e.g. "ramp on from 5% +5% every 1h0m0s
+// since 2026-12-01T09:00:00Z by key, others off"; an empty by is key.
+func DescribeRamp(rp *Ramp, by string) string {
+	if by == "" {
+		by = "key"
+	}
+	return fmt.Sprintf("ramp %s from %g%% +%g%% every %s since %s by %s, others %s", rp.Serve, rp.From, rp.Step,
+		time.Duration(rp.Every), rp.Start.UTC().Format(time.RFC3339), by, rp.Otherwise)
+}
+
+// DescribePrerequisite puts a prerequisite in words, e.g. "requires
+// new-checkout-api to serve on" or "... to serve one of on, beta".
+func DescribePrerequisite(p Prerequisite) string {
+	if len(p.Variants) == 1 {
+		return "requires " + p.Flag + " to serve " + p.Variants[0]
+	}
+	return "requires " + p.Flag + " to serve one of " + strings.Join(p.Variants, ", ")
+}
+
+// DescribeScheduleStep puts a schedule step in words, e.g. "from
+// 2026-12-24T00:00:00Z: enabled, default on, 2 rules".
+func DescribeScheduleStep(s ScheduleStep) string {
+	var parts []string
+	if s.Enabled != nil {
+		if *s.Enabled {
+			parts = append(parts, "enabled")
+		} else {
+			parts = append(parts, "disabled")
+		}
+	}
+	if s.Off != "" {
+		parts = append(parts, "off variant "+s.Off)
+	}
+	if s.Default != "" {
+		parts = append(parts, "default "+s.Default)
+	}
+	if s.Rules != nil {
+		parts = append(parts, countOf(len(*s.Rules), "rule"))
+	}
+	if s.Requires != nil {
+		parts = append(parts, countOf(len(*s.Requires), "prerequisite"))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "no change")
+	}
+	return "from " + s.At.UTC().Format(time.RFC3339) + ": " + strings.Join(parts, ", ")
+}
+
+// DescribeOutcome says what a matching rule serves: "serve on", a rollout
+// or a ramp in words.
 func DescribeOutcome(r Rule) string {
+	if r.Ramp != nil {
+		return DescribeRamp(r.Ramp, r.By)
+	}
 	if len(r.Rollout) > 0 {
 		return DescribeRollout(r.Rollout, r.By)
 	}
@@ -277,19 +328,37 @@ func DescribeOverride(o *Override) string {
 	return b.String()
 }
 
-// DescribeFlag puts a flag's behaviour in lines: whether it is on, each
-// rule in order, and what everyone else gets. The dashboard shows these
-// lines; `flagpole diff` compares them.
+// DescribeFlag puts a flag's behaviour in lines: whether it is on, its
+// prerequisites, each rule in order, what everyone else gets, then its
+// schedule steps. The dashboard shows these lines; `flagpole diff` lists
+// them for added and removed flags.
 func DescribeFlag(f *Flag) []string {
+	var lines []string
 	if !f.Enabled {
-		return []string{"disabled: everyone gets " + f.Off}
+		lines = append(lines, "disabled: everyone gets "+f.Off)
+	} else {
+		for _, p := range f.Requires {
+			lines = append(lines, DescribePrerequisite(p)+", else everyone gets "+f.Off)
+		}
+		for i, r := range f.Rules {
+			lines = append(lines, RuleLabel(i, r)+": "+DescribeRule(r))
+		}
+		if len(f.Rules) == 0 {
+			lines = append(lines, "everyone gets "+f.Default)
+		} else {
+			lines = append(lines, "otherwise "+f.Default)
+		}
 	}
-	lines := make([]string, 0, len(f.Rules)+1)
-	for i, r := range f.Rules {
-		lines = append(lines, RuleLabel(i, r)+": "+DescribeRule(r))
+	for _, s := range f.Schedule {
+		lines = append(lines, "schedule "+DescribeScheduleStep(s))
 	}
-	if len(f.Rules) == 0 {
-		return append(lines, "everyone gets "+f.Default)
+	return lines
+}
+
+// countOf is "1 rule", "2 rules".
+func countOf(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
 	}
-	return append(lines, "otherwise "+f.Default)
+	return strconv.Itoa(n) + " " + word + "s"
 }

@@ -142,3 +142,31 @@ func TestDescribeFlagAndOverride(t *testing.T) {
 		t.Errorf("bare override: %q", got)
 	}
 }
+
+func TestDescribeClockFields(t *testing.T) {
+	start := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	r := Rule{Ramp: &Ramp{Serve: "on", Otherwise: "off", From: 5, Step: 5, Every: Duration(time.Hour), Start: start}}
+	if got, want := DescribeRule(r), "everyone → ramp on from 5% +5% every 1h0m0s since 2026-12-01T09:00:00Z by key, others off"; got != want {
+		t.Errorf("ramp: %q, want %q", got, want)
+	}
+	if got := DescribePrerequisite(Prerequisite{Flag: "api", Variants: []string{"on"}}); got != "requires api to serve on" {
+		t.Errorf("prerequisite: %q", got)
+	}
+	if got := DescribePrerequisite(Prerequisite{Flag: "api", Variants: []string{"on", "beta"}}); got != "requires api to serve one of on, beta" {
+		t.Errorf("prerequisite: %q", got)
+	}
+	off := false
+	rules := []Rule{{Serve: "on"}}
+	step := ScheduleStep{At: start, Enabled: &off, Default: "on", Rules: &rules}
+	if got, want := DescribeScheduleStep(step), "from 2026-12-01T09:00:00Z: disabled, default on, 1 rule"; got != want {
+		t.Errorf("step: %q, want %q", got, want)
+	}
+	f := &Flag{Enabled: true, Off: "off", Default: "off", Requires: []Prerequisite{{Flag: "api", Variants: []string{"on"}}},
+		Rules: []Rule{r}, Schedule: []ScheduleStep{step}}
+	want := []string{"requires api to serve on, else everyone gets off",
+		"rule 1: everyone → ramp on from 5% +5% every 1h0m0s since 2026-12-01T09:00:00Z by key, others off",
+		"otherwise off", "schedule from 2026-12-01T09:00:00Z: disabled, default on, 1 rule"}
+	if got := DescribeFlag(f); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("DescribeFlag:\n%s", strings.Join(got, "\n"))
+	}
+}

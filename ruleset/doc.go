@@ -10,10 +10,24 @@
 // # Evaluation order
 //
 // For a flag, Evaluate tries in order: its override (unless expired; during a
-// recovery ramp only the users outside the ramp get it), then enabled=false
-// (the off variant, DISABLED), then the rules in order (the first matching
-// rule wins: serve gives TARGETING_MATCH, rollout gives SPLIT), then the
-// default variant (DEFAULT). An unknown flag gives ERROR with FLAG_NOT_FOUND.
+// recovery ramp only the users outside the ramp get it), then the schedule
+// step in force (every step whose time has come merged over the flag), then
+// enabled=false (the off variant, DISABLED), then requires (each
+// prerequisite evaluated in the same call with the same context and time;
+// one that does not serve a listed variant gives the off variant,
+// PREREQUISITE_FAILED), then the rules in order (the first matching rule
+// wins: serve gives TARGETING_MATCH, rollout and ramp give SPLIT), then the
+// default variant (DEFAULT, or STATIC for a flag without rules,
+// prerequisites or schedule). An unknown flag gives ERROR with
+// FLAG_NOT_FOUND. Results carry the flag's metadata.
+//
+// # Time
+//
+// Overrides' expiry and recovery, ramps, schedules and conditions on "now"
+// read the evaluation time (see Context values): nothing is written when a
+// step passes. NextChange gives the next instant at which a result can
+// change by the clock alone, LastChange the last one, ChangedBetween the
+// flags concerned; Compile precomputes them.
 //
 // # Context values
 //

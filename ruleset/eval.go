@@ -98,18 +98,32 @@ func (f *flag) evaluate(st *evalState) *Result {
 		st.tr.leaf(StepOverride, "override", "", false, "none")
 	}
 	g := f
-	if len(f.steps) > 0 {
-		g = f.stepInForce(st)
+	if n := len(f.steps); n > 0 {
+		if st.tr != nil {
+			g = f.stepInForce(st)
+		} else {
+			now := unixNano(st.time())
+			for i := n - 1; i >= 0; i-- {
+				if now >= f.steps[i].atNs {
+					g = f.steps[i].f
+					break
+				}
+			}
+			if g.static {
+				return &g.staticResult
+			}
+		}
 	}
 	return g.evaluateState(st)
 }
 
 // stepInForce returns the state of f's schedule at the evaluation time:
-// the last step whose time has come, or f itself before the first.
+// the last step whose time has come, or f itself before the first, and
+// traces it. (evaluate does the same inline when not tracing.)
 func (f *flag) stepInForce(st *evalState) *flag {
-	now := st.time()
+	now := unixNano(st.time())
 	for i := len(f.steps) - 1; i >= 0; i-- {
-		if !now.Before(f.steps[i].at) {
+		if now >= f.steps[i].atNs {
 			if st.tr != nil {
 				st.tr.schedule(f, i)
 			}
@@ -131,9 +145,21 @@ func (f *flag) evaluateState(st *evalState) *Result {
 		}
 		return &f.offResult
 	}
-	for i := range f.requires {
-		if !f.requirementMet(&f.requires[i], st) {
+	if st.tr != nil {
+		// The whole list, folded ones included, to show each trace.
+		for i := range f.requires {
+			if !f.requirementMet(&f.requires[i], st) {
+				return &f.prereqResult
+			}
+		}
+	} else {
+		if f.requiresFail {
 			return &f.prereqResult
+		}
+		for i := range f.hot {
+			if !f.requirementMet(&f.hot[i], st) {
+				return &f.prereqResult
+			}
 		}
 	}
 	for i := range f.rules {
@@ -151,13 +177,16 @@ func (f *flag) evaluateState(st *evalState) *Result {
 // requirementMet evaluates prerequisite p with the same context and time,
 // and reports whether it serves one of p's variants.
 func (f *flag) requirementMet(p *prereq, st *evalState) bool {
-	var step int
-	if st.tr != nil {
-		step = st.tr.begin(StepRequires, requiresSubject(p), "")
+	if st.tr == nil {
+		if p.f.static {
+			return p.allows(p.f.staticResult.Variant)
+		}
+		return p.allows(p.f.evaluate(st).Variant)
 	}
+	step := st.tr.begin(StepRequires, requiresSubject(p), "")
 	res := p.f.evaluate(st)
 	ok := p.allows(res.Variant)
-	if st.tr != nil {
+	{
 		note := p.f.key + " serves " + quote(res.Variant)
 		if !ok {
 			note += ": prerequisite failed, serve " + quote(f.names[f.off])
@@ -243,7 +272,7 @@ func (f *flag) tryRule(i int, r *rule, st *evalState) *Result {
 	}
 	if r.ramp != nil {
 		now := st.time()
-		limit := clockCap(r.ramp.src.Start, r.ramp.src.From, r.ramp.src.Step, r.ramp.src.Every, now) * 1000
+		limit := r.ramp.limit(unixNano(now))
 		variant := r.ramp.otherwise
 		if float64(b) < limit {
 			variant = r.ramp.serve

@@ -74,6 +74,12 @@ func fuzzDocument(t testing.TB) *Document {
 	add("now", AttrDatetime, OpLt, `"2026-11-21T10:00:00Z"`)
 	rules = append(rules, Rule{Rollout: []Weight{{"on", 50000}, {"off", 50000}}, By: "s"})
 	doc.Flags["ops"] = boolFlag("ops", rules...)
+	// Prerequisites, a ramp and a schedule, reached by the fuzzed "now".
+	for k, f := range decodeDoc(t, clockDoc).Flags {
+		if k != "plain" {
+			doc.Flags[k] = f
+		}
+	}
 	return doc
 }
 
@@ -128,7 +134,10 @@ func TestFuzzDocumentCompiles(t *testing.T) {
 // including broken ones: Compile must never panic, and whatever it accepts
 // must evaluate without panicking.
 func FuzzCompile(f *testing.F) {
-	for _, s := range []string{fixtureDoc, brokenDoc, benchDoc, `{}`, `{"flags":{"a":null}}`,
+	for _, s := range []string{fixtureDoc, brokenDoc, benchDoc, clockDoc, `{}`, `{"flags":{"a":null}}`,
+		`{"flags":{"a":{"key":"a","off":"off","default":"on","requires":[{"flag":"b","variants":["on"]}]},"b":{"key":"b","off":"off","default":"on","requires":[{"flag":"a","variants":["on"]}]}}}`,
+		`{"flags":{"a":{"key":"a","off":"off","default":"on","rules":[{"ramp":{"serve":"on","otherwise":"off","from":1e308,"step":1e-300,"every":"1s","start":"2200-01-01T00:00:00Z"}}]}}}`,
+		`{"flags":{"a":{"key":"a","off":"off","default":"on","schedule":[{"at":"2026-12-01T00:00:00Z","rules":[{"serve":"on"}]},{"at":"2026-12-01T00:00:00Z"}]}}}`,
 		`{"flags":{"a":{"key":"a","off":"off","default":"on","rules":[{"rollout":[{"variant":"on","weight":0},{"variant":"off","weight":100000}]}]}}}`,
 	} {
 		f.Add([]byte(s), "user-1")
@@ -147,6 +156,15 @@ func FuzzCompile(f *testing.F) {
 			return
 		}
 		ctx := Context{"key": key, "state": "CA", "student": true, "beta": true, "age": 30, "now": key}
+		at := time.Date(2026, 11, 21, 10, 7, 0, 0, time.UTC).Add(time.Duration(len(key)) * 24 * time.Hour)
+		if next, ok := rs.NextChange(at); ok && !next.After(at) {
+			t.Fatalf("NextChange(%s) = %s", at, next)
+		} else if ok && len(rs.ChangedBetween(at, next)) == 0 {
+			t.Fatalf("NextChange(%s) = %s, but no flag changes then", at, next)
+		}
+		if last, ok := rs.LastChange(at); ok && last.After(at) {
+			t.Fatalf("LastChange(%s) = %s", at, last)
+		}
 		for _, k := range rs.Keys() {
 			res := rs.Evaluate(k, ctx)
 			if res.Reason == ReasonError {

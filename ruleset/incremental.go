@@ -28,7 +28,6 @@ func CompileFrom(prev *RuleSet, doc *Document, opts Options) (*RuleSet, error) {
 	}
 	c := compiler{doc: doc, costs: costs{aud: map[*audience]int{}, busy: map[*audience]bool{}}}
 	audiences := c.audiences()
-	c.compiledAudiences = audiences
 	changed := changedAudiences(prev.doc.Audiences, doc.Audiences)
 	rs := &RuleSet{doc: doc, flags: make(map[string]*flag, len(doc.Flags)), now: now}
 	rs.keys = sortedKeys(doc.Flags)
@@ -36,7 +35,8 @@ func CompileFrom(prev *RuleSet, doc *Document, opts Options) (*RuleSet, error) {
 		src := doc.Flags[key]
 		if old := prev.flags[key]; old != nil && reusable(src, prev.doc.Flags[key], changed) {
 			cp := *old
-			cp.override, cp.requires = nil, nil // set again below, on the copy
+			// Set again below, on the copy, as for a new flag.
+			cp.override, cp.requires, cp.hot, cp.requiresFail, cp.folded = nil, nil, nil, false, false
 			cp.setStatic()
 			rs.flags[key] = &cp
 			continue
@@ -45,10 +45,10 @@ func CompileFrom(prev *RuleSet, doc *Document, opts Options) (*RuleSet, error) {
 			rs.flags[key] = f
 		}
 	}
-	c.requires(rs.keys, rs.flags)
 	for _, key := range sortedKeys(doc.Overrides) {
 		c.override(key, doc.Overrides[key], rs.flags)
 	}
+	c.requires(rs.keys, rs.flags) // after overrides, as CompileWith does
 	rs.clock = c.boundaries(rs)
 	if err := c.ps.err(); err != nil {
 		return nil, err

@@ -38,6 +38,9 @@ const (
 	// MinRampEvery is the shortest period of a ramp: results flip at most
 	// once a second, which bearers and SDKs re-evaluate at.
 	MinRampEvery = time.Second
+	// MinRampStep is the smallest step of a ramp, in percent (the
+	// precision of rollouts): a ramp has at most 100,000 steps.
+	MinRampStep = 0.001
 	// MaxMetadataEntries is the most metadata pairs of a flag.
 	MaxMetadataEntries = 32
 	// MaxMetadataKeyBytes is the longest metadata key.

@@ -36,7 +36,42 @@ func (rs *RuleSet) NextChange(after time.Time) (time.Time, bool) {
 	if rs == nil || rs.clock == nil {
 		return time.Time{}, false
 	}
-	b := rs.clock
+	return rs.clock.next(after)
+}
+
+// LastChange returns the latest instant at or before at at which some
+// result of rs could change with the clock alone (see NextChange), and
+// false when there is none. Two times with the same LastChange give the
+// same results.
+func (rs *RuleSet) LastChange(at time.Time) (time.Time, bool) {
+	if rs == nil || rs.clock == nil {
+		return time.Time{}, false
+	}
+	return rs.clock.last(at)
+}
+
+// ChangedBetween returns, sorted, the keys of the flags whose results can
+// change with the clock alone at some instant in (after, upTo]: their own
+// boundaries (see NextChange) and those of their prerequisites and of the
+// audiences they use. SDKs name them when they tell listeners that a
+// boundary passed.
+func (rs *RuleSet) ChangedBetween(after, upTo time.Time) []string {
+	if rs == nil {
+		return nil
+	}
+	var keys []string
+	for _, k := range rs.keys {
+		if f := rs.flags[k]; f != nil && f.clock != nil {
+			if t, ok := f.clock.next(after); ok && !t.After(upTo) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys
+}
+
+// next returns the first boundary of b after after.
+func (b *boundaries) next(after time.Time) (time.Time, bool) {
 	var next time.Time
 	found := false
 	if i := sort.Search(len(b.fixed), func(i int) bool { return b.fixed[i].After(after) }); i < len(b.fixed) {
@@ -50,15 +85,8 @@ func (rs *RuleSet) NextChange(after time.Time) (time.Time, bool) {
 	return next, found
 }
 
-// LastChange returns the latest instant at or before at at which some
-// result of rs could change with the clock alone (see NextChange), and
-// false when there is none. Two times with the same LastChange give the
-// same results; the bearer puts it in OFREP ETags.
-func (rs *RuleSet) LastChange(at time.Time) (time.Time, bool) {
-	if rs == nil || rs.clock == nil {
-		return time.Time{}, false
-	}
-	b := rs.clock
+// last returns the last boundary of b at or before at.
+func (b *boundaries) last(at time.Time) (time.Time, bool) {
 	var last time.Time
 	found := false
 	if i := sort.Search(len(b.fixed), func(i int) bool { return b.fixed[i].After(at) }); i > 0 {
@@ -93,76 +121,80 @@ func (p *periodic) last(at time.Time) (time.Time, bool) {
 	return p.start.Add(time.Duration(j) * p.every), true
 }
 
-// boundaries collects the clock boundaries of rs.
-func (c *compiler) boundaries(rs *RuleSet) *boundaries {
-	b := &boundaries{}
-	seen := map[periodic]bool{}
-	ramp := func(start time.Time, from, step float64, every Duration) {
-		b.fixed = append(b.fixed, start)
-		if every <= 0 || step <= 0 || from >= 100 {
-			return
-		}
-		k := int64(math.Ceil((100 - from) / step))
-		for k > 0 && from+step*float64(k-1) >= 100 {
-			k--
-		}
-		for from+step*float64(k) < 100 {
-			k++
-		}
-		p := periodic{start: start, every: time.Duration(every), steps: k}
-		if !seen[p] {
-			seen[p] = true
-			b.periodic = append(b.periodic, p)
-		}
+// addRamp adds a ramp's (or recovery ramp's) start and steps up to 100%.
+func (b *boundaries) addRamp(start time.Time, from, step float64, every Duration) {
+	b.fixed = append(b.fixed, start)
+	if every <= 0 || step <= 0 || from >= 100 {
+		return
 	}
-	conds := func(cs []condition) {
-		for i := range cs {
-			cond := &cs[i]
-			if !cond.isNow || cond.kind != kindDatetime {
-				continue
-			}
-			for _, t := range cond.times {
-				switch cond.op {
-				case opLt, opGte:
-					b.fixed = append(b.fixed, t)
-				case opLte, opGt:
-					b.fixed = append(b.fixed, t.Add(time.Nanosecond))
-				default:
-					b.fixed = append(b.fixed, t, t.Add(time.Nanosecond))
-				}
-			}
-		}
+	// Compile bounds step below (MinRampStep) for ramps; recovery steps
+	// are bounded here the same way.
+	k := int64(math.Ceil((100 - from) / max(step, MinRampStep)))
+	for k > 0 && from+step*float64(k-1) >= 100 {
+		k--
 	}
-	state := func(f *flag) {
-		for i := range f.rules {
-			r := &f.rules[i]
-			conds(r.conds)
-			if r.ramp != nil {
-				ramp(r.ramp.src.Start, r.ramp.src.From, r.ramp.src.Step, r.ramp.src.Every)
-			}
-		}
+	for n := 0; from+step*float64(k) < 100 && n < 2; n++ {
+		k++
 	}
-	for _, key := range rs.keys {
-		f := rs.flags[key]
-		if f == nil {
+	b.periodic = append(b.periodic, periodic{start: start, every: time.Duration(every), steps: k})
+}
+
+// addConds adds the operands of conditions on "now" in cs and in the
+// audiences they reference (each audience once: seen).
+func (b *boundaries) addConds(cs []condition, seen map[*audience]bool) {
+	for i := range cs {
+		cond := &cs[i]
+		if a := cond.audience; a != nil {
+			if !seen[a] {
+				seen[a] = true
+				b.addConds(a.conds, seen)
+			}
 			continue
 		}
-		state(f)
-		for _, ph := range f.steps {
-			b.fixed = append(b.fixed, ph.at)
-			state(ph.f)
+		if !cond.isNow || cond.kind != kindDatetime {
+			continue
 		}
-		if o := f.override; o != nil {
-			if o.expires != nil {
-				b.fixed = append(b.fixed, *o.expires)
-			}
-			if rec := o.recovery; rec != nil {
-				ramp(rec.StartAt, rec.Start, rec.Step, rec.Every)
+		for _, t := range cond.times {
+			switch cond.op {
+			case opLt, opGte:
+				b.fixed = append(b.fixed, t)
+			case opLte, opGt:
+				b.fixed = append(b.fixed, t.Add(time.Nanosecond))
+			default:
+				b.fixed = append(b.fixed, t, t.Add(time.Nanosecond))
 			}
 		}
 	}
-	for _, a := range c.compiledAudiences {
-		conds(a.conds)
+}
+
+// addState adds the boundaries of one state of a flag: its rules' ramps
+// and conditions on "now", directly or through audiences.
+func (b *boundaries) addState(f *flag, seen map[*audience]bool) {
+	for i := range f.rules {
+		r := &f.rules[i]
+		b.addConds(r.conds, seen)
+		for _, a := range r.audiences {
+			if !seen[a] {
+				seen[a] = true
+				b.addConds(a.conds, seen)
+			}
+		}
+		if r.ramp != nil {
+			b.addRamp(r.ramp.src.Start, r.ramp.src.From, r.ramp.src.Step, r.ramp.src.Every)
+		}
+	}
+}
+
+// merge adds o's boundaries to b.
+func (b *boundaries) merge(o *boundaries) {
+	b.fixed = append(b.fixed, o.fixed...)
+	b.periodic = append(b.periodic, o.periodic...)
+}
+
+// finish sorts b and drops duplicates; nil when b is empty.
+func (b *boundaries) finish() *boundaries {
+	if len(b.fixed) == 0 && len(b.periodic) == 0 {
+		return nil
 	}
 	sort.Slice(b.fixed, func(i, j int) bool { return b.fixed[i].Before(b.fixed[j]) })
 	out := b.fixed[:0]
@@ -172,5 +204,61 @@ func (c *compiler) boundaries(rs *RuleSet) *boundaries {
 		}
 	}
 	b.fixed = out
+	seen := map[periodic]bool{}
+	ps := b.periodic[:0]
+	for _, p := range b.periodic {
+		if !seen[p] {
+			seen[p] = true
+			ps = append(ps, p)
+		}
+	}
+	b.periodic = ps
 	return b
+}
+
+// boundaries computes the clock boundaries of every flag of rs (its own,
+// its prerequisites' and its audiences') and of rs as a whole.
+func (c *compiler) boundaries(rs *RuleSet) *boundaries {
+	done := map[*flag]bool{}
+	var flagBounds func(f *flag) *boundaries
+	flagBounds = func(f *flag) *boundaries {
+		if done[f] {
+			return f.clock
+		}
+		done[f] = true // no cycles: Compile has rejected them
+		b := &boundaries{}
+		seen := map[*audience]bool{}
+		b.addState(f, seen)
+		for _, ph := range f.steps {
+			b.fixed = append(b.fixed, ph.at)
+			b.addState(ph.f, seen)
+		}
+		if o := f.override; o != nil {
+			if o.expires != nil {
+				b.fixed = append(b.fixed, *o.expires)
+			}
+			if rec := o.recovery; rec != nil {
+				b.addRamp(rec.StartAt, rec.Start, rec.Step, rec.Every)
+			}
+		}
+		for _, p := range edges(f) {
+			if pb := flagBounds(p.f); pb != nil {
+				b.merge(pb)
+			}
+		}
+		f.clock = b.finish()
+		return f.clock
+	}
+	all := &boundaries{}
+	for _, key := range rs.keys {
+		if f := rs.flags[key]; f != nil {
+			if fb := flagBounds(f); fb != nil {
+				all.merge(fb)
+			}
+		}
+	}
+	if out := all.finish(); out != nil {
+		return out
+	}
+	return &boundaries{}
 }

@@ -42,18 +42,17 @@ func stepFields(s *ScheduleStep) string {
 	return strings.Join(parts, ", ")
 }
 
+// requiresSubject is the prerequisite in the shared wording of
+// DescribePrerequisite.
 func requiresSubject(p *prereq) string {
-	return "requires " + p.f.key + " in [" + strings.Join(p.variants, ", ") + "]"
+	return DescribePrerequisite(Prerequisite{Flag: p.f.key, Variants: p.variants})
 }
 
-func rampSubject(r *rule) string {
-	rp := r.ramp.src
-	return fmt.Sprintf("ramp by %s %s from %g%% +%g%% every %s since %s (else %s)", r.by, quote(rp.Serve), rp.From, rp.Step,
-		time.Duration(rp.Every), rp.Start.UTC().Format(time.RFC3339), quote(rp.Otherwise))
-}
+// rampSubject is the ramp in the shared wording of DescribeRamp.
+func rampSubject(r *rule) string { return DescribeRamp(r.ramp.src, r.by) }
 
 func (t *tracer) rampChose(step int, f *flag, r *rule, v any, b int, now time.Time, variant int) {
-	c := r.ramp.src.Cap(now)
+	c := r.ramp.limit(unixNano(now)) / 1000
 	cmp := "≥"
 	if variant == r.ramp.serve {
 		cmp = "<"

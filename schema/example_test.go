@@ -30,4 +30,5 @@ func ExampleNames() {
 	// audience true
 	// flag true
 	// override true
+	// test true
 }

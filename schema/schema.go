@@ -1,6 +1,6 @@
 // Package schema owns the JSON Schemas (draft 2020-12) of the files of a
-// flags repository: flagpole.yaml, attributes.yaml, audiences, flags and
-// overrides. The schemas are embedded in the binary so that `flagpole
+// flags repository: flagpole.yaml, attributes.yaml, audiences, flags,
+// overrides and tests. The schemas are embedded in the binary so that `flagpole
 // schema` can print them for editors, and the loader validates every file
 // against them before its semantic checks.
 package schema
@@ -26,12 +26,13 @@ const (
 	Audience   = "audience"   // audiences/<key>.yaml
 	Flag       = "flag"       // flags/<key>.yaml
 	Override   = "override"   // overrides/<env>/<flag>.yaml
+	Test       = "test"       // tests/<name>.yaml
 )
 
 //go:embed *.schema.json
 var files embed.FS
 
-var names = []string{Flagpole, Attributes, Audience, Flag, Override}
+var names = []string{Flagpole, Attributes, Audience, Flag, Override, Test}
 
 // Violation is one way an instance fails its schema.
 type Violation struct {

@@ -56,6 +56,9 @@ type Client struct {
 
 	cancel    context.CancelFunc
 	done      chan struct{} // closed when the stream loop has exited
+	rearm     chan struct{} // a new rule set: the clock loop re-arms (capacity 1)
+	clockStop chan struct{} // closed by Close to end the clock loop
+	clockDone chan struct{} // closed when the clock loop has exited
 	closeOnce sync.Once
 	ownHTTP   bool
 
@@ -79,16 +82,18 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		opts: o, log: o.Logger, clock: o.Clock, ready: make(chan struct{}),
 		initErr: make(chan error, 1), changes: newDispatcher[Change](),
 		states: newDispatcher[StateChange](), done: make(chan struct{}), ownHTTP: own,
+		rearm: make(chan struct{}, 1), clockStop: make(chan struct{}), clockDone: make(chan struct{}),
 	}
 	if err := c.bootstrap(); err != nil {
 		return nil, err
 	}
-	if o.Offline {
-		if c.snap.Load() == nil {
-			if err := c.install(&ruleset.Document{Flags: map[string]*ruleset.Flag{}}, nil); err != nil {
-				return nil, fmt.Errorf("compiling the empty offline rule set: %w", err)
-			}
+	if o.Offline && c.snap.Load() == nil {
+		if err := c.install(&ruleset.Document{Flags: map[string]*ruleset.Flag{}}, nil); err != nil {
+			return nil, fmt.Errorf("compiling the empty offline rule set: %w", err)
 		}
+	}
+	go c.clockLoop() // stopped by Close
+	if o.Offline {
 		c.cancel = func() {}
 		close(c.done)
 		c.setState(StateReady, nil)
@@ -198,6 +203,8 @@ func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.cancel()
 		<-c.done
+		close(c.clockStop)
+		<-c.clockDone
 		if c.rep != nil {
 			c.rep.flush()
 		}
@@ -244,6 +251,10 @@ func (c *Client) install(doc *ruleset.Document, p *ruleset.Patch) error {
 		}
 	}
 	prev := c.snap.Swap(next)
+	select {
+	case c.rearm <- struct{}{}:
+	default:
+	}
 	flags := changedFlags(prev, next, p)
 	if prev != nil && prev.doc.Version == doc.Version && len(flags) == 0 {
 		return nil

@@ -31,6 +31,9 @@ type Detail[T any] struct {
 	RuleName string
 	// Version is the version of the rule set evaluated; empty before any.
 	Version string
+	// Metadata is the flag's metadata (string, float64 and bool values),
+	// shared between calls: never modify it. Nil when it has none.
+	Metadata map[string]any
 }
 
 // Bool returns the value of the boolean flag key for ctx, or def when the
@@ -131,7 +134,7 @@ func evaluate[T any](c *Client, key string, ctx Context, def T, want ruleset.Fla
 		return d
 	}
 	r := snap.rs.Evaluate(key, ctx)
-	d.Rule, d.RuleName = r.Rule, r.RuleName
+	d.Rule, d.RuleName, d.Metadata = r.Rule, r.RuleName, r.Metadata
 	if r.Reason == ruleset.ReasonError {
 		d.ErrorCode = r.ErrorCode
 		d.ErrorMessage = fmt.Sprintf("evaluating flag %q: %s", key, r.ErrorCode)

@@ -24,17 +24,17 @@ func TestTypedEvaluation(t *testing.T) {
 	}{
 		{"bool targeted", func() any { return c.BoolDetail("checkout-v2", audrey, false) }, true, ruleset.ReasonTargetingMatch, 0, "on"},
 		{"bool default rule", func() any { return c.BoolDetail("checkout-v2", other, true) }, false, ruleset.ReasonDefault, 0, "off"},
-		{"string", func() any { return c.StringDetail("banner-text", other, "x") }, "20% off today", ruleset.ReasonDefault, 0, "sale"},
+		{"string", func() any { return c.StringDetail("banner-text", other, "x") }, "20% off today", ruleset.ReasonStatic, 0, "sale"},
 		{"int disabled", func() any { return c.IntDetail("max-items", other, 3) }, int64(10), ruleset.ReasonDisabled, 0, "few"},
-		{"float", func() any { return c.FloatDetail("discount-rate", other, 0) }, 0.2, ruleset.ReasonDefault, 0, "high"},
+		{"float", func() any { return c.FloatDetail("discount-rate", other, 0) }, 0.2, ruleset.ReasonStatic, 0, "high"},
 		{"int of a fraction", func() any { return c.IntDetail("discount-rate", other, 7) }, int64(7), ruleset.ReasonError, ruleset.ErrorTypeMismatch, ""},
-		{"json", func() any { return c.JSONDetail("theme", other, nil) }, map[string]any{"color": "black", "contrast": 2.0}, ruleset.ReasonDefault, 0, "dark"},
+		{"json", func() any { return c.JSONDetail("theme", other, nil) }, map[string]any{"color": "black", "contrast": 2.0}, ruleset.ReasonStatic, 0, "dark"},
 		{"bool of a string flag", func() any { return c.BoolDetail("banner-text", other, true) }, true, ruleset.ReasonError, ruleset.ErrorTypeMismatch, ""},
 		{"string of a bool flag", func() any { return c.StringDetail("checkout-v2", other, "d") }, "d", ruleset.ReasonError, ruleset.ErrorTypeMismatch, ""},
 		{"float of a json flag", func() any { return c.FloatDetail("theme", other, 1.5) }, 1.5, ruleset.ReasonError, ruleset.ErrorTypeMismatch, ""},
 		{"json of a number flag", func() any { return c.JSONDetail("max-items", other, "d") }, "d", ruleset.ReasonError, ruleset.ErrorTypeMismatch, ""},
 		{"unknown flag", func() any { return c.BoolDetail("nope", other, true) }, true, ruleset.ReasonError, ruleset.ErrorFlagNotFound, ""},
-		{"untyped", func() any { return c.Evaluate("banner-text", other) }, "20% off today", ruleset.ReasonDefault, 0, "sale"},
+		{"untyped", func() any { return c.Evaluate("banner-text", other) }, "20% off today", ruleset.ReasonStatic, 0, "sale"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

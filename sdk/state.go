@@ -45,13 +45,20 @@ type StateChange struct {
 	Err error
 }
 
-// Change tells a subscriber that the client now serves a new rule set.
+// Change tells a subscriber that the client now serves a new rule set, or
+// (Clock) that the clock passed a boundary of the rule set it serves.
 type Change struct {
-	// Version is the version of the new rule set.
+	// Version is the version of the rule set served.
 	Version string
 	// Flags lists, sorted, the keys of the flags whose evaluation may have
 	// changed: flags added, removed or edited, flags whose override
 	// changed, and flags that use an audience that changed. The first rule
-	// set a client loads lists every flag.
+	// set a client loads lists every flag. For a Clock change, the flags
+	// whose results can change at the boundary passed.
 	Flags []string
+	// Clock is set when nothing new came from the bearer but the client's
+	// clock passed an instant at which results change by themselves: a
+	// schedule step, a ramp step, an override's expiry or recovery step,
+	// a date in a condition on "now" (ruleset.RuleSet.NextChange).
+	Clock bool
 }

@@ -14,13 +14,15 @@ import (
 )
 
 func runEval(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("eval", "[DIR] --flag K [--env E] [--context JSON] [--explain] [--format text|json]", stderr)
+	fs := newFlagSet("eval", "[DIR] --flag K [--env E] [--context JSON] [--at TIME] [--explain] [--format text|json]", stderr)
 	env := fs.String("env", "", "environment (default: the first one declared in flagpole.yaml)")
 	flagKey := fs.String("flag", "", "key of the flag to evaluate (required)")
 	ctxJSON := fs.String("context", "{}", `evaluation context as a JSON object, e.g. '{"key":"user-1","state":"CA"}'`)
 	explain := fs.Bool("explain", false, "show every rule and condition tried")
 	format := fs.String("format", "text", "output format: text or json")
+	atFlag := fs.String("at", "", "evaluate as of this RFC 3339 time, e.g. 2026-12-24T09:00:00Z (schedules, ramps, overrides; default: now)")
 	pos, err := parse(fs, args)
+	clock := time.Now
 	switch {
 	case err != nil:
 	case len(pos) > 1:
@@ -29,6 +31,13 @@ func runEval(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		err = errors.New("--flag is required")
 	default:
 		err = oneOf("--format", *format, "text", "json")
+	}
+	if err == nil && *atFlag != "" {
+		at, perr := time.Parse(time.RFC3339Nano, *atFlag)
+		if perr != nil {
+			err = fmt.Errorf("--at %q is not an RFC 3339 time such as 2026-12-24T09:00:00Z", *atFlag)
+		}
+		clock = func() time.Time { return at }
 	}
 	if err != nil {
 		return usageError(fs, stderr, err)
@@ -43,7 +52,7 @@ func runEval(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		dir = pos[0]
 	}
 
-	rs, err := loadRuleSet(dir, *env)
+	rs, err := loadRuleSetAt(dir, *env, clock)
 	if err != nil {
 		fmt.Fprintf(stderr, "flagpole eval: %v\n", err)
 		return exitFailure
@@ -75,13 +84,18 @@ func runEval(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if fl.Kind != "" {
 		fmt.Fprintf(stdout, "kind: %s\n", describeKind(fl.Kind))
 	}
+	if len(res.Metadata) > 0 {
+		md, _ := json.Marshal(res.Metadata) // string, number and bool values: always encodable
+		fmt.Fprintf(stdout, "metadata: %s\n", md)
+	}
 	return exitOK
 }
 
-// loadRuleSet loads the repository in dir and returns the compiled rule set
-// of env; "" picks the first environment declared in flagpole.yaml.
-func loadRuleSet(dir, env string) (*ruleset.RuleSet, error) {
-	repo, err := loader.Load(dir, loader.Options{Now: time.Now})
+// loadRuleSetAt loads the repository in dir and returns the compiled rule
+// set of env, evaluating (and warning) by the clock now; "" picks the
+// first environment declared in flagpole.yaml.
+func loadRuleSetAt(dir, env string, now func() time.Time) (*ruleset.RuleSet, error) {
+	repo, err := loader.Load(dir, loader.Options{Now: now})
 	if err != nil {
 		return nil, fmt.Errorf("%s is not a valid flags repository (run flagpole validate):\n%w", dir, err)
 	}
@@ -134,18 +148,19 @@ func describeKind(k ruleset.Kind) string {
 // evalOutput is the one JSON object `flagpole eval --format json` prints.
 // Rule is the matching rule's name, or "rule[i]" when it has none, or null.
 type evalOutput struct {
-	Flag      string  `json:"flag"`
-	Value     any     `json:"value"`
-	Variant   string  `json:"variant"`
-	Reason    string  `json:"reason"`
-	Rule      *string `json:"rule"`
-	ErrorCode string  `json:"errorCode,omitempty"`
-	Kind      string  `json:"kind,omitempty"`
+	Flag      string         `json:"flag"`
+	Value     any            `json:"value"`
+	Variant   string         `json:"variant"`
+	Reason    string         `json:"reason"`
+	Rule      *string        `json:"rule"`
+	ErrorCode string         `json:"errorCode,omitempty"`
+	Kind      string         `json:"kind,omitempty"`
+	Metadata  map[string]any `json:"metadata,omitempty"`
 }
 
 func printEvalJSON(stdout, stderr io.Writer, flagKey string, kind ruleset.Kind, res ruleset.Result) int {
 	out := evalOutput{Flag: flagKey, Value: res.Value, Variant: res.Variant,
-		Reason: res.Reason.String(), ErrorCode: res.ErrorCode.String(), Kind: string(kind)}
+		Reason: res.Reason.String(), ErrorCode: res.ErrorCode.String(), Kind: string(kind), Metadata: res.Metadata}
 	if res.Rule >= 0 {
 		name := res.RuleName
 		if name == "" {

@@ -69,6 +69,8 @@ func TestEvalErrors(t *testing.T) {
 		{"unknown environment", []string{"--flag", "checkout-v2", "--env", "qa"}, exitFailure, `environment "qa" is not declared`},
 		{"context not an object", []string{"--flag", "checkout-v2", "--context", `[1,2]`}, exitUsage, "--context"},
 		{"context nested value", []string{"--flag", "checkout-v2", "--context", `{"tags":["a"]}`}, exitUsage, "tags"},
+		{"at not a time", []string{"--flag", "winter-theme", "--at", "tomorrow"}, exitUsage, `--at "tomorrow" is not an RFC 3339 time`},
+		{"at a date only", []string{"--flag", "winter-theme", "--at", "2026-12-24"}, exitUsage, "--at"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,5 +80,35 @@ func TestEvalErrors(t *testing.T) {
 				t.Errorf("exit %d (want %d), stderr lacks %q:\n%s", r.code, tt.code, tt.want, r.stderr)
 			}
 		})
+	}
+}
+
+// eval --at explains a prerequisite with its own trace, the ramp's cap at
+// that time and the schedule step in force, and prints the metadata.
+func TestEvalAtExplain(t *testing.T) {
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--flag", "express-checkout", "--context", `{"key":"user-2"}`},
+			[]string{`requires checkout-v2 to serve on: no, checkout-v2 serves "off"`, `rollout on 12.5%, off 87.5% by key: key = "user-2" → yes, bucket 57580`,
+				`(PREREQUISITE_FAILED)`, `metadata: {"jira":"PAY-2210","surface":"web"}`}},
+		{[]string{"--flag", "search-ranking-v3", "--at", "2026-12-05T10:00:00Z", "--context", `{"key":"user-3"}`},
+			[]string{`cap 25% at 2026-12-05T10:00:00Z: bucket 29031 ≥ 25000 → "off"`, `now: 2026-12-05T10:00:00Z`}},
+		{[]string{"--flag", "winter-theme", "--at", "2026-12-24T00:00:00Z", "--context", `{"key":"u","country":"NZ"}`},
+			[]string{`schedule: step[1] at 2026-12-24T00:00:00Z in force: 1 rules; next step at 2027-01-07T00:00:00Z`, `reason TARGETING_MATCH`}},
+		{[]string{"--flag", "winter-theme", "--at", "2026-11-30T23:59:59Z"},
+			[]string{`schedule: no step in force yet (step[0] at 2026-12-01T00:00:00Z)`, `reason DISABLED`}},
+	}
+	for _, tt := range tests {
+		r := flagpole(t, "", nil, append([]string{"eval", exampleRepo(t), "--explain"}, tt.args...)...)
+		if r.code != exitOK {
+			t.Fatalf("%v: exit %d\n%s%s", tt.args, r.code, r.stdout, r.stderr)
+		}
+		for _, want := range tt.want {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("%v: output lacks %q:\n%s", tt.args, want, r.stdout)
+			}
+		}
 	}
 }

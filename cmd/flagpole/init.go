@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/flagpole/flagpole/loader"
+	"github.com/flagpole/flagpole/schema"
 )
 
 func runInit(_ context.Context, args []string, stdout, stderr io.Writer) int {
@@ -26,6 +27,7 @@ func runInit(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	fmt.Fprintf(stdout, "Created a flags repository in %s.\n", dir)
-	fmt.Fprintf(stdout, "Next: edit flags/*.yaml, run 'flagpole validate %s', and add SDK keys with 'flagpole keys new'.\n", dir)
+	fmt.Fprintf(stdout, "Next: edit flags/*.yaml, run 'flagpole validate %s' and 'flagpole test %s', and add SDK keys with 'flagpole keys new'.\n", dir, dir)
+	fmt.Fprintf(stdout, "Editors with the YAML language server check each file against the schemas in %s/%s.\n", dir, schema.Dir)
 	return exitOK
 }

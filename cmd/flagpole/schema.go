@@ -13,7 +13,7 @@ import (
 
 func runSchema(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("schema", "[NAME] [--out DIR]", stderr)
-	out := fs.String("out", "", "write every schema into DIR as <name>.schema.json")
+	out := fs.String("out", "", "write every schema into DIR as <name>.schema.json (a flags repository keeps them in "+schema.Dir+")")
 	pos, err := parse(fs, args)
 	if err == nil && len(pos) > 1 {
 		err = fmt.Errorf("expected at most one schema name, got %d arguments", len(pos))

@@ -37,6 +37,7 @@ type statusDoc struct {
 		Flags      int    `json:"flags"`
 		SSEClients int    `json:"sse_clients"`
 		LoadError  string `json:"load_error"`
+		NextClock  string `json:"next_clock_change"`
 	} `json:"environments"`
 	Ready     *bool           `json:"ready"`
 	Overrides json.RawMessage `json:"overrides"`
@@ -180,6 +181,9 @@ func printStatus(w io.Writer, server string, st *statusDoc, now time.Time) {
 			e := st.Environments[name]
 			line := fmt.Sprintf("  %s\t%s\t%d flag%s\t%d SSE client%s\tloaded %s",
 				name, orDash(e.Version), e.Flags, pluralS(e.Flags), e.SSEClients, pluralS(e.SSEClients), ago(e.LoadedAt, now))
+			if e.NextClock != "" {
+				line += "\tnext clock change " + e.NextClock
+			}
 			if e.LoadError != "" {
 				line += "\tload error: " + oneLineText(e.LoadError)
 			}

@@ -22,7 +22,7 @@ const fullStatus = `{
                          "problems":["flags/x.yaml:3:5: rules[0].serve","flags/x.yaml:9:7: default","flags/y.yaml:1:1: key",
                                      "flags/y.yaml:2:1: name","flags/y.yaml:3:1: type","flags/y.yaml:4:1: variants"],"problem_count":7}},
   "environments": {
-    "production": {"version":"8d41c07a55aa-2","loaded_at":"2026-11-21T10:00:01Z","flags":12,"sse_clients":340},
+    "production": {"version":"8d41c07a55aa-2","loaded_at":"2026-11-21T10:00:01Z","flags":12,"sse_clients":340,"next_clock_change":"2026-12-01T09:00:00Z"},
     "staging":    {"version":"8d41c07a55aa","loaded_at":"2026-11-21T10:00:01Z","flags":1,"sse_clients":1,"load_error":"compiling rule set: boom"}
   },
   "ready": true,
@@ -68,6 +68,7 @@ func TestStatusText(t *testing.T) {
 		"… and 2 more (flagpole validate lists them all)",
 		"production  8d41c07a55aa-2  12 flags  340 SSE clients",
 		"load error: compiling rule set: boom",
+		"next clock change 2026-12-01T09:00:00Z",
 		"production/checkout-v2  serves off  expires 2026-11-21T12:00:00Z (in 1h30m)  by alice  5xx spike",
 		"production/checkout-v2  set  since 2026-11-21T10:00:00Z (30m ago)  3 attempts  last error: pushing to",
 		"production/checkout-v2  recovering  errors 0.3% of 301 calls in 60s (trips at 5%)  slow 0.0% (trips at 50%)  cap 30%  next step 2026-11-21T10:08:00Z",

@@ -41,6 +41,14 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "flagpole validate: %v\n", err)
 		return exitFailure
 	}
+	// Test files are checked too: that they decode and name existing
+	// flags, environments and variants (flagpole test runs them).
+	_, testDiags, err := loader.LoadTests(dir, repo, loader.Options{})
+	if err != nil {
+		fmt.Fprintf(stderr, "flagpole validate: %v\n", err)
+		return exitFailure
+	}
+	diags = append(diags, testDiags...)
 	errs, warns := countSeverity(diags)
 
 	switch *format {

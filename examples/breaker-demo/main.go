@@ -2,7 +2,7 @@
 // the code path it guards fails, and ramping it back once it works again.
 //
 // As a service it answers GET /recommend?user=U through sdk.Guard on the
-// flag recommendations-v2 of flags.example: the new path (v2) when the flag
+// flag recommendations-v2 of flags.example (--flag names another): the new path (v2) when the flag
 // is on for U, the old one (v1) when it is off or when v2 fails. POST
 // /fail?on=true makes v2 fail; on=false mends it. Outcomes reach the
 // breaker through the SDK's POST /v1/metrics.
@@ -46,6 +46,7 @@ func run() error {
 	load := flag.String("load", "", "run the load loop against this demo service URL instead of serving")
 	rate := flag.Int("rate", 50, "calls a second of the load loop")
 	users := flag.Int("users", 1000, "distinct users the load loop cycles through")
+	guarded := flag.String("flag", flagKey, "the boolean flag that guards the new path")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -65,12 +66,12 @@ func run() error {
 	}
 	defer client.Close() // sends the outcomes not yet reported
 	defer client.Subscribe(func(c sdk.Change) {
-		if slices.Contains(c.Flags, flagKey) {
-			r := client.BoolDetail(flagKey, sdk.Context{"key": "user-0"}, false)
-			log.Info("flag changed", "flag", flagKey, "version", c.Version, "user-0", r.Value, "reason", r.Reason.String())
+		if slices.Contains(c.Flags, *guarded) {
+			r := client.BoolDetail(*guarded, sdk.Context{"key": "user-0"}, false)
+			log.Info("flag changed", "flag", *guarded, "version", c.Version, "user-0", r.Value, "reason", r.Reason.String())
 		}
 	})()
 
-	log.Info("breaker-demo listening", "addr", *listen, "flag", flagKey)
-	return listenAndServe(ctx, *listen, (&service{flags: client}).routes())
+	log.Info("breaker-demo listening", "addr", *listen, "flag", *guarded)
+	return listenAndServe(ctx, *listen, (&service{flags: client, flag: *guarded}).routes())
 }

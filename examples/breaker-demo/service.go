@@ -34,7 +34,16 @@ type answer struct {
 // path fail.
 type service struct {
 	flags   *sdk.Client
+	flag    string // the flag that guards the new path; "" is flagKey
 	failing atomic.Bool
+}
+
+// flagName returns the flag that guards the new path.
+func (s *service) flagName() string {
+	if s.flag == "" {
+		return flagKey
+	}
+	return s.flag
 }
 
 func (s *service) routes() http.Handler {
@@ -53,7 +62,7 @@ func (s *service) recommend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a := answer{NewPath: "skipped"}
-	served, err := sdk.Guard(s.flags, r.Context(), flagKey, sdk.Context{"key": user},
+	served, err := sdk.Guard(s.flags, r.Context(), s.flagName(), sdk.Context{"key": user},
 		func(context.Context) (string, error) {
 			if s.failing.Load() {
 				a.NewPath = "failed"

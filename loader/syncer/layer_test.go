@@ -23,7 +23,7 @@ import (
 // layerKey is the production server key of layerRepo.
 const layerKey = "fp_srv_layer_test_0123456789"
 
-// layerRepo is a repository with one boolean flag, alpha (on for everyone),
+// layerRepo is a repository with one rule-less boolean flag, alpha (on for everyone, reason STATIC),
 // and, when override is not empty, that file as alpha's production
 // override.
 func layerRepo(override string) map[string]string {
@@ -158,7 +158,7 @@ func TestLayerReconcilesWithGit(t *testing.T) {
 	if _, err := st.SetOverride(ctx, "production", store.LayerEntry{Flag: "alpha", By: "bob", At: at.Add(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the clear at the SDK", sees(c3[:12]+"-3", true, ruleset.ReasonDefault))
+	waitFor(t, "the clear at the SDK", sees(c3[:12]+"-3", true, ruleset.ReasonStatic))
 	if err := os.Remove(filepath.Join(r.work, "overrides", "production", "alpha.yaml")); err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestLayerReconcilesWithGit(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the rebuild from git at both bearers", served(c4[:12]))
-	waitFor(t, "the rebuild at the SDK", sees(c4[:12], true, ruleset.ReasonDefault))
+	waitFor(t, "the rebuild at the SDK", sees(c4[:12], true, ruleset.ReasonStatic))
 	if _, err := st.SetOverride(ctx, "production", store.LayerEntry{Flag: "alpha", Override: kill}); err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,10 @@
 //
 // The OpenFeature targeting key becomes Flagpole's "key" attribute; the
 // other attributes are passed as they are (time.Time values as RFC 3339
-// strings). Reasons keep their names (DEFAULT, TARGETING_MATCH, SPLIT,
-// DISABLED, OVERRIDE, ERROR) and error codes map to OpenFeature's
+// strings). Reasons keep their names (STATIC, DEFAULT, TARGETING_MATCH,
+// SPLIT, DISABLED, OVERRIDE, PREREQUISITE_FAILED, ERROR); flag metadata
+// holds the flag's metadata plus "version" (the rule set's) and "rule"
+// (the matching rule's name, when it has one). Error codes map to OpenFeature's
 // FLAG_NOT_FOUND, TYPE_MISMATCH, PARSE_ERROR and GENERAL, with
 // PROVIDER_NOT_READY before the client has any rule set. The provider emits
 // PROVIDER_READY, PROVIDER_CONFIGURATION_CHANGED (with the changed flag
@@ -205,7 +207,11 @@ func resolve[T any](d sdk.Detail[T]) of.GenericResolutionDetail[T] {
 		Reason: of.Reason(d.Reason.String()), Variant: d.Variant,
 	}}
 	if d.Version != "" {
-		r.FlagMetadata = of.FlagMetadata{"version": d.Version}
+		r.FlagMetadata = make(of.FlagMetadata, len(d.Metadata)+2)
+		for k, v := range d.Metadata {
+			r.FlagMetadata[k] = v
+		}
+		r.FlagMetadata["version"] = d.Version
 		if d.RuleName != "" {
 			r.FlagMetadata["rule"] = d.RuleName
 		}

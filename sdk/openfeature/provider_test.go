@@ -85,19 +85,19 @@ func TestEvaluationThroughOpenFeature(t *testing.T) {
 		{"string", func() (result, error) {
 			d, err := client.StringValueDetails(ctx, "banner-text", "x", anyone)
 			return result{d.Value, d.Variant, d.Reason, d.ErrorCode}, err
-		}, result{"Welcome", "only", of.DefaultReason, ""}},
+		}, result{"Welcome", "only", of.StaticReason, ""}},
 		{"float", func() (result, error) {
 			d, err := client.FloatValueDetails(ctx, "discount-rate", 0, anyone)
 			return result{d.Value, d.Variant, d.Reason, d.ErrorCode}, err
-		}, result{0.25, "only", of.DefaultReason, ""}},
+		}, result{0.25, "only", of.StaticReason, ""}},
 		{"int", func() (result, error) {
 			d, err := client.IntValueDetails(ctx, "max-items", 0, anyone)
 			return result{d.Value, d.Variant, d.Reason, d.ErrorCode}, err
-		}, result{int64(40), "only", of.DefaultReason, ""}},
+		}, result{int64(40), "only", of.StaticReason, ""}},
 		{"object", func() (result, error) {
 			d, err := client.ObjectValueDetails(ctx, "theme", nil, anyone)
 			return result{d.Value.(map[string]any)["color"], d.Variant, d.Reason, d.ErrorCode}, err
-		}, result{"blue", "only", of.DefaultReason, ""}},
+		}, result{"blue", "only", of.StaticReason, ""}},
 		{"flag not found", func() (result, error) {
 			d, err := client.BooleanValueDetails(ctx, "no-such-flag", true, anyone)
 			return result{d.Value, d.Variant, d.Reason, d.ErrorCode}, err
