@@ -13,9 +13,10 @@ import (
 // compiled is an evaluable rule set.
 type compiled = *ruleset.RuleSet
 
-// compile compiles doc with the server's clock.
-func compile(doc *ruleset.Document, now func() time.Time) (compiled, error) {
-	rs, err := ruleset.CompileWith(doc, ruleset.Options{Now: now})
+// compileFrom compiles doc with the server's clock, reusing what prev
+// (nil: nothing) compiled for the flags the two Documents share.
+func compileFrom(prev compiled, doc *ruleset.Document, now func() time.Time) (compiled, error) {
+	rs, err := ruleset.CompileFrom(prev, doc, ruleset.Options{Now: now})
 	if err != nil {
 		return nil, fmt.Errorf("compiling rule set %s of environment %s: %w", doc.Version, doc.Environment, err)
 	}

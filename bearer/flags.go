@@ -22,5 +22,11 @@ func (s *Server) serveFlags(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	httpx.WriteEncoded(w, http.StatusOK, a.state.docJSON)
+	body, err := a.state.docJSON()
+	if err != nil {
+		s.log.Error("encoding the rule set", "environment", a.state.env, "version", a.state.version, "error", err)
+		httpx.WriteError(w, http.StatusInternalServerError, httpx.CodeInternal, "the rule set cannot be encoded")
+		return
+	}
+	httpx.WriteEncoded(w, http.StatusOK, body)
 }

@@ -216,7 +216,7 @@ func (l *loop) reload(ctx context.Context) bool {
 // load reads env's snapshot and override layer and, when the served
 // version is new, makes it current.
 func (s *Server) load(ctx context.Context, env string) error {
-	snap, err := s.opts.Store.Snapshot(ctx, env)
+	snap, err := s.snapshot(ctx, env)
 	if errors.Is(err, store.ErrNotFound) {
 		// Removed from the repository, or a snapshot lost from a store that
 		// still lists the environment (which the syncer repairs).
@@ -232,6 +232,7 @@ func (s *Server) load(ctx context.Context, env string) error {
 	if snap.Environment != env {
 		return fmt.Errorf("reading snapshot of environment %s: store returned environment %q", env, snap.Environment)
 	}
+	raw := snap
 	if snap, err = s.withLayer(ctx, snap); err != nil {
 		return err
 	}
@@ -239,10 +240,15 @@ func (s *Server) load(ctx context.Context, env string) error {
 	if h := hubs[env]; h != nil && h.cur.Load().version == snap.Version && sameKeys(h.cur.Load(), snap) {
 		return nil
 	}
-	st, err := newEnvState(snap, s.opts.Clock.Now)
+	var prev *envState
+	if h := hubs[env]; h != nil {
+		prev = h.cur.Load()
+	}
+	st, err := newEnvState(snap, s.opts.Clock.Now, prev)
 	if err != nil {
 		return err
 	}
+	st.raw = raw
 	if h := hubs[env]; h != nil {
 		h.offer(st)
 	} else {

@@ -175,7 +175,10 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	}
 	out, hijacked, err := s.startSSE(w, r)
 	if err == nil && r.Header.Get("Last-Event-ID") != st.version {
-		err = out.write(st.putFrame)
+		var frame []byte
+		if frame, err = st.putFrame(); err == nil {
+			err = out.write(frame)
+		}
 	}
 	if err != nil {
 		release()

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/flagpole/flagpole/internal/keyring"
@@ -23,10 +24,41 @@ type envState struct {
 	rs       compiled
 	keys     *keyring.Ring // the SDK keys of this environment
 	loadedAt time.Time
-	docJSON  []byte     // the Document as JSON
-	putFrame []byte     // the SSE put event of docJSON, encoded once
 	flags    []*flagEnc // every flag, sorted by key
 	byKey    map[string]*flagEnc
+	// raw is the store's snapshot this state was built from, before the
+	// override layer: the base for the store's patches (patchStore).
+	raw *store.Snapshot
+
+	// The SSE put event of the Document, encoded on first use: a version
+	// that only streams patches never encodes its whole Document.
+	putOnce  sync.Once
+	putBytes []byte
+	putErr   error
+}
+
+// putFrame returns the SSE put event of the Document.
+func (st *envState) putFrame() ([]byte, error) {
+	st.putOnce.Do(func() {
+		docJSON, err := json.Marshal(st.doc)
+		if err != nil {
+			st.putErr = fmt.Errorf("encoding rule set %s of environment %s: %w", st.version, st.env, err)
+			return
+		}
+		st.putBytes = sseFrame("put", st.version, docJSON)
+	})
+	return st.putBytes, st.putErr
+}
+
+// docJSON returns the Document as JSON: the data of the put event (JSON
+// encoding has no newlines), so that it is held once.
+func (st *envState) docJSON() ([]byte, error) {
+	frame, err := st.putFrame()
+	if err != nil {
+		return nil, err
+	}
+	head := len("event: put\nid: ") + len(st.version) + len("\ndata: ")
+	return frame[head : len(frame)-2], nil
 }
 
 // flagEnc holds the pre-encoded JSON fragments of one flag, so that
@@ -43,8 +75,11 @@ type flagEnc struct {
 	meta []byte
 }
 
-// newEnvState compiles snap and pre-encodes what requests will need.
-func newEnvState(snap *store.Snapshot, now func() time.Time) (*envState, error) {
+// newEnvState compiles snap and pre-encodes what requests will need. prev,
+// when not nil, is the state it replaces: flags unchanged since (the same
+// *Flag, as the store's patches and the in-process syncer give) keep their
+// compiled form and encoding.
+func newEnvState(snap *store.Snapshot, now func() time.Time, prev *envState) (*envState, error) {
 	doc := snap.Document
 	if doc == nil {
 		return nil, fmt.Errorf("snapshot %s of environment %s has no document", snap.Version, snap.Environment)
@@ -52,17 +87,17 @@ func newEnvState(snap *store.Snapshot, now func() time.Time) (*envState, error) 
 	if doc.Version == "" || strings.ContainsAny(doc.Version, "\r\n\"") {
 		return nil, fmt.Errorf("snapshot %s of environment %s: document version %q is empty or has a quote or newline", snap.Version, snap.Environment, doc.Version)
 	}
-	rs, err := compile(doc, now)
+	var prevRS compiled
+	if prev != nil {
+		prevRS = prev.rs
+	}
+	rs, err := compileFrom(prevRS, doc, now)
 	if err != nil {
 		return nil, err
 	}
 	keys, err := sdkKeys(snap)
 	if err != nil {
 		return nil, err
-	}
-	docJSON, err := json.Marshal(doc)
-	if err != nil {
-		return nil, fmt.Errorf("encoding rule set %s of environment %s: %w", doc.Version, snap.Environment, err)
 	}
 	st := &envState{
 		env:      snap.Environment,
@@ -71,13 +106,20 @@ func newEnvState(snap *store.Snapshot, now func() time.Time) (*envState, error) 
 		rs:       rs,
 		keys:     keys,
 		loadedAt: now(),
-		docJSON:  docJSON,
-		putFrame: sseFrame("put", doc.Version, docJSON),
 		byKey:    make(map[string]*flagEnc, len(doc.Flags)),
 	}
-	for _, k := range slices.Sorted(maps.Keys(doc.Flags)) {
-		f, err := encodeFlag(k, doc.Flags[k])
-		if err != nil {
+	sorted := rs.Keys() // every flag that compiled: all of them
+	if len(sorted) != len(doc.Flags) {
+		sorted = slices.Sorted(maps.Keys(doc.Flags))
+	}
+	st.flags = make([]*flagEnc, 0, len(sorted))
+	shared := variantTable{}
+	for _, k := range sorted {
+		fl := doc.Flags[k]
+		var f *flagEnc
+		if prev != nil && prev.doc.Flags[k] == fl && prev.byKey[k] != nil {
+			f = prev.byKey[k]
+		} else if f, err = encodeFlag(k, fl, shared); err != nil {
 			return nil, fmt.Errorf("encoding rule set %s of environment %s: %w", doc.Version, snap.Environment, err)
 		}
 		st.flags = append(st.flags, f)
@@ -97,31 +139,57 @@ func sdkKeys(snap *store.Snapshot) (*keyring.Ring, error) {
 	return r, nil
 }
 
-// encodeFlag pre-encodes the key and the variant values of f.
-func encodeFlag(key string, f *ruleset.Flag) (*flagEnc, error) {
-	enc := &flagEnc{key: key, keyJSON: appendJSONString(nil, key), variants: make(map[string][]byte, len(f.Variants))}
-	if f != nil {
-		enc.client = f.Client
-		for _, k := range slices.Sorted(maps.Keys(f.Metadata)) {
-			v, err := json.Marshal(f.Metadata[k])
-			if err != nil {
-				return nil, fmt.Errorf("flags.%s.metadata.%s: %w", key, k, err)
-			}
-			if len(enc.meta) > 0 {
-				enc.meta = append(enc.meta, ',')
-			}
-			enc.meta = append(appendJSONString(enc.meta, k), ':')
-			enc.meta = append(enc.meta, v...)
+// variantTable holds the encoded variants of one build by the flags'
+// variants (names and values), so that flags with the same variants (most
+// boolean flags) share one read-only map: at 100,000 flags a map each was a
+// fifth of the bearer's memory.
+type variantTable map[string]map[string][]byte
+
+// maxSharedSig bounds the variants that are shared, by their signature's
+// length: large JSON variants are seldom repeated.
+const maxSharedSig = 256
+
+// encodeFlag pre-encodes the key, the metadata and the variant values of
+// f, taking the variants from shared when another flag of the build has
+// the same.
+func encodeFlag(key string, f *ruleset.Flag, shared variantTable) (*flagEnc, error) {
+	enc := &flagEnc{key: key, keyJSON: appendJSONString(nil, key)}
+	if f == nil {
+		enc.variants = map[string][]byte{}
+		return enc, nil
+	}
+	enc.client = f.Client
+	for _, k := range slices.Sorted(maps.Keys(f.Metadata)) {
+		v, err := json.Marshal(f.Metadata[k])
+		if err != nil {
+			return nil, fmt.Errorf("flags.%s.metadata.%s: %w", key, k, err)
 		}
-		for _, v := range f.Variants {
-			var b bytes.Buffer
-			if err := json.Compact(&b, v.Value); err != nil {
-				return nil, fmt.Errorf("flags.%s.variants.%s: value is not JSON: %w", key, v.Name, err)
-			}
-			b.WriteString(`,"variant":`)
-			b.Write(appendJSONString(nil, v.Name))
-			enc.variants[v.Name] = b.Bytes()
+		if len(enc.meta) > 0 {
+			enc.meta = append(enc.meta, ',')
 		}
+		enc.meta = append(appendJSONString(enc.meta, k), ':')
+		enc.meta = append(enc.meta, v...)
+	}
+	var sig []byte
+	for _, v := range f.Variants {
+		sig = append(append(append(append(sig, v.Name...), 0), v.Value...), 0)
+	}
+	if m, ok := shared[string(sig)]; ok {
+		enc.variants = m
+		return enc, nil
+	}
+	enc.variants = make(map[string][]byte, len(f.Variants))
+	for _, v := range f.Variants {
+		var b bytes.Buffer
+		if err := json.Compact(&b, v.Value); err != nil {
+			return nil, fmt.Errorf("flags.%s.variants.%s: value is not JSON: %w", key, v.Name, err)
+		}
+		out := make([]byte, 0, b.Len()+len(`,"variant":`)+len(v.Name)+2)
+		out = append(append(out, b.Bytes()...), `,"variant":`...)
+		enc.variants[v.Name] = appendJSONString(out, v.Name)
+	}
+	if shared != nil && len(sig) <= maxSharedSig {
+		shared[string(sig)] = enc.variants
 	}
 	return enc, nil
 }

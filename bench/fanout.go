@@ -327,6 +327,11 @@ func scrapeMetrics(base string, names ...string) (map[string]float64, error) {
 
 // waitReady polls /readyz until the server has its first rule set.
 func waitReady(ctx context.Context, base string) error {
+	return waitReadyWithin(ctx, base, startTimeout)
+}
+
+// waitReadyWithin is waitReady with its own bound, for large repositories.
+func waitReadyWithin(ctx context.Context, base string, startTimeout time.Duration) error {
 	deadline := time.Now().Add(startTimeout)
 	for {
 		resp, err := http.Get(base + "/readyz")

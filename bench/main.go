@@ -62,10 +62,12 @@ var scenarios = map[string]scenario{
 	"override":          runOverride,
 	"override-split":    runOverrideSplit,
 	"breaker":           runBreaker,
+	"scale":             runScale,
+	"scale-out":         runScaleOut,
 }
 
 // order is the order in which "all" runs the scenarios.
-var order = []string{"propagation", "propagation-redis", "git-webhook", "override", "override-split", "breaker", "fanout", "evaluate"}
+var order = []string{"propagation", "propagation-redis", "git-webhook", "override", "override-split", "breaker", "fanout", "evaluate", "scale", "scale-out"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -138,7 +140,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, []string, error) {
 	fs.IntVar(&cfg.trips, "trips", 30, "breaker: runs, each tripping a flag of its own")
 	fs.IntVar(&cfg.concurrent, "c", 32, "evaluate: concurrent keep-alive clients")
 	fs.DurationVar(&cfg.duration, "d", 10*time.Second, "evaluate: measured duration (after 1 s of warm-up)")
-	fs.IntVar(&cfg.flags, "flags", 100, "evaluate: flags in the generated repository")
+	fs.IntVar(&cfg.flags, "flags", 100, "evaluate: flags in the generated repository; scale: the same, 10,000 when under 1,000")
 	fs.StringVar(&cfg.loadgen, "loadgen", "raw", "evaluate: load generator, raw (one hand-written HTTP/1.1 connection per client) or net/http")
 
 	var names []string

@@ -58,7 +58,7 @@ func startFlagpole(bin, name string, args ...string) (*proc, error) {
 
 // startRedis runs a private redis-server without persistence on a free
 // loopback port and waits until it accepts connections.
-func startRedis() (*proc, error) {
+func startRedis(extra ...string) (*proc, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -67,9 +67,9 @@ func startRedis() (*proc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("making redis-server's directory: %w", err)
 	}
-	p, err := startProc("redis-server", "redis-server",
+	p, err := startProc("redis-server", "redis-server", append([]string{
 		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", dir)
+		"--dir", dir}, extra...)...)
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err

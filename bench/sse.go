@@ -26,13 +26,23 @@ type sseReader struct {
 
 // dialStream opens GET /v1/stream on addr with key and checks the response.
 func dialStream(addr, key string, timeout time.Duration) (*sseReader, error) {
+	return dialStreamFrom(addr, key, "", timeout)
+}
+
+// dialStreamFrom is dialStream resuming after version lastID: a bearer
+// serving that version sends no put, only later patches.
+func dialStreamFrom(addr, key, lastID string, timeout time.Duration) (*sseReader, error) {
 	conn, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", addr, err)
 	}
 	_ = conn.SetDeadline(time.Now().Add(timeout))
 	req := "GET /v1/stream HTTP/1.1\r\nHost: " + addr + "\r\nAuthorization: Bearer " + key +
-		"\r\nAccept: text/event-stream\r\n\r\n"
+		"\r\nAccept: text/event-stream\r\n"
+	if lastID != "" {
+		req += "Last-Event-ID: " + lastID + "\r\n"
+	}
+	req += "\r\n"
 	if _, err := io.WriteString(conn, req); err != nil {
 		_ = conn.Close()
 		return nil, fmt.Errorf("sending GET /v1/stream: %w", err)

@@ -47,15 +47,20 @@ func (c *checker) registerAudiences(files []*yfile) {
 // audiences and cycles are found by ruleset.Compile.
 func (c *checker) checkAudiences() {
 	for _, a := range c.sortedAudiences() {
-		out := &ruleset.Audience{Key: a.raw.Key, Name: a.raw.Name, Match: ruleset.Match(a.raw.Match)}
-		if out.Match == "" {
-			out.Match = ruleset.MatchAll
-		}
-		for i := range a.raw.Conditions {
-			out.Conditions = append(out.Conditions, c.condition(a.f, p("conditions", i), &a.raw.Conditions[i]))
-		}
-		a.out = out
+		c.checkAudience(a)
 	}
+}
+
+// checkAudience builds the wire form of one audience.
+func (c *checker) checkAudience(a *audienceSrc) {
+	out := &ruleset.Audience{Key: a.raw.Key, Name: a.raw.Name, Match: ruleset.Match(a.raw.Match)}
+	if out.Match == "" {
+		out.Match = ruleset.MatchAll
+	}
+	for i := range a.raw.Conditions {
+		out.Conditions = append(out.Conditions, c.condition(a.f, p("conditions", i), &a.raw.Conditions[i]))
+	}
+	a.out = out
 }
 
 func (c *checker) sortedAudiences() []*audienceSrc {

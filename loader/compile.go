@@ -13,8 +13,9 @@ import (
 // rules (operators and operand types, variants, rollouts, audience
 // references and cycles, overrides): its problems, which carry field paths
 // of the Document, are placed back at the file, line and column they come
-// from.
-func (c *checker) compileAll(docs map[string]*ruleset.Document, envs []string, opts ruleset.Options) map[string]*ruleset.RuleSet {
+// from. prev, when not nil, holds earlier rule sets by environment to
+// compile from (ruleset.CompileFrom).
+func (c *checker) compileAll(docs map[string]*ruleset.Document, envs []string, opts ruleset.Options, prev map[string]*ruleset.RuleSet) map[string]*ruleset.RuleSet {
 	sets := make([]*ruleset.RuleSet, len(envs))
 	errs := make([]error, len(envs))
 	var wg sync.WaitGroup
@@ -22,7 +23,7 @@ func (c *checker) compileAll(docs map[string]*ruleset.Document, envs []string, o
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sets[i], errs[i] = ruleset.CompileWith(docs[env], opts)
+			sets[i], errs[i] = ruleset.CompileFrom(prev[env], docs[env], opts)
 		}()
 	}
 	wg.Wait()

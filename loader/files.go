@@ -28,6 +28,10 @@ const (
 type rawFile struct {
 	rel  string // slash-separated, relative to the root
 	data []byte
+	stat fileStat // when the file's metadata is known
+	// reuse is set, and data nil, when the file is unchanged since the
+	// Cache's last load read it (Cache.unchanged).
+	reuse bool
 }
 
 // tree is the set of files that make up a repository.
@@ -44,6 +48,7 @@ type tree struct {
 type reader struct {
 	root    string // absolute, symlinks resolved
 	maxSize int64
+	cache   *Cache     // when set, files it holds unchanged are not read
 	mu      sync.Mutex // guards t.diags while files are read in parallel
 	t       *tree
 }
@@ -51,12 +56,12 @@ type reader struct {
 // readTree reads every file of the repository at dir. Problems with single
 // files become diagnostics; failing to read the repository at all is an
 // error.
-func readTree(dir string, maxSize int64) (*tree, error) {
+func readTree(dir string, maxSize int64, cache *Cache) (*tree, error) {
 	root, err := resolveRoot(dir)
 	if err != nil {
 		return nil, err
 	}
-	r := &reader{root: root, maxSize: maxSize, t: &tree{}}
+	r := &reader{root: root, maxSize: maxSize, cache: cache, t: &tree{}}
 	if r.t.settings, err = r.readOptional(settingsFile); err != nil {
 		return nil, err
 	}
@@ -208,6 +213,10 @@ func (r *reader) readOptional(rel string) (*rawFile, error) {
 		r.fileError(rel, fmt.Sprintf("file is %d bytes, over the limit of %d", st.Size(), r.maxSize))
 		return nil, nil
 	}
+	stat := statOf(st)
+	if r.cache.unchanged(rel, stat) {
+		return &rawFile{rel: rel, stat: stat, reuse: true}, nil
+	}
 	data, err := readLimited(full, st.Size(), r.maxSize)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", full, err)
@@ -216,7 +225,7 @@ func (r *reader) readOptional(rel string) (*rawFile, error) {
 		r.fileError(rel, fmt.Sprintf("file is over the limit of %d bytes", r.maxSize))
 		return nil, nil
 	}
-	return &rawFile{rel: rel, data: data}, nil
+	return &rawFile{rel: rel, data: data, stat: stat}, nil
 }
 
 // readLimited reads at most limit+1 bytes of the file at p, expecting

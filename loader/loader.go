@@ -79,6 +79,10 @@ type Options struct {
 	// MaxFileSize is the largest file read, in bytes; larger files are
 	// errors. Zero: DefaultMaxFileSize.
 	MaxFileSize int64
+	// Cache, when set, keeps what this load parsed for the next load of the
+	// same repository, and reuses what the last one parsed (see Cache).
+	// Nil: every file is parsed.
+	Cache *Cache
 }
 
 // Load reads, validates and builds the flags repository in dir.
@@ -95,11 +99,17 @@ func Load(dir string, opts Options) (*Repo, error) {
 	if opts.MaxFileSize <= 0 {
 		opts.MaxFileSize = DefaultMaxFileSize
 	}
-	t, err := readTree(dir, opts.MaxFileSize)
+	if opts.Cache != nil {
+		opts.Cache.mu.Lock()
+		defer opts.Cache.mu.Unlock()
+		defer opts.Cache.releaseRoots()
+		opts.Cache.start(opts.Revision != "")
+	}
+	t, err := readTree(dir, opts.MaxFileSize, opts.Cache)
 	if err != nil {
 		return nil, err
 	}
-	parsed := parseTree(t)
+	parsed := parseTree(t, opts.Cache)
 	c := &checker{
 		now:           opts.Now(),
 		envs:          map[string]bool{},
@@ -119,11 +129,9 @@ func Load(dir string, opts Options) (*Repo, error) {
 	c.loadAttributes(parsed.attributes)
 	c.registerAudiences(parsed.audiences)
 	c.registerFlags(parsed.flags)
-	c.checkAudiences()
+	opts.Cache.checkAudiences(c, parsed.attributes)
 	envs := c.checkedEnvironments()
-	for _, fs := range c.flagOrder {
-		c.checkFlag(fs, envs)
-	}
+	opts.Cache.checkFlags(c, parsed.attributes, envs)
 	for _, f := range parsed.overrides {
 		c.checkOverride(f)
 	}
@@ -135,7 +143,7 @@ func Load(dir string, opts Options) (*Repo, error) {
 	// checks report the remaining problems of the same run.
 	docs := c.documents(version, envs)
 	c.checkTriggers(docs)
-	sets := c.compileAll(docs, envs, ruleset.Options{Now: opts.Now})
+	sets := opts.Cache.compile(c, docs, envs, ruleset.Options{Now: opts.Now})
 	diags := c.diags.sort()
 	if diags.HasErrors() {
 		return nil, diags
@@ -201,38 +209,42 @@ type parsedTree struct {
 	all                  []*yfile
 }
 
-// parseTree parses every file, on all CPUs: YAML decoding and schema
-// validation are most of the work of a load.
-func parseTree(t *tree) *parsedTree {
-	type job struct {
-		raw    *rawFile
-		schema string
-		out    **yfile
-	}
+// parseTree parses every file, on all CPUs (YAML decoding and schema
+// validation are most of the work of a load), or takes it from cache.
+func parseTree(t *tree, cache *Cache) *parsedTree {
 	pt := &parsedTree{
 		audiences: make([]*yfile, len(t.audiences)),
 		flags:     make([]*yfile, len(t.flags)),
 		overrides: make([]*yfile, len(t.overrides)),
 	}
-	var jobs []job
+	var jobs []parseJob
 	if t.settings != nil {
-		jobs = append(jobs, job{t.settings, schema.Flagpole, &pt.settings})
+		jobs = append(jobs, parseJob{t.settings, schema.Flagpole, &pt.settings})
 	}
 	if t.attributes != nil {
-		jobs = append(jobs, job{t.attributes, schema.Attributes, &pt.attributes})
+		jobs = append(jobs, parseJob{t.attributes, schema.Attributes, &pt.attributes})
 	}
 	for i, r := range t.audiences {
-		jobs = append(jobs, job{r, schema.Audience, &pt.audiences[i]})
+		jobs = append(jobs, parseJob{r, schema.Audience, &pt.audiences[i]})
 	}
 	for i, r := range t.flags {
-		jobs = append(jobs, job{r, schema.Flag, &pt.flags[i]})
+		jobs = append(jobs, parseJob{r, schema.Flag, &pt.flags[i]})
 	}
 	for i, r := range t.overrides {
-		jobs = append(jobs, job{r, schema.Override, &pt.overrides[i]})
+		jobs = append(jobs, parseJob{r, schema.Override, &pt.overrides[i]})
 	}
+	cache.parse(jobs)
+	for _, j := range jobs {
+		pt.all = append(pt.all, *j.out)
+	}
+	return pt
+}
+
+// parseJobs parses the jobs' files on all CPUs.
+func parseJobs(jobs []parseJob) {
 	workers := min(runtime.GOMAXPROCS(0), len(jobs))
 	var wg sync.WaitGroup
-	next := make(chan job)
+	next := make(chan parseJob)
 	for range workers {
 		wg.Add(1)
 		go func() {
@@ -247,10 +259,6 @@ func parseTree(t *tree) *parsedTree {
 	}
 	close(next)
 	wg.Wait()
-	for _, j := range jobs {
-		pt.all = append(pt.all, *j.out)
-	}
-	return pt
 }
 
 // contentHash identifies the repository's content: a SHA-256 over every

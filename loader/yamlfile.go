@@ -30,6 +30,10 @@ type yfile struct {
 	// typed is the file decoded into its raw shape (*flagYAML, ...) when ok.
 	typed     any
 	decodeErr error
+	// src and schema are kept by a Cache that dropped root between loads
+	// (rootNode parses src again when a position is needed).
+	src    []byte
+	schema string
 }
 
 // trusts reports whether a semantic error at path is worth reporting: it
@@ -284,12 +288,13 @@ type location struct {
 // index lists too) from the root and formats it as a field path. When the
 // path leaves the tree, the deepest node found stands in.
 func (f *yfile) locate(path ...any) location {
-	loc := location{value: f.root}
+	root := f.rootNode()
+	loc := location{value: root}
 	if loc.value == nil {
 		loc.value = &yaml.Node{Line: 1, Column: 1}
 	}
 	var b strings.Builder
-	found := f.root != nil
+	found := root != nil
 	for _, el := range path {
 		var key string
 		idx := -1

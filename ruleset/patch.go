@@ -63,6 +63,9 @@ func diffMap[V any](old, new map[string]*V) map[string]*V {
 	}
 	for k, nv := range new {
 		ov, ok := old[k]
+		if ok && ov == nv {
+			continue // the same entry: Documents are immutable
+		}
 		if !ok || !sameJSON(ov, nv) {
 			set(k, nv)
 		}

@@ -208,7 +208,7 @@ func TestLostSnapshotIsRepaired(t *testing.T) {
 		}
 		waitFor(t, "the syncer to republish production's snapshot", func() bool {
 			got, err := rdb.Get(ctx, key).Result()
-			return err == nil && strings.Contains(got, `"version":`) && strings.HasPrefix(got, want[:20])
+			return err == nil && got == want // the same snapshot, compressed alike
 		})
 	}
 

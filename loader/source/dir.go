@@ -46,8 +46,10 @@ type DirOptions struct {
 // It survives editors' rename-and-replace saves, directories removed and
 // re-created (the root included) and directories created later, and falls
 // back to polling where notification fails. A revision's ID is the SHA-256
-// of the files' paths and contents; Revision.Dir is the directory itself,
-// symbolic links resolved.
+// of the files' paths and content hashes; Revision.Dir is the directory
+// itself, symbolic links resolved. A file whose size, times and inode are
+// those of the last scan (and that had not changed within fstat.Margin
+// before it) is not read again.
 type Dir struct {
 	root    string
 	opts    DirOptions
@@ -96,6 +98,7 @@ func (d *Dir) Trigger() {
 // dirRun is the state of one Run.
 type dirRun struct {
 	*Dir
+	sums     sums // content hashes of the last scan
 	fn       func(context.Context, Update)
 	w        *fsnotify.Watcher // nil when polling only
 	degraded bool              // some part is not watched: poll too
@@ -265,11 +268,11 @@ func (r *dirRun) scan(ctx context.Context, settled bool) {
 		real = r.root
 	}
 	r.real = real
-	hash, dirs, err := scanTree(real)
+	hash, dirs, err := scanTree(real, &r.sums)
 	if r.watch(dirs) > 0 && err == nil {
 		// Files may have appeared in new directories before their watch
 		// was in place: read once more now that it is.
-		hash, _, err = scanTree(real)
+		hash, _, err = scanTree(real, &r.sums)
 	}
 	if err != nil {
 		r.degraded = true

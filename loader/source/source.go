@@ -9,7 +9,7 @@ import "context"
 // Revision is one version of the repository, ready to load.
 type Revision struct {
 	// ID identifies the version: the full commit hash for git, the SHA-256
-	// of the files' paths and contents for a directory.
+	// of the files' paths and content hashes for a directory.
 	ID string
 	// Dir holds the files. It is valid only during the callback that
 	// receives the revision; the source may remove it afterwards.

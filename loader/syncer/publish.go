@@ -33,7 +33,7 @@ func (s *Syncer) handle(ctx context.Context, u source.Update) {
 		return
 	}
 	start := time.Now()
-	repo, err := loader.Load(rev.Dir, loader.Options{Revision: rev.Short(), Now: s.opts.Clock.Now, MaxFileSize: s.opts.MaxFileSize})
+	repo, err := loader.Load(rev.Dir, loader.Options{Revision: rev.Short(), Now: s.opts.Clock.Now, MaxFileSize: s.opts.MaxFileSize, Cache: s.cache})
 	if err != nil {
 		full, locs, count := problems(err)
 		if count == 0 {
@@ -45,7 +45,7 @@ func (s *Syncer) handle(ctx context.Context, u source.Update) {
 		s.fail(ctx, ReasonValidate, rev.ID, invalidError(rev.Short(), len(full), count), &store.SyncError{Problems: full, Locations: locs, Count: count})
 		return
 	}
-	s.good, s.goodID, s.published = s.snapshots(repo, rev), rev.ID, false
+	s.good, s.goodID, s.published = keepUnchanged(s.good, s.snapshots(repo, rev)), rev.ID, false
 	s.mu.Lock()
 	s.settings, s.hasSettings = repo.Settings, true
 	s.mu.Unlock()
@@ -92,10 +92,17 @@ func (s *Syncer) snapshots(repo *loader.Repo, rev source.Revision) []*store.Snap
 // a publish error (a newer invalid commit stays reported). The caller holds
 // s.work.
 func (s *Syncer) publish(ctx context.Context, fresh bool) error {
+	if s.inStore == nil {
+		s.inStore = map[string]*store.Snapshot{}
+	}
 	for _, snap := range s.good {
+		if s.inStore[snap.Environment] == snap {
+			continue // unchanged by this revision (keepUnchanged)
+		}
 		if err := s.opts.Store.Publish(ctx, snap); err != nil {
 			return fmt.Errorf("publishing %s version %s: %w", snap.Environment, snap.Version, err)
 		}
+		s.inStore[snap.Environment] = snap
 	}
 	if err := s.removeOthers(ctx); err != nil {
 		return err
@@ -214,7 +221,7 @@ func (s *Syncer) check(ctx context.Context) {
 		if why, env := s.lost(ctx, have); why != "" {
 			s.log.Warn("sync: the store does not hold what was published; republishing",
 				"commit", s.goodID, "environment", env, "problem", why)
-			s.published = false
+			s.published, s.inStore = false, nil
 		}
 	}
 	if !s.published {

@@ -75,14 +75,17 @@ type Syncer struct {
 	log     *slog.Logger
 	metrics *metrics
 
-	work sync.Mutex // serialises loading and publishing
+	work  sync.Mutex    // serialises loading and publishing
+	cache *loader.Cache // what the last load parsed, checked and compiled
 
 	// The fields below are guarded by work.
 	good      []*store.Snapshot // last good revision's snapshots
 	goodID    string            // its revision ID
 	published bool              // good is in the store
-	dirty     bool              // status not yet written to the store
-	failedBy  string            // reason of the error in the status, if any
+	// inStore holds the snapshots known to be in the store, by environment.
+	inStore  map[string]*store.Snapshot
+	dirty    bool   // status not yet written to the store
+	failedBy string // reason of the error in the status, if any
 
 	mu          sync.Mutex // guards status and settings
 	status      store.SyncStatus
@@ -113,7 +116,7 @@ func New(opts Options) (*Syncer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Syncer{opts: opts, log: opts.Logger.With("source", opts.Source.String()), metrics: m}
+	s := &Syncer{opts: opts, log: opts.Logger.With("source", opts.Source.String()), metrics: m, cache: loader.NewCache()}
 	s.status.Source = opts.Source.String()
 	if b, ok := opts.Source.(source.Brancher); ok {
 		s.status.Branch = b.Branch()
@@ -208,7 +211,7 @@ func (s *Syncer) lead(ctx context.Context) error {
 	// Another leader may have published since this syncer last led: start
 	// afresh, so that the source's first revision is published again.
 	s.work.Lock()
-	s.good, s.goodID, s.published = nil, "", false
+	s.good, s.goodID, s.published, s.inStore = nil, "", false, nil
 	s.work.Unlock()
 	s.mu.Lock()
 	s.status.Leader = s.opts.Advertise

@@ -69,7 +69,7 @@ func subscribeEveryNode(t *testing.T, c *redistest.Cluster, pub *redisstore.Redi
 				msg, err := ps.ReceiveTimeout(t.Context(), eventually)
 				m, ok := msg.(*redis.Message)
 				env, version, _ := strings.Cut(w, " ")
-				if err != nil || !ok || m.Payload != `{"env":"`+env+`","version":"`+version+`"}` {
+				if err != nil || !ok || !strings.HasPrefix(m.Payload, `{"env":"`+env+`","version":"`+version+`"`) {
 					t.Fatalf("node %s: received %v, %v; want the change %s", c.Nodes[i].Addr(), msg, err, w)
 				}
 			}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -60,6 +61,10 @@ type Redis struct {
 	prefix  string
 	channel string
 	log     *slog.Logger
+
+	pmu       sync.Mutex
+	published map[string]*store.Snapshot // last published by this process
+	patches   map[string][]*snapPatch    // announced, for SnapshotSince
 }
 
 var (
@@ -157,6 +162,9 @@ type changeMsg struct {
 	Env     string `json:"env"`
 	Version string `json:"version"`
 	Removed bool   `json:"removed,omitempty"`
+	// Patch is the change from the version this process published before
+	// (a snapPatch), when small enough to announce.
+	Patch json.RawMessage `json:"patch,omitempty"`
 }
 
 // Publish implements store.Store: SET, HSET and PUBLISH in one Lua script.
@@ -164,11 +172,14 @@ func (r *Redis) Publish(ctx context.Context, s *store.Snapshot) error {
 	if s.Environment == "" {
 		return errors.New("redis publish: snapshot has no environment")
 	}
-	body, err := json.Marshal(s)
+	body, err := encodeSnapshot(s)
 	if err != nil {
 		return fmt.Errorf("redis publish %s: encoding snapshot: %w", s.Environment, err)
 	}
-	msg, err := json.Marshal(changeMsg{Env: s.Environment, Version: s.Version})
+	r.pmu.Lock()
+	prev := r.published[s.Environment]
+	r.pmu.Unlock()
+	msg, err := json.Marshal(changeMsg{Env: s.Environment, Version: s.Version, Patch: patchFrom(prev, s)})
 	if err != nil {
 		return fmt.Errorf("redis publish %s: encoding change: %w", s.Environment, err)
 	}
@@ -176,6 +187,12 @@ func (r *Redis) Publish(ctx context.Context, s *store.Snapshot) error {
 	if err := publishScript.Run(ctx, r.client, keys, body, s.Environment, r.channel, msg, s.Version).Err(); err != nil {
 		return fmt.Errorf("redis publish %s version %s: %w", s.Environment, s.Version, err)
 	}
+	r.pmu.Lock()
+	if r.published == nil {
+		r.published = map[string]*store.Snapshot{}
+	}
+	r.published[s.Environment] = s
+	r.pmu.Unlock()
 	return nil
 }
 
@@ -209,11 +226,11 @@ func (r *Redis) Snapshot(ctx context.Context, env string) (*store.Snapshot, erro
 	if err != nil {
 		return nil, fmt.Errorf("redis get snapshot %s: %w", env, err)
 	}
-	var s store.Snapshot
-	if err := json.Unmarshal(body, &s); err != nil {
+	s, err := decodeSnapshot(body)
+	if err != nil {
 		return nil, fmt.Errorf("redis snapshot %s (key %s): decoding: %w", env, r.snapKey(env), err)
 	}
-	return &s, nil
+	return s, nil
 }
 
 // Environments implements store.Store.

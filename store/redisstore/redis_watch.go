@@ -148,6 +148,9 @@ func (w *watcher) loop(ctx context.Context) {
 				send(w.out, store.Change{Resync: true})
 				continue
 			}
+			if len(c.Patch) > 0 {
+				r.notePatch(c.Env, c.Version, c.Patch) // before the change is seen
+			}
 			send(w.out, store.Change{Environment: c.Env, Version: c.Version, Removed: c.Removed})
 		case *redis.Pong:
 			bo.Reset()

@@ -1,0 +1,108 @@
+//go:build linux
+
+package bearer
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"testing"
+	"time"
+
+	"github.com/flagpole/flagpole/ruleset"
+	"github.com/flagpole/flagpole/store"
+)
+
+// bigDoc is a Document of n flags: a third static, a third with an allow
+// list and a rollout, a third string flags with a condition.
+func bigDoc(n int) *ruleset.Document {
+	doc := &ruleset.Document{Version: "v1", Environment: "production", Flags: make(map[string]*ruleset.Flag, n)}
+	for i := range n {
+		k := fmt.Sprintf("flag-%06d", i)
+		f := &ruleset.Flag{Key: k, Name: "Flag " + k, Owner: "team", Type: ruleset.TypeBoolean, Client: i%2 == 0,
+			Variants: boolVariants(), Enabled: true, Off: "off", Default: "off"}
+		switch i % 3 {
+		case 1:
+			f.Rules = []ruleset.Rule{{Users: []string{"u1", "u2"}, Serve: "on"},
+				{Rollout: []ruleset.Weight{{Variant: "on", Weight: 25000}, {Variant: "off", Weight: 75000}}, By: "key"}}
+		case 2:
+			f.Type, f.Off, f.Default = ruleset.TypeString, "a", "a"
+			f.Variants = []ruleset.Variant{{Name: "a", Value: json.RawMessage(`"layout-a"`)}, {Name: "b", Value: json.RawMessage(`"layout-b"`)}}
+			f.Rules = []ruleset.Rule{{Conditions: []ruleset.Condition{{Attribute: "plan", Type: ruleset.AttrString,
+				Operator: ruleset.OpIn, Values: []json.RawMessage{json.RawMessage(`"pro"`), json.RawMessage(`"enterprise"`)}}}, Serve: "b"}}
+		}
+		doc.Flags[k] = f
+	}
+	return doc
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
+}
+
+// BenchmarkEnvStateMemory100k measures what a bearer holds for an
+// environment of 100,000 flags: the Document decoded from the store's
+// JSON, its compiled rule set and encodings, then with the put event
+// encoded (an SSE client connected), then with a second version built from
+// a one-flag patch (both live while streams move over). json-MiB is the
+// size of the Document's JSON, which the bearer used to hold twice per
+// version whether or not a client asked for it.
+//
+//	go test -run '^$' -bench EnvStateMemory100k -benchtime 1x ./bearer
+func BenchmarkEnvStateMemory100k(b *testing.B) {
+	for b.Loop() {
+		raw, err := json.Marshal(snapshot(bigDoc(100000)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		base := heapInUse()
+		var snap store.Snapshot
+		if err := json.Unmarshal(raw, &snap); err != nil {
+			b.Fatal(err)
+		}
+		docOnly := heapInUse() - base
+		st, err := newEnvState(&snap, time.Now, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		built := heapInUse() - base
+		frame, err := st.putFrame()
+		if err != nil {
+			b.Fatal(err)
+		}
+		withPut := heapInUse() - base
+		if p := os.Getenv("FLAGPOLE_HEAP_PROFILE"); p != "" { // what the state holds, by allocation site
+			if f, err := os.Create(p); err == nil {
+				_ = pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		}
+		f := *snap.Document.Flags["flag-000001"]
+		f.Description = "changed"
+		doc2, err := snap.Document.Apply(&ruleset.Patch{Base: "v1", Version: "v2", Flags: map[string]*ruleset.Flag{f.Key: &f}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		snap2 := snap
+		snap2.Version, snap2.Document = "v2", doc2
+		st2, err := newEnvState(&snap2, time.Now, st)
+		if err != nil {
+			b.Fatal(err)
+		}
+		both := heapInUse() - base
+		runtime.KeepAlive(st)
+		runtime.KeepAlive(st2)
+		mib := func(n uint64) float64 { return float64(n) / (1 << 20) }
+		b.ReportMetric(mib(docOnly), "doc-MiB")
+		b.ReportMetric(mib(built), "state-MiB")
+		b.ReportMetric(mib(withPut), "with-put-MiB")
+		b.ReportMetric(mib(both), "two-versions-MiB")
+		b.ReportMetric(mib(uint64(len(frame))), "json-MiB")
+	}
+}

@@ -1,0 +1,29 @@
+package bearer
+
+import (
+	"context"
+
+	"github.com/flagpole/flagpole/store"
+)
+
+// patchStore is implemented by stores that can bring a snapshot the bearer
+// holds up to date from the patches they announced (redisstore), instead
+// of reading the whole snapshot: at 100,000 flags a one-flag change then
+// moves and decodes one flag.
+type patchStore interface {
+	SnapshotSince(ctx context.Context, env string, have *store.Snapshot) (*store.Snapshot, error)
+}
+
+// snapshot reads env's current snapshot, from the one being served when the
+// store can patch it.
+func (s *Server) snapshot(ctx context.Context, env string) (*store.Snapshot, error) {
+	ps, ok := s.opts.Store.(patchStore)
+	if !ok {
+		return s.opts.Store.Snapshot(ctx, env)
+	}
+	var have *store.Snapshot
+	if h := s.hub(env); h != nil {
+		have = h.cur.Load().raw
+	}
+	return ps.SnapshotSince(ctx, env, have)
+}

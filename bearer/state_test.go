@@ -1,0 +1,53 @@
+package bearer
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/flagpole/flagpole/ruleset"
+)
+
+// A version built from a patch shares the unchanged flags' encodings with
+// the version before it, re-encodes the changed flag, and serves the
+// changed flag's new value.
+func TestEnvStateSharesUnchangedFlags(t *testing.T) {
+	v1 := testDoc("production", "v1")
+	old, err := newEnvState(snapshot(v1), time.Now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	color := *v1.Flags["color"]
+	color.Default = "blue"
+	v2, err := v1.Apply(&ruleset.Patch{Base: "v1", Version: "v2", Flags: map[string]*ruleset.Flag{"color": &color}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := newEnvState(snapshot(v2), time.Now, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.byKey["banner"] != old.byKey["banner"] || st.byKey["checkout-v2"] != old.byKey["checkout-v2"] {
+		t.Error("unchanged flags were encoded again")
+	}
+	if st.byKey["color"] == old.byKey["color"] {
+		t.Error("the changed flag kept its old encoding")
+	}
+	if r := st.rs.Evaluate("color", ruleset.Context{"key": "k"}); r.Variant != "blue" {
+		t.Errorf("color = %+v, want blue", r)
+	}
+	if r := old.rs.Evaluate("color", ruleset.Context{"key": "k"}); r.Variant != "red" {
+		t.Errorf("the old version changed: color = %+v, want red", r)
+	}
+	if len(st.flags) != 3 || st.flags[0].key != "banner" || st.flags[2].key != "color" {
+		t.Errorf("flags not sorted: %v", st.flags)
+	}
+	body, err := st.docJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc ruleset.Document
+	if err := json.Unmarshal(body, &doc); err != nil || doc.Version != "v2" || doc.Flags["color"].Default != "blue" {
+		t.Errorf("docJSON = %s (%v)", body, err)
+	}
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Targets and shape of the scale-out scenario (BENCHMARKS.md).
+const (
+	scaleOutTarget  = 250 * time.Millisecond // edit → every client, p99
+	scaleOutBearers = 4
+	scaleOutStreams = 5000
+	scaleOutMasters = 3
+)
+
+// runScaleOut runs `flagpole sync` and 4 `flagpole bearer`s on a 3-master
+// Redis Cluster with a generated repository of -flags flags (10,000 when
+// -flags is under 1,000; the target is stated for 100,000), opens 5,000 raw
+// SSE streams spread over the bearers — resuming at the current version
+// with Last-Event-ID, so that none downloads the whole rule set — and
+// times -rounds one-file edits until every stream has the patch.
+func runScaleOut(ctx context.Context, cfg *config) ([]*report, error) {
+	limit, err := raiseNoFile()
+	if err != nil {
+		return nil, err
+	}
+	if limit < scaleOutStreams+512 {
+		return nil, fmt.Errorf("%d streams need %d open files; the limit is %d", scaleOutStreams, scaleOutStreams+512, limit)
+	}
+	flags := cfg.flags
+	if flags < 1000 {
+		flags = 10000
+	}
+	dir, cleanup, err := tempDir("scale-out")
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	repo := filepath.Join(dir, "repo")
+	if err := generateRepo(cfg.example, repo, flags); err != nil {
+		return nil, err
+	}
+	if err := copyDir(filepath.Join(cfg.example, "flags"), filepath.Join(repo, "flags")); err != nil {
+		return nil, err
+	}
+	var g group
+	defer g.stopAll()
+	nodes, url, err := startCluster(ctx, &g, scaleOutMasters)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	syn, err := startFlagpole(cfg.bin, "flagpole sync", "sync", "--repo", repo, "--redis", url)
+	if err != nil {
+		return nil, err
+	}
+	g.add(syn)
+	var bearers []*proc
+	for i := range scaleOutBearers {
+		// All streams come from this process, with one key.
+		b, err := startFlagpole(cfg.bin, fmt.Sprintf("flagpole bearer %d", i+1), "bearer", "--redis", url,
+			"--max-streams-per-addr", "10000", "--max-streams-per-key", "10000", "--max-conns-per-addr", "10000")
+		if err != nil {
+			return nil, err
+		}
+		bearers = append(bearers, g.add(b))
+	}
+	for _, b := range bearers {
+		if err := waitReadyWithin(ctx, b.URL(), 10*time.Minute); err != nil {
+			return nil, fmt.Errorf("%s: %w%s", b.name, err, aliveNote(&g))
+		}
+	}
+	ready := time.Since(start)
+	version, err := servedVersion(bearers[0].URL())
+	if err != nil {
+		return nil, err
+	}
+
+	var f fleet
+	defer f.close()
+	f.readers = make([]*sseReader, scaleOutStreams)
+	connStart := time.Now()
+	for i := range scaleOutStreams {
+		b := bearers[i%len(bearers)]
+		s, err := dialStreamFrom(b.addr, prodServerKey, version, cfg.wait)
+		if err != nil {
+			return nil, fmt.Errorf("stream %d: %w%s", i+1, err, aliveNote(&g))
+		}
+		f.readers[i] = s
+		f.wg.Add(1)
+		go f.read(i, s)
+		if ctx.Err() != nil {
+			return nil, errInterrupted
+		}
+	}
+	connDur := time.Since(connStart)
+	if err := sleep(ctx, fanoutSettleTime); err != nil {
+		return nil, err
+	}
+
+	r := newReport(fmt.Sprintf("scale-out: flagpole sync + %d bearers on a %d-master Redis Cluster, %d generated flags, %d SSE streams", scaleOutBearers, scaleOutMasters, flags, scaleOutStreams))
+	r.add("start → ready", "%s (sync loads and publishes, every bearer reads one snapshot)", ms(ready))
+	r.add("connect", "%d streams resumed at version %s (no put) in %.2f s", scaleOutStreams, version, connDur.Seconds())
+	tog := &toggler{path: filepath.Join(repo, "flags", "gen-flag-001.yaml")}
+	if tog.original, err = os.ReadFile(tog.path); err != nil {
+		return nil, err
+	}
+	var all []time.Duration
+	for i := range cfg.rounds {
+		lat, err := f.measure(ctx, tog.write, cfg.wait)
+		r.latency(fmt.Sprintf("edit %d → every stream", i+1), lat)
+		all = append(all, lat...)
+		if err != nil {
+			return []*report{r}, fmt.Errorf("edit %d: %w%s", i+1, err, aliveNote(&g))
+		}
+		if err := sleep(ctx, time.Second); err != nil {
+			return []*report{r}, err
+		}
+	}
+	q := r.latency("all edits, all streams", all)
+	// The syncer's own part: its log line per publish says how long the
+	// load and publish took (the last ones are the edits').
+	var took []string
+	for _, line := range strings.Split(syn.Logs(), "\n") {
+		if strings.Contains(line, "sync: published") {
+			if _, t, ok := strings.Cut(line, "took="); ok {
+				took = append(took, strings.Fields(t)[0])
+			}
+		}
+	}
+	r.add("syncer load + publish", "%s (the first is the cold load; from its log)", strings.Join(took, ", "))
+	r.add("events", "%d patch and %d put events; %d streams ended early", f.patches.Load(), f.puts.Load(), f.dropped.Load())
+	r.memory(syn)
+	for _, b := range bearers {
+		r.memory(b)
+	}
+	for _, n := range nodes {
+		if used, err := usedMemory(ctx, n.addr); err == nil {
+			r.add("memory "+n.name, "used_memory %s", mib(used))
+		}
+	}
+	r.target("edit → every client p99", "BENCHMARKS.md", q.p99 <= scaleOutTarget, ms(q.p99))
+	return []*report{r}, nil
+}
+
+// servedVersion returns the version of production a bearer serves.
+func servedVersion(base string) (string, error) {
+	resp, err := http.Get(base + "/v1/status")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Environments map[string]struct {
+			Version string `json:"version"`
+		} `json:"environments"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return "", fmt.Errorf("decoding /v1/status: %w", err)
+	}
+	v := st.Environments["production"].Version
+	if v == "" {
+		return "", fmt.Errorf("/v1/status names no production version")
+	}
+	return v, nil
+}

@@ -1,0 +1,329 @@
+package loader
+
+import (
+	"crypto/sha256"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/flagpole/flagpole/internal/fstat"
+	"github.com/flagpole/flagpole/ruleset"
+)
+
+// DefaultMaxChanged is the number of changed files above which a load with
+// a Cache checks and compiles everything again (Cache.MaxChanged zero).
+const DefaultMaxChanged = 1000
+
+// Cache keeps the parsed and schema-checked form of every file of a
+// repository between loads, keyed by the file's path and the SHA-256 of its
+// content, so that loading the next revision parses only the files whose
+// content changed. Pass the same Cache in Options.Cache to every Load of
+// one repository; a load with a Cache returns exactly what a load without
+// one returns (documents, rule sets, diagnostics).
+//
+// A file is unchanged when its metadata says so (size, modification and
+// change time, inode: package fstat, which a rewrite that restores size and
+// modification time does not fool), and then it is not even read, provided
+// the load has a Revision; otherwise when the SHA-256 of its content is the
+// one parsed before. The cache holds the files of the last revision loaded only, so it
+// is bounded by the repository's size (at most the repository's file count
+// entries). A Cache is safe for concurrent use; loads through it run one at
+// a time.
+type Cache struct {
+	// MaxChanged is the number of changed files (added, modified or removed)
+	// above which a load checks and compiles every flag and audience again
+	// instead of only what the changes touch (changed files are parsed
+	// either way, unchanged ones never). Zero: DefaultMaxChanged.
+	MaxChanged int
+
+	mu         sync.Mutex // held for a whole load
+	loadStart  time.Time
+	skipReads  bool
+	margin     time.Duration // fstat.Margin; tests shorten it
+	unread     int           // files left unread over all loads, for tests
+	files      map[string]*cacheEntry
+	audChecks  map[string]*audienceCheck // by file
+	flagChecks map[string]*flagCheck     // by file
+	sets       map[string]*ruleset.RuleSet
+	stats      CacheStats
+}
+
+// cacheEntry is one parsed file.
+type cacheEntry struct {
+	sum    [sha256.Size]byte
+	schema string
+	f      *yfile // never changed after parseFile: shared between loads
+	stat   fileStat
+	readAt time.Time // start of the load that read the file
+}
+
+// CacheStats counts what the loads through a Cache did.
+type CacheStats struct {
+	// Loads is the number of loads; Full those that checked and compiled
+	// everything (the first, and those with more than MaxChanged changed
+	// files).
+	Loads, Full int
+	// Parsed and Reused count files over all loads.
+	Parsed, Reused int
+	// LastParsed is the number of files the last load parsed.
+	LastParsed int
+}
+
+// NewCache returns an empty cache.
+func NewCache() *Cache { return &Cache{files: map[string]*cacheEntry{}, margin: fstat.Margin} }
+
+// Stats returns the counts so far.
+func (c *Cache) Stats() CacheStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}
+
+// Reset drops every entry: the next load starts cold.
+func (c *Cache) Reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reset()
+}
+
+func (c *Cache) reset() {
+	c.files = map[string]*cacheEntry{}
+	c.audChecks, c.flagChecks, c.sets = nil, nil, nil
+}
+
+// parseJob is one file to parse against a schema.
+type parseJob struct {
+	raw    *rawFile
+	schema string
+	out    **yfile
+}
+
+// fileStat is a file's metadata when read, if the system gives it.
+type fileStat struct {
+	key fstat.Key
+	ok  bool
+}
+
+func statOf(fi os.FileInfo) fileStat {
+	k, ok := fstat.Of(fi)
+	return fileStat{key: k, ok: ok}
+}
+
+// start begins a load. skipReads says the load may leave files that are
+// unchanged by their metadata unread (it has a revision to name it, so it
+// needs no hash of every file's content).
+func (c *Cache) start(skipReads bool) {
+	c.loadStart, c.skipReads = time.Now(), skipReads
+}
+
+// unchanged reports whether the file rel, whose metadata is now st, can be
+// left unread: the cache holds it, and its metadata says it has not
+// changed since (package fstat). It runs on the reader's goroutines while
+// the load holds c.mu, so the entries do not change meanwhile.
+func (c *Cache) unchanged(rel string, st fileStat) bool {
+	if c == nil || !c.skipReads || !st.ok {
+		return false
+	}
+	e := c.files[rel]
+	return e != nil && e.stat.ok && fstat.Unchanged(e.stat.key, st.key, e.readAt, c.margin)
+}
+
+// parse fills every job's output, from the cache where the file's content
+// is unchanged (by its metadata, or else by its SHA-256), and makes the
+// cache hold exactly the jobs' files. A nil cache parses everything.
+func (c *Cache) parse(jobs []parseJob) {
+	if c == nil {
+		parseJobs(jobs)
+		return
+	}
+	next := make(map[string]*cacheEntry, len(jobs))
+	var todo []parseJob
+	changed := len(c.files) // files of the last load not in this one, counted below
+	for _, j := range jobs {
+		e := c.files[j.raw.rel]
+		if e != nil {
+			changed--
+		}
+		if j.raw.reuse { // unchanged by its metadata: e is there
+			c.unread++
+			*j.out = e.f
+			next[j.raw.rel] = e
+			continue
+		}
+		sum := sha256.Sum256(j.raw.data)
+		if e != nil && e.sum == sum && e.schema == j.schema {
+			*j.out = e.f
+			next[j.raw.rel] = &cacheEntry{sum: sum, schema: j.schema, f: e.f, stat: j.raw.stat, readAt: c.loadStart}
+			continue
+		}
+		todo = append(todo, j)
+		next[j.raw.rel] = &cacheEntry{sum: sum, schema: j.schema, stat: j.raw.stat, readAt: c.loadStart}
+	}
+	changed += len(todo)
+	c.stats.Loads++
+	max := c.MaxChanged
+	if max <= 0 {
+		max = DefaultMaxChanged
+	}
+	if len(c.files) == 0 || changed > max {
+		// Many changes: check and compile everything afresh, as a load
+		// without a cache does, rather than sort out what depends on what.
+		c.stats.Full++
+		c.audChecks, c.flagChecks, c.sets = nil, nil, nil
+	}
+	parseJobs(todo)
+	for _, j := range todo {
+		f := *j.out
+		if f.root != nil {
+			f.src, f.schema = j.raw.data, j.schema
+		}
+		next[j.raw.rel].f = f
+	}
+	c.stats.Parsed += len(todo)
+	c.stats.Reused += len(jobs) - len(todo)
+	c.stats.LastParsed = len(todo)
+	c.files = next
+}
+
+// checkKey is everything a flag's checks and build depend on besides its
+// own file: flagpole.yaml (environments, breaker defaults), attributes.yaml
+// (attribute types), the environments built and the date (stale-flag
+// warnings change at midnight UTC). Flags with a schedule are not cached:
+// their warnings depend on the time to the second. Files are compared by identity: the
+// cache hands out the same *yfile while a file's content is unchanged.
+type checkKey struct {
+	f, settings, attributes *yfile
+	envs                    string
+	day                     string
+}
+
+// flagCheck is the outcome of checking one flag file.
+type flagCheck struct {
+	key    checkKey
+	perEnv map[string]*ruleset.Flag // never changed once built
+	diags  []Diagnostic
+}
+
+// audienceCheck is the outcome of checking one audience file, which
+// depends on attributes.yaml besides the file.
+type audienceCheck struct {
+	f, attributes *yfile
+	out           *ruleset.Audience
+	diags         []Diagnostic
+}
+
+// checkAudiences checks every audience, reusing the outcome of the last
+// load for files and attributes.yaml that did not change.
+func (k *Cache) checkAudiences(c *checker, attributes *yfile) {
+	if k == nil {
+		c.checkAudiences()
+		return
+	}
+	next := make(map[string]*audienceCheck, len(c.audiences))
+	for _, a := range c.sortedAudiences() {
+		if m := k.audChecks[a.f.rel]; m != nil && m.f == a.f && m.attributes == attributes {
+			a.out = m.out
+			c.diags = append(c.diags, m.diags...)
+			next[a.f.rel] = m
+			continue
+		}
+		n := len(c.diags)
+		c.checkAudience(a)
+		next[a.f.rel] = &audienceCheck{f: a.f, attributes: attributes, out: a.out, diags: append([]Diagnostic(nil), c.diags[n:]...)}
+	}
+	k.audChecks = next
+}
+
+// checkFlags checks and builds every flag for envs, reusing the outcome of
+// the last load for flags whose inputs (checkKey) did not change.
+func (k *Cache) checkFlags(c *checker, attributes *yfile, envs []string) {
+	if k == nil {
+		for _, fs := range c.flagOrder {
+			c.checkFlag(fs, envs)
+		}
+		return
+	}
+	key := checkKey{settings: c.settingsFile, attributes: attributes,
+		envs: strings.Join(envs, "\x00"), day: c.now.UTC().Format(time.DateOnly)}
+	next := make(map[string]*flagCheck, len(c.flagOrder))
+	for _, fs := range c.flagOrder {
+		key.f = fs.f
+		if scheduled(&fs.raw) {
+			// Schedule steps are checked against the clock to the second:
+			// check such a flag at every load.
+			c.checkFlag(fs, envs)
+			continue
+		}
+		if m := k.flagChecks[fs.f.rel]; m != nil && m.key == key {
+			fs.perEnv = m.perEnv
+			c.diags = append(c.diags, m.diags...)
+			next[fs.f.rel] = m
+			continue
+		}
+		n := len(c.diags)
+		c.checkFlag(fs, envs)
+		next[fs.f.rel] = &flagCheck{key: key, perEnv: fs.perEnv, diags: append([]Diagnostic(nil), c.diags[n:]...)}
+	}
+	k.flagChecks = next
+}
+
+// compile compiles every environment's Document, from the rule sets of the
+// last load that compiled (ruleset.CompileFrom) when there are some.
+func (k *Cache) compile(c *checker, docs map[string]*ruleset.Document, envs []string, opts ruleset.Options) map[string]*ruleset.RuleSet {
+	if k == nil {
+		return c.compileAll(docs, envs, opts, nil)
+	}
+	sets := c.compileAll(docs, envs, opts, k.sets)
+	next := make(map[string]*ruleset.RuleSet, len(envs))
+	for _, env := range envs {
+		if rs := sets[env]; rs != nil {
+			next[env] = rs
+		} else if rs := k.sets[env]; rs != nil {
+			next[env] = rs // still a valid base: reuse is decided per flag pointer
+		}
+	}
+	k.sets = next
+	return sets
+}
+
+// releaseRoots drops the YAML node tree of every cached file once a load is
+// done: at 10,000 flags the trees are most of what a Cache holds (about
+// 80 MiB of 120), and only diagnostics need them, for positions. A file's
+// bytes stay (rootNode parses them again).
+func (c *Cache) releaseRoots() {
+	if c == nil {
+		return
+	}
+	for _, e := range c.files {
+		if e.f != nil && e.f.src != nil {
+			e.f.root = nil
+		}
+	}
+}
+
+// rootNode returns the file's root mapping, parsing the file again when a
+// Cache dropped it (releaseRoots). Loads through a Cache run one at a time
+// and locate runs on the load's goroutine, so this needs no lock.
+func (f *yfile) rootNode() *yaml.Node {
+	if f.root == nil && f.src != nil {
+		f.root = parseFile(f.rel, f.src, f.schema).root
+	}
+	return f.root
+}
+
+// scheduled reports whether a flag file has a schedule, its own or an
+// overlay's.
+func scheduled(raw *flagYAML) bool {
+	if raw.Schedule != nil {
+		return true
+	}
+	for _, ov := range raw.Environments {
+		if ov.Schedule != nil {
+			return true
+		}
+	}
+	return false
+}

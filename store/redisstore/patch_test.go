@@ -1,0 +1,151 @@
+package redisstore_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/flagpole/flagpole/internal/testutil/redistest"
+	"github.com/flagpole/flagpole/ruleset"
+	"github.com/flagpole/flagpole/store"
+	"github.com/flagpole/flagpole/store/redisstore"
+)
+
+// flagsSnap is snap with n boolean flags f0..f(n-1).
+func flagsSnap(version string, n int) *store.Snapshot {
+	s := snap("production", version)
+	for i := range n {
+		k := fmt.Sprint("f", i)
+		s.Document.Flags[k] = &ruleset.Flag{Key: k, Type: ruleset.TypeBoolean, Enabled: true, Off: "off", Default: "off",
+			Variants: []ruleset.Variant{{Name: "on", Value: json.RawMessage(`true`)}, {Name: "off", Value: json.RawMessage(`false`)}}}
+	}
+	return s
+}
+
+// next returns a snapshot of version that shares every flag of s but f0,
+// whose description changes, as the syncer's loads do.
+func next(s *store.Snapshot, version, desc string) *store.Snapshot {
+	n := *s
+	doc := *s.Document
+	doc.Version, n.Version = version, version
+	doc.Flags = make(map[string]*ruleset.Flag, len(s.Document.Flags))
+	for k, f := range s.Document.Flags {
+		doc.Flags[k] = f
+	}
+	f0 := *doc.Flags["f0"]
+	f0.Description = desc
+	doc.Flags["f0"] = &f0
+	n.Document = &doc
+	return &n
+}
+
+func waitVersion(t *testing.T, ch <-chan store.Change, version string) {
+	t.Helper()
+	deadline := time.After(eventually)
+	for {
+		select {
+		case c := <-ch:
+			if c.Version == version {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no change to %s", version)
+		}
+	}
+}
+
+// A bearer holding version v1 gets v2 from the announced patch: the
+// unchanged flags are the very ones it holds, not a fresh read. After a
+// missed patch (published by a process without the previous snapshot, as
+// after a syncer restart) it reads the snapshot whole.
+func TestSnapshotSinceAppliesPatches(t *testing.T) {
+	srv := redistest.Start(t)
+	pub := newRedis(t, srv, redisstore.Options{})
+	sub := newRedis(t, srv, redisstore.Options{})
+	ch, err := sub.Watch(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	v1 := flagsSnap("v1", 50)
+	if err := pub.Publish(ctx, v1); err != nil {
+		t.Fatal(err)
+	}
+	waitVersion(t, ch, "v1")
+	have, err := sub.SnapshotSince(ctx, "production", nil) // cold start: one read
+	if err != nil || have.Version != "v1" || len(have.Document.Flags) != 50 {
+		t.Fatalf("cold read = %+v, %v", have, err)
+	}
+	if same, _ := sub.SnapshotSince(ctx, "production", have); same != have {
+		t.Error("the current snapshot was read again")
+	}
+
+	v2 := next(v1, "v2", "two")
+	v3 := next(v2, "v3", "three")
+	for _, s := range []*store.Snapshot{v2, v3} {
+		if err := pub.Publish(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitVersion(t, ch, "v3")
+	got, err := sub.SnapshotSince(ctx, "production", have) // two patches
+	if err != nil || got.Version != "v3" || got.Document.Version != "v3" {
+		t.Fatalf("SnapshotSince = %+v, %v; want v3", got, err)
+	}
+	if got.Document.Flags["f0"].Description != "three" || got.Document.Flags["f1"] != have.Document.Flags["f1"] {
+		t.Errorf("v3 not built from the patches: f0 %+v, f1 shared %v", got.Document.Flags["f0"], got.Document.Flags["f1"] == have.Document.Flags["f1"])
+	}
+	if len(got.Keys) != 1 || got.Keys[0].Name != "svc" {
+		t.Errorf("keys = %+v", got.Keys)
+	}
+
+	// A publisher that did not publish v3 announces no patch: a gap.
+	fresh := newRedis(t, srv, redisstore.Options{})
+	v4 := next(v3, "v4", "four")
+	if err := fresh.Publish(ctx, v4); err != nil {
+		t.Fatal(err)
+	}
+	waitVersion(t, ch, "v4")
+	got4, err := sub.SnapshotSince(ctx, "production", got)
+	if err != nil || got4.Version != "v4" || got4.Document.Flags["f0"].Description != "four" {
+		t.Fatalf("after a gap = %+v, %v; want v4 read whole", got4, err)
+	}
+	if got4.Document.Flags["f1"] == got.Document.Flags["f1"] {
+		t.Error("after a gap the snapshot was not read whole")
+	}
+}
+
+// Snapshots are stored compressed; plain JSON written by older versions
+// is still read.
+func TestSnapshotCompressedAndLegacy(t *testing.T) {
+	srv := redistest.Start(t)
+	r := newRedis(t, srv, redisstore.Options{})
+	ctx := t.Context()
+	s := flagsSnap("v1", 200)
+	if err := r.Publish(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	body, err := r.Client().Get(ctx, "flagpole:snap:production").Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := json.Marshal(s)
+	if !bytes.HasPrefix(body, []byte{0x28, 0xb5, 0x2f, 0xfd}) || len(body)*5 > len(plain) {
+		t.Errorf("stored %d bytes (plain JSON %d): want zstd, at least 5× smaller", len(body), len(plain))
+	}
+	if err := r.Client().Set(ctx, "flagpole:snap:production", plain, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Snapshot(ctx, "production")
+	if err != nil || got.Version != "v1" || len(got.Document.Flags) != 200 {
+		t.Fatalf("legacy snapshot = %+v, %v", got, err)
+	}
+	if err := r.Client().Set(ctx, "flagpole:snap:production", append([]byte{0x28, 0xb5, 0x2f, 0xfd}, "garbage"...), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Snapshot(ctx, "production"); err == nil {
+		t.Error("a garbled compressed snapshot was read")
+	}
+}
