@@ -193,6 +193,8 @@ type syncRole struct {
 	// history; ui is the dashboard once newDashboard made it.
 	repo, branch string
 	ui           *dashboard.Dashboard
+	// advertise is --advertise, by default the address --listen bound.
+	advertise string
 }
 
 // newSyncRole opens the repository and the store (Redis when redisURL is
@@ -234,7 +236,7 @@ func (r *repoFlags) newSyncRole(ctx context.Context, redisURL string, logger *sl
 		st.Close()
 		return nil, err
 	}
-	return &syncRole{src: src, store: st, locker: locker, sy: sy, reg: reg, webhook: r.webhook(sy.Trigger), rec: rec, admin: api, logger: logger, repo: r.repo, branch: r.branch}, nil
+	return &syncRole{src: src, store: st, locker: locker, sy: sy, reg: reg, webhook: r.webhook(sy.Trigger), rec: rec, admin: api, logger: logger, repo: r.repo, branch: r.branch, advertise: r.advertise}, nil
 }
 
 // handler is the HTTP surface of a role that runs a syncer, with b's SDK
