@@ -163,3 +163,27 @@ func SortBearers(list []BearerInfo) {
 // record within the bounds above is far smaller. A store skips a larger
 // record when it lists them.
 const MaxBearerRecordBytes = 64 << 10
+
+// BearerView is a record as /v1/status and the dashboard show it: Stale
+// when it missed its heartbeats.
+type BearerView struct {
+	BearerInfo
+	Stale bool `json:"stale"`
+}
+
+// ViewBearers returns list with, in each record, only the environments may
+// allows, each record marked stale or not at now.
+func ViewBearers(list []BearerInfo, may func(env string) bool, now time.Time) []BearerView {
+	out := make([]BearerView, 0, len(list))
+	for _, b := range list {
+		envs := make(map[string]BearerEnv, len(b.Envs))
+		for env, e := range b.Envs {
+			if may(env) {
+				envs[env] = e
+			}
+		}
+		b.Envs = envs
+		out = append(out, BearerView{BearerInfo: b, Stale: b.Stale(now)})
+	}
+	return out
+}

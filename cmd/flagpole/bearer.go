@@ -51,7 +51,7 @@ func runBearer(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	// Triggers only: the admin API is the syncer's (serve, sync).
 	h := surface.Handler(surface.Options{Bearer: b, Store: st, Gatherer: reg, Admin: api,
-		StatusExtra: roleStatusExtra(api, nil, logger)})
+		StatusExtra: roleStatusExtra(api, nil, logger), StatusDetail: statusBearers(api, st, logger)})
 	logger.Info("flagpole bearer starting", "version", version, "redis", redact.URL(*redisURL))
 	err = runAll(ctx, b.Run, func(ctx context.Context) error { return serveBearer(ctx, ln, b, h, logger) })
 	return finish(stderr, "bearer", err)

@@ -245,7 +245,8 @@ func (r *repoFlags) newSyncRole(ctx context.Context, redisURL string, logger *sl
 func (role *syncRole) handler(b *bearer.Server, brk *breaker.Runner) http.Handler {
 	o := surface.Options{Syncer: role.sy, Store: role.store, Gatherer: role.reg, Webhook: role.webhook,
 		Admin: role.admin, AdminAPI: true,
-		StatusExtra: withBreakers(roleStatusExtra(role.admin, role.rec, role.logger), brk)}
+		StatusExtra:  withBreakers(roleStatusExtra(role.admin, role.rec, role.logger), brk),
+		StatusDetail: statusBearers(role.admin, role.store, role.logger)}
 	if b != nil {
 		o.Bearer = b
 	}
