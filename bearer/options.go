@@ -128,7 +128,9 @@ type Options struct {
 	// known).
 	BinaryVersion string
 	// HeartbeatInterval and BearerTTL time the presence record. Zero:
-	// store.HeartbeatInterval (5 s) and store.BearerTTL (15 s).
+	// store.HeartbeatInterval (5 s) and store.BearerTTL (15 s). Readers
+	// mark a record stale by the default interval (store.BearerInfo.Stale),
+	// so a longer one shows as stale between heartbeats.
 	HeartbeatInterval, BearerTTL time.Duration
 	// Clock is the clock for load times, overrides, recovery ramps and
 	// schedules (it is passed to ruleset.Compile), the SSE ping ticker and
