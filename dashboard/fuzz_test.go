@@ -10,7 +10,8 @@ import (
 // commit that carries no credentials of the remote.
 func FuzzWebHost(f *testing.F) {
 	for _, s := range []string{"https://user:pw@github.com/a/b.git", "git@gitlab.com:g/s/p.git", "ssh://git@gitea.x:22/a/b",
-		"https://codeberg.org/a/b", "file:///x", "::", "@:", "https://github.com/", "github.com:a/b"} {
+		"https://codeberg.org/a/b", "file:///x", "::", "@:", "https://github.com/", "github.com:a/b",
+		"gitlAB.:0/%", "gitea.x:a/b c?d#e"} { // a remote found by fuzzing, and another: bytes a URL path must escape
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, remote string) {

@@ -290,7 +290,12 @@ func parseWebHost(remote string) webHost {
 	if strings.Count(repoPath, "/") < 1 {
 		return none
 	}
-	base := "https://" + host + "/" + repoPath
+	// The path is escaped (a remote may hold any byte) and the link must
+	// parse back to the same host, or there is no link.
+	base := (&url.URL{Scheme: "https", Host: host, Path: "/" + repoPath}).String()
+	if u, err := url.Parse(base); err != nil || u.Host != host || u.User != nil {
+		return none
+	}
 	name, _, _ := strings.Cut(host, ":")
 	first, _, _ := strings.Cut(name, ".")
 	switch {
