@@ -3,7 +3,6 @@ package loader
 import (
 	"encoding/json"
 	"math"
-	"sort"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -20,22 +19,26 @@ type flagSrc struct {
 
 // registerFlags decodes every flag file and indexes it by key.
 func (c *checker) registerFlags(files []*yfile) {
-	var decoded []*flagSrc
+	// Files named after their key claim it first, so that a duplicate is
+	// reported in the file that is misnamed: named files in file order,
+	// then the others in file order.
+	decoded := make([]*flagSrc, 0, len(files))
+	var misnamed []*flagSrc
 	for _, f := range files {
-		var raw flagYAML
-		if !c.decode(f, &raw) {
+		fs := &flagSrc{f: f}
+		if !c.decode(f, &fs.raw) {
 			c.markBroken("flag", f)
 			continue
 		}
-		decoded = append(decoded, &flagSrc{f: f, raw: raw})
+		if fs.raw.Key == baseName(f.rel) {
+			decoded = append(decoded, fs)
+		} else {
+			misnamed = append(misnamed, fs)
+		}
 	}
-	// Files named after their key claim it first, so that a duplicate is
-	// reported in the file that is misnamed.
-	sort.SliceStable(decoded, func(i, j int) bool {
-		return decoded[i].raw.Key == baseName(decoded[i].f.rel) && decoded[j].raw.Key != baseName(decoded[j].f.rel)
-	})
+	decoded = append(decoded, misnamed...)
 	for _, fs := range decoded {
-		f, raw := fs.f, fs.raw
+		f, raw := fs.f, &fs.raw
 		if want := baseName(f.rel); raw.Key != want {
 			c.errorf(f, p("key"), "key %q does not match the file name: %s must have key %q", raw.Key, f.rel, want)
 		}
@@ -43,7 +46,6 @@ func (c *checker) registerFlags(files []*yfile) {
 			c.errorf(f, p("key"), "duplicate flag key %q (also in %s)", raw.Key, prev.f.rel)
 			continue
 		}
-		fs.perEnv = map[string]*ruleset.Flag{}
 		c.flags[raw.Key] = fs
 		c.flagOrder = append(c.flagOrder, fs)
 	}
@@ -63,6 +65,7 @@ func (c *checker) checkFlag(fs *flagSrc, envs []string) {
 			c.warnf(f, p("expires"), "stale flag: it expired on %s; remove it or extend expires", raw.Expires)
 		}
 	}
+	fs.perEnv = make(map[string]*ruleset.Flag, len(envs))
 	var shared *ruleset.Flag
 	for _, env := range envs {
 		ov, has := raw.Environments[env]
