@@ -47,6 +47,8 @@ type hub struct {
 	srv     *Server
 	cur     atomic.Pointer[envState]
 	streams atomic.Int64 // open SSE connections, for status
+	// kinds counts the same streams by kind, for the presence record.
+	kinds [numStreamKinds]atomic.Int64
 	// nextTick is when the clock timer fires next (Unix nanoseconds), 0
 	// when no boundary is ahead.
 	nextTick atomic.Int64
@@ -137,6 +139,7 @@ func (h *hub) apply(st *envState) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.cur.Store(st)
+	h.srv.presence.changed() // the record shows the new version now
 	var sent, dropped, revoked int
 	for c := range h.clients {
 		switch {

@@ -59,7 +59,7 @@ func (s *Server) serveOFREPEvents(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	release, ok := s.admitStream(w, r, a)
+	release, ok := s.admitStream(w, r, a, streamOFREP)
 	if !ok {
 		a.hub.unsubscribe(c)
 		return

@@ -115,6 +115,23 @@ type Options struct {
 	// windows, and a context's bulk response (and ETag) changes once per
 	// window. Zero: 15 minutes.
 	EventTokenWindow time.Duration
+	// Presence is where this bearer records itself (store.BearerInfo) for
+	// the dashboard and /v1/status: a heartbeat every HeartbeatInterval,
+	// each record living BearerTTL, removed when Run returns. Nil: no
+	// record (every store.Store is a store.Presence; flagpole serve and
+	// flagpole bearer pass their store).
+	Presence store.Presence
+	// Advertise is the address recorded as this bearer's ("" when it does
+	// not know one).
+	Advertise string
+	// BinaryVersion is the version of the program recorded ("" when not
+	// known).
+	BinaryVersion string
+	// HeartbeatInterval and BearerTTL time the presence record. Zero:
+	// store.HeartbeatInterval (5 s) and store.BearerTTL (15 s). Readers
+	// mark a record stale by the default interval (store.BearerInfo.Stale),
+	// so a longer one shows as stale between heartbeats.
+	HeartbeatInterval, BearerTTL time.Duration
 	// Clock is the clock for load times, overrides, recovery ramps and
 	// schedules (it is passed to ruleset.Compile), the SSE ping ticker and
 	// the retry timers. Nil means the real clock.
@@ -154,6 +171,8 @@ func (o Options) withDefaults() Options {
 	setDefault(&o.MaxStreamsPerKey, DefaultMaxStreamsPerKey)
 	setDefault(&o.MaxStreamsPerAddr, DefaultMaxStreamsPerAddr)
 	setDefault(&o.EventTokenWindow, DefaultEventTokenWindow)
+	setDefault(&o.HeartbeatInterval, store.HeartbeatInterval)
+	setDefault(&o.BearerTTL, store.BearerTTL)
 	if o.Clock == nil {
 		o.Clock = clockwork.NewRealClock()
 	}

@@ -29,6 +29,7 @@ type Server struct {
 	streamEvals atomic.Int64                    // evaluations by evaluated streams
 
 	syncCache syncCache // the syncer's status, for GET /v1/status
+	presence  *presence // this bearer's record in the store (presence.go)
 
 	ingest *groupAdder // POST /v1/metrics into Options.Metrics; nil without
 
@@ -61,6 +62,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{opts: opts, log: opts.Logger, metrics: m, done: make(chan struct{}), loadErrors: map[string]string{}, eventKey: key}
 	empty := map[string]*hub{}
 	s.hubs.Store(&empty)
+	s.presence = newPresence(s)
 	if opts.Metrics != nil {
 		s.ingest = newGroupAdder(opts.Metrics, budget(opts.RequestTimeout))
 	}
@@ -81,7 +83,11 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.running = true
 	s.mu.Unlock()
+	pctx, stopPresence := context.WithCancel(ctx)
+	go s.presence.run(pctx)
 	defer func() {
+		stopPresence()
+		<-s.presence.stopped // the record is removed
 		close(s.done)
 		s.hubsDone.Wait() // every stream has been told to end
 	}()
@@ -262,6 +268,7 @@ func (s *Server) load(ctx context.Context, env string) error {
 			h.run(s.done, s.opts.PingInterval)
 		}()
 	}
+	s.presence.changed()
 	s.log.Info("loaded rule set", "environment", env, "version", st.version, "flags", len(st.flags))
 	return nil
 }
@@ -279,6 +286,7 @@ func (s *Server) remove(env string) {
 	delete(next, env)
 	s.hubs.Store(&next)
 	close(h.stop)
+	s.presence.changed()
 	s.log.Info("environment removed from the store; its keys are refused and its streams closed", "environment", env)
 }
 

@@ -168,7 +168,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	release, ok := s.admitStream(w, r, a)
+	release, ok := s.admitStream(w, r, a, streamSDK)
 	if !ok {
 		a.hub.unsubscribe(c)
 		return
@@ -212,7 +212,7 @@ func (s *Server) serveEvaluatedStream(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	release, ok := s.admitStream(w, r, a)
+	release, ok := s.admitStream(w, r, a, streamEvaluated)
 	if !ok {
 		a.hub.unsubscribe(c)
 		return

@@ -25,7 +25,7 @@ type streamLimits struct {
 // remote address and counts it in the hub's open streams. It returns the
 // function that gives the place back (call it once, when the stream ends).
 // Over a limit it answers 429 and reports false.
-func (s *Server) admitStream(w http.ResponseWriter, r *http.Request, a *access) (release func(), ok bool) {
+func (s *Server) admitStream(w http.ResponseWriter, r *http.Request, a *access, kind streamKind) (release func(), ok bool) {
 	l := &s.streamLim
 	addr := remoteIP(r.RemoteAddr)
 	l.mu.Lock()
@@ -50,10 +50,12 @@ func (s *Server) admitStream(w http.ResponseWriter, r *http.Request, a *access) 
 		return nil, false
 	}
 	a.hub.streams.Add(1)
+	a.hub.kinds[kind].Add(1)
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			a.hub.streams.Add(-1)
+			a.hub.kinds[kind].Add(-1)
 			l.mu.Lock()
 			defer l.mu.Unlock()
 			if l.byKey[a.keyHash]--; l.byKey[a.keyHash] <= 0 {
@@ -65,6 +67,17 @@ func (s *Server) admitStream(w http.ResponseWriter, r *http.Request, a *access) 
 		})
 	}, true
 }
+
+// streamKind tells the SSE streams apart in the presence record.
+type streamKind int
+
+// Kinds of SSE stream.
+const (
+	streamSDK       streamKind = iota // GET /v1/stream: the rule set
+	streamEvaluated                   // GET /v1/stream/evaluated
+	streamOFREP                       // OFREP event streams
+	numStreamKinds
+)
 
 // peerGone returns a channel closed when the peer of a hijacked stream
 // closes its connection, or sends anything (an SSE client sends nothing

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/flagpole/flagpole/internal/httpx"
 	"github.com/flagpole/flagpole/ruleset"
@@ -119,6 +120,7 @@ func (d *Dashboard) syncState(ctx context.Context, p *principal) map[string]any 
 		}
 		out["sdk_streams"] = n
 	}
+	d.bearers(ctx, p, out)
 	if d.opts.Extra != nil {
 		for k, v := range d.opts.Extra(ctx) {
 			if k == "writeback" && p != nil {
@@ -167,6 +169,16 @@ func (d *Dashboard) publishSync(ctx context.Context) {
 		return
 	}
 	st := d.syncState(ctx, nil)
+	// Heartbeats alone are no change: the page ages last_seen by itself
+	// from "now", and a bearer turning stale changes its "stale".
+	delete(st, "now")
+	if list, ok := st["bearers"].([]store.BearerView); ok {
+		list = slices.Clone(list)
+		for i := range list {
+			list[i].LastSeen = time.Time{}
+		}
+		st["bearers"] = list
+	}
 	b, _ := json.Marshal(st)
 	sum := sha256.Sum256(b)
 	h := hex.EncodeToString(sum[:])

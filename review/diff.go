@@ -86,10 +86,15 @@ func Diff(req Request) (*Report, error) {
 		return nil, err
 	}
 	defer gb.close()
-	l := &sideLoader{dir: req.Repo, git: g, now: req.Now}
-	lb := &sideLoader{dir: req.Repo, git: gb, now: req.Now}
-	// The sides load at once: reading a commit is mostly sequential I/O
-	// and decompression, which overlaps with the other side's parsing.
+	// One loader cache for both sides: a change touches few files, so the
+	// side loaded second reuses the other's parsed and checked files (by
+	// content hash) and costs little more than the files that differ.
+	cache := loader.NewCache()
+	l := &sideLoader{dir: req.Repo, git: g, now: req.Now, cache: cache}
+	lb := &sideLoader{dir: req.Repo, git: gb, now: req.Now, cache: cache}
+	// The sides are read at once: reading a commit is mostly sequential
+	// I/O and decompression, which overlaps with the other side's load
+	// (loads through one cache take turns).
 	var base *side
 	var baseErr error
 	done := make(chan struct{})

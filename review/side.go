@@ -34,9 +34,10 @@ func (s *side) valid() bool { return s.Repo != nil }
 
 // sideLoader reads sides of one request.
 type sideLoader struct {
-	dir string   // the flags repository directory (--repo)
-	git *gitRepo // nil when dir is not in a git repository
-	now time.Time
+	dir   string   // the flags repository directory (--repo)
+	git   *gitRepo // nil when dir is not in a git repository
+	now   time.Time
+	cache *loader.Cache // shared by both sides: what one parsed, the other reuses
 }
 
 // load reads the side arg names. An argument is taken as a directory when
@@ -93,7 +94,7 @@ func (l *sideLoader) load(arg string) (*side, error) {
 func (l *sideLoader) loadDir(arg, dir, label, commit string) (*side, error) {
 	s := &side{Arg: arg, Label: label, Commit: commit}
 	now := l.now
-	repo, err := loader.Load(dir, loader.Options{Now: func() time.Time { return now }, Revision: commit})
+	repo, err := loader.Load(dir, loader.Options{Now: func() time.Time { return now }, Revision: commit, Cache: l.cache})
 	var diags loader.Diagnostics
 	switch {
 	case err == nil:

@@ -16,6 +16,9 @@ type Memory struct {
 	watchers map[chan Change]struct{}
 	layers   map[string]*Layer // override layers by environment (memory_layer.go)
 	metrics  memMetrics        // outcome counts (memory_metrics.go)
+
+	pmu     sync.Mutex           // guards bearers, apart from snapshots
+	bearers map[string]memBearer // bearer records by id (memory_presence.go)
 }
 
 var _ Store = (*Memory)(nil)

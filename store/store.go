@@ -158,6 +158,9 @@ type Store interface {
 	// PutStatus records the syncer's status; Status reads it back.
 	PutStatus(ctx context.Context, st *SyncStatus) error
 	Status(ctx context.Context) (*SyncStatus, error)
+	// Presence records the bearers that read this store, for the
+	// dashboard and /v1/status (presence.go).
+	Presence
 	// Close releases the store's connections.
 	Close() error
 }

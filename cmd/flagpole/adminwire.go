@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -127,5 +129,24 @@ func roleStatusExtra(api *admin.API, rec *recorder.Recorder, logger *slog.Logger
 			out["writeback"] = map[string]any{"pending": rec.Pending()}
 		}
 		return out
+	}
+}
+
+// statusBearers is what GET /v1/status adds for a caller with a viewer or
+// admin key: the bearers connected to the store (store.Presence), with
+// only the environments the key sees. Anonymous callers get nothing of
+// it: the records hold addresses.
+func statusBearers(api *admin.API, st store.Presence, logger *slog.Logger) func(r *http.Request) map[string]any {
+	return func(r *http.Request) map[string]any {
+		may, ok := api.Reader(r)
+		if !ok {
+			return nil
+		}
+		list, err := st.Bearers(r.Context())
+		if err != nil {
+			logger.Warn("status: listing bearers", "err", err)
+			return map[string]any{"bearers_error": fmt.Sprintf("listing bearers: %v", err)}
+		}
+		return map[string]any{"bearers": store.ViewBearers(list, may, time.Now())}
 	}
 }

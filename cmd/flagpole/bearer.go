@@ -29,8 +29,15 @@ func runBearer(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return fail(stderr, "bearer", err)
 	}
 	defer st.Close()
+	// Bound first, so that the presence record has the address.
+	ln, err := listen(c.listen)
+	if err != nil {
+		return fail(stderr, "bearer", err)
+	}
+	defer ln.Close()
 	reg := newRegistry()
-	b, err := bearer.New(lim.apply(bearer.Options{Store: st, Metrics: metricsOf(st), Registerer: reg, Gatherer: reg, Logger: logger}))
+	b, err := bearer.New(lim.apply(bearer.Options{Store: st, Metrics: metricsOf(st), Registerer: reg, Gatherer: reg, Logger: logger,
+		Presence: st, Advertise: ln.Addr().String(), BinaryVersion: version}))
 	if err != nil {
 		return fail(stderr, "bearer", err)
 	}
@@ -44,11 +51,7 @@ func runBearer(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	// Triggers only: the admin API is the syncer's (serve, sync).
 	h := surface.Handler(surface.Options{Bearer: b, Store: st, Gatherer: reg, Admin: api,
-		StatusExtra: roleStatusExtra(api, nil, logger)})
-	ln, err := listen(c.listen)
-	if err != nil {
-		return fail(stderr, "bearer", err)
-	}
+		StatusExtra: roleStatusExtra(api, nil, logger), StatusDetail: statusBearers(api, st, logger)})
 	logger.Info("flagpole bearer starting", "version", version, "redis", redact.URL(*redisURL))
 	err = runAll(ctx, b.Run, func(ctx context.Context) error { return serveBearer(ctx, ln, b, h, logger) })
 	return finish(stderr, "bearer", err)

@@ -286,7 +286,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	browse(t, ctx, "back to a desktop in light mode", chromedp.EmulateViewport(1280, 900), darkMode(false))
 	browse(t, ctx, "the sync view", chromedp.Navigate(d.url+"/ui/#/sync"))
-	waitJS(t, ctx, "the sync view", `Number(document.getElementById("streams")?.textContent) >= 1 && document.getElementById("view").innerText.includes("SDK streams on this server's bearer: production 0")`)
+	waitJS(t, ctx, "the sync view", `Number(document.getElementById("streams")?.textContent) >= 1 && document.getElementById("view").innerText.includes("SDK streams on this server's bearer: production 0")`+
+		// serve's own bearer, from the store, with its address
+		` && document.querySelector('[data-bearers="1"] tr[data-bearer] td:nth-child(2)')?.textContent === "`+strings.TrimPrefix(d.url, "http://")+`"`)
 	shoot(t, ctx, shots, "sync")
 
 	// An error says what went wrong and what to do.

@@ -193,6 +193,8 @@ type syncRole struct {
 	// history; ui is the dashboard once newDashboard made it.
 	repo, branch string
 	ui           *dashboard.Dashboard
+	// advertise is --advertise, by default the address --listen bound.
+	advertise string
 }
 
 // newSyncRole opens the repository and the store (Redis when redisURL is
@@ -234,7 +236,7 @@ func (r *repoFlags) newSyncRole(ctx context.Context, redisURL string, logger *sl
 		st.Close()
 		return nil, err
 	}
-	return &syncRole{src: src, store: st, locker: locker, sy: sy, reg: reg, webhook: r.webhook(sy.Trigger), rec: rec, admin: api, logger: logger, repo: r.repo, branch: r.branch}, nil
+	return &syncRole{src: src, store: st, locker: locker, sy: sy, reg: reg, webhook: r.webhook(sy.Trigger), rec: rec, admin: api, logger: logger, repo: r.repo, branch: r.branch, advertise: r.advertise}, nil
 }
 
 // handler is the HTTP surface of a role that runs a syncer, with b's SDK
@@ -243,7 +245,8 @@ func (r *repoFlags) newSyncRole(ctx context.Context, redisURL string, logger *sl
 func (role *syncRole) handler(b *bearer.Server, brk *breaker.Runner) http.Handler {
 	o := surface.Options{Syncer: role.sy, Store: role.store, Gatherer: role.reg, Webhook: role.webhook,
 		Admin: role.admin, AdminAPI: true,
-		StatusExtra: withBreakers(roleStatusExtra(role.admin, role.rec, role.logger), brk)}
+		StatusExtra:  withBreakers(roleStatusExtra(role.admin, role.rec, role.logger), brk),
+		StatusDetail: statusBearers(role.admin, role.store, role.logger)}
 	if b != nil {
 		o.Bearer = b
 	}

@@ -29,7 +29,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return code
 	}
 	defer role.store.Close()
-	b, err := bearer.New(lim.apply(bearer.Options{Store: role.store, Metrics: metricsOf(role.store), Registerer: role.reg, Gatherer: role.reg, Logger: logger}))
+	b, err := bearer.New(lim.apply(bearer.Options{Store: role.store, Metrics: metricsOf(role.store), Registerer: role.reg, Gatherer: role.reg, Logger: logger,
+		Presence: role.store, Advertise: role.advertise, BinaryVersion: version}))
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}

@@ -82,13 +82,18 @@ func TestServeGit(t *testing.T) {
 		t.Error("SDK lost the last good rule set")
 	}
 
-	// The next good commit clears the error.
+	// The next good commit clears the error. It serves what the last good
+	// one served (a comment is all it adds), so no environment is
+	// republished: the served version stays the last good commit's.
 	g.write("flags/checkout-v2.yaml", checkoutDisabled+"# fixed\n")
 	fixed := g.commit("fix the typo")
 	pushWebhook(t, d, secret)
-	waitFor(t, "the fixed commit", func() bool { v := versionOf(t, d); return v != "" && strings.HasPrefix(fixed, v) })
-	if sync, _ := status(t, d)["sync"].(map[string]any); sync["last_error"] != nil {
-		t.Errorf("last_error still set after a good commit: %v", sync["last_error"])
+	waitFor(t, "the fixed commit synced", func() bool {
+		sync, _ := status(t, d)["sync"].(map[string]any)
+		return sync["published"] == fixed && sync["last_error"] == nil
+	})
+	if v := versionOf(t, d); !strings.HasPrefix(second, v) {
+		t.Errorf("serving %s after a commit that changes nothing served, want %s still", v, second)
 	}
 }
 

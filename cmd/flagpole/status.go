@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/flagpole/flagpole/store"
 )
 
 // statusDoc is what the CLI reads of GET /v1/status. Every part is
@@ -51,7 +53,10 @@ type statusDoc struct {
 			LastError   string `json:"last_error"`
 		} `json:"pending"`
 	} `json:"writeback"`
-	Breakers *struct {
+	// Bearers is shown to a viewer or admin key only.
+	Bearers      *[]statusBearer `json:"bearers"`
+	BearersError string          `json:"bearers_error"`
+	Breakers     *struct {
 		Leading bool `json:"leading"`
 		Flags   []struct {
 			Environment string `json:"environment"`
@@ -71,6 +76,25 @@ type statusDoc struct {
 			NextStep      string  `json:"next_step"`
 		} `json:"flags"`
 	} `json:"breakers"`
+}
+
+// statusBearer is one bearer connected to the store, as status lists it.
+type statusBearer struct {
+	ID           string `json:"id"`
+	Address      string `json:"address"`
+	Version      string `json:"version"`
+	Started      string `json:"started"`
+	LastSeen     string `json:"last_seen"`
+	Stale        bool   `json:"stale"`
+	Environments map[string]struct {
+		Version string `json:"version"`
+		Streams struct {
+			SDK       int64 `json:"sdk"`
+			Evaluated int64 `json:"evaluated"`
+			OFREP     int64 `json:"ofrep"`
+		} `json:"streams"`
+	} `json:"environments"`
+	EnvsOmitted int `json:"environments_omitted"`
 }
 
 // maxProblems is how many locations of the last sync error the text output
@@ -209,6 +233,7 @@ func printStatus(w io.Writer, server string, st *statusDoc, now time.Time) {
 		tw.Flush()
 	}
 
+	printBearers(w, st, now)
 	printBreakers(w, st)
 
 	if wb := st.Writeback; wb != nil {
@@ -225,6 +250,44 @@ func printStatus(w io.Writer, server string, st *statusDoc, now time.Time) {
 			fmt.Fprintln(tw, line)
 		}
 		tw.Flush()
+	}
+}
+
+// printBearers writes the bearers section of a status document: one line
+// per bearer, then one per environment it serves with its streams.
+func printBearers(w io.Writer, st *statusDoc, now time.Time) {
+	switch {
+	case st.BearersError != "":
+		fmt.Fprintln(w, "\nbearers: unknown: "+oneLineText(st.BearersError))
+		return
+	case st.Bearers == nil:
+		return
+	}
+	fmt.Fprintln(w, "\nbearers:")
+	if len(*st.Bearers) == 0 {
+		fmt.Fprintln(w, "  none")
+	}
+	for _, b := range *st.Bearers {
+		seen := "last seen " + ago(b.LastSeen, now)
+		if b.Stale {
+			seen += fmt.Sprintf(" STALE (no heartbeat for over %s)", 2*store.HeartbeatInterval)
+		}
+		fmt.Fprintf(w, "  %s  %s  %s  %s\n", b.ID, orDash(b.Address), orDash(b.Version), seen)
+		envs := make([]string, 0, len(b.Environments))
+		for e := range b.Environments {
+			envs = append(envs, e)
+		}
+		sort.Strings(envs)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, name := range envs {
+			e := b.Environments[name]
+			fmt.Fprintf(tw, "    %s\t%s\tstreams: %d SDK, %d evaluated, %d OFREP\n", name, orDash(abbrev(e.Version)),
+				e.Streams.SDK, e.Streams.Evaluated, e.Streams.OFREP)
+		}
+		tw.Flush()
+		if b.EnvsOmitted > 0 {
+			fmt.Fprintf(w, "    … and %d more environment%s\n", b.EnvsOmitted, pluralS(b.EnvsOmitted))
+		}
 	}
 }
 

@@ -32,6 +32,13 @@ const fullStatus = `{
   ],
   "writeback": {"pending":[{"environment":"production","flag":"checkout-v2","action":"set","since":"2026-11-21T10:00:00Z",
                             "attempts":3,"last_error":"pushing to https://git.example/flags.git: push rejected"}]},
+  "bearers": [
+    {"id":"web-1-42-0a1b2c3d","host":"web-1","address":"10.0.0.5:8080","version":"v1.4.0","started":"2026-11-21T09:00:00Z",
+     "last_seen":"2026-11-21T10:29:58Z","stale":false,
+     "environments":{"production":{"version":"8d41c07a55aa-2","streams":{"sdk":3,"evaluated":2,"ofrep":1}}}},
+    {"id":"web-2-7-99887766","address":"10.0.0.6:8080","version":"v1.3.9","started":"2026-11-21T08:00:00Z",
+     "last_seen":"2026-11-21T10:29:40Z","stale":true,"environments":{},"environments_omitted":2}
+  ],
   "breakers": {"leading": true, "flags": [
     {"environment":"production","flag":"checkout-v2","state":"recovering","counts":{"success":300,"failure":1,"slow":0},
      "error_rate":0.3,"slow_rate":0,"threshold":5,"slow_threshold":50,"min_requests":30,"window":"60s",
@@ -71,6 +78,10 @@ func TestStatusText(t *testing.T) {
 		"next clock change 2026-12-01T09:00:00Z",
 		"production/checkout-v2  serves off  expires 2026-11-21T12:00:00Z (in 1h30m)  by alice  5xx spike",
 		"production/checkout-v2  set  since 2026-11-21T10:00:00Z (30m ago)  3 attempts  last error: pushing to",
+		"web-1-42-0a1b2c3d  10.0.0.5:8080  v1.4.0  last seen 2026-11-21T10:29:58Z (2s ago)\n",
+		"production  8d41c07a55aa  streams: 3 SDK, 2 evaluated, 1 OFREP",
+		"web-2-7-99887766  10.0.0.6:8080  v1.3.9  last seen 2026-11-21T10:29:40Z (20s ago) STALE",
+		"… and 2 more environments",
 		"production/checkout-v2  recovering  errors 0.3% of 301 calls in 60s (trips at 5%)  slow 0.0% (trips at 50%)  cap 30%  next step 2026-11-21T10:08:00Z",
 	} {
 		if !strings.Contains(out, want) {
@@ -158,4 +169,16 @@ func TestStatusAgainstServe(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &st); r.code != exitOK || err != nil || st["ready"] != true {
 		t.Errorf("json: exit %d, %v\n%s", r.code, err, r.stdout)
 	}
+	// Without a key: no bearers (their addresses are not for anyone).
+	if _, ok := st["bearers"]; ok || strings.Contains(r.stdout, "address") {
+		t.Errorf("anonymous status lists bearers:\n%s", r.stdout)
+	}
+	// With the demo viewer key: serve's own bearer, from the store.
+	addr := strings.TrimPrefix(d.url, "http://")
+	want := regexp.MustCompile(`(?m)^  \S+-\d+-[0-9a-f]{8}  ` + regexp.QuoteMeta(addr) + `  \S+  last seen \d{4}-`)
+	waitFor(t, "the bearer in the viewer's status", func() bool {
+		r = runCLI(t, map[string]string{"FLAGPOLE_SERVER": d.url, adminTokenEnv: demoViewerKey}, "status")
+		return r.code == exitOK && want.MatchString(r.stdout) &&
+			regexp.MustCompile(`(?m)^    production\s+`+regexp.QuoteMeta(abbrev(version))+`\s+streams: 0 SDK`).MatchString(r.stdout)
+	})
 }

@@ -600,7 +600,8 @@ async function viewSync() {
       h("p", {}, "Last commit seen ", h("code", {}, (st.commit || "none").slice(0, 12)), ", published ", h("code", {}, (st.published || "none").slice(0, 12)), ", last sync " + fmtTime(st.last_sync)),
       h("p", {}, "Open dashboard streams on this server: ", h("strong", { id: "streams" }, String(d.streams))),
       d.sdk_streams ? h("p", {}, "SDK streams on this server's bearer: ", Object.entries(d.sdk_streams).sort().map(([e, n], i) => [i ? ", " : "", e + " ", h("strong", {}, String(n))]))
-        : h("p", { class: "muted" }, "This process runs no bearer: each bearer's /v1/status counts its SDK streams.")),
+        : h("p", { class: "muted" }, "This process runs no bearer: the bearers below count their own streams.")),
+    bearersCard(d),
     h("div", { class: "card", role: err ? "alert" : null },
       h("h3", {}, "Last error"),
       err ? [h("p", { class: "error" }, err.message), err.commit ? h("p", {}, "in commit ", h("code", {}, err.commit.slice(0, 12)), " at " + fmtTime(err.at)) : null,
@@ -614,6 +615,34 @@ async function viewSync() {
           h("td", {}, (overrides[e] || []).map((o) => h("div", {}, flagLink(e, o.flag), " → " + o.serve + " by " + (o.by || "?") + " (" + o.source + ")"))))))))),
     h("div", { class: "card" }, h("h3", {}, "Pending write-backs"),
       pending.length ? h("ul", {}, pending.map((p) => h("li", {}, flagLink(p.environment, p.flag, p.environment + "/" + p.flag), " " + p.action + " since " + fmtTime(p.since) + ", " + p.attempts + " attempts" + (p.last_error ? "; last error: " + p.last_error : "")))) : h("p", {}, d.writeback ? "None: git holds every override." : "This process does not write back (not the leader).")));
+}
+
+// bearersCard is the table of the bearers connected to the store: each
+// bearer's rule-set version and open SSE streams per environment, and how
+// long ago its last heartbeat was (by the server's clock, d.now).
+function bearersCard(d) {
+  const list = d.bearers || [];
+  const now = d.now ? new Date(d.now).getTime() : Date.now();
+  const age = (t) => Math.max(0, Math.round((now - new Date(t).getTime()) / 1000)) + " s ago";
+  const streams = (s) => (s.sdk + s.evaluated + s.ofrep) + " (" + s.sdk + " SDK, " + s.evaluated + " evaluated, " + s.ofrep + " OFREP)";
+  return h("div", { class: "card", "data-bearers": String(list.length) }, h("h3", {}, "Bearers connected (from the store)"),
+    d.bearers_error ? h("p", { class: "error" }, d.bearers_error) : null,
+    list.length ? h("div", { class: "scroll" }, h("table", {},
+      h("thead", {}, h("tr", {}, ["Bearer", "Address", "Binary", "Environment", "Rule set", "SSE streams", "Last seen"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, list.flatMap((b) => {
+        const envs = Object.entries(b.environments || {}).sort();
+        const rows = envs.length ? envs : [["", null]];
+        return rows.map(([e, s], i) => h("tr", { "data-bearer": b.id },
+          h("td", {}, i ? "" : h("code", { title: "started " + fmtTime(b.started) }, b.id)),
+          h("td", {}, i ? "" : b.address || "?"),
+          h("td", {}, i ? "" : b.version || "?"),
+          h("td", {}, e || h("span", { class: "muted" }, "none")),
+          h("td", {}, s ? h("code", {}, (s.version || "").slice(0, 12)) : ""),
+          h("td", {}, s ? streams(s.streams) : ""),
+          h("td", {}, i ? "" : [age(b.last_seen), b.stale ? [" ", h("span", { class: "chip warn", title: "no heartbeat for over 10 s: stopped, or cannot reach the store" }, "stale")] : null])));
+      }))))
+      : d.bearers_error ? null : h("p", {}, "None: no bearer has written to the store in the last 15 s."),
+    list.some((b) => b.environments_omitted) ? h("p", { class: "muted" }, "Some bearers serve more environments than a record lists (100).") : null);
 }
 
 // ---- start ---------------------------------------------------------------

@@ -2,7 +2,6 @@ package surface
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 
@@ -22,7 +21,7 @@ func (b *buffer) WriteHeader(status int)      { b.status = status }
 
 // extend returns h with the fields of extra added to its JSON object
 // answer. Any other answer (an error) passes unchanged.
-func extend(h http.Handler, extra func(ctx context.Context) map[string]any) http.Handler {
+func extend(h http.Handler, extra func(r *http.Request) map[string]any) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b := &buffer{header: http.Header{}, status: http.StatusOK}
 		h.ServeHTTP(b, r)
@@ -35,7 +34,7 @@ func extend(h http.Handler, extra func(ctx context.Context) map[string]any) http
 			_, _ = w.Write(b.body.Bytes())
 			return
 		}
-		for k, v := range extra(r.Context()) {
+		for k, v := range extra(r) {
 			raw, err := json.Marshal(v)
 			if err == nil {
 				obj[k] = raw

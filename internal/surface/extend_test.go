@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/flagpole/flagpole/internal/httpx"
@@ -61,5 +62,36 @@ func TestAdminAndStatusExtra(t *testing.T) {
 				t.Errorf("status: %d %s", code, body)
 			}
 		})
+	}
+}
+
+// StatusDetail's fields join the status only when it returns them (it
+// checks the caller's key), next to StatusExtra's.
+func TestStatusDetail(t *testing.T) {
+	h := Handler(Options{Syncer: fakeSyncer{},
+		StatusExtra: func(context.Context) map[string]any { return nil },
+		StatusDetail: func(r *http.Request) map[string]any {
+			if r.Header.Get("Authorization") != "Bearer viewer" {
+				return nil
+			}
+			return map[string]any{"bearers": []any{}}
+		}})
+	for _, tc := range []struct {
+		auth string
+		want bool
+	}{{"", false}, {"Bearer viewer", true}} {
+		r, _ := http.NewRequest("GET", "/v1/status", nil)
+		if tc.auth != "" {
+			r.Header.Set("Authorization", tc.auth)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		var st map[string]any
+		if err := json.Unmarshal(w.Body.Bytes(), &st); w.Code != 200 || err != nil || st["source"] != "flags" {
+			t.Fatalf("%q: %d %s", tc.auth, w.Code, w.Body)
+		}
+		if _, ok := st["bearers"]; ok != tc.want {
+			t.Errorf("%q: bearers present %v, want %v: %s", tc.auth, ok, tc.want, w.Body)
+		}
 	}
 }

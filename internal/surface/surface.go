@@ -76,6 +76,10 @@ type Options struct {
 	// StatusExtra, when set, adds its fields to the JSON object of
 	// GET /v1/status (the overrides and pending write-backs).
 	StatusExtra func(ctx context.Context) map[string]any
+	// StatusDetail, when set, adds its fields too, given the request: it
+	// checks the caller's key and returns nothing to callers without a
+	// viewer or admin key (the bearers connected, with their addresses).
+	StatusDetail func(r *http.Request) map[string]any
 	// UI, when set, serves the dashboard: GET /ui and everything under
 	// /ui/ (GET and POST). Zero: no such routes.
 	UI http.Handler
@@ -103,8 +107,22 @@ func Handler(o Options) http.Handler {
 	default:
 		m.Handle("GET", "/readyz", storeReady(o.Store))
 	}
-	if o.StatusExtra != nil {
-		status = extend(status, o.StatusExtra)
+	if o.StatusExtra != nil || o.StatusDetail != nil {
+		status = extend(status, func(r *http.Request) map[string]any {
+			out := map[string]any{}
+			if o.StatusExtra != nil {
+				out = o.StatusExtra(r.Context())
+			}
+			if out == nil {
+				out = map[string]any{}
+			}
+			if o.StatusDetail != nil {
+				for k, v := range o.StatusDetail(r) {
+					out[k] = v
+				}
+			}
+			return out
+		})
 	}
 	m.Handle("GET", "/v1/status", status)
 	if o.Admin != nil {

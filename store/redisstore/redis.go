@@ -54,6 +54,8 @@ type Options struct {
 //	flagpole:lock:<name>  leader lock token (SET NX PX)
 //	flagpole:changes      pub/sub channel, messages {"env":…,"version":…}
 //	flagpole:m:<env>:<s>  hash: outcome counts of second s (redis_metrics.go)
+//	flagpole:bearer:<id>  JSON store.BearerInfo with a TTL (redis_presence.go)
+//	flagpole:bearers      sorted set: bearer id → expiry (redis_presence.go)
 type Redis struct {
 	client  redis.UniversalClient
 	topo    topology
