@@ -13,7 +13,7 @@ import (
 // flagSrc is one flag file being checked, with its rule set per environment.
 type flagSrc struct {
 	f      *yfile
-	raw    flagYAML
+	raw    *flagYAML // the cached file's own: never modified
 	perEnv map[string]*ruleset.Flag
 }
 
@@ -25,12 +25,13 @@ func (c *checker) registerFlags(files []*yfile) {
 	decoded := make([]*flagSrc, 0, len(files))
 	var misnamed []*flagSrc
 	for _, f := range files {
-		fs := &flagSrc{f: f}
-		if !c.decode(f, &fs.raw) {
+		raw, ok := c.decodeFlag(f)
+		if !ok {
 			c.markBroken("flag", f)
 			continue
 		}
-		if fs.raw.Key == baseName(f.rel) {
+		fs := &flagSrc{f: f, raw: raw}
+		if raw.Key == baseName(f.rel) {
 			decoded = append(decoded, fs)
 		} else {
 			misnamed = append(misnamed, fs)
@@ -38,7 +39,7 @@ func (c *checker) registerFlags(files []*yfile) {
 	}
 	decoded = append(decoded, misnamed...)
 	for _, fs := range decoded {
-		f, raw := fs.f, &fs.raw
+		f, raw := fs.f, fs.raw
 		if want := baseName(f.rel); raw.Key != want {
 			c.errorf(f, p("key"), "key %q does not match the file name: %s must have key %q", raw.Key, f.rel, want)
 		}
@@ -53,7 +54,7 @@ func (c *checker) registerFlags(files []*yfile) {
 
 // checkFlag checks one flag and builds it for every environment.
 func (c *checker) checkFlag(fs *flagSrc, envs []string) {
-	f, raw := fs.f, &fs.raw
+	f, raw := fs.f, fs.raw
 	for env := range raw.Environments {
 		if c.settingsOK && !c.envs[env] {
 			c.errorKey(f, p("environments", env), "overlay for undeclared environment %q", env)
@@ -87,7 +88,7 @@ func (c *checker) checkFlag(fs *flagSrc, envs []string) {
 }
 
 func (c *checker) buildFlag(fs *flagSrc, env string, ov *overlayYAML) *ruleset.Flag {
-	f, raw := fs.f, &fs.raw
+	f, raw := fs.f, fs.raw
 	e := mergeOverlay(env, &raw.overlayYAML, ov)
 	out := &ruleset.Flag{Key: raw.Key, Name: raw.Name, Description: raw.Description, Owner: raw.Owner,
 		Type: ruleset.FlagType(raw.Type), Client: e.client, Enabled: e.enabled, Expires: raw.Expires,
