@@ -319,7 +319,14 @@ func (d Decision) tripIf(in Input, s Settings) Decision {
 	if s.OnTrip == "commit" {
 		return d // no ramp: the flag is disabled in git and a person enables it again
 	}
-	d.Override.Recovery = &ruleset.Recovery{StartAt: at.Add(time.Duration(s.Recovery.Delay)),
+	// Override files hold whole seconds: the ramp starts at the first whole
+	// second at least Delay after now, never sooner (at + Delay could be
+	// up to a second early, leaving no time at all fully off).
+	startAt := in.Now.UTC().Add(time.Duration(s.Recovery.Delay))
+	if whole := startAt.Truncate(time.Second); whole.Before(startAt) {
+		startAt = whole.Add(time.Second)
+	}
+	d.Override.Recovery = &ruleset.Recovery{StartAt: startAt,
 		Start: s.Recovery.Start, Step: s.Recovery.Step, Every: s.Recovery.Every}
 	d.NextStep = d.Override.Recovery.StartAt
 	return d

@@ -57,7 +57,9 @@ func TestDecide(t *testing.T) {
 		{name: "error rate crossed trips with the figures",
 			in:    Input{Counts: failing, Now: t0.Add(1500 * time.Millisecond)},
 			state: Open, action: Trip, minimum: 100,
-			nextStep: t0.Add(time.Second + 5*time.Minute), startAt: t0.Add(time.Second + 5*time.Minute),
+			// at is t0+1s (whole seconds); the ramp starts at the first whole
+			// second at least the 5m delay after now (t0+1.5s), never earlier.
+			nextStep: t0.Add(2*time.Second + 5*time.Minute), startAt: t0.Add(2*time.Second + 5*time.Minute),
 			reason: "breaker: error rate 12.4% (412 of 3310 calls in 60s) ≥ 5%"},
 		{name: "slow rate crossed trips",
 			in:    Input{Counts: store.Counts{Success: 200, Failure: 0, Slow: 120}, Now: t0},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"testing"
 	"time"
 
@@ -107,17 +108,28 @@ func TestCountsWhileBearerDown(t *testing.T) {
 // A batch the bearer refuses (here: the key was revoked) is dropped and
 // counted, not sent again and again.
 func TestCountsRejected(t *testing.T) {
-	f, _, c := reportingClient(t, func(o *Options) { o.MetricsInterval = never }, boolFlag("checkout-v2", true))
+	f, b, c := reportingClient(t, func(o *Options) { o.MetricsInterval = never }, boolFlag("checkout-v2", true))
 	f.RevokeServerKey = true
 	f.Publish(doc("v2", boolFlag("checkout-v2", true)))
-	waitFor(t, "the key refused", func() bool {
-		c.Success("checkout-v2")
-		c.rep.collect()
-		c.rep.send(context.Background())
-		return c.MetricsStats().RejectedBatches > 0
+	// Only once the bearer refuses the key is a batch sure to be refused.
+	waitFor(t, "the key refused by the bearer", func() bool {
+		req, err := http.NewRequest("GET", b.URL()+"/v1/flags", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+f.ServerKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusUnauthorized
 	})
-	if st := c.MetricsStats(); st.Pending != 0 || st.SentBatches != 0 {
-		t.Fatalf("stats = %+v, want nothing pending or sent", st)
+	c.Success("checkout-v2")
+	c.rep.collect()
+	c.rep.send(context.Background())
+	if st := c.MetricsStats(); st.RejectedBatches != 1 || st.Pending != 0 || st.SentBatches != 0 {
+		t.Fatalf("stats = %+v, want one batch rejected, nothing pending or sent", st)
 	}
 }
 
