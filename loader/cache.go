@@ -251,7 +251,7 @@ func (k *Cache) checkFlags(c *checker, attributes *yfile, envs []string) {
 	next := make(map[string]*flagCheck, len(c.flagOrder))
 	for _, fs := range c.flagOrder {
 		key.f = fs.f
-		if scheduled(&fs.raw) {
+		if scheduled(fs.raw) {
 			// Schedule steps are checked against the clock to the second:
 			// check such a flag at every load.
 			c.checkFlag(fs, envs)

@@ -3,7 +3,6 @@ package loader
 import (
 	"encoding/json"
 	"math"
-	"sort"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -14,26 +13,31 @@ import (
 // flagSrc is one flag file being checked, with its rule set per environment.
 type flagSrc struct {
 	f      *yfile
-	raw    flagYAML
+	raw    *flagYAML // the cached file's own: never modified
 	perEnv map[string]*ruleset.Flag
 }
 
 // registerFlags decodes every flag file and indexes it by key.
 func (c *checker) registerFlags(files []*yfile) {
-	var decoded []*flagSrc
+	// Files named after their key claim it first, so that a duplicate is
+	// reported in the file that is misnamed: named files in file order,
+	// then the others in file order.
+	decoded := make([]*flagSrc, 0, len(files))
+	var misnamed []*flagSrc
 	for _, f := range files {
-		var raw flagYAML
-		if !c.decode(f, &raw) {
+		raw, ok := c.decodeFlag(f)
+		if !ok {
 			c.markBroken("flag", f)
 			continue
 		}
-		decoded = append(decoded, &flagSrc{f: f, raw: raw})
+		fs := &flagSrc{f: f, raw: raw}
+		if raw.Key == baseName(f.rel) {
+			decoded = append(decoded, fs)
+		} else {
+			misnamed = append(misnamed, fs)
+		}
 	}
-	// Files named after their key claim it first, so that a duplicate is
-	// reported in the file that is misnamed.
-	sort.SliceStable(decoded, func(i, j int) bool {
-		return decoded[i].raw.Key == baseName(decoded[i].f.rel) && decoded[j].raw.Key != baseName(decoded[j].f.rel)
-	})
+	decoded = append(decoded, misnamed...)
 	for _, fs := range decoded {
 		f, raw := fs.f, fs.raw
 		if want := baseName(f.rel); raw.Key != want {
@@ -43,7 +47,6 @@ func (c *checker) registerFlags(files []*yfile) {
 			c.errorf(f, p("key"), "duplicate flag key %q (also in %s)", raw.Key, prev.f.rel)
 			continue
 		}
-		fs.perEnv = map[string]*ruleset.Flag{}
 		c.flags[raw.Key] = fs
 		c.flagOrder = append(c.flagOrder, fs)
 	}
@@ -51,7 +54,7 @@ func (c *checker) registerFlags(files []*yfile) {
 
 // checkFlag checks one flag and builds it for every environment.
 func (c *checker) checkFlag(fs *flagSrc, envs []string) {
-	f, raw := fs.f, &fs.raw
+	f, raw := fs.f, fs.raw
 	for env := range raw.Environments {
 		if c.settingsOK && !c.envs[env] {
 			c.errorKey(f, p("environments", env), "overlay for undeclared environment %q", env)
@@ -63,6 +66,7 @@ func (c *checker) checkFlag(fs *flagSrc, envs []string) {
 			c.warnf(f, p("expires"), "stale flag: it expired on %s; remove it or extend expires", raw.Expires)
 		}
 	}
+	fs.perEnv = make(map[string]*ruleset.Flag, len(envs))
 	var shared *ruleset.Flag
 	for _, env := range envs {
 		ov, has := raw.Environments[env]
@@ -84,7 +88,7 @@ func (c *checker) checkFlag(fs *flagSrc, envs []string) {
 }
 
 func (c *checker) buildFlag(fs *flagSrc, env string, ov *overlayYAML) *ruleset.Flag {
-	f, raw := fs.f, &fs.raw
+	f, raw := fs.f, fs.raw
 	e := mergeOverlay(env, &raw.overlayYAML, ov)
 	out := &ruleset.Flag{Key: raw.Key, Name: raw.Name, Description: raw.Description, Owner: raw.Owner,
 		Type: ruleset.FlagType(raw.Type), Client: e.client, Enabled: e.enabled, Expires: raw.Expires,

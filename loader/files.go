@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Repository layout.
@@ -308,21 +309,18 @@ func (r *reader) readDir(rel string) ([]*rawFile, error) {
 func (r *reader) readMany(rels []string) ([]*rawFile, error) {
 	files := make([]*rawFile, len(rels))
 	errs := make([]error, len(rels))
-	next := make(chan int)
+	// Workers take the next file from a counter: at 10,000 files of which
+	// most are only stat'ed, handing each over a channel costs as much as
+	// the stat.
+	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), len(rels)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(rels); i = int(next.Add(1) - 1) {
 				files[i], errs[i] = r.readOptional(rels[i])
 			}
-		}()
+		})
 	}
-	for i := range rels {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

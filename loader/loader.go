@@ -115,7 +115,8 @@ func Load(dir string, opts Options) (*Repo, error) {
 		envs:          map[string]bool{},
 		attrs:         map[string]ruleset.AttrType{},
 		audiences:     map[string]*audienceSrc{},
-		flags:         map[string]*flagSrc{},
+		flags:         make(map[string]*flagSrc, len(parsed.flags)),
+		flagOrder:     make([]*flagSrc, 0, len(parsed.flags)),
 		overrides:     map[string]map[string]*ruleset.Override{},
 		overrideFiles: map[string]map[string]*yfile{},
 		regexpCache:   map[string]error{},
@@ -185,8 +186,8 @@ func (c *checker) documents(version string, envs []string) map[string]*ruleset.D
 			Audiences: make(map[string]*ruleset.Audience, len(c.audiences)),
 			Overrides: c.overrides[env],
 		}
-		for k, fs := range c.flags {
-			d.Flags[k] = fs.perEnv[env]
+		for _, fs := range c.flagOrder { // c.flags in a slice: cheaper to walk
+			d.Flags[fs.raw.Key] = fs.perEnv[env]
 		}
 		for k, a := range c.audiences {
 			d.Audiences[k] = a.out

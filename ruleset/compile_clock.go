@@ -205,6 +205,9 @@ func (c *compiler) requires(keys []string, flags map[string]*flag) {
 			}
 			continue
 		}
+		if len(f.src.Requires) == 0 && len(f.steps) == 0 {
+			continue // most flags: nothing to resolve (f.requires is empty)
+		}
 		c.resolve(key, f, f.src.Requires, []any{"flags", key, "requires"}, flags)
 		for _, ph := range f.steps {
 			path := []any{"flags", key, "schedule", ph.f.stepIndex, "requires"}
@@ -343,13 +346,20 @@ func edges(f *flag) []*prereq {
 }
 
 func (g *requiresGraph) visit(f *flag) {
+	es := edges(f)
+	if len(es) == 0 {
+		// A leaf: depth 0 (the zero value), and it can close no cycle.
+		// Most flags are leaves; leaving them out of the maps keeps the
+		// walk proportional to the flags with prerequisites.
+		return
+	}
 	if g.state[f] != 0 {
 		return
 	}
 	g.state[f] = 1
 	g.stack = append(g.stack, f)
 	d := 0
-	for _, p := range edges(f) {
+	for _, p := range es {
 		switch g.state[p.f] {
 		case 0:
 			g.visit(p.f)
@@ -406,6 +416,9 @@ func (g *requiresGraph) reportCycle(start *flag) {
 // costOf is the cost of evaluating f with its prerequisites: its costliest
 // state, plus 1 and the cost of each prerequisite at every reference.
 func (g *requiresGraph) costOf(f *flag) int {
+	if len(f.steps) == 0 && len(f.requires) == 0 {
+		return g.c.costs.flag(f) // a leaf: nothing to memoize
+	}
 	if n, ok := g.cost[f]; ok {
 		return n
 	}

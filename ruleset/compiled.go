@@ -60,6 +60,8 @@ type flag struct {
 	// clock alone (its own, its prerequisites', its audiences'); nil for
 	// none. See RuleSet.ChangedBetween.
 	clock *boundaries
+	// clockSet says clock is computed (by boundaries, once per flag).
+	clockSet bool
 }
 
 // prereq is one compiled Prerequisite.

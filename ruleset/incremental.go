@@ -30,13 +30,22 @@ func CompileFrom(prev *RuleSet, doc *Document, opts Options) (*RuleSet, error) {
 	audiences := c.audiences()
 	changed := changedAudiences(prev.doc.Audiences, doc.Audiences)
 	rs := &RuleSet{doc: doc, flags: make(map[string]*flag, len(doc.Flags)), now: now}
-	rs.keys = sortedKeys(doc.Flags)
+	rs.keys = prev.keys
+	if !sameKeys(doc.Flags, prev.doc.Flags) {
+		rs.keys = sortedKeys(doc.Flags)
+	}
 	for _, key := range rs.keys {
 		src := doc.Flags[key]
 		if old := prev.flags[key]; old != nil && reusable(src, prev.doc.Flags[key], changed) {
+			if shareable(old) && doc.Overrides[key] == nil {
+				// Nothing below writes to it: share it.
+				rs.flags[key] = old
+				continue
+			}
 			cp := *old
 			// Set again below, on the copy, as for a new flag.
 			cp.override, cp.requires, cp.hot, cp.requiresFail, cp.folded = nil, nil, nil, false, false
+			cp.clock, cp.clockSet = nil, false
 			cp.setStatic()
 			rs.flags[key] = &cp
 			continue
@@ -54,6 +63,18 @@ func CompileFrom(prev *RuleSet, doc *Document, opts Options) (*RuleSet, error) {
 		return nil, err
 	}
 	return rs, nil
+}
+
+// shareable reports whether a reused flag can be shared as it is by the
+// new RuleSet, which then never writes to it (prev keeps serving from it,
+// possibly concurrently): it has no override (the new Document has none
+// either: the caller checks), no prerequisites and no schedule (so
+// requires leaves it alone), its prerequisites are folded (fold returns at
+// once) and its clock is computed (boundaries returns it). Most flags of
+// a large repository are such, and sharing them keeps a one-flag change
+// from copying every compiled flag.
+func shareable(f *flag) bool {
+	return f.override == nil && len(f.requires) == 0 && len(f.steps) == 0 && f.folded && f.clockSet
 }
 
 // reusable reports whether the compiled form of was can serve src.
@@ -117,4 +138,19 @@ func usesAny(f *Flag, set map[string]bool) bool {
 		}
 	}
 	return false
+}
+
+// sameKeys reports whether a and b have the same keys, so that a sorted key
+// list of one (never modified once built) serves the other: a lookup per
+// key is cheaper than sorting them again.
+func sameKeys(a, b map[string]*Flag) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			return false
+		}
+	}
+	return true
 }

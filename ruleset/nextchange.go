@@ -219,15 +219,17 @@ func (b *boundaries) finish() *boundaries {
 // boundaries computes the clock boundaries of every flag of rs (its own,
 // its prerequisites' and its audiences') and of rs as a whole.
 func (c *compiler) boundaries(rs *RuleSet) *boundaries {
-	done := map[*flag]bool{}
+	seen := map[*audience]bool{} // per flag, cleared before each
 	var flagBounds func(f *flag) *boundaries
 	flagBounds = func(f *flag) *boundaries {
-		if done[f] {
+		if f.clockSet {
+			// Done in this walk, or a flag CompileFrom shares with the
+			// rule set it reuses, whose clock cannot differ.
 			return f.clock
 		}
-		done[f] = true // no cycles: Compile has rejected them
+		f.clockSet = true // before the walk below: a cycle (reported) ends here
 		b := &boundaries{}
-		seen := map[*audience]bool{}
+		clear(seen) // the walk of f's prerequisites below comes after f's states
 		b.addState(f, seen)
 		for _, ph := range f.steps {
 			b.fixed = append(b.fixed, ph.at)

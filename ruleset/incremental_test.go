@@ -1,0 +1,118 @@
+package ruleset
+
+import (
+	"fmt"
+	"maps"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestCompileFromMatchesCompile edits a Document step by step, as the
+// loader does (unchanged flags keep their pointer), and checks that
+// CompileFrom the previous RuleSet gives what CompileWith gives: every
+// flag's result for a set of contexts, and the clock's boundaries. The
+// previous RuleSet is evaluated meanwhile, on another goroutine, so that
+// -race catches a write to a compiled flag CompileFrom shares with it.
+func TestCompileFromMatchesCompile(t *testing.T) {
+	now := mustTime(t, "2026-11-21T10:30:00Z")
+	opts := Options{Now: fixedClock(now)}
+	doc := decodeDoc(t, fixtureDoc)
+	for i := range 50 { // many shareable leaves
+		k := fmt.Sprintf("leaf-%02d", i)
+		doc.Flags[k] = boolFlag(k, Rule{Conditions: []Condition{cond("age", "number", "gte", fmt.Sprint(i))}, Serve: "on"})
+	}
+	prev, err := CompileWith(doc, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := func(change func(d *Document)) *Document {
+		d := *doc
+		d.Flags, d.Audiences, d.Overrides = maps.Clone(doc.Flags), maps.Clone(doc.Audiences), maps.Clone(doc.Overrides)
+		change(&d)
+		return &d
+	}
+	expires := mustTime(t, "2026-11-21T11:00:00Z")
+	steps := []struct {
+		name   string
+		change func(d *Document)
+	}{
+		{"one leaf changed", func(d *Document) {
+			d.Flags["leaf-07"] = boolFlag("leaf-07", Rule{Users: []string{"ann"}, Serve: "on"})
+		}},
+		{"override on a shared leaf", func(d *Document) {
+			d.Overrides["leaf-03"] = &Override{Flag: "leaf-03", Environment: "production", Serve: "on", At: now, Expires: &expires}
+		}},
+		{"override removed", func(d *Document) { delete(d.Overrides, "leaf-03") }},
+		{"a flag requires a shared leaf", func(d *Document) {
+			f := boolFlag("gated", Rule{Serve: "on"})
+			f.Requires = []Prerequisite{{Flag: "leaf-05", Variants: []string{"on"}}}
+			d.Flags["gated"] = f
+		}},
+		{"the required leaf changed", func(d *Document) {
+			d.Flags["leaf-05"] = boolFlag("leaf-05", Rule{Ramp: &Ramp{Serve: "on", Otherwise: "off", From: 10, Step: 10, Every: Duration(time.Minute), Start: now}})
+		}},
+		{"an audience changed", func(d *Document) {
+			a := *d.Audiences["adults"]
+			a.Conditions = []Condition{cond("age", "number", "gte", "21")}
+			d.Audiences["adults"] = &a
+		}},
+		{"a flag removed", func(d *Document) { delete(d.Flags, "leaf-09") }},
+		{"a flag added", func(d *Document) { d.Flags["leaf-99"] = boolFlag("leaf-99") }},
+	}
+	ctxs := []Context{
+		{"key": "ann"},
+		{"key": "bob", "age": 30, "plan": "pro", "beta": true},
+		{"key": "cy", "age": 19, "state": "CA", "student": true, "email": "cy@flagpole.dev"},
+	}
+	evalAll := func(rs *RuleSet) map[string]Result {
+		out := map[string]Result{}
+		for _, k := range rs.Keys() {
+			for i, c := range ctxs {
+				out[fmt.Sprint(k, i)] = rs.Evaluate(k, c)
+			}
+		}
+		return out
+	}
+	for _, st := range steps {
+		next := edit(st.change)
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					evalAll(prev)
+					prev.NextChange(now)
+				}
+			}
+		})
+		got, err := CompileFrom(prev, next, opts)
+		close(stop)
+		wg.Wait()
+		if err != nil {
+			t.Fatalf("%s: CompileFrom: %v", st.name, err)
+		}
+		want, err := CompileWith(next, opts)
+		if err != nil {
+			t.Fatalf("%s: CompileWith: %v", st.name, err)
+		}
+		if g, w := evalAll(got), evalAll(want); !reflect.DeepEqual(g, w) {
+			t.Fatalf("%s: results differ:\n got %v\nwant %v", st.name, g, w)
+		}
+		for _, at := range []time.Time{now.Add(-time.Hour), now, now.Add(time.Hour)} {
+			g, gok := got.NextChange(at)
+			w, wok := want.NextChange(at)
+			if !g.Equal(w) || gok != wok {
+				t.Fatalf("%s: NextChange(%v) = %v %v, want %v %v", st.name, at, g, gok, w, wok)
+			}
+		}
+		if g, w := got.ChangedBetween(now.Add(-2*time.Hour), now.Add(2*time.Hour)), want.ChangedBetween(now.Add(-2*time.Hour), now.Add(2*time.Hour)); !reflect.DeepEqual(g, w) {
+			t.Fatalf("%s: ChangedBetween = %v, want %v", st.name, g, w)
+		}
+		doc, prev = next, got
+	}
+}
