@@ -121,7 +121,10 @@ func TestProviderKeyRemovedWhileReady(t *testing.T) {
 	client := api.NewClient()
 	f.RevokeServerKey = true
 	f.Publish(allTypes("v2", false))
-	sdktest.WaitFor(t, "ERROR after the key's removal", func() bool { return client.State() == of.ErrorState })
+	// The state changes before the SDK runs the event's handlers: wait for both.
+	sdktest.WaitFor(t, "ERROR after the key's removal", func() bool {
+		return client.State() == of.ErrorState && len(errored.list()) > 0
+	})
 	checkKeyMessage(t, "event", errored.list()[0].Message, "401", f.ServerKey)
 	if on, err := client.BooleanValue(context.Background(), "checkout-v2", false, of.EvaluationContext{}); !on || err != nil {
 		t.Errorf("checkout-v2 = %v, %v; want v1's true, still served", on, err)
