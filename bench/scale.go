@@ -19,23 +19,11 @@ const (
 // -edits one-file edits (a generated flag toggled, renamed into place) from
 // just before the write until a raw SSE stream has the patch.
 func runScale(ctx context.Context, cfg *config) ([]*report, error) {
-	flags := cfg.flags
-	if flags < 1000 {
-		flags = 10000
-	}
-	dir, cleanup, err := tempDir("scale")
+	repo, flags, cleanup, err := scaleRepo(cfg, "scale")
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
-	repo := filepath.Join(dir, "repo")
-	if err := generateRepo(cfg.example, repo, flags); err != nil {
-		return nil, err
-	}
-	// The example's own flags too: its flagpole.yaml has triggers on them.
-	if err := copyDir(filepath.Join(cfg.example, "flags"), filepath.Join(repo, "flags")); err != nil {
-		return nil, err
-	}
 	var g group
 	defer g.stopAll()
 	start := time.Now()
@@ -104,4 +92,28 @@ func runScale(ctx context.Context, cfg *config) ([]*report, error) {
 		r.target("serve RSS holding 10,000 flags, after the first load settles", "BENCHMARKS.md", rssReady <= scaleRSSTarget, mib(rssReady))
 	}
 	return []*report{r}, nil
+}
+
+// scaleRepo generates, in a temporary directory named after scenario, a
+// repository of cfg.flags generated flags (10,000 when fewer than 1,000
+// are asked for) plus the example's own, whose flagpole.yaml has triggers
+// on them. cleanup removes it.
+func scaleRepo(cfg *config, scenario string) (repo string, flags int, cleanup func(), err error) {
+	flags = cfg.flags
+	if flags < 1000 {
+		flags = 10000
+	}
+	dir, cleanup, err := tempDir(scenario)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	repo = filepath.Join(dir, "repo")
+	if err = generateRepo(cfg.example, repo, flags); err == nil {
+		err = copyDir(filepath.Join(cfg.example, "flags"), filepath.Join(repo, "flags"))
+	}
+	if err != nil {
+		cleanup()
+		return "", 0, nil, err
+	}
+	return repo, flags, cleanup, nil
 }

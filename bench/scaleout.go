@@ -33,22 +33,11 @@ func runScaleOut(ctx context.Context, cfg *config) ([]*report, error) {
 	if limit < scaleOutStreams+512 {
 		return nil, fmt.Errorf("%d streams need %d open files; the limit is %d", scaleOutStreams, scaleOutStreams+512, limit)
 	}
-	flags := cfg.flags
-	if flags < 1000 {
-		flags = 10000
-	}
-	dir, cleanup, err := tempDir("scale-out")
+	repo, flags, cleanup, err := scaleRepo(cfg, "scale-out")
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
-	repo := filepath.Join(dir, "repo")
-	if err := generateRepo(cfg.example, repo, flags); err != nil {
-		return nil, err
-	}
-	if err := copyDir(filepath.Join(cfg.example, "flags"), filepath.Join(repo, "flags")); err != nil {
-		return nil, err
-	}
 	var g group
 	defer g.stopAll()
 	nodes, url, err := startCluster(ctx, &g, scaleOutMasters)

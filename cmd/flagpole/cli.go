@@ -94,6 +94,21 @@ func newFlagSet(name, args string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// dirArg parses args and returns the one optional DIR argument of a
+// command, "." when there is none.
+func dirArg(fs *flag.FlagSet, args []string) (string, error) {
+	pos, err := parse(fs, args)
+	switch {
+	case err != nil:
+		return "", err
+	case len(pos) == 0:
+		return ".", nil
+	case len(pos) == 1:
+		return pos[0], nil
+	}
+	return "", fmt.Errorf("expected at most one directory, got %d arguments", len(pos))
+}
+
 // parse parses flags that may come before, between or after positional
 // arguments, then fills every flag not given on the command line from its
 // FLAGPOLE_* environment variable. It returns the positional arguments, or

@@ -11,16 +11,9 @@ import (
 
 func runInit(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("init", "[DIR]", stderr)
-	pos, err := parse(fs, args)
-	if err == nil && len(pos) > 1 {
-		err = fmt.Errorf("expected at most one directory, got %d arguments", len(pos))
-	}
+	dir, err := dirArg(fs, args)
 	if err != nil {
 		return usageError(fs, stderr, err)
-	}
-	dir := "."
-	if len(pos) == 1 {
-		dir = pos[0]
 	}
 	if err := loader.Scaffold(dir); err != nil {
 		fmt.Fprintf(stderr, "flagpole init: %v\n", err)

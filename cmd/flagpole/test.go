@@ -15,16 +15,9 @@ import (
 func runTest(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("test", "[DIR] [-v]", stderr)
 	verbose := fs.Bool("v", false, "list every case, not only the failures")
-	pos, err := parse(fs, args)
-	if err == nil && len(pos) > 1 {
-		err = fmt.Errorf("expected at most one directory, got %d arguments", len(pos))
-	}
+	dir, err := dirArg(fs, args)
 	if err != nil {
 		return usageError(fs, stderr, err)
-	}
-	dir := "."
-	if len(pos) == 1 {
-		dir = pos[0]
 	}
 	opts := loader.Options{Now: time.Now}
 	repo, err := loader.Load(dir, opts)

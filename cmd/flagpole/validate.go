@@ -16,19 +16,12 @@ import (
 func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("validate", "[DIR] [--format text|json|github]", stderr)
 	format := fs.String("format", "text", "output format: text, json, or github (workflow annotations)")
-	pos, err := parse(fs, args)
+	dir, err := dirArg(fs, args)
 	if err == nil {
 		err = oneOf("--format", *format, "text", "json", "github")
 	}
-	if err == nil && len(pos) > 1 {
-		err = fmt.Errorf("expected at most one directory, got %d arguments", len(pos))
-	}
 	if err != nil {
 		return usageError(fs, stderr, err)
-	}
-	dir := "."
-	if len(pos) == 1 {
-		dir = pos[0]
 	}
 
 	repo, err := loader.Load(dir, loader.Options{Now: time.Now})
