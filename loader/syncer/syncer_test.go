@@ -234,6 +234,9 @@ func TestSyncRepublishesAfterRedisRestart(t *testing.T) {
 	}
 	runSyncer(t, s)
 	waitFor(t, "first publish", hasDesc(bearer, "production", "one"))
+	// Environments are published one after the other: a restart before
+	// staging's write would find it in the new Redis.
+	waitFor(t, "first publish of staging", hasDesc(bearer, "staging", "one"))
 
 	srv.Restart() // comes back empty
 	deadline := time.After(eventually)
