@@ -252,6 +252,7 @@ func parseJobs(jobs []parseJob) {
 			defer wg.Done()
 			for j := range next {
 				*j.out = parseFile(j.raw.rel, j.raw.data, j.schema)
+				(*j.out).dropRoot(j.raw.data, j.schema)
 			}
 		}()
 	}

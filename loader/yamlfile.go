@@ -120,6 +120,17 @@ func parseFile(rel string, data []byte, schemaName string) (f *yfile) {
 	return f
 }
 
+// dropRoot lets the GC have the file's node tree, keeping the bytes it
+// was parsed from (src, a fraction of the tree's size) so that rootNode can
+// parse them again when a diagnostic needs a position. The tree is most of
+// a parsed file's memory: at 100,000 flags, holding every tree until the
+// checks are done took gigabytes; a valid repository never parses again.
+func (f *yfile) dropRoot(data []byte, schemaName string) {
+	if f.root != nil {
+		f.src, f.schema, f.root = data, schemaName, nil
+	}
+}
+
 // decodeTyped decodes a schema-valid root into the raw shape of its file.
 func decodeTyped(schemaName string, root *yaml.Node) (any, error) {
 	var v any
