@@ -2,7 +2,6 @@ package ruleset
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -248,15 +247,11 @@ func (cond *condition) addOperand(v any) string {
 		}
 	default:
 		if _, ok = v.(string); ok && cond.op == opMatches {
-			re, err := regexp.Compile(str)
-			if err != nil {
-				return "invalid regular expression: " + strings.TrimPrefix(err.Error(), "error parsing regexp: ")
-			}
-			if msg := checkRegex(str); msg != "" {
+			re, cost, msg := compileRegexp(str)
+			if msg != "" {
 				return msg
 			}
-			cond.re = re
-			cond.reCost, _ = regexProgramSize(str)
+			cond.re, cond.reCost = re, cost
 		}
 		if ok {
 			cond.strs = append(cond.strs, str)
