@@ -93,27 +93,34 @@ func ID(name string) string {
 
 func compileAll() (map[string]*jsonschema.Schema, error) {
 	compileOnce.Do(func() {
-		c := jsonschema.NewCompiler()
-		c.Draft = jsonschema.Draft2020
-		c.AssertFormat = true
-		for _, n := range names {
-			if err := c.AddResource(ID(n), bytes.NewReader(Source(n))); err != nil {
-				compileErr = fmt.Errorf("adding schema %s: %w", n, err)
-				return
-			}
-		}
-		m := make(map[string]*jsonschema.Schema, len(names))
-		for _, n := range names {
-			s, err := c.Compile(ID(n))
-			if err != nil {
-				compileErr = fmt.Errorf("compiling schema %s: %w", n, err)
-				return
-			}
-			m[n] = s
-		}
-		compiled = m
+		compiled, compileErr = compileSchemas(inlineRefs)
 	})
 	return compiled, compileErr
+}
+
+// compileSchemas compiles every schema, each source rewritten by prepare.
+func compileSchemas(prepare func([]byte) ([]byte, error)) (map[string]*jsonschema.Schema, error) {
+	c := jsonschema.NewCompiler()
+	c.Draft = jsonschema.Draft2020
+	c.AssertFormat = true
+	for _, n := range names {
+		src, err := prepare(Source(n))
+		if err != nil {
+			return nil, fmt.Errorf("reading schema %s: %w", n, err)
+		}
+		if err := c.AddResource(ID(n), bytes.NewReader(src)); err != nil {
+			return nil, fmt.Errorf("adding schema %s: %w", n, err)
+		}
+	}
+	m := make(map[string]*jsonschema.Schema, len(names))
+	for _, n := range names {
+		s, err := c.Compile(ID(n))
+		if err != nil {
+			return nil, fmt.Errorf("compiling schema %s: %w", n, err)
+		}
+		m[n] = s
+	}
+	return m, nil
 }
 
 // Validate checks v, a decoded JSON value (map[string]any, []any, string,
@@ -125,11 +132,16 @@ func Validate(name string, v any) []Violation {
 	if err != nil {
 		return []Violation{{Message: err.Error()}}
 	}
+	return validateWith(all, name, v)
+}
+
+// validateWith is Validate against the schemas all.
+func validateWith(all map[string]*jsonschema.Schema, name string, v any) []Violation {
 	s, ok := all[name]
 	if !ok {
 		return []Violation{{Message: fmt.Sprintf("unknown schema %q", name)}}
 	}
-	err = s.Validate(v)
+	err := s.Validate(v)
 	if err == nil {
 		return nil
 	}
