@@ -309,7 +309,7 @@ func (c *Cache) releaseRoots() {
 // and locate runs on the load's goroutine, so this needs no lock.
 func (f *yfile) rootNode() *yaml.Node {
 	if f.root == nil && f.src != nil {
-		f.root = parseFile(f.rel, f.src, f.schema).root
+		f.root = parseRoot(f.src)
 	}
 	return f.root
 }

@@ -30,8 +30,9 @@ type yfile struct {
 	// typed is the file decoded into its raw shape (*flagYAML, ...) when ok.
 	typed     any
 	decodeErr error
-	// src and schema are kept by a Cache that dropped root between loads
-	// (rootNode parses src again when a position is needed).
+	// src is the text root was parsed from, kept once root is dropped
+	// (dropRoot, Cache.releaseRoots): rootNode parses it again when a
+	// position is needed. schema is the name src was validated against.
 	src    []byte
 	schema string
 }
@@ -129,6 +130,19 @@ func (f *yfile) dropRoot(data []byte, schemaName string) {
 	if f.root != nil {
 		f.src, f.schema, f.root = data, schemaName, nil
 	}
+}
+
+// parseRoot parses src, which parseFile read as a mapping, again for its
+// node tree only: positions are all a diagnostic needs, not the schema or
+// the decoded form. Repeated keys stay in the tree, which locates the same
+// nodes as parseFile's (child finds a key's first occurrence; parseFile
+// drops the later ones).
+func parseRoot(src []byte) *yaml.Node {
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(src)).Decode(&doc); err != nil || len(doc.Content) == 0 {
+		return nil
+	}
+	return doc.Content[0]
 }
 
 // decodeTyped decodes a schema-valid root into the raw shape of its file.
