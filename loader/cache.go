@@ -241,31 +241,43 @@ func (k *Cache) checkAudiences(c *checker, attributes *yfile) {
 // the last load for flags whose inputs (checkKey) did not change.
 func (k *Cache) checkFlags(c *checker, attributes *yfile, envs []string) {
 	if k == nil {
-		for _, fs := range c.flagOrder {
-			c.checkFlag(fs, envs)
+		for _, ds := range c.checkFlagsOn(c.flagOrder, envs) {
+			c.diags = append(c.diags, ds...)
 		}
 		return
 	}
 	key := checkKey{settings: c.settingsFile, attributes: attributes,
 		envs: strings.Join(envs, "\x00"), day: c.now.UTC().Format(time.DateOnly)}
+	// The flags to check, on all CPUs: those whose inputs changed, and
+	// those with a schedule, whose steps are checked against the clock to
+	// the second (at every load). Then every flag's outcome, in order.
+	var todo []*flagSrc
+	for _, fs := range c.flagOrder {
+		key.f = fs.f
+		if m := k.flagChecks[fs.f.rel]; scheduled(fs.raw) || m == nil || m.key != key {
+			todo = append(todo, fs)
+		}
+	}
+	checked := make(map[*flagSrc][]Diagnostic, len(todo))
+	for i, ds := range c.checkFlagsOn(todo, envs) {
+		checked[todo[i]] = ds
+	}
 	next := make(map[string]*flagCheck, len(c.flagOrder))
 	for _, fs := range c.flagOrder {
 		key.f = fs.f
-		if scheduled(fs.raw) {
-			// Schedule steps are checked against the clock to the second:
-			// check such a flag at every load.
-			c.checkFlag(fs, envs)
-			continue
-		}
-		if m := k.flagChecks[fs.f.rel]; m != nil && m.key == key {
+		ds, done := checked[fs]
+		switch {
+		case done && scheduled(fs.raw):
+			c.diags = append(c.diags, ds...)
+		case done:
+			c.diags = append(c.diags, ds...)
+			next[fs.f.rel] = &flagCheck{key: key, perEnv: fs.perEnv, diags: ds}
+		default:
+			m := k.flagChecks[fs.f.rel]
 			fs.perEnv = m.perEnv
 			c.diags = append(c.diags, m.diags...)
 			next[fs.f.rel] = m
-			continue
 		}
-		n := len(c.diags)
-		c.checkFlag(fs, envs)
-		next[fs.f.rel] = &flagCheck{key: key, perEnv: fs.perEnv, diags: append([]Diagnostic(nil), c.diags[n:]...)}
 	}
 	k.flagChecks = next
 }

@@ -3,6 +3,9 @@ package loader
 import (
 	"encoding/json"
 	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -50,6 +53,30 @@ func (c *checker) registerFlags(files []*yfile) {
 		c.flags[raw.Key] = fs
 		c.flagOrder = append(c.flagOrder, fs)
 	}
+}
+
+// checkFlagsOn checks and builds the flags fss for envs on all CPUs and
+// returns the diagnostics of each, in the order of fss. Checking a flag
+// reads the checker's tables (settings, attributes, flags), which do not
+// change meanwhile, and writes only the flag's own flagSrc, its file's
+// node tree (rootNode) and diagnostics: each worker checks with a copy of
+// c that collects its own diagnostics.
+func (c *checker) checkFlagsOn(fss []*flagSrc, envs []string) [][]Diagnostic {
+	out := make([][]Diagnostic, len(fss))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(fss)) {
+		wg.Go(func() {
+			w := *c
+			for i := int(next.Add(1) - 1); i < len(fss); i = int(next.Add(1) - 1) {
+				w.diags = nil
+				w.checkFlag(fss[i], envs)
+				out[i] = w.diags
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // checkFlag checks one flag and builds it for every environment.
