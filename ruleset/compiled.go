@@ -276,6 +276,21 @@ func (rs *RuleSet) Environment() string { return rs.doc.Environment }
 // not be modified.
 func (rs *RuleSet) Document() *Document { return rs.doc }
 
+// WithClock returns rs evaluating with now as its clock (nil: the real
+// clock): the compiled flags are shared, not copied, so that a rule set
+// compiled once (by the syncer) serves another component of the same
+// process (the bearer) with that component's clock at the cost of one
+// small struct. The clock is read only when evaluating: compiling does not
+// depend on it.
+func (rs *RuleSet) WithClock(now func() time.Time) *RuleSet {
+	if now == nil {
+		now = time.Now
+	}
+	cp := *rs
+	cp.now = now
+	return &cp
+}
+
 // Keys returns the keys of all flags, sorted, in a new slice.
 func (rs *RuleSet) Keys() []string {
 	return append([]string(nil), rs.keys...)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/flagpole/flagpole/loader"
 	"github.com/flagpole/flagpole/loader/source"
+	"github.com/flagpole/flagpole/ruleset"
 	"github.com/flagpole/flagpole/store"
 )
 
@@ -81,8 +82,14 @@ func (s *Syncer) snapshots(repo *loader.Repo, rev source.Revision) []*store.Snap
 				triggers = append(triggers, t)
 			}
 		}
+		// The compiled rule set travels with the Document: a bearer in this
+		// process (store.Memory) serves it instead of compiling its own.
+		var compiled *ruleset.RuleSet
+		if rs := repo.RuleSets[env]; rs != nil && rs.Document() == doc {
+			compiled = rs
+		}
 		snaps = append(snaps, &store.Snapshot{Environment: env, Version: doc.Version, Document: doc, Keys: keys,
-			Triggers: triggers, Published: now})
+			Triggers: triggers, Published: now, Compiled: compiled})
 	}
 	return snaps
 }
