@@ -16,6 +16,9 @@ type RuleSet struct {
 	keys  []string
 	now   func() time.Time
 	clock *boundaries // see NextChange
+	// auds are the compiled audiences, by key: CompileFrom reuses those
+	// that did not change.
+	auds map[string]*audience
 }
 
 // flag is a compiled Flag: variant names resolved to indexes, values

@@ -58,6 +58,15 @@ func TestCompileFromMatchesCompile(t *testing.T) {
 			a.Conditions = []Condition{cond("age", "number", "gte", "21")}
 			d.Audiences["adults"] = &a
 		}},
+		{"a nested audience changed", func(d *Document) {
+			a := *d.Audiences["beta-testers"]
+			a.Match = "all"
+			d.Audiences["beta-testers"] = &a
+		}},
+		{"an audience added and used", func(d *Document) {
+			d.Audiences["seniors"] = &Audience{Key: "seniors", Conditions: []Condition{cond("age", "number", "gte", "65"), {Audience: "adults"}}}
+			d.Flags["leaf-11"] = boolFlag("leaf-11", Rule{Audiences: []string{"seniors"}, Serve: "on"})
+		}},
 		{"a flag removed", func(d *Document) { delete(d.Flags, "leaf-09") }},
 		{"a flag added", func(d *Document) { d.Flags["leaf-99"] = boolFlag("leaf-99") }},
 	}
@@ -113,6 +122,41 @@ func TestCompileFromMatchesCompile(t *testing.T) {
 		if g, w := got.ChangedBetween(now.Add(-2*time.Hour), now.Add(2*time.Hour)), want.ChangedBetween(now.Add(-2*time.Hour), now.Add(2*time.Hour)); !reflect.DeepEqual(g, w) {
 			t.Fatalf("%s: ChangedBetween = %v, want %v", st.name, g, w)
 		}
+		for k, a := range got.auds {
+			if was := prev.auds[k]; was != nil && next.Audiences[k] == doc.Audiences[k] && !changedAudiences(doc.Audiences, next.Audiences)[k] && a != was {
+				t.Errorf("%s: unchanged audience %s compiled again", st.name, k)
+			}
+		}
 		doc, prev = next, got
+	}
+}
+
+// TestCompileFromAudienceProblems checks that CompileFrom reports the
+// problems CompileWith reports when an edit breaks audiences: a cycle made
+// through an unchanged audience, a reference to a removed audience.
+func TestCompileFromAudienceProblems(t *testing.T) {
+	opts := Options{Now: fixedClock(mustTime(t, "2026-11-21T10:30:00Z"))}
+	doc := decodeDoc(t, fixtureDoc)
+	prev, err := CompileWith(doc, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edits := map[string]func(d *Document){
+		"cycle": func(d *Document) {
+			a := *d.Audiences["beta-testers"]
+			a.Conditions = append(append([]Condition(nil), a.Conditions...), Condition{Audience: "west-coast-students"})
+			d.Audiences["beta-testers"] = &a
+		},
+		"removed": func(d *Document) { delete(d.Audiences, "beta-testers") },
+	}
+	for name, change := range edits {
+		next := *doc
+		next.Audiences = maps.Clone(doc.Audiences)
+		change(&next)
+		_, gerr := CompileFrom(prev, &next, opts)
+		_, werr := CompileWith(&next, opts)
+		if gerr == nil || werr == nil || gerr.Error() != werr.Error() {
+			t.Errorf("%s: CompileFrom error %v, want %v", name, gerr, werr)
+		}
 	}
 }
