@@ -33,10 +33,16 @@ type sums struct {
 // scanTree hashes every file under root (paths, kinds and the SHA-256 of
 // contents; .git directories skipped) and lists its directories, root
 // included. known, when not nil, holds the hashes of the last scan and is
-// updated to this one's.
-func scanTree(root string, known *sums) (hash string, dirs []string, err error) {
+// updated to this one's. stats holds the lstat of every regular file and
+// symbolic link, by slash path relative to root (Revision.Stats).
+func scanTree(root string, known *sums) (hash string, dirs []string, stats map[string]fs.FileInfo, err error) {
 	start := time.Now()
 	next := map[string]fileSum{}
+	size := 0
+	if known != nil {
+		size = len(known.files)
+	}
+	stats = make(map[string]fs.FileInfo, size)
 	h := sha256.New()
 	var lenBuf [8]byte
 	writeField := func(b []byte) {
@@ -64,6 +70,9 @@ func scanTree(root string, known *sums) (hash string, dirs []string, err error) 
 			if err != nil {
 				return nil
 			}
+			if info, err := d.Info(); err == nil {
+				stats[filepath.ToSlash(rel)] = info
+			}
 			writeField([]byte("l" + filepath.ToSlash(rel)))
 			writeField([]byte(target))
 		case d.Type().IsRegular():
@@ -72,6 +81,7 @@ func scanTree(root string, known *sums) (hash string, dirs []string, err error) 
 			haveKey := false
 			if info, err := d.Info(); err == nil {
 				key, haveKey = fstat.Of(info)
+				stats[filepath.ToSlash(rel)] = info
 			}
 			if known != nil && haveKey {
 				if prev, ok := known.files[path]; ok && fstat.Unchanged(prev.key, key, prev.readAt, fstat.Margin) {
@@ -92,12 +102,12 @@ func scanTree(root string, known *sums) (hash string, dirs []string, err error) 
 		return nil
 	})
 	if err != nil {
-		return "", nil, fmt.Errorf("reading directory %s: %w", root, err)
+		return "", nil, nil, fmt.Errorf("reading directory %s: %w", root, err)
 	}
 	if known != nil {
 		known.files = next
 	}
-	return hex.EncodeToString(h.Sum(nil)), dirs, nil
+	return hex.EncodeToString(h.Sum(nil)), dirs, stats, nil
 }
 
 // hashFile returns the SHA-256 of a file's content.

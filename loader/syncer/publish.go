@@ -34,6 +34,7 @@ func (s *Syncer) handle(ctx context.Context, u source.Update) {
 		return
 	}
 	start := time.Now()
+	s.cache.UseStats(rev.Stats) // the source's scan already lstat'ed every file
 	repo, err := loader.Load(rev.Dir, loader.Options{Revision: rev.Short(), Now: s.opts.Clock.Now, MaxFileSize: s.opts.MaxFileSize, Cache: s.cache})
 	if err != nil {
 		full, locs, count := problems(err)
