@@ -2,6 +2,7 @@ package ruleset
 
 import (
 	"math"
+	"reflect"
 	"regexp"
 	"sort"
 	"sync/atomic"
@@ -279,19 +280,31 @@ func (rs *RuleSet) Environment() string { return rs.doc.Environment }
 // not be modified.
 func (rs *RuleSet) Document() *Document { return rs.doc }
 
-// WithClock returns rs evaluating with now as its clock (nil: the real
-// clock): the compiled flags are shared, not copied, so that a rule set
-// compiled once (by the syncer) serves another component of the same
-// process (the bearer) with that component's clock at the cost of one
-// small struct. The clock is read only when evaluating: compiling does not
-// depend on it.
-func (rs *RuleSet) WithClock(now func() time.Time) *RuleSet {
+// Rebind returns rs serving doc, with now as its clock (nil: the real
+// clock), when compiling doc would give what rs holds: doc has the very
+// same Flags, Audiences and Overrides maps as rs's Document (the Document
+// compiles from those alone; its version and commit may differ, as when an
+// empty override layer gives the served version). The compiled flags are
+// shared, not copied, so that a rule set compiled once (by the syncer)
+// serves another component of the same process (the bearer) at the cost
+// of one small struct. The clock is read only when evaluating. It returns
+// false when doc differs otherwise: compile it (CompileFrom rs).
+func (rs *RuleSet) Rebind(doc *Document, now func() time.Time) (*RuleSet, bool) {
+	if doc == nil || rs.doc == nil || doc.Environment != rs.doc.Environment ||
+		!sameMap(doc.Flags, rs.doc.Flags) || !sameMap(doc.Audiences, rs.doc.Audiences) || !sameMap(doc.Overrides, rs.doc.Overrides) {
+		return nil, false
+	}
 	if now == nil {
 		now = time.Now
 	}
 	cp := *rs
-	cp.now = now
-	return &cp
+	cp.doc, cp.now = doc, now
+	return &cp, true
+}
+
+// sameMap reports whether a and b are the same map (not equal ones).
+func sameMap[V any](a, b map[string]V) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
 
 // Keys returns the keys of all flags, sorted, in a new slice.

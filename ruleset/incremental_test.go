@@ -160,3 +160,37 @@ func TestCompileFromAudienceProblems(t *testing.T) {
 		}
 	}
 }
+
+// TestRebind checks that a rule set serves another Document with the same
+// entries (an empty override layer's served version) without compiling,
+// and refuses one whose entries are other maps.
+func TestRebind(t *testing.T) {
+	doc := decodeDoc(t, fixtureDoc)
+	rs, err := CompileWith(doc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := mustTime(t, "2026-11-21T10:30:00Z")
+	served := *doc
+	served.Version = "v1+1"
+	got, ok := rs.Rebind(&served, fixedClock(at))
+	if !ok || got.Version() != "v1+1" || got.Document() != &served || rs.Version() != "v1" {
+		t.Fatalf("Rebind same entries: ok %v, version %q (rs %q)", ok, got.Version(), rs.Version())
+	}
+	want, err := CompileWith(&served, Options{Now: fixedClock(at)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range want.Keys() {
+		for _, c := range []Context{{"key": "ann"}, {"key": "bob", "age": 30, "beta": true}} {
+			if g, w := got.Evaluate(k, c), want.Evaluate(k, c); !reflect.DeepEqual(g, w) {
+				t.Errorf("%s %v: %+v, want %+v", k, c, g, w)
+			}
+		}
+	}
+	other := served
+	other.Overrides = maps.Clone(doc.Overrides)
+	if _, ok := rs.Rebind(&other, nil); ok {
+		t.Error("Rebind accepted a Document with another overrides map")
+	}
+}

@@ -73,8 +73,8 @@ type Snapshot struct {
 	// syncer's loader), so that a bearer in the same process (Memory store)
 	// shares it instead of compiling and holding a second copy. It is
 	// read-only, like the Document, and never encoded: a snapshot read
-	// from Redis has none and is compiled by the bearer. A reader may use
-	// it only when Compiled.Document() is the very Document it serves.
+	// from Redis has none and is compiled by the bearer. A reader serves
+	// it for a Document with the same entries only (RuleSet.Rebind).
 	Compiled *ruleset.RuleSet `json:"-"`
 }
 
