@@ -38,11 +38,11 @@ type sums struct {
 func scanTree(root string, known *sums) (hash string, dirs []string, stats map[string]fs.FileInfo, err error) {
 	start := time.Now()
 	buf := make([]byte, 32<<10) // one read buffer for every file hashed
-	next := map[string]fileSum{}
 	size := 0
 	if known != nil {
-		size = len(known.files)
+		size = len(known.files) // most scans find the files of the last one
 	}
+	next := make(map[string]fileSum, size)
 	stats = make(map[string]fs.FileInfo, size)
 	h := sha256.New()
 	var lenBuf [8]byte
