@@ -85,8 +85,11 @@ func TestPublishesChangedEnvironmentsOnly(t *testing.T) {
 	if got := st.list(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("publishes %v, want %v", got, want)
 	}
-	if got := s.Status().Envs["production"].Version; got != prod.Version {
-		t.Errorf("status: production version %s, want %s", got, prod.Version)
+	if got := s.Status().Envs["production"]; got.Version != prod.Version || got.Commit != prod.Document.Commit || got.Published != prod.Published {
+		t.Errorf("status: production %+v, want version %s, commit %s and published %s kept", got, prod.Version, prod.Document.Commit, prod.Published)
+	}
+	if got := s.Status().Envs["staging"].Commit; got != c2 && got != c2[:12] {
+		t.Errorf("status: staging commit %s, want %s", got, c2)
 	}
 
 	// A change to the flag itself republishes both.

@@ -95,6 +95,12 @@ func (s *Syncer) snapshots(repo *loader.Repo, rev source.Revision) []*store.Snap
 	return snaps
 }
 
+// builtFrom is the revision a snapshot was built from.
+type builtFrom struct {
+	snap   *store.Snapshot
+	commit string
+}
+
 // publish writes s.good to the store and records success. fresh says that
 // s.good is a new revision, which clears any error; a republish clears only
 // a publish error (a newer invalid commit stays reported). The caller holds
@@ -120,8 +126,18 @@ func (s *Syncer) publish(ctx context.Context, fresh bool) error {
 	now := s.opts.Clock.Now()
 	envs := map[string]store.EnvStatus{}
 	versions := map[string]string{}
+	if s.builtFrom == nil {
+		s.builtFrom = map[string]builtFrom{}
+	}
 	for _, snap := range s.good {
-		envs[snap.Environment] = store.EnvStatus{Version: snap.Version, Commit: s.goodID, Published: snap.Published}
+		// A snapshot kept from an earlier revision (its environment did not
+		// change) names the commit it was built from, as its version does.
+		b := s.builtFrom[snap.Environment]
+		if b.snap != snap {
+			b = builtFrom{snap, s.goodID}
+			s.builtFrom[snap.Environment] = b
+		}
+		envs[snap.Environment] = store.EnvStatus{Version: snap.Version, Commit: b.commit, Published: snap.Published}
 		versions[snap.Environment] = snap.Version
 	}
 	s.metrics.lastSuccess.Set(float64(now.Unix()))

@@ -83,9 +83,12 @@ type Syncer struct {
 	goodID    string            // its revision ID
 	published bool              // good is in the store
 	// inStore holds the snapshots known to be in the store, by environment.
-	inStore  map[string]*store.Snapshot
-	dirty    bool   // status not yet written to the store
-	failedBy string // reason of the error in the status, if any
+	inStore map[string]*store.Snapshot
+	// builtFrom is the revision each environment's snapshot in good was
+	// built from: an earlier one when keepUnchanged kept it.
+	builtFrom map[string]builtFrom
+	dirty     bool   // status not yet written to the store
+	failedBy  string // reason of the error in the status, if any
 
 	mu          sync.Mutex // guards status and settings
 	status      store.SyncStatus
