@@ -66,9 +66,9 @@ func runScaleOut(ctx context.Context, cfg *config) ([]*report, error) {
 		}
 	}
 	ready := time.Since(start)
-	version, err := servedVersion(bearers[0].URL())
+	version, err := servedVersionWithin(ctx, bearers[0].URL(), time.Minute)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w%s", bearers[0].name, err, aliveNote(&g))
 	}
 
 	var f fleet
@@ -136,6 +136,22 @@ func runScaleOut(ctx context.Context, cfg *config) ([]*report, error) {
 	}
 	r.target("edit → every client p99", "BENCHMARKS.md", q.p99 <= scaleOutTarget, ms(q.p99))
 	return []*report{r}, nil
+}
+
+// servedVersionWithin asks servedVersion until it answers or d passes: a
+// bearer that just turned ready on a busy machine may drop the first
+// request (seen at 100,000 flags with a load average of 18).
+func servedVersionWithin(ctx context.Context, base string, d time.Duration) (string, error) {
+	deadline := time.Now().Add(d)
+	for {
+		v, err := servedVersion(base)
+		if err == nil || time.Now().After(deadline) {
+			return v, err
+		}
+		if err := sleep(ctx, 500*time.Millisecond); err != nil {
+			return "", err
+		}
+	}
 }
 
 // servedVersion returns the version of production a bearer serves.

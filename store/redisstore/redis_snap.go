@@ -168,6 +168,9 @@ func (r *Redis) SnapshotSince(ctx context.Context, env string, have *store.Snaps
 		cur = &store.Snapshot{Environment: env, Version: doc.Version, Document: doc,
 			Keys: p.Keys, Triggers: p.Triggers, Published: p.Published}
 	}
+	if got := r.storedChain(ctx, env, cur); got != nil {
+		return got, nil
+	}
 	r.log.Debug("redis: no patch chain to the current version; reading the snapshot", "environment", env, "have", have.Version, "want", want)
 	return r.Snapshot(ctx, env)
 }
