@@ -101,7 +101,9 @@ func runScaleOut(ctx context.Context, cfg *config) ([]*report, error) {
 		return nil, err
 	}
 	var all []time.Duration
+	var edits []time.Time
 	for i := range cfg.rounds {
+		edits = append(edits, time.Now())
 		lat, err := f.measure(ctx, tog.write, cfg.wait)
 		r.latency(fmt.Sprintf("edit %d → every stream", i+1), lat)
 		all = append(all, lat...)
@@ -124,6 +126,9 @@ func runScaleOut(ctx context.Context, cfg *config) ([]*report, error) {
 		}
 	}
 	r.add("syncer load + publish", "%s (the first is the cold load; from its log)", strings.Join(took, ", "))
+	for i, at := range edits {
+		r.add(fmt.Sprintf("edit %d timeline", i+1), "%s", timeline(at, syn, bearers))
+	}
 	r.add("events", "%d patch and %d put events; %d streams ended early", f.patches.Load(), f.puts.Load(), f.dropped.Load())
 	r.memory(syn)
 	for _, b := range bearers {
@@ -136,6 +141,31 @@ func runScaleOut(ctx context.Context, cfg *config) ([]*report, error) {
 	}
 	r.target("edit → every client p99", "BENCHMARKS.md", q.p99 <= scaleOutTarget, ms(q.p99))
 	return []*report{r}, nil
+}
+
+// timeline says when, after an edit written at at, the syncer logged its
+// publish and each bearer logged loading the new version (from their
+// logs' times, millisecond precision), so that a slow edit shows which
+// process took the time.
+func timeline(at time.Time, syn *proc, bearers []*proc) string {
+	first := func(p *proc, msg string) string {
+		for _, line := range strings.Split(p.Logs(), "\n") {
+			if !strings.Contains(line, msg) {
+				continue
+			}
+			ts, _, _ := strings.Cut(strings.TrimPrefix(line, "time="), " ")
+			t, err := time.Parse(time.RFC3339Nano, ts)
+			if err == nil && !t.Before(at.Truncate(time.Millisecond)) {
+				return fmt.Sprintf("%.0f", t.Sub(at).Seconds()*1000)
+			}
+		}
+		return "?"
+	}
+	parts := []string{"sync published +" + first(syn, `msg="sync: published"`) + " ms", "bearers loaded"}
+	for _, b := range bearers {
+		parts = append(parts, "+"+first(b, `msg="loaded rule set"`))
+	}
+	return strings.Join(parts, " ") + " ms"
 }
 
 // servedVersionWithin asks servedVersion until it answers or d passes: a
