@@ -136,7 +136,8 @@ func runScaleOut(ctx context.Context, cfg *config) ([]*report, error) {
 	}
 	for _, n := range nodes {
 		if used, err := usedMemory(ctx, n.addr); err == nil {
-			r.add("memory "+n.name, "used_memory %s", mib(used))
+			clients, _ := infoInt(ctx, n.addr, "clients", "connected_clients")
+			r.add("memory "+n.name, "used_memory %s; %d connected clients (one is this report's)", mib(used), clients)
 		}
 	}
 	r.target("edit → every client p99", "BENCHMARKS.md", q.p99 <= scaleOutTarget, ms(q.p99))
