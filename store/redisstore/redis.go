@@ -43,7 +43,7 @@ type Options struct {
 	Logger *slog.Logger
 	// SnapshotDelay is how long after a patch is announced the whole
 	// snapshot is written (redis_defer.go); publishes within it cost one
-	// write. Default 500 ms.
+	// write. Default 2 s.
 	SnapshotDelay time.Duration
 }
 

@@ -38,8 +38,9 @@ const (
 	// the syncer's check republishes whole.
 	storedPatches = 64
 	// defaultSnapshotDelay is how long the writer waits after a publish
-	// before encoding, so that a burst of commits costs one write.
-	defaultSnapshotDelay = 500 * time.Millisecond
+	// before encoding, so that a burst of commits costs one write and the
+	// encoding does not compete with the bearers applying the patch.
+	defaultSnapshotDelay = 2 * time.Second
 	// snapshotWriteTimeout bounds one deferred write.
 	snapshotWriteTimeout = time.Minute
 )
