@@ -34,10 +34,14 @@ func costlyDoc(n int) *ruleset.Document {
 // An evaluation over budget used to be cut by the write deadline: the
 // client got a closed connection instead of an answer.
 func TestEvaluationOverBudget(t *testing.T) {
-	// A clock that moves 1 ms at every reading: 1,000 flags take a second
-	// of it whatever the machine's speed, over the 240 ms budget.
-	clock := &tickingClock{FakeClock: clockwork.NewFakeClockAt(time.Now()), step: time.Millisecond}
-	f := newFixture(t, Options{RequestTimeout: 300 * time.Millisecond, Clock: clock}, costlyDoc(ruleset.MaxRules))
+	// A clock that moves 50 ms at every reading: 1,000 flags take 50 s of
+	// it whatever the machine's speed, far over the 1.6 s budget, which
+	// runs out after about 32 flags. The real budget is as long, so that a
+	// loaded -race run evaluates those flags long before the real deadline
+	// (with 1 ms steps and a 300 ms timeout, 240 costly flags had to fit in
+	// 240 real milliseconds, and a busy CI machine missed it).
+	clock := &tickingClock{FakeClock: clockwork.NewFakeClockAt(time.Now()), step: 50 * time.Millisecond}
+	f := newFixture(t, Options{RequestTimeout: 2 * time.Second, Clock: clock}, costlyDoc(ruleset.MaxRules))
 	// A short email: the budget runs out on the ticking clock, not the
 	// real one, so that a slow (-race) run cannot reach the write deadline.
 	body := ctxBody(`{"email":"x1234567"}`)
