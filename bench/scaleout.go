@@ -95,6 +95,11 @@ func runScaleOut(ctx context.Context, cfg *config) ([]*report, error) {
 		return nil, err
 	}
 
+	atRest := make([]memSample, len(bearers))
+	for i, b := range bearers {
+		atRest[i] = sampleMemory(b)
+	}
+
 	r := newReport(fmt.Sprintf("scale-out: flagpole sync + %d bearers on a %d-master Redis Cluster, %d generated flags, %d SSE streams", scaleOutBearers, scaleOutMasters, flags, scaleOutStreams))
 	r.add("start → ready", "%s (sync loads and publishes, every bearer reads one snapshot)", ms(ready))
 	r.add("GET /v1/status", "%s after %s", errText(statusErr), ms(time.Since(statusStart)))
@@ -134,8 +139,17 @@ func runScaleOut(ctx context.Context, cfg *config) ([]*report, error) {
 	}
 	r.add("events", "%d patch and %d put events; %d streams ended early", f.patches.Load(), f.puts.Load(), f.dropped.Load())
 	r.memory(syn)
-	for _, b := range bearers {
+	for i, b := range bearers {
 		r.memory(b)
+		end := sampleMemory(b)
+		gc := "GC percent not sized"
+		for _, line := range strings.Split(b.Logs(), "\n") {
+			if _, v, ok := strings.Cut(line, "live_heap_mib="); ok {
+				gc = "sized: live_heap_mib=" + v
+			}
+		}
+		r.add("  "+b.name+" detail", "RSS %s, Go heap in use %s after connecting; RSS %s, heap in use %s after the edits; %s",
+			mib(int64(atRest[i].rss)), mib(int64(atRest[i].heap)), mib(int64(end.rss)), mib(int64(end.heap)), gc)
 	}
 	for _, n := range nodes {
 		if used, err := usedMemory(ctx, n.addr); err == nil {
