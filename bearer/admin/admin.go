@@ -140,7 +140,11 @@ func (a *API) snapshots(ctx context.Context) (map[string]*view, *keyring.Trigger
 			continue
 		}
 		changed = true
-		snap, err := a.opts.Store.Snapshot(ctx, env)
+		var have *store.Snapshot
+		if old := a.views[env]; old != nil {
+			have = old.snap
+		}
+		snap, err := a.snapshot(ctx, env, have)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
@@ -165,6 +169,24 @@ func (a *API) snapshots(ctx context.Context) (map[string]*view, *keyring.Trigger
 		a.views, a.triggers = next, tr
 	}
 	return a.views, a.triggers, nil
+}
+
+// sinceStore is a store that brings a snapshot up to date from its
+// patches, and shares the snapshot it last returned with every caller
+// (redisstore): the admin API of a bearer then holds the very rule set
+// the bearer serves instead of decoding its own copy of every environment
+// (at 100,000 flags, hundreds of megabytes and tens of seconds of a busy
+// machine on the first GET /v1/status).
+type sinceStore interface {
+	SnapshotSince(ctx context.Context, env string, have *store.Snapshot) (*store.Snapshot, error)
+}
+
+// snapshot reads env's current snapshot, from have when the store can.
+func (a *API) snapshot(ctx context.Context, env string, have *store.Snapshot) (*store.Snapshot, error) {
+	if ss, ok := a.opts.Store.(sinceStore); ok {
+		return ss.SnapshotSince(ctx, env, have)
+	}
+	return a.opts.Store.Snapshot(ctx, env)
 }
 
 // principal is who an admin request comes from.

@@ -83,6 +83,11 @@ func TestSnapshotSinceAppliesPatches(t *testing.T) {
 	if same, _ := sub.SnapshotSince(ctx, "production", have); same != have {
 		t.Error("the current snapshot was read again")
 	}
+	// Another caller of the same store without a snapshot of its own (the
+	// admin API beside the bearer) shares the one already returned.
+	if shared, _ := sub.SnapshotSince(ctx, "production", nil); shared != have {
+		t.Error("a second caller decoded its own copy of the current snapshot")
+	}
 
 	v2 := next(v1, "v2", "two")
 	v3 := next(v2, "v3", "three")

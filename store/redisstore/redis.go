@@ -75,6 +75,7 @@ type Redis struct {
 	patches   map[string][]*snapPatch    // announced, for SnapshotSince
 	pending   map[string]*store.Snapshot // published, snapshot not yet written
 	written   map[string]written         // what this process last wrote to snap:<env>
+	latest    map[string]*store.Snapshot // last returned by SnapshotSince, shared
 
 	// wmu serializes writes of snapshot keys: the deferred writer's and a
 	// full publish's, so that an older deferred snapshot never lands after
