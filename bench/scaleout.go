@@ -72,6 +72,7 @@ func runScaleOut(ctx context.Context, cfg *config) ([]*report, error) {
 	}
 	statusStart := time.Now()
 	_, statusErr := servedVersion(bearers[0].URL())
+	statusTook := time.Since(statusStart)
 
 	var f fleet
 	defer f.close()
@@ -102,7 +103,7 @@ func runScaleOut(ctx context.Context, cfg *config) ([]*report, error) {
 
 	r := newReport(fmt.Sprintf("scale-out: flagpole sync + %d bearers on a %d-master Redis Cluster, %d generated flags, %d SSE streams", scaleOutBearers, scaleOutMasters, flags, scaleOutStreams))
 	r.add("start → ready", "%s (sync loads and publishes, every bearer reads one snapshot)", ms(ready))
-	r.add("GET /v1/status", "%s after %s", errText(statusErr), ms(time.Since(statusStart)))
+	r.add("GET /v1/status", "%s after %s", errText(statusErr), ms(statusTook))
 	r.add("connect", "%d streams resumed at version %s (no put) in %.2f s", scaleOutStreams, version, connDur.Seconds())
 	tog := &toggler{path: filepath.Join(repo, "flags", "gen-flag-001.yaml")}
 	if tog.original, err = os.ReadFile(tog.path); err != nil {
