@@ -14,8 +14,21 @@ import (
 type compiled = *ruleset.RuleSet
 
 // compileFrom compiles doc with the server's clock, reusing what prev
-// (nil: nothing) compiled for the flags the two Documents share.
-func compileFrom(prev compiled, doc *ruleset.Document, now func() time.Time) (compiled, error) {
+// (nil: nothing) compiled for the flags the two Documents share. shared,
+// when not nil, is a rule set the publisher in this process compiled
+// (store.Snapshot.Compiled): served as it is when doc has its flags,
+// audiences and overrides (an empty override layer changes only the
+// version), else the base to compile from, so that the flags the layer
+// leaves alone stay shared.
+func compileFrom(shared, prev compiled, doc *ruleset.Document, now func() time.Time) (compiled, error) {
+	if shared != nil {
+		if rs, ok := shared.Rebind(doc, now); ok {
+			return rs, nil
+		}
+		if shared.Environment() == doc.Environment {
+			prev = shared
+		}
+	}
 	rs, err := ruleset.CompileFrom(prev, doc, ruleset.Options{Now: now})
 	if err != nil {
 		return nil, fmt.Errorf("compiling rule set %s of environment %s: %w", doc.Version, doc.Environment, err)

@@ -120,7 +120,7 @@ func newEnvState(snap *store.Snapshot, now func() time.Time, prev *envState) (*e
 	if prev != nil {
 		prevRS = prev.rs
 	}
-	rs, err := compileFrom(prevRS, doc, now)
+	rs, err := compileFrom(snap.Compiled, prevRS, doc, now)
 	if err != nil {
 		return nil, err
 	}

@@ -244,11 +244,15 @@ func (r *Runner) tickEnv(ctx context.Context, env string, now time.Time) error {
 	}
 	served, _ := layer.Apply(snap.Document)
 	windows := map[time.Duration]map[string]store.Counts{}
-	for _, key := range slices.Sorted(maps.Keys(snap.Document.Flags)) {
-		f := snap.Document.Flags[key]
-		if f.Breaker == nil {
-			continue // no breaker block: never trips
+	var keys []string // flags with a breaker block; the others never trip
+	for key, f := range snap.Document.Flags {
+		if f.Breaker != nil {
+			keys = append(keys, key)
 		}
+	}
+	slices.Sort(keys)
+	for _, key := range keys {
+		f := snap.Document.Flags[key]
 		s := SettingsOf(*f.Breaker)
 		o := served.Overrides[key]
 		var judge bool
@@ -349,7 +353,9 @@ func (r *Runner) clearedAt(k fkey, o *ruleset.Override, e store.LayerEntry, disa
 
 // act writes what d asks for and records the breaker's status.
 func (r *Runner) act(ctx context.Context, k fkey, in Input, d Decision) {
-	log := r.log.With("environment", k.env, "flag", k.flag)
+	// The logger is built only when there is something to log: act runs
+	// for every flag with a breaker at every tick.
+	log := func() *slog.Logger { return r.log.With("environment", k.env, "flag", k.flag) }
 	switch d.Action {
 	case Trip:
 		e := store.LayerEntry{Flag: k.flag, Override: d.Override, At: d.Override.At, By: By, Requester: By}
@@ -360,27 +366,27 @@ func (r *Runner) act(ctx context.Context, k fkey, in Input, d Decision) {
 			e.Kind = store.KindDisable
 		}
 		if _, err := r.opts.Store.SetOverride(ctx, k.env, e); err != nil {
-			log.Error("breaker: setting the trip's override; will retry", "err", err)
+			log().Error("breaker: setting the trip's override; will retry", "err", err)
 			return
 		}
 		r.trips.WithLabelValues(k.env, k.flag).Inc()
 		r.markSeen(k, d.Override)
-		log.Warn("breaker: tripped", "from", stateBefore(in), "serve", d.Override.Serve, "reason", d.Reason,
+		log().Warn("breaker: tripped", "from", stateBefore(in), "serve", d.Override.Serve, "reason", d.Reason,
 			"failure", d.Counts.Failure, "slow", d.Counts.Slow, "calls", d.Counts.Total(),
 			"recovery", recovery)
 	case Recover:
 		e := store.LayerEntry{Flag: k.flag, At: in.Now.UTC().Truncate(time.Millisecond), By: By, Requester: By,
 			Reason: d.Reason}
 		if _, err := r.opts.Store.SetOverride(ctx, k.env, e); err != nil {
-			log.Error("breaker: removing the recovered override; will retry", "err", err)
+			log().Error("breaker: removing the recovered override; will retry", "err", err)
 			return
 		}
 		r.recoveries.WithLabelValues(k.env, k.flag).Inc()
 		r.markSeen(k, nil)
-		log.Info("breaker: recovered", "reason", d.Reason)
+		log().Info("breaker: recovered", "reason", d.Reason)
 	default:
 		if prev := r.lastState(k); prev != d.State {
-			log.Info("breaker: "+d.State.String(), "from", prev, "cap", d.Cap, "next_step", d.NextStep)
+			log().Info("breaker: "+d.State.String(), "from", prev, "cap", d.Cap, "next_step", d.NextStep)
 		}
 	}
 	r.state.WithLabelValues(k.env, k.flag).Set(float64(d.State))

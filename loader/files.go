@@ -188,7 +188,7 @@ func inside(root, p string) bool {
 // case at one lstat, open and read.
 func (r *reader) readOptional(rel string) (*rawFile, error) {
 	full := filepath.Join(r.root, filepath.FromSlash(rel))
-	st, err := os.Lstat(full)
+	st, err := r.cache.lstat(rel, full) // Cache.UseStats: stat once
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

@@ -38,7 +38,7 @@ func CompileWith(doc *Document, opts Options) (*RuleSet, error) {
 	}
 	c := compiler{doc: doc, costs: costs{aud: map[*audience]int{}, busy: map[*audience]bool{}}}
 	audiences := c.audiences()
-	rs := &RuleSet{doc: doc, flags: make(map[string]*flag, len(doc.Flags)), now: now}
+	rs := &RuleSet{doc: doc, flags: make(map[string]*flag, len(doc.Flags)), now: now, auds: audiences}
 	rs.keys = sortedKeys(doc.Flags)
 	for _, key := range rs.keys {
 		if f := c.flag(key, doc.Flags[key], audiences); f != nil {

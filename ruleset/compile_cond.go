@@ -10,13 +10,37 @@ import (
 // audiences compiles every audience and checks for cycles. Audiences are
 // created first so that conditions can point at any of them.
 func (c *compiler) audiences() map[string]*audience {
+	return c.audiencesFrom(nil, nil)
+}
+
+// audiencesFrom compiles the audiences of c.doc, reusing the compiled
+// audience of prev (a rule set compiled without problems from an earlier
+// Document of the environment) for every key that changed (see
+// changedAudiences) does not hold: such an audience has the same
+// *Audience and refers only to audiences that did not change either, so
+// its compiled form, shared and never modified, is what compiling it
+// again would give, and its problems (none) and cycles (none: a cycle
+// through an unchanged audience would be one of prev's) too. A nil prev
+// compiles every audience.
+func (c *compiler) audiencesFrom(prev map[string]*audience, changed map[string]bool) map[string]*audience {
 	auds := make(map[string]*audience, len(c.doc.Audiences))
 	keys := sortedKeys(c.doc.Audiences)
+	todo := keys
+	if prev != nil {
+		todo = make([]string, 0, len(changed))
+	}
 	for _, key := range keys {
+		if prev != nil {
+			if a := prev[key]; a != nil && !changed[key] {
+				auds[key] = a
+				continue
+			}
+			todo = append(todo, key)
+		}
 		auds[key] = &audience{key: key}
 	}
 	all := root("audiences")
-	for _, key := range keys {
+	for _, key := range todo {
 		src, path := c.doc.Audiences[key], all.field(key)
 		if src == nil {
 			c.ps.add(&path, "audience is null")
@@ -29,7 +53,7 @@ func (c *compiler) audiences() map[string]*audience {
 		a.matchAny = c.match(ptr(path.field("match")), src.Match)
 		a.conds = c.conditions(ptr(path.field("conditions")), src.Conditions, auds)
 	}
-	c.cycles(keys, auds)
+	c.cycles(todo, auds)
 	return auds
 }
 

@@ -2,6 +2,7 @@ package ruleset
 
 import (
 	"math"
+	"reflect"
 	"regexp"
 	"sort"
 	"sync/atomic"
@@ -16,6 +17,9 @@ type RuleSet struct {
 	keys  []string
 	now   func() time.Time
 	clock *boundaries // see NextChange
+	// auds are the compiled audiences, by key: CompileFrom reuses those
+	// that did not change.
+	auds map[string]*audience
 }
 
 // flag is a compiled Flag: variant names resolved to indexes, values
@@ -275,6 +279,33 @@ func (rs *RuleSet) Environment() string { return rs.doc.Environment }
 // Document returns the Document rs was compiled from. It is shared and must
 // not be modified.
 func (rs *RuleSet) Document() *Document { return rs.doc }
+
+// Rebind returns rs serving doc, with now as its clock (nil: the real
+// clock), when compiling doc would give what rs holds: doc has the very
+// same Flags, Audiences and Overrides maps as rs's Document (the Document
+// compiles from those alone; its version and commit may differ, as when an
+// empty override layer gives the served version). The compiled flags are
+// shared, not copied, so that a rule set compiled once (by the syncer)
+// serves another component of the same process (the bearer) at the cost
+// of one small struct. The clock is read only when evaluating. It returns
+// false when doc differs otherwise: compile it (CompileFrom rs).
+func (rs *RuleSet) Rebind(doc *Document, now func() time.Time) (*RuleSet, bool) {
+	if doc == nil || rs.doc == nil || doc.Environment != rs.doc.Environment ||
+		!sameMap(doc.Flags, rs.doc.Flags) || !sameMap(doc.Audiences, rs.doc.Audiences) || !sameMap(doc.Overrides, rs.doc.Overrides) {
+		return nil, false
+	}
+	if now == nil {
+		now = time.Now
+	}
+	cp := *rs
+	cp.doc, cp.now = doc, now
+	return &cp, true
+}
+
+// sameMap reports whether a and b are the same map (not equal ones).
+func sameMap[V any](a, b map[string]V) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+}
 
 // Keys returns the keys of all flags, sorted, in a new slice.
 func (rs *RuleSet) Keys() []string {

@@ -11,8 +11,9 @@ import "time"
 // directly or through other audiences, is added, removed or another
 // *Audience. A reused flag is a copy of prev's (its rules, conditions and
 // values shared), so prev is never modified and keeps serving while the
-// new RuleSet is built. Audiences, prerequisites, overrides and the
-// clock's boundaries are compiled again every time.
+// new RuleSet is built. Likewise an audience that is the same *Audience
+// and refers to no changed audience keeps its compiled form. Prerequisites,
+// overrides and the clock's boundaries are compiled again every time.
 //
 // This relies on Documents being immutable (see Document): a caller that
 // builds the next Document from the last one shares the *Flag of every
@@ -27,9 +28,9 @@ func CompileFrom(prev *RuleSet, doc *Document, opts Options) (*RuleSet, error) {
 		now = time.Now
 	}
 	c := compiler{doc: doc, costs: costs{aud: map[*audience]int{}, busy: map[*audience]bool{}}}
-	audiences := c.audiences()
 	changed := changedAudiences(prev.doc.Audiences, doc.Audiences)
-	rs := &RuleSet{doc: doc, flags: make(map[string]*flag, len(doc.Flags)), now: now}
+	audiences := c.audiencesFrom(prev.auds, changed)
+	rs := &RuleSet{doc: doc, flags: make(map[string]*flag, len(doc.Flags)), now: now, auds: audiences}
 	rs.keys = prev.keys
 	if !sameKeys(doc.Flags, prev.doc.Flags) {
 		rs.keys = sortedKeys(doc.Flags)

@@ -58,6 +58,15 @@ func TestCompileFromMatchesCompile(t *testing.T) {
 			a.Conditions = []Condition{cond("age", "number", "gte", "21")}
 			d.Audiences["adults"] = &a
 		}},
+		{"a nested audience changed", func(d *Document) {
+			a := *d.Audiences["beta-testers"]
+			a.Match = "all"
+			d.Audiences["beta-testers"] = &a
+		}},
+		{"an audience added and used", func(d *Document) {
+			d.Audiences["seniors"] = &Audience{Key: "seniors", Conditions: []Condition{cond("age", "number", "gte", "65"), {Audience: "adults"}}}
+			d.Flags["leaf-11"] = boolFlag("leaf-11", Rule{Audiences: []string{"seniors"}, Serve: "on"})
+		}},
 		{"a flag removed", func(d *Document) { delete(d.Flags, "leaf-09") }},
 		{"a flag added", func(d *Document) { d.Flags["leaf-99"] = boolFlag("leaf-99") }},
 	}
@@ -113,6 +122,75 @@ func TestCompileFromMatchesCompile(t *testing.T) {
 		if g, w := got.ChangedBetween(now.Add(-2*time.Hour), now.Add(2*time.Hour)), want.ChangedBetween(now.Add(-2*time.Hour), now.Add(2*time.Hour)); !reflect.DeepEqual(g, w) {
 			t.Fatalf("%s: ChangedBetween = %v, want %v", st.name, g, w)
 		}
+		for k, a := range got.auds {
+			if was := prev.auds[k]; was != nil && next.Audiences[k] == doc.Audiences[k] && !changedAudiences(doc.Audiences, next.Audiences)[k] && a != was {
+				t.Errorf("%s: unchanged audience %s compiled again", st.name, k)
+			}
+		}
 		doc, prev = next, got
+	}
+}
+
+// TestCompileFromAudienceProblems checks that CompileFrom reports the
+// problems CompileWith reports when an edit breaks audiences: a cycle made
+// through an unchanged audience, a reference to a removed audience.
+func TestCompileFromAudienceProblems(t *testing.T) {
+	opts := Options{Now: fixedClock(mustTime(t, "2026-11-21T10:30:00Z"))}
+	doc := decodeDoc(t, fixtureDoc)
+	prev, err := CompileWith(doc, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edits := map[string]func(d *Document){
+		"cycle": func(d *Document) {
+			a := *d.Audiences["beta-testers"]
+			a.Conditions = append(append([]Condition(nil), a.Conditions...), Condition{Audience: "west-coast-students"})
+			d.Audiences["beta-testers"] = &a
+		},
+		"removed": func(d *Document) { delete(d.Audiences, "beta-testers") },
+	}
+	for name, change := range edits {
+		next := *doc
+		next.Audiences = maps.Clone(doc.Audiences)
+		change(&next)
+		_, gerr := CompileFrom(prev, &next, opts)
+		_, werr := CompileWith(&next, opts)
+		if gerr == nil || werr == nil || gerr.Error() != werr.Error() {
+			t.Errorf("%s: CompileFrom error %v, want %v", name, gerr, werr)
+		}
+	}
+}
+
+// TestRebind checks that a rule set serves another Document with the same
+// entries (an empty override layer's served version) without compiling,
+// and refuses one whose entries are other maps.
+func TestRebind(t *testing.T) {
+	doc := decodeDoc(t, fixtureDoc)
+	rs, err := CompileWith(doc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := mustTime(t, "2026-11-21T10:30:00Z")
+	served := *doc
+	served.Version = "v1+1"
+	got, ok := rs.Rebind(&served, fixedClock(at))
+	if !ok || got.Version() != "v1+1" || got.Document() != &served || rs.Version() != "v1" {
+		t.Fatalf("Rebind same entries: ok %v, version %q (rs %q)", ok, got.Version(), rs.Version())
+	}
+	want, err := CompileWith(&served, Options{Now: fixedClock(at)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range want.Keys() {
+		for _, c := range []Context{{"key": "ann"}, {"key": "bob", "age": 30, "beta": true}} {
+			if g, w := got.Evaluate(k, c), want.Evaluate(k, c); !reflect.DeepEqual(g, w) {
+				t.Errorf("%s %v: %+v, want %+v", k, c, g, w)
+			}
+		}
+	}
+	other := served
+	other.Overrides = maps.Clone(doc.Overrides)
+	if _, ok := rs.Rebind(&other, nil); ok {
+		t.Error("Rebind accepted a Document with another overrides map")
 	}
 }

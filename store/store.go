@@ -69,6 +69,13 @@ type Snapshot struct {
 	// this environment. Like keys, they never leave the bearer.
 	Triggers  []Trigger `json:"triggers,omitempty"`
 	Published time.Time `json:"published"`
+	// Compiled, when set, is Document compiled by the publisher (the
+	// syncer's loader), so that a bearer in the same process (Memory store)
+	// shares it instead of compiling and holding a second copy. It is
+	// read-only, like the Document, and never encoded: a snapshot read
+	// from Redis has none and is compiled by the bearer. A reader serves
+	// it for a Document with the same entries only (RuleSet.Rebind).
+	Compiled *ruleset.RuleSet `json:"-"`
 }
 
 // Change announces that an environment has a new snapshot, a changed

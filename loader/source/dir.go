@@ -268,11 +268,11 @@ func (r *dirRun) scan(ctx context.Context, settled bool) {
 		real = r.root
 	}
 	r.real = real
-	hash, dirs, err := scanTree(real, &r.sums)
+	hash, dirs, stats, err := scanTree(real, &r.sums)
 	if r.watch(dirs) > 0 && err == nil {
 		// Files may have appeared in new directories before their watch
 		// was in place: read once more now that it is.
-		hash, _, err = scanTree(real, &r.sums)
+		hash, _, stats, err = scanTree(real, &r.sums)
 	}
 	if err != nil {
 		r.degraded = true
@@ -302,7 +302,7 @@ func (r *dirRun) scan(ctx context.Context, settled bool) {
 	}
 	r.candidate = ""
 	r.lastID = hash
-	r.fn(ctx, Update{Revision: Revision{ID: hash, Dir: real}})
+	r.fn(ctx, Update{Revision: Revision{ID: hash, Dir: real, Stats: stats}})
 }
 
 // watch makes the watch list match dirs plus the root's parent (to see the

@@ -4,7 +4,10 @@
 // way (an unreachable remote, a deleted branch, a missing directory).
 package source
 
-import "context"
+import (
+	"context"
+	"io/fs"
+)
 
 // Revision is one version of the repository, ready to load.
 type Revision struct {
@@ -14,6 +17,12 @@ type Revision struct {
 	// Dir holds the files. It is valid only during the callback that
 	// receives the revision; the source may remove it afterwards.
 	Dir string
+	// Stats, when not nil, holds what the source's own scan of Dir found
+	// for each file and symbolic link (the result of lstat, by path
+	// relative to Dir with slashes), so that the loader need not lstat
+	// every file a second time (loader.Cache.UseStats). A path it does not
+	// hold may still exist. Read-only.
+	Stats map[string]fs.FileInfo
 }
 
 // Short is the first 12 characters of ID, used as the rule-set version.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/flagpole/flagpole/loader"
 	"github.com/flagpole/flagpole/loader/source"
+	"github.com/flagpole/flagpole/ruleset"
 	"github.com/flagpole/flagpole/store"
 )
 
@@ -33,6 +34,7 @@ func (s *Syncer) handle(ctx context.Context, u source.Update) {
 		return
 	}
 	start := time.Now()
+	s.cache.UseStats(rev.Stats) // the source's scan already lstat'ed every file
 	repo, err := loader.Load(rev.Dir, loader.Options{Revision: rev.Short(), Now: s.opts.Clock.Now, MaxFileSize: s.opts.MaxFileSize, Cache: s.cache})
 	if err != nil {
 		full, locs, count := problems(err)
@@ -81,8 +83,14 @@ func (s *Syncer) snapshots(repo *loader.Repo, rev source.Revision) []*store.Snap
 				triggers = append(triggers, t)
 			}
 		}
+		// The compiled rule set travels with the Document: a bearer in this
+		// process (store.Memory) serves it instead of compiling its own.
+		var compiled *ruleset.RuleSet
+		if rs := repo.RuleSets[env]; rs != nil && rs.Document() == doc {
+			compiled = rs
+		}
 		snaps = append(snaps, &store.Snapshot{Environment: env, Version: doc.Version, Document: doc, Keys: keys,
-			Triggers: triggers, Published: now})
+			Triggers: triggers, Published: now, Compiled: compiled})
 	}
 	return snaps
 }

@@ -62,6 +62,13 @@ func TestSyncDirectoryKeepsLastGood(t *testing.T) {
 	if len(prod.Version) != 12 || prod.Document.Version != prod.Version || len(prod.Document.Commit) != 64 {
 		t.Errorf("version %q, document version %q, commit %q: want a 12-char version and the full hash", prod.Version, prod.Document.Version, prod.Document.Commit)
 	}
+	// The compiled rule set travels with the Document, for a bearer in
+	// this process to serve instead of compiling its own.
+	for _, snap := range []*store.Snapshot{prod, stg} {
+		if snap.Compiled == nil || snap.Compiled.Document() != snap.Document {
+			t.Errorf("%s: Compiled %v is not the Document's compiled rule set", snap.Environment, snap.Compiled)
+		}
+	}
 	good := prod.Version
 
 	// An invalid edit: never published, the error names file and line.
