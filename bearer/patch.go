@@ -25,5 +25,9 @@ func (s *Server) snapshot(ctx context.Context, env string) (*store.Snapshot, err
 	if h := s.hub(env); h != nil {
 		have = h.cur.Load().raw
 	}
-	return ps.SnapshotSince(ctx, env, have)
+	got, err := ps.SnapshotSince(ctx, env, have)
+	if err == nil && got != have && !sharesFlags(have, got) {
+		s.wholeReads.Add(1)
+	}
+	return got, err
 }

@@ -28,6 +28,9 @@ type Server struct {
 	streamLim   streamLimits                    // open streams by key and address
 	streamEvals atomic.Int64                    // evaluations by evaluated streams
 
+	wholeReads     atomic.Int64 // snapshots read whole, not patched (memory.go)
+	wholeReadsSeen int64        // by afterWholeReads; the loader's only
+
 	syncCache syncCache // the syncer's status, for GET /v1/status
 	presence  *presence // this bearer's record in the store (presence.go)
 
@@ -216,6 +219,7 @@ func (l *loop) reload(ctx context.Context) bool {
 		l.s.setLoadError(env, nil)
 		delete(l.pending, env)
 	}
+	l.s.afterWholeReads()
 	return ok
 }
 

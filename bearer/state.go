@@ -30,24 +30,53 @@ type envState struct {
 	// override layer: the base for the store's patches (patchStore).
 	raw *store.Snapshot
 
-	// The SSE put event of the Document, encoded on first use: a version
-	// that only streams patches never encodes its whole Document.
-	putOnce  sync.Once
+	// The SSE put event of the Document, encoded on first use and dropped
+	// putKeep after its last use: a version that only streams patches
+	// never encodes its whole Document, and one that sent puts to a burst
+	// of connecting clients does not hold the encoding (at 100,000 flags
+	// 29 MiB, an eighth of the version) for the rest of its life.
+	putMu    sync.Mutex
 	putBytes []byte
-	putErr   error
+	putUsed  time.Time
+	putTimer *time.Timer
 }
 
-// putFrame returns the SSE put event of the Document.
+// putKeep is how long an encoded put event is kept after its last use:
+// long enough for a reconnect storm to share one encoding.
+const putKeep = 30 * time.Second
+
+// putFrame returns the SSE put event of the Document. The caller may use
+// the bytes as long as it likes; they are never modified.
 func (st *envState) putFrame() ([]byte, error) {
-	st.putOnce.Do(func() {
-		docJSON, err := json.Marshal(st.doc)
-		if err != nil {
-			st.putErr = fmt.Errorf("encoding rule set %s of environment %s: %w", st.version, st.env, err)
-			return
-		}
-		st.putBytes = sseFrame("put", st.version, docJSON)
-	})
-	return st.putBytes, st.putErr
+	st.putMu.Lock()
+	defer st.putMu.Unlock()
+	st.putUsed = time.Now()
+	if st.putBytes != nil {
+		return st.putBytes, nil
+	}
+	docJSON, err := json.Marshal(st.doc)
+	if err != nil {
+		return nil, fmt.Errorf("encoding rule set %s of environment %s: %w", st.version, st.env, err)
+	}
+	st.putBytes = sseFrame("put", st.version, docJSON)
+	if st.putTimer == nil {
+		st.putTimer = time.AfterFunc(putKeep, st.dropPut)
+	} else {
+		st.putTimer.Reset(putKeep)
+	}
+	return st.putBytes, nil
+}
+
+// dropPut forgets the encoded put event unless it was used within
+// putKeep, in which case it looks again putKeep after that use.
+func (st *envState) dropPut() {
+	st.putMu.Lock()
+	defer st.putMu.Unlock()
+	if idle := time.Since(st.putUsed); idle < putKeep {
+		st.putTimer.Reset(putKeep - idle)
+		return
+	}
+	st.putBytes = nil
 }
 
 // docJSON returns the Document as JSON: the data of the put event (JSON

@@ -51,3 +51,24 @@ func TestEnvStateSharesUnchangedFlags(t *testing.T) {
 		t.Errorf("docJSON = %s (%v)", body, err)
 	}
 }
+
+// A snapshot built by patches shares flags with its base; one read whole
+// does not, which is what makes the bearer return memory after it.
+func TestSharesFlags(t *testing.T) {
+	v1 := snapshot(testDoc("production", "v1"))
+	color := *v1.Document.Flags["color"]
+	color.Default = "blue"
+	doc2, err := v1.Document.Apply(&ruleset.Patch{Base: "v1", Version: "v2", Flags: map[string]*ruleset.Flag{"color": &color}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sharesFlags(v1, snapshot(doc2)) {
+		t.Error("a patched snapshot shares no flag with its base")
+	}
+	if sharesFlags(v1, snapshot(testDoc("production", "v2"))) {
+		t.Error("a snapshot built anew shares flags")
+	}
+	if sharesFlags(nil, v1) {
+		t.Error("nothing shares flags with v1")
+	}
+}

@@ -76,16 +76,21 @@ func startCluster(ctx context.Context, g *group, masters int) ([]*proc, string, 
 
 // usedMemory returns a redis-server's used_memory in bytes.
 func usedMemory(ctx context.Context, addr string) (int64, error) {
+	return infoInt(ctx, addr, "memory", "used_memory")
+}
+
+// infoInt returns one integer field of a section of a redis-server's INFO.
+func infoInt(ctx context.Context, addr, section, field string) (int64, error) {
 	c := redis.NewClient(&redis.Options{Addr: addr})
 	defer c.Close()
-	info, err := c.Info(ctx, "memory").Result()
+	info, err := c.Info(ctx, section).Result()
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
 			return strconv.ParseInt(v, 10, 64)
 		}
 	}
-	return 0, fmt.Errorf("no used_memory in INFO of %s", addr)
+	return 0, fmt.Errorf("no %s in INFO of %s", field, addr)
 }

@@ -66,10 +66,13 @@ func runScaleOut(ctx context.Context, cfg *config) ([]*report, error) {
 		}
 	}
 	ready := time.Since(start)
-	version, err := servedVersion(bearers[0].URL())
+	version, err := etagVersion(bearers[0].URL())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w%s", bearers[0].name, err, aliveNote(&g))
 	}
+	statusStart := time.Now()
+	_, statusErr := servedVersion(bearers[0].URL())
+	statusTook := time.Since(statusStart)
 
 	var f fleet
 	defer f.close()
@@ -93,15 +96,23 @@ func runScaleOut(ctx context.Context, cfg *config) ([]*report, error) {
 		return nil, err
 	}
 
+	atRest := make([]memSample, len(bearers))
+	for i, b := range bearers {
+		atRest[i] = sampleMemory(b)
+	}
+
 	r := newReport(fmt.Sprintf("scale-out: flagpole sync + %d bearers on a %d-master Redis Cluster, %d generated flags, %d SSE streams", scaleOutBearers, scaleOutMasters, flags, scaleOutStreams))
 	r.add("start → ready", "%s (sync loads and publishes, every bearer reads one snapshot)", ms(ready))
+	r.add("GET /v1/status", "%s after %s", errText(statusErr), ms(statusTook))
 	r.add("connect", "%d streams resumed at version %s (no put) in %.2f s", scaleOutStreams, version, connDur.Seconds())
 	tog := &toggler{path: filepath.Join(repo, "flags", "gen-flag-001.yaml")}
 	if tog.original, err = os.ReadFile(tog.path); err != nil {
 		return nil, err
 	}
 	var all []time.Duration
+	var edits []time.Time
 	for i := range cfg.rounds {
+		edits = append(edits, time.Now())
 		lat, err := f.measure(ctx, tog.write, cfg.wait)
 		r.latency(fmt.Sprintf("edit %d → every stream", i+1), lat)
 		all = append(all, lat...)
@@ -124,18 +135,87 @@ func runScaleOut(ctx context.Context, cfg *config) ([]*report, error) {
 		}
 	}
 	r.add("syncer load + publish", "%s (the first is the cold load; from its log)", strings.Join(took, ", "))
+	for i, at := range edits {
+		r.add(fmt.Sprintf("edit %d timeline", i+1), "%s", timeline(at, syn, bearers))
+	}
 	r.add("events", "%d patch and %d put events; %d streams ended early", f.patches.Load(), f.puts.Load(), f.dropped.Load())
 	r.memory(syn)
-	for _, b := range bearers {
+	for i, b := range bearers {
 		r.memory(b)
+		end := sampleMemory(b)
+		gc := "GC percent not sized"
+		for _, line := range strings.Split(b.Logs(), "\n") {
+			if _, v, ok := strings.Cut(line, "live_heap_mib="); ok {
+				gc = "sized: live_heap_mib=" + v
+			}
+		}
+		r.add("  "+b.name+" detail", "RSS %s, Go heap in use %s after connecting; RSS %s, heap in use %s after the edits; %s",
+			mib(int64(atRest[i].rss)), mib(int64(atRest[i].heap)), mib(int64(end.rss)), mib(int64(end.heap)), gc)
 	}
 	for _, n := range nodes {
 		if used, err := usedMemory(ctx, n.addr); err == nil {
-			r.add("memory "+n.name, "used_memory %s", mib(used))
+			clients, _ := infoInt(ctx, n.addr, "clients", "connected_clients")
+			r.add("memory "+n.name, "used_memory %s; %d connected clients (one is this report's)", mib(used), clients)
 		}
 	}
 	r.target("edit → every client p99", "BENCHMARKS.md", q.p99 <= scaleOutTarget, ms(q.p99))
 	return []*report{r}, nil
+}
+
+// timeline says when, after an edit written at at, the syncer logged its
+// publish and each bearer logged loading the new version (from their
+// logs' times, millisecond precision), so that a slow edit shows which
+// process took the time.
+func timeline(at time.Time, syn *proc, bearers []*proc) string {
+	first := func(p *proc, msg string) string {
+		for _, line := range strings.Split(p.Logs(), "\n") {
+			if !strings.Contains(line, msg) {
+				continue
+			}
+			ts, _, _ := strings.Cut(strings.TrimPrefix(line, "time="), " ")
+			t, err := time.Parse(time.RFC3339Nano, ts)
+			if err == nil && !t.Before(at.Truncate(time.Millisecond)) {
+				return fmt.Sprintf("%.0f", t.Sub(at).Seconds()*1000)
+			}
+		}
+		return "?"
+	}
+	parts := []string{"sync published +" + first(syn, `msg="sync: published"`) + " ms", "bearers loaded"}
+	for _, b := range bearers {
+		parts = append(parts, "+"+first(b, `msg="loaded rule set"`))
+	}
+	return strings.Join(parts, " ") + " ms"
+}
+
+// etagVersion returns the version of production a bearer serves, from
+// the ETag of GET /v1/flags with If-None-Match: * (a 304: nothing is
+// encoded). /v1/status, which servedVersion asks, ended the connection
+// without an answer at 100,000 flags (reported as its own row).
+func etagVersion(base string) (string, error) {
+	req, err := http.NewRequest(http.MethodGet, base+"/v1/flags", nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+prodServerKey)
+	req.Header.Set("If-None-Match", "*")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	resp.Body.Close()
+	v := strings.Trim(resp.Header.Get("ETag"), `"`)
+	if resp.StatusCode != http.StatusNotModified || v == "" {
+		return "", fmt.Errorf("GET /v1/flags with If-None-Match: * = %s, ETag %q; want 304 and the version", resp.Status, v)
+	}
+	return v, nil
+}
+
+// errText is err's text, or "ok".
+func errText(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return err.Error()
 }
 
 // servedVersion returns the version of production a bearer serves.

@@ -37,6 +37,11 @@ func TestClusterStore(t *testing.T) {
 			checkOneSlot(t, c, pub.Prefix())
 		})
 	}
+	t.Run("deferred snapshot", func(t *testing.T) {
+		pub := newRedisURL(t, c.URL(), redisstore.Options{Prefix: "deferred:", SnapshotDelay: time.Hour})
+		cold := newRedisURL(t, c.URL(), redisstore.Options{Prefix: "deferred:"})
+		checkDeferred(t, pub, cold)
+	})
 }
 
 // subscribeEveryNode subscribes to the changes channel on each node
@@ -82,7 +87,7 @@ func subscribeEveryNode(t *testing.T, c *redistest.Cluster, pub *redisstore.Redi
 // touches two keys, which Redis Cluster allows only within one slot.
 func checkOneSlot(t *testing.T, c *redistest.Cluster, prefix string) {
 	t.Helper()
-	keys := []string{"snap:production", "snap:staging", "envs", "status", "lock:syncer", "lock:breaker", "changes"}
+	keys := []string{"snap:production", "snap:staging", "patches:production", "envs", "status", "lock:syncer", "lock:breaker", "changes"}
 	var first int64 = -1
 	for _, k := range keys {
 		v, err := c.Do(t.Context(), 0, "CLUSTER", "KEYSLOT", prefix+k)

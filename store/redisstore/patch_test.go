@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/flagpole/flagpole/internal/testutil/redistest"
 	"github.com/flagpole/flagpole/ruleset"
 	"github.com/flagpole/flagpole/store"
@@ -81,6 +83,11 @@ func TestSnapshotSinceAppliesPatches(t *testing.T) {
 	if same, _ := sub.SnapshotSince(ctx, "production", have); same != have {
 		t.Error("the current snapshot was read again")
 	}
+	// Another caller of the same store without a snapshot of its own (the
+	// admin API beside the bearer) shares the one already returned.
+	if shared, _ := sub.SnapshotSince(ctx, "production", nil); shared != have {
+		t.Error("a second caller decoded its own copy of the current snapshot")
+	}
 
 	v2 := next(v1, "v2", "two")
 	v3 := next(v2, "v3", "three")
@@ -147,5 +154,111 @@ func TestSnapshotCompressedAndLegacy(t *testing.T) {
 	}
 	if _, err := r.Snapshot(ctx, "production"); err == nil {
 		t.Error("a garbled compressed snapshot was read")
+	}
+}
+
+// checkDeferred publishes v1 whole and v2, v3 as patches with the
+// snapshot write deferred (pub's SnapshotDelay is long): a cold reader
+// gets v3 from the stored v1 and the stored patches, sharing nothing with
+// the publisher; Close writes the deferred snapshot.
+func checkDeferred(t *testing.T, pub, cold *redisstore.Redis) {
+	t.Helper()
+	ctx := t.Context()
+	v1 := flagsSnap("v1", 30)
+	v2 := next(v1, "v2", "two")
+	v3 := next(v2, "v3", "three")
+	for _, s := range []*store.Snapshot{v1, v2, v3} {
+		if err := pub.Publish(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := pub.Prefix() + "snap:production"
+	if stored := rawVersion(t, pub, key); stored != "v1" {
+		t.Fatalf("snapshot key holds %s before the deferred write, want v1 (written at once?)", stored)
+	}
+	got, err := cold.Snapshot(ctx, "production")
+	if err != nil || got.Version != "v3" || got.Document.Version != "v3" || got.Document.Flags["f0"].Description != "three" || len(got.Document.Flags) != 30 {
+		t.Fatalf("cold Snapshot = %+v, %v; want v3 from v1 and two patches", got, err)
+	}
+	if len(got.Keys) != 1 || got.Keys[0].Name != "svc" {
+		t.Errorf("keys = %+v", got.Keys)
+	}
+	if mine, err := pub.Snapshot(ctx, "production"); err != nil || mine != v3 {
+		t.Errorf("publisher's Snapshot = %p, %v; want its own v3 %p, not decoded again", mine, err, v3)
+	}
+	if err := pub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if stored := rawVersion(t, cold, key); stored != "v3" {
+		t.Fatalf("after Close the snapshot key holds %s, want the deferred v3", stored)
+	}
+	if got, err := cold.Snapshot(ctx, "production"); err != nil || got.Version != "v3" {
+		t.Fatalf("Snapshot after the write = %+v, %v", got, err)
+	}
+}
+
+// rawVersion decodes the snapshot stored at key, bypassing the patches.
+func rawVersion(t *testing.T, r *redisstore.Redis, key string) string {
+	t.Helper()
+	body, err := r.Client().Get(t.Context(), key).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	j, err := plain.DecodeAll(body, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s store.Snapshot
+	if err := json.Unmarshal(j, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s.Version
+}
+
+func TestDeferredSnapshot(t *testing.T) {
+	srv := redistest.Start(t)
+	checkDeferred(t, newRedis(t, srv, redisstore.Options{SnapshotDelay: time.Hour}), newRedis(t, srv, redisstore.Options{}))
+}
+
+// The deferred writer writes the snapshot by itself, and a republish of
+// the same version (the syncer repairing a lost key) writes it whole and
+// empties the patch list.
+func TestDeferredSnapshotWrittenAndRepublished(t *testing.T) {
+	srv := redistest.Start(t)
+	pub := newRedis(t, srv, redisstore.Options{SnapshotDelay: time.Millisecond})
+	ctx := t.Context()
+	v1 := flagsSnap("v1", 10)
+	v2 := next(v1, "v2", "two")
+	for _, s := range []*store.Snapshot{v1, v2} {
+		if err := pub.Publish(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(eventually)
+	for rawVersion(t, pub, "flagpole:snap:production") != "v2" {
+		if time.Now().After(deadline) {
+			t.Fatal("the deferred snapshot was not written")
+		}
+		time.Sleep(10 * time.Millisecond) // polling Redis: no signal to wait on
+	}
+	if err := pub.Client().Del(ctx, "flagpole:snap:production").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub.Snapshot(ctx, "production"); err == nil {
+		t.Fatal("Snapshot of a deleted key succeeded")
+	}
+	if err := pub.Publish(ctx, v2); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := pub.Client().LLen(ctx, "flagpole:patches:production").Result(); err != nil || n != 0 {
+		t.Errorf("patch list after a whole write: %d entries, %v", n, err)
+	}
+	if stored := rawVersion(t, pub, "flagpole:snap:production"); stored != "v2" {
+		t.Errorf("republished snapshot is %s", stored)
 	}
 }

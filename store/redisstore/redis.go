@@ -41,6 +41,10 @@ type Options struct {
 	HealthInterval time.Duration
 	// Logger receives reconnects and lock events. Default: discard.
 	Logger *slog.Logger
+	// SnapshotDelay is how long after a patch is announced the whole
+	// snapshot is written (redis_defer.go); publishes within it cost one
+	// write. Default 2 s.
+	SnapshotDelay time.Duration
 }
 
 // Redis is a store.Store (and store.Locker) on Redis: single node, Sentinel or Cluster
@@ -48,8 +52,10 @@ type Options struct {
 //
 // Key layout, with the default prefix:
 //
-//	flagpole:snap:<env>   JSON store.Snapshot, the latest of environment env
-//	flagpole:envs         hash: environment → version of its snapshot
+//	flagpole:snap:<env>   zstd JSON store.Snapshot of environment env, at most
+//	                      storedPatches behind the listed version (redis_defer.go)
+//	flagpole:patches:<env> list: the patches from that snapshot to the listed version
+//	flagpole:envs         hash: environment → its current version
 //	flagpole:status       JSON store.SyncStatus
 //	flagpole:lock:<name>  leader lock token (SET NX PX)
 //	flagpole:changes      pub/sub channel, messages {"env":…,"version":…}
@@ -67,6 +73,17 @@ type Redis struct {
 	pmu       sync.Mutex
 	published map[string]*store.Snapshot // last published by this process
 	patches   map[string][]*snapPatch    // announced, for SnapshotSince
+	pending   map[string]*store.Snapshot // published, snapshot not yet written
+	written   map[string]written         // what this process last wrote to snap:<env>
+	latest    map[string]*store.Snapshot // last returned by SnapshotSince, shared
+
+	// wmu serializes writes of snapshot keys: the deferred writer's and a
+	// full publish's, so that an older deferred snapshot never lands after
+	// a newer full one.
+	wmu                  sync.Mutex
+	writerOnce, stopOnce sync.Once
+	kick, stop           chan struct{}
+	writerDone           chan struct{}
 }
 
 var (
@@ -74,20 +91,22 @@ var (
 	_ store.Locker = (*Redis)(nil)
 )
 
-// publishScript stores a snapshot, records its environment's version and
-// announces it atomically: KEYS snapshot key, envs key; ARGV snapshot JSON,
-// env, channel, change JSON, version.
+// publishScript stores a snapshot whole, empties the patch list (the
+// snapshot is current), records its environment's version and announces
+// it atomically: KEYS snapshot key, envs key, patches key; ARGV snapshot
+// JSON, env, channel, change JSON, version.
 var publishScript = redis.NewScript(`
 redis.call('SET', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[3])
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[5])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1`)
 
-// removeScript deletes an environment's snapshot and version and announces
-// the removal atomically: KEYS snapshot key, envs key; ARGV env, channel,
-// change JSON.
+// removeScript deletes an environment's snapshot, patches and version and
+// announces the removal atomically: KEYS snapshot key, envs key, patches
+// key; ARGV env, channel, change JSON.
 var removeScript = redis.NewScript(`
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[3])
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1`)
@@ -127,6 +146,9 @@ func New(ctx context.Context, url string, opts Options) (*Redis, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.SnapshotDelay <= 0 {
+		opts.SnapshotDelay = defaultSnapshotDelay
 	}
 	r := &Redis{client: client, topo: topo, opts: opts, prefix: opts.Prefix, channel: opts.Prefix + "changes", log: opts.Logger}
 	if err := client.Ping(ctx).Err(); err != nil {
@@ -169,23 +191,46 @@ type changeMsg struct {
 	Patch json.RawMessage `json:"patch,omitempty"`
 }
 
-// Publish implements store.Store: SET, HSET and PUBLISH in one Lua script.
+// Publish implements store.Store. When this process published the
+// environment's previous version and the change is small enough to
+// announce, only the patch is written now and the snapshot later
+// (redis_defer.go); otherwise SET, HSET and PUBLISH in one Lua script.
 func (r *Redis) Publish(ctx context.Context, s *store.Snapshot) error {
 	if s.Environment == "" {
 		return errors.New("redis publish: snapshot has no environment")
 	}
+	r.pmu.Lock()
+	prev := r.published[s.Environment]
+	r.pmu.Unlock()
+	var patch json.RawMessage
+	if prev != nil && prev.Version != s.Version {
+		// The same version again is a republish (the store lost it): whole.
+		patch = patchFrom(prev, s)
+	}
+	if patch != nil {
+		ok, err := r.publishPatch(ctx, prev, s, patch)
+		if ok || err != nil {
+			return err
+		}
+		patch = nil // the store lists another version: write whole
+	}
+	return r.publishWhole(ctx, s, patch)
+}
+
+// publishWhole writes s whole, replacing any deferred write of its
+// environment.
+func (r *Redis) publishWhole(ctx context.Context, s *store.Snapshot, patch json.RawMessage) error {
 	body, err := encodeSnapshot(s)
 	if err != nil {
 		return fmt.Errorf("redis publish %s: encoding snapshot: %w", s.Environment, err)
 	}
-	r.pmu.Lock()
-	prev := r.published[s.Environment]
-	r.pmu.Unlock()
-	msg, err := json.Marshal(changeMsg{Env: s.Environment, Version: s.Version, Patch: patchFrom(prev, s)})
+	msg, err := json.Marshal(changeMsg{Env: s.Environment, Version: s.Version, Patch: patch})
 	if err != nil {
 		return fmt.Errorf("redis publish %s: encoding change: %w", s.Environment, err)
 	}
-	keys := []string{r.snapKey(s.Environment), r.envsKey()}
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	keys := []string{r.snapKey(s.Environment), r.envsKey(), r.patchesKey(s.Environment)}
 	if err := publishScript.Run(ctx, r.client, keys, body, s.Environment, r.channel, msg, s.Version).Err(); err != nil {
 		return fmt.Errorf("redis publish %s version %s: %w", s.Environment, s.Version, err)
 	}
@@ -194,6 +239,8 @@ func (r *Redis) Publish(ctx context.Context, s *store.Snapshot) error {
 		r.published = map[string]*store.Snapshot{}
 	}
 	r.published[s.Environment] = s
+	delete(r.pending, s.Environment)
+	r.noteWritten(s.Environment, s, body)
 	r.pmu.Unlock()
 	return nil
 }
@@ -207,8 +254,18 @@ func (r *Redis) Remove(ctx context.Context, env string) error {
 	if err != nil {
 		return fmt.Errorf("redis remove %s: encoding change: %w", env, err)
 	}
-	keys := []string{r.snapKey(env), r.envsKey()}
-	if err := removeScript.Run(ctx, r.client, keys, env, r.channel, msg).Err(); err != nil {
+	r.wmu.Lock()
+	keys := []string{r.snapKey(env), r.envsKey(), r.patchesKey(env)}
+	err = removeScript.Run(ctx, r.client, keys, env, r.channel, msg).Err()
+	if err == nil {
+		r.pmu.Lock()
+		delete(r.pending, env)
+		delete(r.published, env)
+		delete(r.written, env)
+		r.pmu.Unlock()
+	}
+	r.wmu.Unlock()
+	if err != nil {
 		return fmt.Errorf("redis remove %s: %w", env, err)
 	}
 	// The environment's override layer goes too, so that a later
@@ -217,22 +274,6 @@ func (r *Redis) Remove(ctx context.Context, env string) error {
 		return fmt.Errorf("redis remove %s: override layer: %w", env, err)
 	}
 	return nil
-}
-
-// Snapshot implements store.Store.
-func (r *Redis) Snapshot(ctx context.Context, env string) (*store.Snapshot, error) {
-	body, err := r.client.Get(ctx, r.snapKey(env)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, store.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("redis get snapshot %s: %w", env, err)
-	}
-	s, err := decodeSnapshot(body)
-	if err != nil {
-		return nil, fmt.Errorf("redis snapshot %s (key %s): decoding: %w", env, r.snapKey(env), err)
-	}
-	return s, nil
 }
 
 // Environments implements store.Store.
@@ -283,8 +324,12 @@ func (r *Redis) Status(ctx context.Context) (*store.SyncStatus, error) {
 	return &st, nil
 }
 
-// Close implements store.Store.
-func (r *Redis) Close() error { return r.client.Close() }
+// Close implements store.Store. Snapshots whose write was deferred are
+// written first (the patch list covers them if that fails).
+func (r *Redis) Close() error {
+	r.closeWriter()
+	return r.client.Close()
+}
 
 // isTimeout reports whether err is a read timeout rather than a failure.
 func isTimeout(err error) bool {

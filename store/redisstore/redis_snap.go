@@ -137,20 +137,42 @@ func (r *Redis) patchAfter(env, version string) *snapPatch {
 
 // SnapshotSince returns the current snapshot of env like Snapshot, given
 // have, a snapshot of env the caller holds (nil: none). When have is
-// current it is returned; when the patches this store's Watch received
-// lead from have to the current version, they are applied to it, sharing
-// every unchanged flag, audience and override; otherwise (a missed patch,
-// a gap in versions, a cold start) the snapshot is read whole.
+// current it is returned; when another caller of SnapshotSince on this
+// store already holds the current version (the bearer and the admin API of
+// one process), that one is returned, shared; when the patches this
+// store's Watch received, or those stored in Redis, lead from have to the
+// current version, they are applied to it, sharing every unchanged flag,
+// audience and override; otherwise (a gap in versions, a cold start) the
+// snapshot is read whole. Every snapshot returned is immutable.
 func (r *Redis) SnapshotSince(ctx context.Context, env string, have *store.Snapshot) (*store.Snapshot, error) {
-	if have == nil || have.Document == nil || have.Environment != env {
-		return r.Snapshot(ctx, env)
-	}
 	want, err := r.client.HGet(ctx, r.envsKey(), env).Result()
 	if errors.Is(err, redis.Nil) {
+		r.setLatest(env, nil)
 		return nil, store.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("redis read version of %s (key %s): %w", env, r.envsKey(), err)
+	}
+	got, err := r.since(ctx, env, want, have)
+	if err == nil {
+		r.setLatest(env, got)
+	}
+	return got, err
+}
+
+// since is SnapshotSince once the listed version, want, is known.
+func (r *Redis) since(ctx context.Context, env, want string, have *store.Snapshot) (*store.Snapshot, error) {
+	if have != nil && (have.Document == nil || have.Environment != env) {
+		have = nil
+	}
+	if have != nil && have.Version == want {
+		return have, nil
+	}
+	if l := r.latestOf(env); l != nil && l.Version == want {
+		return l, nil
+	}
+	if have == nil {
+		return r.Snapshot(ctx, env)
 	}
 	cur := have
 	for range keptPatches {
@@ -168,6 +190,29 @@ func (r *Redis) SnapshotSince(ctx context.Context, env string, have *store.Snaps
 		cur = &store.Snapshot{Environment: env, Version: doc.Version, Document: doc,
 			Keys: p.Keys, Triggers: p.Triggers, Published: p.Published}
 	}
+	if got := r.storedChain(ctx, env, cur); got != nil {
+		return got, nil
+	}
 	r.log.Debug("redis: no patch chain to the current version; reading the snapshot", "environment", env, "have", have.Version, "want", want)
 	return r.Snapshot(ctx, env)
+}
+
+// latestOf returns the snapshot of env SnapshotSince last returned, or nil.
+func (r *Redis) latestOf(env string) *store.Snapshot {
+	r.pmu.Lock()
+	defer r.pmu.Unlock()
+	return r.latest[env]
+}
+
+func (r *Redis) setLatest(env string, s *store.Snapshot) {
+	r.pmu.Lock()
+	defer r.pmu.Unlock()
+	if s == nil {
+		delete(r.latest, env)
+		return
+	}
+	if r.latest == nil {
+		r.latest = map[string]*store.Snapshot{}
+	}
+	r.latest[env] = s
 }

@@ -1,0 +1,370 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/flagpole/flagpole/store"
+)
+
+// A publish that has a patch from the version this process published
+// before costs Redis what the change costs, not what the rule set costs:
+// one script appends the patch to the environment's patch list
+// (<prefix>patches:<env>), moves the version in the envs hash and
+// announces the patch, atomically. The whole snapshot is encoded,
+// compressed and written later, by one background writer that coalesces
+// consecutive publishes of an environment into one write of the latest.
+//
+// The snapshot key therefore may hold an older version than the envs hash
+// lists. It always holds ONE version, written by a single SET, and the
+// patch list holds every patch from it to the listed version: Snapshot
+// reads the three keys in one MULTI (they share a slot) and applies the
+// patches, so a cold start reads one consistent snapshot plus a few small
+// patches, never a mix. A full write (first publish of a process, a
+// republish, a store that moved on) replaces the snapshot and empties the
+// list in the same script.
+
+const (
+	// storedPatches is how many patches an environment's patch list keeps.
+	// The deferred writer lags the announced version by one encode at most,
+	// so the list normally holds a handful; when the snapshot falls further
+	// behind (writes failing), Snapshot reports the store inconsistent and
+	// the syncer's check republishes whole.
+	storedPatches = 64
+	// defaultSnapshotDelay is how long the writer waits after a publish
+	// before encoding, so that a burst of commits costs one write and the
+	// encoding does not compete with the bearers applying the patch.
+	defaultSnapshotDelay = 2 * time.Second
+	// snapshotWriteTimeout bounds one deferred write.
+	snapshotWriteTimeout = time.Minute
+)
+
+func (r *Redis) patchesKey(env string) string { return r.prefix + "patches:" + env }
+
+// patchScript announces a patch when the store lists the version it
+// applies to: KEYS envs key, patches key; ARGV env, base version, new
+// version, channel, change JSON, patch JSON, patches kept. It returns 0,
+// changing nothing, when the store lists another version of env.
+var patchScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[6])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[7]), -1)
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1`)
+
+// writeSnapScript stores a deferred snapshot: KEYS snapshot key, envs key;
+// ARGV snapshot, env. It writes nothing when the environment was removed
+// meanwhile.
+var writeSnapScript = redis.NewScript(`
+if not redis.call('HGET', KEYS[2], ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1`)
+
+// written is what this process last stored in an environment's snapshot
+// key: the snapshot and a hash of the stored bytes, so that reading back
+// a snapshot this process wrote (the syncer's check, every few seconds)
+// costs a GET and a hash, not decoding the whole rule set.
+type written struct {
+	snap *store.Snapshot
+	hash uint64
+	size int
+}
+
+// publishPatch announces s as a patch of prev. ok is false when the
+// store no longer lists prev's version (a flush, another publisher): the
+// caller then writes s whole.
+func (r *Redis) publishPatch(ctx context.Context, prev, s *store.Snapshot, patch json.RawMessage) (ok bool, err error) {
+	msg, err := json.Marshal(changeMsg{Env: s.Environment, Version: s.Version, Patch: patch})
+	if err != nil {
+		return false, fmt.Errorf("redis publish %s: encoding change: %w", s.Environment, err)
+	}
+	keys := []string{r.envsKey(), r.patchesKey(s.Environment)}
+	n, err := patchScript.Run(ctx, r.client, keys, s.Environment, prev.Version, s.Version, r.channel, msg, []byte(patch), storedPatches).Int()
+	if err != nil {
+		return false, fmt.Errorf("redis publish %s version %s: %w", s.Environment, s.Version, err)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	r.pmu.Lock()
+	r.published[s.Environment] = s
+	if r.pending == nil {
+		r.pending = map[string]*store.Snapshot{}
+	}
+	r.pending[s.Environment] = s
+	r.pmu.Unlock()
+	r.startWriter()
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+	return true, nil
+}
+
+// startWriter starts the deferred snapshot writer once.
+func (r *Redis) startWriter() {
+	r.writerOnce.Do(func() {
+		r.kick = make(chan struct{}, 1)
+		r.stop = make(chan struct{})
+		r.writerDone = make(chan struct{})
+		go r.writer()
+	})
+}
+
+// writer writes pending snapshots until Close, then flushes what is left.
+func (r *Redis) writer() {
+	defer close(r.writerDone)
+	delay := r.opts.SnapshotDelay
+	for {
+		select {
+		case <-r.stop:
+			r.flush(snapshotWriteTimeout / 4)
+			return
+		case <-r.kick:
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-r.stop:
+			t.Stop()
+			r.flush(snapshotWriteTimeout / 4)
+			return
+		case <-t.C:
+		}
+		if !r.flush(snapshotWriteTimeout) {
+			// Retry later; the pending snapshots stay pending.
+			t := time.NewTimer(time.Second)
+			select {
+			case <-r.stop:
+				t.Stop()
+				r.flush(snapshotWriteTimeout / 4)
+				return
+			case <-t.C:
+			}
+			select {
+			case r.kick <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// flush writes every pending snapshot; it reports whether all writes
+// succeeded.
+func (r *Redis) flush(timeout time.Duration) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	r.pmu.Lock()
+	envs := make([]string, 0, len(r.pending))
+	for env := range r.pending {
+		envs = append(envs, env)
+	}
+	r.pmu.Unlock()
+	ok := true
+	for _, env := range envs {
+		if err := r.writePending(ctx, env); err != nil {
+			ok = false
+			r.log.Warn("redis: writing a deferred snapshot; will retry", "environment", env, "err", err)
+		}
+	}
+	return ok
+}
+
+// writePending writes env's pending snapshot, if it still has one.
+func (r *Redis) writePending(ctx context.Context, env string) error {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	r.pmu.Lock()
+	s := r.pending[env]
+	r.pmu.Unlock()
+	if s == nil {
+		return nil // written whole or removed meanwhile
+	}
+	body, err := encodeSnapshot(s)
+	if err != nil {
+		return fmt.Errorf("encoding: %w", err)
+	}
+	if err := writeSnapScript.Run(ctx, r.client, []string{r.snapKey(env), r.envsKey()}, body, env).Err(); err != nil {
+		return err
+	}
+	r.pmu.Lock()
+	if r.pending[env] == s {
+		delete(r.pending, env)
+	}
+	r.noteWritten(env, s, body)
+	r.pmu.Unlock()
+	return nil
+}
+
+// noteWritten records what the snapshot key of env holds. The caller holds
+// r.pmu.
+func (r *Redis) noteWritten(env string, s *store.Snapshot, body []byte) {
+	if r.written == nil {
+		r.written = map[string]written{}
+	}
+	r.written[env] = written{snap: s, hash: xxhash.Sum64(body), size: len(body)}
+}
+
+// closeWriter stops the writer after it has written what is pending.
+func (r *Redis) closeWriter() {
+	r.writerOnce.Do(func() {}) // no writer starts after Close
+	if r.stop == nil {
+		return
+	}
+	r.stopOnce.Do(func() { close(r.stop) })
+	<-r.writerDone
+}
+
+// Snapshot implements store.Store: the stored snapshot brought to the
+// listed version by the stored patches (see above).
+func (r *Redis) Snapshot(ctx context.Context, env string) (*store.Snapshot, error) {
+	var get *redis.StringCmd
+	var ver *redis.StringCmd
+	var list *redis.StringSliceCmd
+	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		get = p.Get(ctx, r.snapKey(env))
+		ver = p.HGet(ctx, r.envsKey(), env)
+		list = p.LRange(ctx, r.patchesKey(env), 0, -1)
+		return nil
+	})
+	if errors.Is(get.Err(), redis.Nil) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("redis get snapshot %s: %w", env, err)
+	}
+	body, _ := get.Bytes()
+	want, _ := ver.Result() // "" when not listed: the snapshot as stored
+	s := r.known(env, body)
+	if s == nil {
+		if s, err = decodeSnapshot(body); err != nil {
+			return nil, fmt.Errorf("redis snapshot %s (key %s): decoding: %w", env, r.snapKey(env), err)
+		}
+	}
+	if want == "" || s.Version == want {
+		return s, nil
+	}
+	patches := decodePatches(list.Val())
+	if mine := r.publishedAt(env, want); mine != nil && chainLeads(s.Version, want, patches) {
+		return mine, nil
+	}
+	if got := applyChain(s, want, patches); got != nil {
+		return got, nil
+	}
+	return nil, fmt.Errorf("redis snapshot %s (key %s) is version %s and the stored patches do not lead to the listed version %s", env, r.snapKey(env), s.Version, want)
+}
+
+// known returns the snapshot this process wrote when body is what it
+// wrote, or nil.
+func (r *Redis) known(env string, body []byte) *store.Snapshot {
+	r.pmu.Lock()
+	w, ok := r.written[env]
+	r.pmu.Unlock()
+	if !ok || w.size != len(body) || w.hash != xxhash.Sum64(body) {
+		return nil
+	}
+	return w.snap
+}
+
+// publishedAt returns the snapshot of env this process last published
+// when it is version, or nil.
+func (r *Redis) publishedAt(env, version string) *store.Snapshot {
+	r.pmu.Lock()
+	defer r.pmu.Unlock()
+	if s := r.published[env]; s != nil && s.Version == version {
+		return s
+	}
+	return nil
+}
+
+// decodePatches decodes a stored patch list, oldest first; an entry that
+// does not decode ends it (the chain cannot pass it).
+func decodePatches(raw []string) []*snapPatch {
+	out := make([]*snapPatch, 0, len(raw))
+	for _, s := range raw {
+		var p snapPatch
+		if err := json.Unmarshal([]byte(s), &p); err != nil || p.Doc == nil {
+			break
+		}
+		out = append(out, &p)
+	}
+	return out
+}
+
+// chainStart returns the index in patches of the first patch of the chain
+// from version, or -1. The chain is the suffix of the list that follows
+// the last patch based on version: a list is appended in publish order,
+// and an older patch from the same version (a revert) is superseded.
+func chainStart(version string, patches []*snapPatch) int {
+	for i := len(patches) - 1; i >= 0; i-- {
+		if patches[i].Base == version {
+			return i
+		}
+	}
+	return -1
+}
+
+// chainLeads reports whether patches lead from version from to to.
+func chainLeads(from, to string, patches []*snapPatch) bool {
+	i := chainStart(from, patches)
+	if i < 0 {
+		return false
+	}
+	cur := from
+	for _, p := range patches[i:] {
+		if p.Base != cur {
+			return false
+		}
+		cur = p.Doc.Version
+		if cur == to {
+			return true
+		}
+	}
+	return false
+}
+
+// applyChain applies patches to s until it is version want; nil when they
+// do not lead there.
+func applyChain(s *store.Snapshot, want string, patches []*snapPatch) *store.Snapshot {
+	if !chainLeads(s.Version, want, patches) {
+		return nil
+	}
+	cur := s
+	for _, p := range patches[chainStart(s.Version, patches):] {
+		doc, err := cur.Document.Apply(p.Doc)
+		if err != nil {
+			return nil
+		}
+		cur = &store.Snapshot{Environment: s.Environment, Version: doc.Version, Document: doc,
+			Keys: p.Keys, Triggers: p.Triggers, Published: p.Published}
+		if cur.Version == want {
+			return cur
+		}
+	}
+	return nil
+}
+
+// storedChain reads env's listed version and stored patches and applies
+// them to have; nil when they do not lead to the listed version.
+func (r *Redis) storedChain(ctx context.Context, env string, have *store.Snapshot) *store.Snapshot {
+	var ver *redis.StringCmd
+	var list *redis.StringSliceCmd
+	if _, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		ver = p.HGet(ctx, r.envsKey(), env)
+		list = p.LRange(ctx, r.patchesKey(env), 0, -1)
+		return nil
+	}); err != nil {
+		return nil
+	}
+	want := ver.Val()
+	if want == have.Version {
+		return have
+	}
+	return applyChain(have, want, decodePatches(list.Val()))
+}
