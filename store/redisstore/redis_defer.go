@@ -121,7 +121,6 @@ func (r *Redis) startWriter() {
 // writer writes pending snapshots until Close, then flushes what is left.
 func (r *Redis) writer() {
 	defer close(r.writerDone)
-	delay := r.opts.SnapshotDelay
 	for {
 		select {
 		case <-r.stop:
@@ -129,29 +128,33 @@ func (r *Redis) writer() {
 			return
 		case <-r.kick:
 		}
-		t := time.NewTimer(delay)
-		select {
-		case <-r.stop:
-			t.Stop()
-			r.flush(snapshotWriteTimeout / 4)
+		if !r.wait(r.opts.SnapshotDelay) {
 			return
-		case <-t.C:
 		}
 		if !r.flush(snapshotWriteTimeout) {
 			// Retry later; the pending snapshots stay pending.
-			t := time.NewTimer(time.Second)
-			select {
-			case <-r.stop:
-				t.Stop()
-				r.flush(snapshotWriteTimeout / 4)
+			if !r.wait(time.Second) {
 				return
-			case <-t.C:
 			}
 			select {
 			case r.kick <- struct{}{}:
 			default:
 			}
 		}
+	}
+}
+
+// wait waits d and reports true, or flushes what is pending and reports
+// false when Close is called meanwhile.
+func (r *Redis) wait(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-r.stop:
+		r.flush(snapshotWriteTimeout / 4)
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
