@@ -10,105 +10,220 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/flagpole/flagpole/internal/fstat"
 )
 
-// fileSum is the content hash of a file as read at readAt, with its
-// metadata then.
-type fileSum struct {
-	key    fstat.Key
+// entry is one path of a scan: a directory, a symbolic link or a regular
+// file, with what the revision ID is made of.
+type entry struct {
+	rel    string      // slash path relative to the root; "." for the root
+	kind   byte        // 'd', 'l' or 'f'
+	info   fs.FileInfo // lstat of a file or link; nil if unknown or a directory
+	target string      // a link's target
 	sum    [sha256.Size]byte
-	readAt time.Time
+	key    fstat.Key // a file's metadata when read, valid if haveKey
+	// haveKey: key is valid and sum is the content read at readAt.
+	haveKey bool
+	readAt  time.Time
 }
 
-// sums remembers the content hash of every file of the last scan, so that
-// a file whose metadata says it is unchanged (package fstat) is not read
-// again: a one-file change in a directory of 10,000 files then reads one.
-type sums struct {
-	files map[string]fileSum
+// tree is every entry of a scan in the order filepath.WalkDir visits them
+// (comparePaths), so that the revision ID can be recomputed after changing
+// a few entries, and so that a file whose metadata says it is unchanged
+// (package fstat) is not read again: a one-file change in a directory of
+// 10,000 files then reads one.
+type tree struct {
+	root    string // the directory the entries are relative to
+	entries []*entry
 }
 
 // scanTree hashes every file under root (paths, kinds and the SHA-256 of
 // contents; .git directories skipped) and lists its directories, root
-// included. known, when not nil, holds the hashes of the last scan and is
+// included. known, when not nil, holds the entries of the last scan and is
 // updated to this one's. stats holds the lstat of every regular file and
 // symbolic link, by slash path relative to root (Revision.Stats).
-func scanTree(root string, known *sums) (hash string, dirs []string, stats map[string]fs.FileInfo, err error) {
-	start := time.Now()
-	buf := make([]byte, 32<<10) // one read buffer for every file hashed
-	size := 0
+func scanTree(root string, known *tree) (hash string, dirs []string, stats map[string]fs.FileInfo, err error) {
+	var old []*entry
+	if known != nil && known.root == root {
+		old = known.entries
+	}
+	entries, dirs, err := walkTree(root, root, old, make([]byte, 32<<10))
+	if err != nil {
+		return "", nil, nil, err
+	}
 	if known != nil {
-		size = len(known.files) // most scans find the files of the last one
+		*known = tree{root: root, entries: entries}
 	}
-	next := make(map[string]fileSum, size)
-	stats = make(map[string]fs.FileInfo, size)
-	h := sha256.New()
-	var lenBuf [8]byte
-	writeField := func(b []byte) {
-		binary.BigEndian.PutUint64(lenBuf[:], uint64(len(b)))
-		h.Write(lenBuf[:])
-		h.Write(b)
-	}
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	hash, stats = sumEntries(entries)
+	return hash, dirs, stats, nil
+}
+
+// walkTree reads the subtree at start (root or a directory under it) into
+// entries, relative to root and in walk order. old holds the entries the
+// subtree had (in the same order; any others are skipped) whose content
+// hashes are reused for files that fstat says are unchanged. buf is the
+// read buffer.
+func walkTree(root, start string, old []*entry, buf []byte) (entries []*entry, dirs []string, err error) {
+	begin := time.Now()
+	entries = make([]*entry, 0, len(old))
+	err = filepath.WalkDir(start, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if path != root && errors.Is(err, fs.ErrNotExist) {
+			if path != start && errors.Is(err, fs.ErrNotExist) {
 				return nil // removed while walking; the next event rescans
 			}
 			return err
 		}
 		rel, _ := filepath.Rel(root, path)
+		rel = filepath.ToSlash(rel)
+		var prev *entry
+		for len(old) > 0 && comparePaths(old[0].rel, rel) <= 0 {
+			if old[0].rel == rel {
+				prev = old[0]
+			}
+			old = old[1:]
+		}
 		switch {
 		case d.IsDir():
 			if d.Name() == ".git" && path != root {
 				return filepath.SkipDir
 			}
 			dirs = append(dirs, path)
-			writeField([]byte("d" + filepath.ToSlash(rel)))
+			entries = append(entries, &entry{rel: rel, kind: 'd'})
 		case d.Type()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(path)
-			if err != nil {
-				return nil
+			e, ok := readLink(path, rel)
+			if ok {
+				entries = append(entries, e)
 			}
-			if info, err := d.Info(); err == nil {
-				stats[filepath.ToSlash(rel)] = info
-			}
-			writeField([]byte("l" + filepath.ToSlash(rel)))
-			writeField([]byte(target))
 		case d.Type().IsRegular():
-			writeField([]byte("f" + filepath.ToSlash(rel)))
-			var key fstat.Key
-			haveKey := false
-			if info, err := d.Info(); err == nil {
-				key, haveKey = fstat.Of(info)
-				stats[filepath.ToSlash(rel)] = info
+			info, err := d.Info()
+			if err != nil {
+				info = nil
 			}
-			if known != nil && haveKey {
-				if prev, ok := known.files[path]; ok && fstat.Unchanged(prev.key, key, prev.readAt, fstat.Margin) {
-					writeField(prev.sum[:])
-					next[path] = prev
-					return nil
-				}
-			}
-			sum, err := hashFile(path, buf)
-			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			e, err := readFile(path, rel, info, prev, begin, buf)
+			if err != nil {
 				return err
 			}
-			writeField(sum[:])
-			if haveKey && err == nil {
-				next[path] = fileSum{key: key, sum: sum, readAt: start}
-			}
+			entries = append(entries, e)
 		}
 		return nil
 	})
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("reading directory %s: %w", root, err)
+		return nil, nil, fmt.Errorf("reading directory %s: %w", root, err)
 	}
-	if known != nil {
-		known.files = next
+	return entries, dirs, nil
+}
+
+// readLink returns the entry of the symbolic link at path, and false if
+// it cannot be read (it is then left out, as if absent).
+func readLink(path, rel string) (*entry, bool) {
+	target, err := os.Readlink(path)
+	if err != nil {
+		return nil, false
 	}
-	return hex.EncodeToString(h.Sum(nil)), dirs, stats, nil
+	e := &entry{rel: rel, kind: 'l', target: target}
+	if info, err := os.Lstat(path); err == nil {
+		e.info = info
+	}
+	return e, true
+}
+
+// readFile returns the entry of the regular file at path whose lstat is
+// info (nil if unknown), reusing prev's content hash if fstat says the file
+// is unchanged since prev was read. A file removed meanwhile has a zero
+// sum (and the next event rescans).
+func readFile(path, rel string, info fs.FileInfo, prev *entry, begin time.Time, buf []byte) (*entry, error) {
+	e := &entry{rel: rel, kind: 'f', info: info}
+	var key fstat.Key
+	haveKey := false
+	if info != nil {
+		key, haveKey = fstat.Of(info)
+	}
+	if prev != nil && prev.kind == 'f' && prev.haveKey && haveKey && fstat.Unchanged(prev.key, key, prev.readAt, fstat.Margin) {
+		e.sum, e.key, e.haveKey, e.readAt = prev.sum, prev.key, true, prev.readAt
+		return e, nil
+	}
+	sum, err := hashFile(path, buf)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	e.sum = sum
+	if haveKey && err == nil {
+		e.key, e.haveKey, e.readAt = key, true, begin
+	}
+	return e, nil
+}
+
+// sumEntries returns the revision ID of entries (the SHA-256 of each
+// entry's kind and path, then its content hash or link target, each field
+// length-prefixed, in walk order) and the lstat of its files and links.
+func sumEntries(entries []*entry) (string, map[string]fs.FileInfo) {
+	h := sha256.New()
+	stats := make(map[string]fs.FileInfo, len(entries))
+	var lenBuf [9]byte
+	head := func(n int, kind byte) {
+		binary.BigEndian.PutUint64(lenBuf[:8], uint64(n))
+		lenBuf[8] = kind
+		h.Write(lenBuf[:])
+	}
+	field := func(b []byte) {
+		binary.BigEndian.PutUint64(lenBuf[:8], uint64(len(b)))
+		h.Write(lenBuf[:8])
+		h.Write(b)
+	}
+	for _, e := range entries {
+		head(1+len(e.rel), e.kind)
+		io.WriteString(h, e.rel)
+		switch e.kind {
+		case 'l':
+			field([]byte(e.target))
+		case 'f':
+			field(e.sum[:])
+		}
+		if e.info != nil {
+			stats[e.rel] = e.info
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), stats
+}
+
+// comparePaths orders slash paths as filepath.WalkDir visits them: "."
+// first, then component by component, each directory's entries by name
+// ("a/b" before "a.yaml", unlike plain string order).
+func comparePaths(a, b string) int {
+	if a == b {
+		return 0
+	}
+	if a == "." {
+		return -1
+	}
+	if b == "." {
+		return 1
+	}
+	for {
+		ai, bi := strings.IndexByte(a, '/'), strings.IndexByte(b, '/')
+		ac, bc := a, b
+		if ai >= 0 {
+			ac = a[:ai]
+		}
+		if bi >= 0 {
+			bc = b[:bi]
+		}
+		if c := strings.Compare(ac, bc); c != 0 {
+			return c
+		}
+		switch {
+		case ai < 0 && bi < 0:
+			return 0
+		case ai < 0:
+			return -1 // a is b's ancestor
+		case bi < 0:
+			return 1
+		}
+		a, b = a[ai+1:], b[bi+1:]
+	}
 }
 
 // hashFile returns the SHA-256 of a file's content, read through buf.
