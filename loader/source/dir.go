@@ -295,6 +295,7 @@ func (r *dirRun) scan(ctx context.Context, settled bool) {
 		real = r.root
 	}
 	r.real = real
+	r.log.Debug("directory source: reading everything", "dir", real)
 	clear(r.dirty)
 	r.full = false
 	r.fullAt = r.opts.Clock.Now()
@@ -401,6 +402,7 @@ func (r *dirRun) refresh(ctx context.Context) {
 	if len(paths) == 0 {
 		return
 	}
+	r.log.Debug("directory source: reading changed paths", "dir", r.real, "paths", len(paths))
 	walked, dropped, err := r.tree.update(paths, r.buf)
 	if err == nil && r.w != nil {
 		for _, d := range dropped {

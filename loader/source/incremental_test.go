@@ -1,0 +1,107 @@
+package source
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// countHandler counts log records by message.
+type countHandler struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (h *countHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.n[r.Message]++
+	return nil
+}
+func (h *countHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countHandler) WithGroup(string) slog.Handler      { return h }
+
+func (h *countHandler) count(msg string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.n[msg]
+}
+
+// TestDirReadsOnlyChangedPaths runs a watched directory source through
+// edits, a new directory and a removal: each revision must be that of a
+// full scan, and none but the first may read the whole directory.
+func TestDirReadsOnlyChangedPaths(t *testing.T) {
+	root := t.TempDir()
+	mustWrite(t, filepath.Join(root, "flags", "a.yaml"), "v1")
+	mustWrite(t, filepath.Join(root, "flags", "b.yaml"), "b")
+	logs := &countHandler{n: map[string]int{}}
+	src, err := NewDir(root, DirOptions{Settle: -1, Logger: slog.New(logs), Rescan: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make(chan string, 16)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		_ = src.Run(ctx, func(_ context.Context, u Update) {
+			if u.Err != nil {
+				t.Errorf("source error: %v", u.Err)
+				return
+			}
+			ids <- u.Revision.ID
+		})
+	}()
+	// wait returns once a revision with the full scan's ID of the tree
+	// is reported.
+	wait := func(what string) {
+		t.Helper()
+		want, _, _, err := scanTree(root, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case id := <-ids:
+				if id == want {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("%s: no revision with the full scan's ID within 10 s", what)
+			}
+		}
+	}
+	wait("first revision")
+	if logs.count("directory source: watch error; rescanning") > 0 {
+		t.Skip("the watch overflowed")
+	}
+	mustWrite(t, filepath.Join(root, "flags", "a.yaml"), "v2")
+	wait("edit")
+	mustWrite(t, filepath.Join(root, "new", "deep", "c.yaml"), "c")
+	wait("new directory")
+	mustWrite(t, filepath.Join(root, "new", "deep", "d.yaml"), "d")
+	wait("file in the new directory")
+	if err := os.RemoveAll(filepath.Join(root, "new")); err != nil {
+		t.Fatal(err)
+	}
+	wait("directory removed")
+	tmp := filepath.Join(root, "flags", ".b.swp")
+	mustWrite(t, tmp, "b2")
+	if err := os.Rename(tmp, filepath.Join(root, "flags", "b.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	wait("rename-and-replace")
+	if n := logs.count("directory source: reading everything"); n != 1 {
+		t.Errorf("%d full reads, want only the first", n)
+	}
+	if logs.count("directory source: reading changed paths") == 0 {
+		t.Error("no incremental read")
+	}
+}
