@@ -8,12 +8,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 )
 
 // countHandler counts log records by message.
 type countHandler struct {
-	mu sync.Mutex
-	n  map[string]int
+	mu     sync.Mutex
+	n      map[string]int
+	notify chan string // if not nil, receives each message (dropped when full)
 }
 
 func (h *countHandler) Enabled(context.Context, slog.Level) bool { return true }
@@ -21,6 +24,12 @@ func (h *countHandler) Handle(_ context.Context, r slog.Record) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.n[r.Message]++
+	if h.notify != nil {
+		select {
+		case h.notify <- r.Message:
+		default:
+		}
+	}
 	return nil
 }
 func (h *countHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
@@ -104,4 +113,47 @@ func TestDirReadsOnlyChangedPaths(t *testing.T) {
 	if logs.count("directory source: reading changed paths") == 0 {
 		t.Error("no incremental read")
 	}
+}
+
+// TestDirRescansPeriodically checks that a watched directory is read whole
+// again once Rescan has passed, at a poll tick, without any change.
+func TestDirRescansPeriodically(t *testing.T) {
+	root := t.TempDir()
+	mustWrite(t, filepath.Join(root, "a.yaml"), "v1")
+	fc := clockwork.NewFakeClock()
+	logs := &countHandler{n: map[string]int{}, notify: make(chan string, 64)}
+	src, err := NewDir(root, DirOptions{Clock: fc, Poll: time.Second, Rescan: time.Minute, Logger: slog.New(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		_ = src.Run(ctx, func(context.Context, Update) {})
+	}()
+	full := func(what string) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case msg := <-logs.notify:
+				if msg == "directory source: reading everything" {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("%s: no full read within 10 s", what)
+			}
+		}
+	}
+	full("first read")
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	if err := fc.BlockUntilContext(wctx, 1); err != nil { // the poll ticker
+		t.Fatal(err)
+	}
+	fc.Advance(30 * time.Second)
+	fc.Advance(31 * time.Second)
+	full("after Rescan")
 }
