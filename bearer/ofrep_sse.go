@@ -59,24 +59,12 @@ func (s *Server) serveOFREPEvents(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	release, ok := s.admitStream(w, r, a, streamOFREP)
-	if !ok {
-		a.hub.unsubscribe(c)
-		return
-	}
-	out, hijacked, err := s.startSSE(w, r)
-	if err == nil && r.Header.Get("Last-Event-ID") != st.version {
-		err = out.write(refetchFrame(st))
-	}
-	if err != nil {
-		release()
-		a.hub.unsubscribe(c)
-		if out != nil {
-			out.close()
+	s.stream(w, r, a, c, streamOFREP, func(out sink) error {
+		if r.Header.Get("Last-Event-ID") == st.version {
+			return nil // resumed at the version served: nothing missed
 		}
-		return
-	}
-	run(r, hijacked, a.hub, c, out, release, func(ev *event) bool {
+		return out.write(refetchFrame(st))
+	}, func(out sink, ev *event) bool {
 		if ev.ping {
 			return out.write(ev.frame) == nil
 		}

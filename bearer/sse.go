@@ -168,17 +168,36 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	release, ok := s.admitStream(w, r, a, streamSDK)
+	s.stream(w, r, a, c, streamSDK, func(out sink) error {
+		if r.Header.Get("Last-Event-ID") == st.version {
+			return nil // resumed at the version served: nothing missed
+		}
+		frame, err := st.putFrame()
+		if err != nil {
+			return err
+		}
+		return out.write(frame)
+	}, func(out sink, ev *event) bool {
+		// The rule set streamed is the same after a clock tick: SDKs
+		// compute schedules and ramps from their own clocks.
+		return ev.tick || out.write(ev.frame) == nil
+	})
+}
+
+// stream admits one more stream of kind for a's key, starts the SSE
+// response, sends what first writes, then runs the stream with handle
+// until it ends. A step that fails undoes the ones before it: the place
+// taken, the subscription c, the response started.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, a *access, c *client, kind streamKind,
+	first func(out sink) error, handle func(out sink, ev *event) bool) {
+	release, ok := s.admitStream(w, r, a, kind)
 	if !ok {
 		a.hub.unsubscribe(c)
 		return
 	}
 	out, hijacked, err := s.startSSE(w, r)
-	if err == nil && r.Header.Get("Last-Event-ID") != st.version {
-		var frame []byte
-		if frame, err = st.putFrame(); err == nil {
-			err = out.write(frame)
-		}
+	if err == nil {
+		err = first(out)
 	}
 	if err != nil {
 		release()
@@ -188,11 +207,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	run(r, hijacked, a.hub, c, out, release, func(ev *event) bool {
-		// The rule set streamed is the same after a clock tick: SDKs
-		// compute schedules and ramps from their own clocks.
-		return ev.tick || out.write(ev.frame) == nil
-	})
+	run(r, hijacked, a.hub, c, out, release, func(ev *event) bool { return handle(out, ev) })
 }
 
 // serveEvaluatedStream is GET /v1/stream/evaluated: the evaluated flags of
@@ -212,28 +227,14 @@ func (s *Server) serveEvaluatedStream(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	release, ok := s.admitStream(w, r, a, streamEvaluated)
-	if !ok {
-		a.hub.unsubscribe(c)
-		return
-	}
 	e := &evaluatedStream{ctx: ctx, clientOnly: a.kind == store.KeyClient, evals: &s.streamEvals}
-	out, hijacked, err := s.startSSE(w, r)
-	if err == nil {
+	s.stream(w, r, a, c, streamEvaluated, func(out sink) error {
 		e.out = out
 		if !e.put(st) {
-			err = errWriteFailed
+			return errWriteFailed
 		}
-	}
-	if err != nil {
-		release()
-		a.hub.unsubscribe(c)
-		if out != nil {
-			out.close()
-		}
-		return
-	}
-	run(r, hijacked, a.hub, c, out, release, e.handle)
+		return nil
+	}, func(_ sink, ev *event) bool { return e.handle(ev) })
 }
 
 // Reasons a stream ends at once.
