@@ -107,6 +107,14 @@ func TestDirReadsOnlyChangedPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait("rename-and-replace")
+	if err := os.Rename(filepath.Join(root, "flags"), filepath.Join(root, "moved")); err != nil {
+		t.Fatal(err)
+	}
+	wait("directory renamed")
+	mustWrite(t, filepath.Join(root, "moved", "a.yaml"), "v3")
+	wait("edit in the renamed directory")
+	mustWrite(t, filepath.Join(root, "moved", "sub", "e.yaml"), "e")
+	wait("new directory in the renamed directory")
 	if n := logs.count("directory source: reading everything"); n != 1 {
 		t.Errorf("%d full reads, want only the first", n)
 	}
