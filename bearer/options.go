@@ -16,6 +16,7 @@ import (
 // Defaults applied by New to zero fields of Options.
 const (
 	DefaultPingInterval      = 15 * time.Second
+	DefaultVersionCheck      = 5 * time.Second
 	DefaultMaxBodyBytes      = 1 << 20  // 1 MiB
 	DefaultMaxContextBytes   = 64 << 10 // 64 KiB
 	DefaultClientBuffer      = 16
@@ -68,6 +69,13 @@ type Options struct {
 	Webhook http.Handler
 	// Logger receives structured logs. Zero: logs are discarded.
 	Logger *slog.Logger
+	// VersionCheck is how often the bearer compares the versions the store
+	// lists with those it serves, and reloads the environments that differ
+	// (stores with a Versions method: store.Memory, redisstore.Redis).
+	// Change notifications (Redis pub/sub) are delivered at most once: one
+	// lost without a reconnect would otherwise leave the bearer on an old
+	// version until the next change. Zero: 5 s.
+	VersionCheck time.Duration
 	// PingInterval is how often every SSE stream gets a ": ping" comment
 	// (and evaluated streams re-check results when the rule set depends on
 	// time). Zero: 15 s.
@@ -158,6 +166,7 @@ func (o Options) withDefaults() Options {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	setDefault(&o.PingInterval, DefaultPingInterval)
+	setDefault(&o.VersionCheck, DefaultVersionCheck)
 	setDefault(&o.MaxBodyBytes, DefaultMaxBodyBytes)
 	setDefault(&o.MaxContextBytes, DefaultMaxContextBytes)
 	setDefault(&o.ClientBuffer, DefaultClientBuffer)

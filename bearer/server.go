@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/flagpole/flagpole/internal/backoff"
 	"github.com/flagpole/flagpole/store"
 )
@@ -96,6 +98,11 @@ func (s *Server) Run(ctx context.Context) error {
 	}()
 
 	l := &loop{s: s, pending: map[string]bool{}, all: true, retry: s.retryPolicy()}
+	if vl, ok := s.opts.Store.(versionLister); ok {
+		l.versions = vl
+		l.check = s.opts.Clock.NewTicker(s.opts.VersionCheck)
+		defer l.check.Stop()
+	}
 	l.run(ctx)
 	return nil
 }
@@ -108,6 +115,16 @@ type loop struct {
 	all      bool // list environments from the store and reload them all
 	retry    backoff.Policy
 	failures int
+	// versions and check: the store's listed versions, compared with the
+	// served ones at every tick of check (Options.VersionCheck); nil when
+	// the store cannot list them.
+	versions versionLister
+	check    clockwork.Ticker
+}
+
+// versionLister is a store that lists every environment's version.
+type versionLister interface {
+	Versions(ctx context.Context) (map[string]string, error)
 }
 
 func (l *loop) run(ctx context.Context) {
@@ -134,16 +151,21 @@ func (l *loop) run(ctx context.Context) {
 // wait waits for the next change, or for the retry delay after a failure,
 // and reports false when ctx is done.
 func (l *loop) wait(ctx context.Context) bool {
-	var retry <-chan time.Time
+	var retry, check <-chan time.Time
 	if l.failures > 0 {
 		t := l.s.opts.Clock.NewTimer(l.retry.Delay(l.failures))
 		defer t.Stop()
 		retry = t.Chan()
 	}
+	if l.check != nil {
+		check = l.check.Chan()
+	}
 	select {
 	case <-ctx.Done():
 		return false
 	case <-retry:
+	case <-check:
+		l.checkVersions(ctx)
 	case c, open := <-l.changes:
 		if !open {
 			if ctx.Err() != nil {
@@ -163,6 +185,27 @@ func (l *loop) wait(ctx context.Context) bool {
 		l.drain()
 	}
 	return true
+}
+
+// checkVersions marks for reload every environment whose listed version
+// is not the one served: its change notification was lost. An environment
+// the store no longer lists is left to the next notification or Resync.
+func (l *loop) checkVersions(ctx context.Context) {
+	listed, err := l.versions.Versions(ctx)
+	if err != nil {
+		return // the store is unreachable: the watch reports it
+	}
+	hubs := *l.s.hubs.Load()
+	for env, v := range listed {
+		h := hubs[env]
+		if h == nil || h.cur.Load().raw == nil || h.cur.Load().raw.Version != v {
+			if !l.pending[env] {
+				// Usually a notification on its way; logged in case it was lost.
+				l.s.log.Info("the store lists another version than the one served; reloading", "environment", env, "version", v)
+			}
+			l.pending[env] = true
+		}
+	}
 }
 
 // note records that c requires a reload.
