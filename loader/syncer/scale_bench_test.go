@@ -15,8 +15,8 @@ import (
 //	go test -run '^$' -bench OneFileCommit10k -benchtime 50x ./loader/syncer/
 //
 // dir: the file replaced in a watched directory (the 10 ms debounce
-// excluded; the directory source still reads and hashes every file to name
-// the revision). git-webhook: `git push` of the commit plus the webhook,
+// excluded; the directory source lstats the paths the notifications name
+// and recomputes the revision ID from its last scan). git-webhook: `git push` of the commit plus the webhook,
 // the commit itself not timed.
 func BenchmarkOneFileCommit10k(b *testing.B) {
 	files := largeRepo(10000, "start")
