@@ -74,7 +74,8 @@ type Options struct {
 	// (stores with a Versions method: store.Memory, redisstore.Redis).
 	// Change notifications (Redis pub/sub) are delivered at most once: one
 	// lost without a reconnect would otherwise leave the bearer on an old
-	// version until the next change. Zero: 5 s.
+	// version until the next change. It runs on the real clock, whatever
+	// Clock is. Zero: 5 s.
 	VersionCheck time.Duration
 	// PingInterval is how often every SSE stream gets a ": ping" comment
 	// (and evaluated streams re-check results when the rule set depends on

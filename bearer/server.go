@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jonboulle/clockwork"
-
 	"github.com/flagpole/flagpole/internal/backoff"
 	"github.com/flagpole/flagpole/store"
 )
@@ -100,7 +98,10 @@ func (s *Server) Run(ctx context.Context) error {
 	l := &loop{s: s, pending: map[string]bool{}, all: true, retry: s.retryPolicy()}
 	if vl, ok := s.opts.Store.(versionLister); ok {
 		l.versions = vl
-		l.check = s.opts.Clock.NewTicker(s.opts.VersionCheck)
+		// The real clock, whatever Options.Clock is: the check guards
+		// against lost messages, not against anything a test's clock
+		// paces, and it must not add a waiter to a fake clock.
+		l.check = time.NewTicker(s.opts.VersionCheck)
 		defer l.check.Stop()
 	}
 	l.run(ctx)
@@ -119,7 +120,7 @@ type loop struct {
 	// served ones at every tick of check (Options.VersionCheck); nil when
 	// the store cannot list them.
 	versions versionLister
-	check    clockwork.Ticker
+	check    *time.Ticker
 }
 
 // versionLister is a store that lists every environment's version.
@@ -158,14 +159,16 @@ func (l *loop) wait(ctx context.Context) bool {
 		retry = t.Chan()
 	}
 	if l.check != nil {
-		check = l.check.Chan()
+		check = l.check.C
 	}
 	select {
 	case <-ctx.Done():
 		return false
 	case <-retry:
 	case <-check:
-		l.checkVersions(ctx)
+		if l.failures == 0 { // else a retry of what failed is due anyway
+			l.checkVersions(ctx)
+		}
 	case c, open := <-l.changes:
 		if !open {
 			if ctx.Err() != nil {
