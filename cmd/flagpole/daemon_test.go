@@ -85,6 +85,20 @@ func startDaemonEnv(t *testing.T, env []string, args ...string) *daemon {
 		close(d.done)
 	}()
 	t.Cleanup(func() {
+		if t.Failed() {
+			// What each daemon still running was doing when the test gave
+			// up: SIGQUIT makes a Go process print every goroutine's stack
+			// to stderr, which lands in the logs below.
+			select {
+			case <-d.done:
+			default:
+				_ = d.cmd.Process.Signal(syscall.SIGQUIT)
+				select {
+				case <-d.done:
+				case <-time.After(5 * time.Second):
+				}
+			}
+		}
 		d.stop(t)
 		if t.Failed() {
 			t.Logf("logs of flagpole %s:\n%s", args[0], d.Logs())
