@@ -213,6 +213,30 @@ func TestEventTokenSecretLength(t *testing.T) {
 	}
 }
 
+// A minted token has one spelling: the same bytes with a line break
+// inside, or with different unused trailing bits, are refused.
+func TestEventTokenSpellings(t *testing.T) {
+	srv, err := New(Options{Store: store.NewMemory(), EventTokenSecret: []byte(strings.Repeat("k", 32))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := srv.mintEventToken("production", keyring.Sum(clientKey), tokenExpiry(time.Now(), DefaultEventTokenWindow))
+	if _, _, err := srv.parseEventToken(good); err != nil {
+		t.Fatalf("minted token refused: %v", err)
+	}
+	variants := []string{good[:10] + "\r" + good[10:], good[:10] + "\n" + good[10:], good + "\n"}
+	if len(good)%4 != 0 { // the last character carries unused low bits
+		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+		last := strings.IndexByte(alphabet, good[len(good)-1])
+		variants = append(variants, good[:len(good)-1]+string(alphabet[last^1]))
+	}
+	for _, v := range variants {
+		if _, _, err := srv.parseEventToken(v); err == nil {
+			t.Errorf("accepted %q, another spelling of %q", v, good)
+		}
+	}
+}
+
 // FuzzEventToken: any token parameter is refused with 401 or accepted
 // only when it is a token this bearer minted; parsing never panics.
 func FuzzEventToken(f *testing.F) {

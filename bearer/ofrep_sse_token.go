@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/flagpole/flagpole/internal/httpx"
@@ -97,10 +98,13 @@ func (s *Server) tokenMAC(payload []byte) []byte {
 // parseEventToken checks a token's signature and expiry and returns its
 // environment and key.
 func (s *Server) parseEventToken(tok string) (env string, keyHash keyring.Hash, err error) {
-	if len(tok) > maxTokenChars {
+	// The decoder skips CR and LF, and only Strict refuses non-zero
+	// trailing bits: without both checks one minted token would have many
+	// accepted spellings.
+	if len(tok) > maxTokenChars || strings.ContainsAny(tok, "\r\n") {
 		return "", keyHash, errTokenInvalid
 	}
-	b, err := base64.RawURLEncoding.DecodeString(tok)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(tok)
 	if err != nil || len(b) < tokenHeader+tokenMACBytes || b[0] != tokenVersion {
 		return "", keyHash, errTokenInvalid
 	}
