@@ -50,9 +50,9 @@ type Cache struct {
 	flagChecks map[string]*flagCheck     // by file
 	sets       map[string]*ruleset.RuleSet
 	stats      CacheStats
-	// given holds the file metadata handed over for the next load
-	// (UseStats); taken by start.
-	given, loadStats map[string]fs.FileInfo
+	// given holds the scan handed over for the next load (UseScan); taken
+	// by start into scan, which serves that load only.
+	given, scan map[string]fstat.Scanned
 }
 
 // cacheEntry is one parsed file.
@@ -121,48 +121,69 @@ func statOf(fi os.FileInfo) fileStat {
 // needs no hash of every file's content).
 func (c *Cache) start(skipReads bool) {
 	c.loadStart, c.skipReads = time.Now(), skipReads
-	c.loadStats, c.given = c.given, nil
+	c.scan, c.given = c.given, nil
 }
 
-// UseStats hands the next load through c the metadata of the repository's
-// files as whoever produced the directory just found it (the lstat of each
-// regular file and symbolic link, by slash path relative to the directory:
-// source.Revision.Stats), so that the load does not lstat every file again:
-// at 10,000 files that second walk was a sixth of a one-file change. The
-// load uses a path's entry as its own lstat, and lstats paths stats does
-// not hold. The metadata must be at least as old as the directory's
-// content it stands for, as a scan's is: a file changed after it is then
-// either seen as changed (and read), or left as the scan saw it, to be
-// picked up by the next revision. stats is read-only; only the next load
-// uses it.
-func (c *Cache) UseStats(stats map[string]fs.FileInfo) {
+// UseScan hands the next load through c what a scan of the repository's
+// directory found at each path (source.Revision.Files, by slash path
+// relative to the directory): the lstat of each file and symbolic link,
+// each regular file's content SHA-256, and the directories. The load then
+//   - uses a path's lstat as its own (at 10,000 files that second walk was
+//     a sixth of a one-file change), and lstats paths the scan lacks;
+//   - leaves unread a file whose scanned hash is the one cached;
+//   - checks that every file it reads has the scanned hash, that no file
+//     it lists is missing from the scan, and that every file of the scan
+//     it should have listed was there. Otherwise the directory changed
+//     after the scan, and the load fails with ErrChanged: publishing what
+//     it read under the scan's revision ID would pair that ID with content
+//     it does not stand for.
+//
+// Files reached through a symbolic link to a directory are not checked
+// (the scan does not follow links). files is read-only; only the next
+// load uses it.
+func (c *Cache) UseScan(files map[string]fstat.Scanned) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.given = stats
+	c.given = files
 }
 
-// lstat returns the metadata of the file rel at full: the one UseStats
-// handed over for this load, or else os.Lstat's. It runs on the reader's
-// goroutines while the load holds c.mu (loadStats is not written meanwhile).
+// scanned returns what the scan handed to this load (UseScan) found at
+// rel, and false if there is no scan or rel is not in it.
+func (c *Cache) scanned(rel string) (fstat.Scanned, bool) {
+	if c == nil || c.scan == nil {
+		return fstat.Scanned{}, false
+	}
+	sc, ok := c.scan[rel]
+	return sc, ok
+}
+
+// lstat returns the metadata of the file rel at full: the one the scan
+// (UseScan) found, or else os.Lstat's. It runs on the reader's goroutines
+// while the load holds c.mu (scan is not written meanwhile).
 func (c *Cache) lstat(rel, full string) (fs.FileInfo, error) {
-	if c != nil && c.loadStats != nil {
-		if fi, ok := c.loadStats[rel]; ok {
-			return fi, nil
-		}
+	if sc, ok := c.scanned(rel); ok && sc.Info != nil {
+		return sc.Info, nil
 	}
 	return os.Lstat(full)
 }
 
 // unchanged reports whether the file rel, whose metadata is now st, can be
-// left unread: the cache holds it, and its metadata says it has not
-// changed since (package fstat). It runs on the reader's goroutines while
-// the load holds c.mu, so the entries do not change meanwhile.
+// left unread: the cache holds it, and the scan found the content hash it
+// holds, or else its metadata says it has not changed since (package
+// fstat). It runs on the reader's goroutines while the load holds c.mu, so
+// the entries do not change meanwhile.
 func (c *Cache) unchanged(rel string, st fileStat) bool {
-	if c == nil || !c.skipReads || !st.ok {
+	if c == nil || !c.skipReads {
 		return false
 	}
 	e := c.files[rel]
-	return e != nil && e.stat.ok && fstat.Unchanged(e.stat.key, st.key, e.readAt, c.margin)
+	if e == nil {
+		return false
+	}
+	if sc, ok := c.scanned(rel); ok && sc.Kind == fstat.KindFile {
+		return e.sum == sc.Sum
+	}
+	return st.ok && e.stat.ok && fstat.Unchanged(e.stat.key, st.key, e.readAt, c.margin)
 }
 
 // parse fills every job's output, from the cache where the file's content
@@ -187,7 +208,10 @@ func (c *Cache) parse(jobs []parseJob) {
 			next[j.raw.rel] = e
 			continue
 		}
-		sum := sha256.Sum256(j.raw.data)
+		sum := j.raw.sum
+		if !j.raw.summed {
+			sum = sha256.Sum256(j.raw.data)
+		}
 		if e != nil && e.sum == sum && e.schema == j.schema {
 			*j.out = e.f
 			next[j.raw.rel] = &cacheEntry{sum: sum, schema: j.schema, f: e.f, stat: j.raw.stat, readAt: c.loadStart}
@@ -343,7 +367,7 @@ func (c *Cache) releaseRoots() {
 	if c == nil {
 		return
 	}
-	c.loadStats = nil // UseStats served this load only
+	c.scan = nil // UseScan served this load only
 	for _, e := range c.files {
 		if e.f != nil && e.f.src != nil {
 			e.f.root = nil

@@ -58,9 +58,9 @@ func TestCacheMatchesFullLoad(t *testing.T) {
 				now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC).Add(time.Duration(step) * 10 * time.Minute)
 				opts := Options{Now: fixed(now), Revision: fmt.Sprint("r", step)}
 				if seed%2 == 0 {
-					// As the syncer does with a directory source: the
-					// metadata of its scan, not lstat'ed again.
-					cache.UseStats(scanStats(t, e.dir))
+					// As the syncer does with a directory source: its
+					// scan's metadata and content hashes.
+					cache.UseScan(scanFiles(t, e.dir))
 				}
 				full, ferr := Load(e.dir, opts)
 				opts.Cache = cache

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/flagpole/flagpole/internal/fstat"
 )
 
 // Repository layout.
@@ -32,7 +35,15 @@ type rawFile struct {
 	// reuse is set, and data nil, when the file is unchanged since the
 	// Cache's last load read it (Cache.unchanged).
 	reuse bool
+	// sum is data's SHA-256 when summed (checked against a scan).
+	sum    [sha256.Size]byte
+	summed bool
 }
+
+// ErrChanged is the error (wrapped, naming the path) of a load whose
+// directory changed after the scan handed to it (Cache.UseScan): what it
+// read is not the revision the scan identified. Load the next revision.
+var ErrChanged = errors.New("changed after the directory was scanned")
 
 // tree is the set of files that make up a repository.
 type tree struct {
@@ -49,8 +60,11 @@ type reader struct {
 	root    string // absolute, symlinks resolved
 	maxSize int64
 	cache   *Cache     // when set, files it holds unchanged are not read
-	mu      sync.Mutex // guards t.diags while files are read in parallel
+	mu      sync.Mutex // guards t.diags and listed while files are read in parallel
 	t       *tree
+	// listed holds every path the reader looked for, when the cache has a
+	// scan to check the listing against (Cache.UseScan).
+	listed map[string]bool
 }
 
 // readTree reads every file of the repository at dir. Problems with single
@@ -62,6 +76,9 @@ func readTree(dir string, maxSize int64, cache *Cache) (*tree, error) {
 		return nil, err
 	}
 	r := &reader{root: root, maxSize: maxSize, cache: cache, t: &tree{}}
+	if cache != nil && cache.scan != nil {
+		r.listed = map[string]bool{}
+	}
 	if r.t.settings, err = r.readOptional(settingsFile); err != nil {
 		return nil, err
 	}
@@ -80,7 +97,90 @@ func readTree(dir string, maxSize int64, cache *Cache) (*tree, error) {
 	if err := r.readOverrides(); err != nil {
 		return nil, err
 	}
+	if err := r.checkListing(); err != nil {
+		return nil, err
+	}
 	return r.t, nil
+}
+
+// checkListing fails with ErrChanged when the scan handed to the load
+// (Cache.UseScan) holds a file the reader should have looked for and did
+// not: it was removed, or its directory replaced, after the scan. Files
+// the reader found and the scan lacks are caught as they are read.
+func (r *reader) checkListing() error {
+	if r.listed == nil {
+		return nil
+	}
+	for rel, sc := range r.cache.scan {
+		if sc.Kind != fstat.KindDir && repoFile(rel) && !r.listed[rel] {
+			return fmt.Errorf("%s: %w (now missing)", rel, ErrChanged)
+		}
+	}
+	return nil
+}
+
+// repoFile reports whether the slash path rel is where the reader looks
+// for a file when every directory on the way is a real one: flagpole.yaml,
+// attributes.yaml, audiences/*, flags/* and overrides/*/*, names not
+// starting with a dot, .yaml or .yml.
+func repoFile(rel string) bool {
+	dir, name := path.Split(rel)
+	if strings.HasPrefix(name, ".") {
+		return false
+	}
+	switch dir {
+	case "":
+		return name == settingsFile || name == attributesFile
+	case audiencesDir + "/", flagsDir + "/":
+		return isYAML(name)
+	}
+	env, ok := strings.CutPrefix(dir, overridesDir+"/")
+	env, ok2 := strings.CutSuffix(env, "/")
+	return ok && ok2 && env != "" && !strings.Contains(env, "/") && !strings.HasPrefix(env, ".") && isYAML(name)
+}
+
+// look records that the reader looked for rel, and fails with ErrChanged
+// when rel exists, its directory is a real one in the scan, and the scan
+// does not hold it: the file appeared after the scan.
+func (r *reader) look(rel string, exists bool) error {
+	if r.listed == nil {
+		return nil
+	}
+	r.mu.Lock()
+	r.listed[rel] = true
+	r.mu.Unlock()
+	if !exists {
+		return nil
+	}
+	if _, ok := r.cache.scanned(rel); ok {
+		return nil
+	}
+	if dir, ok := r.cache.scanned(path.Dir(rel)); ok && dir.Kind == fstat.KindDir {
+		return fmt.Errorf("%s: %w (it is new)", rel, ErrChanged)
+	}
+	return nil
+}
+
+// checkContent fails with ErrChanged when the scan handed to the load
+// holds the file at real (a path inside the root) with another content
+// hash than data's, and returns data's hash (zero, false without a scan).
+func (r *reader) checkContent(rel, real string, data []byte) ([sha256.Size]byte, bool, error) {
+	if r.listed == nil {
+		return [sha256.Size]byte{}, false, nil
+	}
+	realRel := rel
+	if real != filepath.Join(r.root, filepath.FromSlash(rel)) {
+		p, err := filepath.Rel(r.root, real)
+		if err != nil {
+			return [sha256.Size]byte{}, false, nil
+		}
+		realRel = filepath.ToSlash(p)
+	}
+	sum := sha256.Sum256(data)
+	if sc, ok := r.cache.scanned(realRel); ok && sc.Kind == fstat.KindFile && sc.Sum != sum {
+		return sum, true, fmt.Errorf("%s: %w (its content is not the scanned one)", realRel, ErrChanged)
+	}
+	return sum, true, nil
 }
 
 // resolveRoot returns the absolute, symlink-free path of the repository
@@ -187,12 +287,15 @@ func inside(root, p string) bool {
 // case at one lstat, open and read.
 func (r *reader) readOptional(rel string) (*rawFile, error) {
 	full := filepath.Join(r.root, filepath.FromSlash(rel))
-	st, err := r.cache.lstat(rel, full) // Cache.UseStats: stat once
+	st, err := r.cache.lstat(rel, full) // Cache.UseScan: stat once
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, r.look(rel, false)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", full, err)
+	}
+	if err := r.look(rel, true); err != nil {
+		return nil, err
 	}
 	if st.Mode()&fs.ModeSymlink != 0 {
 		real, rst, err := r.resolve(rel)
@@ -219,13 +322,20 @@ func (r *reader) readOptional(rel string) (*rawFile, error) {
 	}
 	data, err := readLimited(full, st.Size(), r.maxSize)
 	if err != nil {
+		if _, scanned := r.cache.scanned(rel); scanned && errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %w (now missing)", rel, ErrChanged)
+		}
 		return nil, fmt.Errorf("reading %s: %w", full, err)
 	}
 	if int64(len(data)) > r.maxSize {
 		r.fileError(rel, fmt.Sprintf("file is over the limit of %d bytes", r.maxSize))
 		return nil, nil
 	}
-	return &rawFile{rel: rel, data: data, stat: stat}, nil
+	sum, summed, err := r.checkContent(rel, full, data)
+	if err != nil {
+		return nil, err
+	}
+	return &rawFile{rel: rel, data: data, stat: stat, sum: sum, summed: summed}, nil
 }
 
 // listDir lists the entries of directory rel, sorted; missing is fine.

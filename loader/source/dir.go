@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flagpole/flagpole/internal/fstat"
 	"github.com/fsnotify/fsnotify"
 	"github.com/jonboulle/clockwork"
 )
@@ -132,6 +132,21 @@ type dirRun struct {
 	// again Settle later before it is reported; candidateAt is when.
 	candidate   string
 	candidateAt time.Time
+	// retried: the receiver of the last revision could not use it
+	// (Revision.Retry); the loop reads everything after a debounce.
+	retried bool
+}
+
+// retry implements Revision.Retry: the receiver found the directory
+// changed while it loaded the revision. Forgetting the reported ID makes
+// the next scan report even the same ID again (a file changed and changed
+// back), and a full read after a debounce makes sure a next scan comes
+// even if no notification is on its way. It runs inside fn, on the loop's
+// goroutine.
+func (r *dirRun) retry() {
+	r.lastID = ""
+	r.full = true
+	r.retried = true
 }
 
 // fileMark is a file being written in place: its size and modification
@@ -180,6 +195,10 @@ func (r *dirRun) loop(ctx context.Context) error {
 		debounce.Reset(max(wait, 0))
 	}
 	for {
+		if r.retried {
+			r.retried = false
+			arm()
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -299,18 +318,18 @@ func (r *dirRun) scan(ctx context.Context, settled bool) {
 	clear(r.dirty)
 	r.full = false
 	r.fullAt = r.opts.Clock.Now()
-	hash, dirs, stats, err := scanTree(real, &r.tree)
+	hash, dirs, files, err := scanTree(real, &r.tree)
 	if r.watch(dirs) > 0 && err == nil {
 		// Files may have appeared in new directories before their watch
 		// was in place: read once more now that it is.
-		hash, _, stats, err = scanTree(real, &r.tree)
+		hash, _, files, err = scanTree(real, &r.tree)
 	}
 	r.treeOK = err == nil && len(r.tree.entries) > 0 && r.tree.entries[0].kind == 'd'
-	r.report(ctx, hash, real, stats, err, settled)
+	r.report(ctx, hash, real, files, err, settled)
 }
 
 // report reports a new revision or a new error.
-func (r *dirRun) report(ctx context.Context, hash, real string, stats map[string]fs.FileInfo, err error, settled bool) {
+func (r *dirRun) report(ctx context.Context, hash, real string, files map[string]fstat.Scanned, err error, settled bool) {
 	if err != nil {
 		r.degraded = true
 		if msg := err.Error(); msg != r.lastErr {
@@ -339,7 +358,7 @@ func (r *dirRun) report(ctx context.Context, hash, real string, stats map[string
 	}
 	r.candidate = ""
 	r.lastID = hash
-	r.fn(ctx, Update{Revision: Revision{ID: hash, Dir: real, Stats: stats}})
+	r.fn(ctx, Update{Revision: Revision{ID: hash, Dir: real, Files: files, Retry: r.retry}})
 }
 
 // watch makes the watch list match dirs plus the root's parent (to see the
@@ -437,8 +456,8 @@ func (r *dirRun) refresh(ctx context.Context) {
 		r.scan(ctx, true)
 		return
 	}
-	hash, stats := sumEntries(r.tree.entries)
-	r.report(ctx, hash, r.real, stats, nil, true)
+	hash, files := sumEntries(r.tree.entries)
+	r.report(ctx, hash, r.real, files, nil, true)
 }
 
 // dirtyPaths returns the current burst's paths relative to the root, and

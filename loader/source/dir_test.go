@@ -2,12 +2,14 @@ package source_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/flagpole/flagpole/internal/fstat"
 	"github.com/flagpole/flagpole/loader/source"
 )
 
@@ -219,4 +221,60 @@ func TestDirSourceSymlinkedRoot(t *testing.T) {
 	next(t, ch, "swapped link", hasFile("flags/a.yaml", "r2"))
 	write(t, filepath.Join(v2, "flags", "a.yaml"), "r2b")
 	next(t, ch, "edit in the new target", hasFile("flags/a.yaml", "r2b"))
+}
+
+// A receiver that could not use a revision (the directory changed after
+// the scan) calls Retry: the source reads the directory again and reports
+// it even when the ID comes out the same, as after a file changed and was
+// changed back. A revision carries its scan: each file's content hash.
+func TestDirSourceRetry(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "repo")
+	a := filepath.Join(root, "flags", "a.yaml")
+	write(t, a, "v1")
+	src, err := source.NewDir(root, source.DirOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make(chan string, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	calls := 0
+	go func() {
+		done <- src.Run(ctx, func(_ context.Context, u source.Update) {
+			if u.Err != nil {
+				t.Errorf("update error: %v", u.Err)
+				return
+			}
+			calls++
+			if sc := u.Revision.Files["flags/a.yaml"]; sc.Kind != fstat.KindFile || sc.Sum != sha256.Sum256([]byte("v1")) {
+				t.Errorf("revision %d: Files[flags/a.yaml] = %+v, want the hash of v1", calls, sc)
+			}
+			if calls == 1 {
+				// As the syncer does on loader.ErrChanged: the file changed
+				// after the scan (and changed back, so no new ID follows).
+				write(t, a, "v2")
+				write(t, a, "v1")
+				u.Revision.Retry()
+			}
+			ids <- u.Revision.ID
+		})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	var got []string
+	for len(got) < 2 {
+		select {
+		case id := <-ids:
+			got = append(got, id)
+		case <-time.After(eventually):
+			t.Fatalf("reports %q: no second report of the same revision after Retry", got)
+		}
+	}
+	if got[0] != got[1] {
+		t.Errorf("reports %q: want the same revision twice", got)
+	}
 }

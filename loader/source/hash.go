@@ -43,9 +43,9 @@ type tree struct {
 // scanTree hashes every file under root (paths, kinds and the SHA-256 of
 // contents; .git directories skipped) and lists its directories, root
 // included. known, when not nil, holds the entries of the last scan and is
-// updated to this one's. stats holds the lstat of every regular file and
-// symbolic link, by slash path relative to root (Revision.Stats).
-func scanTree(root string, known *tree) (hash string, dirs []string, stats map[string]fs.FileInfo, err error) {
+// updated to this one's. files holds what the scan found at every path, by
+// slash path relative to root (Revision.Files).
+func scanTree(root string, known *tree) (hash string, dirs []string, files map[string]fstat.Scanned, err error) {
 	var old []*entry
 	if known != nil && known.root == root {
 		old = known.entries
@@ -57,8 +57,8 @@ func scanTree(root string, known *tree) (hash string, dirs []string, stats map[s
 	if known != nil {
 		*known = tree{root: root, entries: entries}
 	}
-	hash, stats = sumEntries(entries)
-	return hash, dirs, stats, nil
+	hash, files = sumEntries(entries)
+	return hash, dirs, files, nil
 }
 
 // walkTree reads the subtree at start (root or a directory under it) into
@@ -158,10 +158,10 @@ func readFile(path, rel string, info fs.FileInfo, prev *entry, begin time.Time, 
 
 // sumEntries returns the revision ID of entries (the SHA-256 of each
 // entry's kind and path, then its content hash or link target, each field
-// length-prefixed, in walk order) and the lstat of its files and links.
-func sumEntries(entries []*entry) (string, map[string]fs.FileInfo) {
+// length-prefixed, in walk order) and what it holds at each path.
+func sumEntries(entries []*entry) (string, map[string]fstat.Scanned) {
 	h := sha256.New()
-	stats := make(map[string]fs.FileInfo, len(entries))
+	files := make(map[string]fstat.Scanned, len(entries))
 	var lenBuf [9]byte
 	head := func(n int, kind byte) {
 		binary.BigEndian.PutUint64(lenBuf[:8], uint64(n))
@@ -182,11 +182,9 @@ func sumEntries(entries []*entry) (string, map[string]fs.FileInfo) {
 		case 'f':
 			field(e.sum[:])
 		}
-		if e.info != nil {
-			stats[e.rel] = e.info
-		}
+		files[e.rel] = fstat.Scanned{Info: e.info, Sum: e.sum, Kind: e.kind}
 	}
-	return hex.EncodeToString(h.Sum(nil)), stats
+	return hex.EncodeToString(h.Sum(nil)), files
 }
 
 // comparePaths orders slash paths as filepath.WalkDir visits them: "."

@@ -6,7 +6,8 @@ package source
 
 import (
 	"context"
-	"io/fs"
+
+	"github.com/flagpole/flagpole/internal/fstat"
 )
 
 // Revision is one version of the repository, ready to load.
@@ -17,12 +18,21 @@ type Revision struct {
 	// Dir holds the files. It is valid only during the callback that
 	// receives the revision; the source may remove it afterwards.
 	Dir string
-	// Stats, when not nil, holds what the source's own scan of Dir found
-	// for each file and symbolic link (the result of lstat, by path
-	// relative to Dir with slashes), so that the loader need not lstat
-	// every file a second time (loader.Cache.UseStats). A path it does not
-	// hold may still exist. Read-only.
-	Stats map[string]fs.FileInfo
+	// Files, when not nil, holds what the source's own scan of Dir found
+	// at each path (by path relative to Dir with slashes: lstat, content
+	// hash, kind), the scan whose result ID is. The loader then need not
+	// lstat every file again, reads no file whose content hash it has
+	// cached, and finds out when a file it reads is not the one the scan
+	// hashed (loader.Cache.UseScan): Dir is a live directory, and a write
+	// between the scan and the load must not be published under ID.
+	// Read-only.
+	Files map[string]fstat.Scanned
+	// Retry, when not nil, tells the source that the receiver could not
+	// use this revision because Dir changed after the scan
+	// (loader.ErrChanged): the source then reads Dir again soon and
+	// reports what it finds even when the ID is this one again. Call it
+	// only during the callback that received the revision.
+	Retry func()
 }
 
 // Short is the first 12 characters of ID, used as the rule-set version.

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/flagpole/flagpole/internal/fstat"
 )
 
 func TestComparePathsIsWalkOrder(t *testing.T) {
@@ -199,13 +201,17 @@ func TestTreeUpdateMatchesFullScan(t *testing.T) {
 	}
 }
 
-func sameStats(a, b map[string]fs.FileInfo) bool {
+func sameStats(a, b map[string]fstat.Scanned) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	for k, fa := range a {
-		fb, ok := b[k]
-		if !ok || !os.SameFile(fa, fb) || fa.Size() != fb.Size() || !fa.ModTime().Equal(fb.ModTime()) || fa.Mode() != fb.Mode() {
+	for k, sa := range a {
+		sb, ok := b[k]
+		if !ok || sa.Kind != sb.Kind || sa.Sum != sb.Sum || (sa.Info == nil) != (sb.Info == nil) {
+			return false
+		}
+		fa, fb := sa.Info, sb.Info
+		if fa != nil && (!os.SameFile(fa, fb) || fa.Size() != fb.Size() || !fa.ModTime().Equal(fb.ModTime()) || fa.Mode() != fb.Mode()) {
 			return false
 		}
 	}
@@ -222,12 +228,12 @@ func mustWrite(t *testing.T, path, content string) {
 	}
 }
 
-// refScan is the revision ID and Stats as scanTree computed them before it
+// refScan is the revision ID and Files as scanTree computed them before it
 // kept entries (the format every revision ID so far has): the reference
 // the entry-based scans must agree with.
-func refScan(t *testing.T, root string) (string, map[string]fs.FileInfo) {
+func refScan(t *testing.T, root string) (string, map[string]fstat.Scanned) {
 	t.Helper()
-	stats := map[string]fs.FileInfo{}
+	stats := map[string]fstat.Scanned{}
 	h := sha256.New()
 	writeField := func(b []byte) {
 		var n [8]byte
@@ -246,28 +252,33 @@ func refScan(t *testing.T, root string) (string, map[string]fs.FileInfo) {
 			if d.Name() == ".git" && p != root {
 				return filepath.SkipDir
 			}
+			stats[rel] = fstat.Scanned{Kind: fstat.KindDir}
 			writeField([]byte("d" + rel))
 		case d.Type()&fs.ModeSymlink != 0:
 			target, err := os.Readlink(p)
 			if err != nil {
 				return nil
 			}
+			sc := fstat.Scanned{Kind: fstat.KindLink}
 			if info, err := d.Info(); err == nil {
-				stats[rel] = info
+				sc.Info = info
 			}
+			stats[rel] = sc
 			writeField([]byte("l" + rel))
 			writeField([]byte(target))
 		case d.Type().IsRegular():
 			writeField([]byte("f" + rel))
+			sc := fstat.Scanned{Kind: fstat.KindFile}
 			if info, err := d.Info(); err == nil {
-				stats[rel] = info
+				sc.Info = info
 			}
 			b, err := os.ReadFile(p)
 			if err != nil {
 				return err
 			}
-			sum := sha256.Sum256(b)
-			writeField(sum[:])
+			sc.Sum = sha256.Sum256(b)
+			stats[rel] = sc
+			writeField(sc.Sum[:])
 		}
 		return nil
 	})

@@ -20,6 +20,9 @@ type metrics struct {
 	failures    *prometheus.CounterVec
 	version     *prometheus.GaugeVec
 	leader      prometheus.Gauge
+	// changedLoads counts revisions dropped because the directory changed
+	// between the source's scan and the load (loader.ErrChanged).
+	changedLoads prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -45,6 +48,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "flagpole_sync_leader",
 			Help: "1 while this syncer holds the leader lock (or needs none), else 0.",
 		}),
+		changedLoads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "flagpole_sync_changed_during_load_total",
+			Help: "Revisions of a directory source not published because a file changed between the scan and the load; the next revision follows.",
+		}),
 	}
 	for _, r := range []string{ReasonFetch, ReasonValidate, ReasonPublish} {
 		m.failures.WithLabelValues(r)
@@ -52,7 +59,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.duration, m.lastSuccess, m.failures, m.version, m.leader} {
+	for _, c := range []prometheus.Collector{m.duration, m.lastSuccess, m.failures, m.version, m.leader, m.changedLoads} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering sync metrics: %w", err)
 		}

@@ -34,8 +34,20 @@ func (s *Syncer) handle(ctx context.Context, u source.Update) {
 		return
 	}
 	start := time.Now()
-	s.cache.UseStats(rev.Stats) // the source's scan already lstat'ed every file
+	s.cache.UseScan(rev.Files) // the source's scan already lstat'ed and hashed every file
 	repo, err := loader.Load(rev.Dir, loader.Options{Revision: rev.Short(), Now: s.opts.Clock.Now, MaxFileSize: s.opts.MaxFileSize, Cache: s.cache})
+	if errors.Is(err, loader.ErrChanged) {
+		// A write landed between the source's scan and this load: what was
+		// read is not revision rev.ID, and publishing it under that ID
+		// would leave every bearer already serving rev.ID on other content
+		// for good. Nothing is wrong; the next revision follows.
+		s.log.Info("sync: the directory changed while it was loaded; waiting for its next revision", "commit", rev.ID, "detail", err)
+		s.metrics.changedLoads.Inc()
+		if rev.Retry != nil {
+			rev.Retry()
+		}
+		return
+	}
 	if err != nil {
 		full, locs, count := problems(err)
 		if count == 0 {

@@ -338,6 +338,9 @@ func counter(t *testing.T, g prometheus.Gatherer, name, label string) float64 {
 	t.Helper()
 	for _, m := range gather(t, g, name) {
 		if label == "" {
+			if m.Counter != nil {
+				return m.GetCounter().GetValue()
+			}
 			return m.GetGauge().GetValue()
 		}
 		for _, l := range m.GetLabel() {

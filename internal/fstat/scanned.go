@@ -1,0 +1,29 @@
+package fstat
+
+import (
+	"crypto/sha256"
+	"io/fs"
+)
+
+// Kinds of Scanned paths.
+const (
+	KindDir  = 'd'
+	KindLink = 'l'
+	KindFile = 'f'
+)
+
+// Scanned is what a scan of a directory tree found at one path: the
+// directory source hands it to the loader (source.Revision.Files,
+// loader.Cache.UseScan), which then neither lstats the path again nor, when
+// a cached file has the same content hash, reads it; and which detects a
+// file that changed between the scan and its own read.
+type Scanned struct {
+	// Info is the path's lstat at the scan; nil for a directory, or when
+	// it could not be taken.
+	Info fs.FileInfo
+	// Sum is a regular file's content SHA-256 as the scan read it (zero if
+	// the file vanished before it could be read).
+	Sum [sha256.Size]byte
+	// Kind is KindDir, KindLink or KindFile.
+	Kind byte
+}
