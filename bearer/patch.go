@@ -17,15 +17,21 @@ type patchStore interface {
 // snapshot reads env's current snapshot, from the one being served when the
 // store can patch it.
 func (s *Server) snapshot(ctx context.Context, env string) (*store.Snapshot, error) {
-	ps, ok := s.opts.Store.(patchStore)
-	if !ok {
-		return s.opts.Store.Snapshot(ctx, env)
-	}
 	var have *store.Snapshot
 	if h := s.hub(env); h != nil {
 		have = h.cur.Load().raw
 	}
-	got, err := ps.SnapshotSince(ctx, env, have)
+	var got *store.Snapshot
+	var err error
+	if ps, ok := s.opts.Store.(patchStore); ok {
+		got, err = ps.SnapshotSince(ctx, env, have)
+	} else {
+		got, err = s.opts.Store.Snapshot(ctx, env)
+	}
+	// A snapshot that shares no flag with the one served was built whole:
+	// decoded from the store, or (store.Memory in flagpole serve) loaded
+	// whole by the syncer in this process. Either left garbage worth
+	// returning (memory.go).
 	if err == nil && got != have && !sharesFlags(have, got) {
 		s.wholeReads.Add(1)
 	}

@@ -178,15 +178,27 @@ func TestRunnerRecoversAndClears(t *testing.T) {
 	f := newRunnerFixture(t)
 	r := f.runner(t)
 	ctx := context.Background()
+	if n := testutil.CollectAndCount(r.state); n != 0 {
+		t.Errorf("%d state series before any trip, want none (closed breakers have no series)", n)
+	}
 	f.failTick(t, r)
+	if got := testutil.ToFloat64(r.state.WithLabelValues("production", "checkout")); got != float64(Open) {
+		t.Errorf("state gauge after the trip = %v, want %d", got, Open)
+	}
 	f.clock.Advance(7 * time.Minute) // cap 30, healthy traffic
 	f.calls(t, "checkout", store.Counts{Success: 100})
 	r.Tick(ctx)
 	if st := r.Status(); st[0].State != Recovering || st[0].Cap != 30 || st[0].MinRequests != 30 {
 		t.Fatalf("status at +7m = %+v", st[0])
 	}
+	if got := testutil.ToFloat64(r.state.WithLabelValues("production", "checkout")); got != float64(Recovering) {
+		t.Errorf("state gauge while recovering = %v, want %d", got, Recovering)
+	}
 	f.clock.Advance(7 * time.Minute) // cap 100
 	r.Tick(ctx)
+	if n := testutil.CollectAndCount(r.state); n != 0 {
+		t.Errorf("%d state series after the recovery, want none", n)
+	}
 	e, ok := f.entry(t, "checkout")
 	if !ok || e.Override != nil || e.By != By || e.Reason != "breaker: recovered (10% to 100% of users from 2026-11-21T10:05:00Z)" {
 		t.Fatalf("no recovery tombstone: %+v", e)

@@ -3,7 +3,6 @@ package dashboard
 import (
 	"context"
 	"errors"
-	"maps"
 	"slices"
 	"time"
 
@@ -106,11 +105,12 @@ func (t *track) add(p Point, max int) {
 // way the breaker itself decides (breaker.Decide over the store's window
 // counts and the served overrides), without acting on it. It reads one
 // WindowCounts per distinct window per environment.
-func sampleBreakers(ctx context.Context, st LayerStore, m store.Metrics, now time.Time, limit int) ([]Breaker, error) {
+func sampleBreakers(ctx context.Context, st LayerStore, m store.Metrics, flagKeys *breaker.KeyCache, now time.Time, limit int) ([]Breaker, error) {
 	envs, err := st.Environments(ctx)
 	if err != nil {
 		return nil, err
 	}
+	flagKeys.Forget(func(env string) bool { return slices.Contains(envs, env) })
 	var out []Breaker
 	for _, env := range envs {
 		snap, err := st.Snapshot(ctx, env)
@@ -129,14 +129,17 @@ func sampleBreakers(ctx context.Context, st LayerStore, m store.Metrics, now tim
 		}
 		served, _ := layer.Apply(snap.Document)
 		windows := map[time.Duration]map[string]store.Counts{}
-		for _, key := range slices.Sorted(maps.Keys(snap.Document.Flags)) {
+		keys := flagKeys.Keys(env, snap.Document)
+		if out == nil {
+			// Environments usually have the same flags: one allocation
+			// instead of a doubling slice of up to limit entries each tick.
+			out = make([]Breaker, 0, min(limit, len(keys)*len(envs)))
+		}
+		for _, key := range keys {
 			if len(out) >= limit {
 				return out, nil
 			}
 			f := snap.Document.Flags[key]
-			if f.Breaker == nil {
-				continue
-			}
 			s := breaker.SettingsOf(*f.Breaker)
 			counts, ok := windows[s.Window]
 			if !ok && m != nil {

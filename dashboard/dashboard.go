@@ -12,6 +12,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/flagpole/flagpole/breaker"
 	"github.com/flagpole/flagpole/internal/backoff"
 	"github.com/flagpole/flagpole/store"
 )
@@ -89,6 +90,9 @@ type Dashboard struct {
 	// sampleFailing is set while samples fail, so that the failure is
 	// logged once.
 	sampleFailing atomic.Bool
+	// flagKeys caches each environment's sorted breaker flags per
+	// Document: the tick walks them every interval.
+	flagKeys breaker.KeyCache
 
 	mu       sync.Mutex
 	tracks   map[fkey]*track
@@ -186,7 +190,7 @@ func (d *Dashboard) Run(ctx context.Context) error {
 // sample (and the sync state when it changed) to the open pages.
 func (d *Dashboard) tick(ctx context.Context) {
 	now := d.opts.Clock.Now()
-	list, err := sampleBreakers(ctx, d.opts.Store, d.opts.Metrics, now, d.opts.MaxBreakers)
+	list, err := sampleBreakers(ctx, d.opts.Store, d.opts.Metrics, &d.flagKeys, now, d.opts.MaxBreakers)
 	if err != nil {
 		if !d.sampleFailing.Swap(true) {
 			d.log.Warn("dashboard: sampling the breakers; will retry every interval", "err", err)

@@ -1,0 +1,58 @@
+package breaker
+
+import (
+	"slices"
+	"sync"
+
+	"github.com/flagpole/flagpole/ruleset"
+)
+
+// KeyCache holds, per environment, the sorted keys of a Document's flags
+// that have a breaker block. A tick walks them every interval, and a
+// published Document never changes (a new version is a new Document), so
+// at 10,000 flags collecting and sorting them anew each tick was most of
+// what a resting process allocated. The zero value is ready; safe for
+// concurrent use.
+type KeyCache struct {
+	mu sync.Mutex
+	m  map[string]docKeys
+}
+
+type docKeys struct {
+	doc  *ruleset.Document
+	keys []string
+}
+
+// Keys returns the sorted keys of doc's flags with a breaker block, from
+// the cache when env's entry is for this very Document. The slice is
+// shared: read it only.
+func (c *KeyCache) Keys(env string, doc *ruleset.Document) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[env]; ok && e.doc == doc {
+		return e.keys
+	}
+	keys := make([]string, 0, len(doc.Flags))
+	for key, f := range doc.Flags {
+		if f.Breaker != nil {
+			keys = append(keys, key)
+		}
+	}
+	slices.Sort(keys)
+	if c.m == nil {
+		c.m = map[string]docKeys{}
+	}
+	c.m[env] = docKeys{doc: doc, keys: keys}
+	return keys
+}
+
+// Forget drops the entries of environments not in keep.
+func (c *KeyCache) Forget(keep func(env string) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for env := range c.m {
+		if !keep(env) {
+			delete(c.m, env)
+		}
+	}
+}
