@@ -13,7 +13,7 @@ import (
 // scanFiles walks dir as the directory source's scan does (directories,
 // the lstat of every regular file and symbolic link, and each regular
 // file's content hash; .git skipped), for Cache.UseScan.
-func scanFiles(t *testing.T, dir string) map[string]fstat.Scanned {
+func scanFiles(t testing.TB, dir string) map[string]fstat.Scanned {
 	t.Helper()
 	files := map[string]fstat.Scanned{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
