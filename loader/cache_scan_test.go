@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -59,6 +60,9 @@ func TestScanChangedBeforeLoad(t *testing.T) {
 			write(t, dir, "flags/checkout.yaml", "key: checkout\n")
 			write(t, dir, "flags/checkout.yaml", string(b))
 		}, false, false},
+		{"flag grown over the size limit", func(t *testing.T, dir string) {
+			write(t, dir, "flags/checkout.yaml", "key: checkout\n# "+strings.Repeat("x", 4096)+"\n")
+		}, true, false},
 		{"file outside the layout", func(t *testing.T, dir string) { write(t, dir, "README.md", "notes\n") }, false, false},
 	}
 	files := map[string]string{
@@ -88,7 +92,7 @@ func TestScanChangedBeforeLoad(t *testing.T) {
 				scan := scanFiles(t, dir)
 				tc.between(t, dir)
 				cache.UseScan(scan)
-				repo, err := Load(dir, Options{Revision: "r1", Cache: cache})
+				repo, err := Load(dir, Options{Revision: "r1", Cache: cache, MaxFileSize: 2048})
 				wantChanged := tc.changed && (!warm || tc.warm)
 				if got := errors.Is(err, ErrChanged); got != wantChanged {
 					t.Fatalf("load after %q: err %v, want ErrChanged %v", tc.name, err, wantChanged)
@@ -96,7 +100,9 @@ func TestScanChangedBeforeLoad(t *testing.T) {
 				if wantChanged {
 					// The next scan is the truth again, and loads.
 					cache.UseScan(scanFiles(t, dir))
-					if _, err := Load(dir, Options{Revision: "r2", Cache: cache}); err != nil {
+					// It loads (the oversized file is then a file error).
+					_, err := Load(dir, Options{Revision: "r2", Cache: cache, MaxFileSize: 2048})
+					if err != nil && (errors.Is(err, ErrChanged) || !strings.Contains(err.Error(), "over the limit")) {
 						t.Fatalf("load with a fresh scan: %v", err)
 					}
 					return
