@@ -95,10 +95,11 @@ func TestProviderFatalRecovers(t *testing.T) {
 	}
 	f.RevokeServerKey = false
 	f.Publish(allTypes("v2", true))
-	sdktest.WaitFor(t, "READY once the key is accepted", func() bool { return client.State() == of.ReadyState })
-	if len(ready.list()) == 0 {
-		t.Error("no PROVIDER_READY event")
-	}
+	// The state changes before the SDK runs the event's handlers: wait for
+	// both (checking the events right after the state failed in CI).
+	sdktest.WaitFor(t, "READY and a PROVIDER_READY event once the key is accepted", func() bool {
+		return client.State() == of.ReadyState && len(ready.list()) > 0
+	})
 	if on, err := client.BooleanValue(context.Background(), "checkout-v2", false, of.EvaluationContext{}); !on || err != nil {
 		t.Errorf("checkout-v2 = %v, %v after recovery", on, err)
 	}
