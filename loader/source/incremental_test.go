@@ -156,12 +156,28 @@ func TestDirRescansPeriodically(t *testing.T) {
 		}
 	}
 	full("first read")
-	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-	defer wcancel()
-	if err := fc.BlockUntilContext(wctx, 1); err != nil { // the poll ticker
-		t.Fatal(err)
+	// Move the clock a second at a time until the full read comes. Waiting
+	// for one waiter and advancing 61 s at once raced the loop's set-up:
+	// its debounce timer, created and stopped just before the poll ticker,
+	// satisfied the wait, and the advance then happened before the ticker
+	// existed (seen once in a loaded run).
+	start := fc.Now()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		fc.Advance(time.Second)
+		select {
+		case msg := <-logs.notify:
+			if msg != "directory source: reading everything" {
+				continue
+			}
+			if passed := fc.Since(start); passed < time.Minute {
+				t.Fatalf("full read %s after the first, before Rescan (1 min)", passed)
+			}
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after Rescan: no full read within 10 s (clock moved %s)", fc.Since(start))
+		}
 	}
-	fc.Advance(30 * time.Second)
-	fc.Advance(31 * time.Second)
-	full("after Rescan")
 }
