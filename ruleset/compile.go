@@ -117,7 +117,10 @@ func (c *compiler) flagBody(key string, src *Flag, auds map[string]*audience, sc
 		return nil
 	}
 	f.offResult = f.result(f.off, ReasonDisabled, -1, "")
-	f.prereqResult = f.result(f.off, ReasonPrerequisiteFailed, -1, "")
+	if len(src.Requires) > 0 {
+		r := f.result(f.off, ReasonPrerequisiteFailed, -1, "")
+		f.prereqResult = &r
+	}
 	defReason := ReasonDefault
 	if len(f.rules) == 0 && len(src.Requires) == 0 && !scheduled {
 		defReason = ReasonStatic
@@ -146,16 +149,18 @@ func (c *compiler) flagBody(key string, src *Flag, auds map[string]*audience, sc
 // the clock: without an override or schedule, and disabled, or enabled
 // without rules and with prerequisites (if any) that fold to a constant.
 func (f *flag) setStatic() {
-	f.static = false
+	// A copied flag (CompileFrom) comes here too: point into its own
+	// results, never the original's.
+	f.static, f.staticResult = false, nil
 	noRequires := len(f.src.Requires) == 0 || (f.folded && len(f.hot) == 0)
 	switch {
 	case f.override != nil, len(f.steps) > 0:
 	case !f.enabled:
-		f.static, f.staticResult = true, f.offResult
+		f.static, f.staticResult = true, &f.offResult
 	case f.folded && f.requiresFail:
-		f.static, f.staticResult = true, f.prereqResult
+		f.static, f.staticResult = true, f.prereqFailed()
 	case len(f.rules) == 0 && noRequires:
-		f.static, f.staticResult = true, f.defResult
+		f.static, f.staticResult = true, &f.defResult
 	}
 }
 

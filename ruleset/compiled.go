@@ -25,24 +25,27 @@ type RuleSet struct {
 // flag is a compiled Flag: variant names resolved to indexes, values
 // decoded, audiences resolved to pointers.
 type flag struct {
-	key      string
-	src      *Flag
-	names    []string // variant names, in file order
-	values   []any    // decoded variant values, parallel to names
-	enabled  bool
+	key    string
+	src    *Flag
+	names  []string // variant names, in file order
+	values []any    // decoded variant values, parallel to names
+	rules  []rule
+	// off and def are variant indexes.
 	off, def int
-	rules    []rule
 	override *override
 	// salt is a murmur primed with "<flag>/", for rollouts; recoverySalt
 	// with "<flag>/recovery/", for recovery ramps.
 	salt, recoverySalt murmur
-	// static is set when the result never depends on the context or the
-	// clock (no override, and disabled or without rules): staticResult.
-	static       bool
-	staticResult Result
+	// staticResult, when static is set, is the result when it never
+	// depends on the context or the clock (no override, and disabled or
+	// without rules): one of offResult, defResult and prereqResult
+	// (setStatic).
+	staticResult *Result
 	offResult    Result // DISABLED
 	defResult    Result // DEFAULT, or STATIC for a flag without rules, requires or schedule
-	prereqResult Result // PREREQUISITE_FAILED
+	// prereqResult is PREREQUISITE_FAILED, for a flag with prerequisites
+	// only (nil otherwise: most flags have none; see prereqFailed).
+	prereqResult *Result
 	// requires are the prerequisites, resolved to the top-level compiled
 	// flags (which apply their own override and schedule).
 	requires []prereq
@@ -50,22 +53,31 @@ type flag struct {
 	// flags whose constant result meets the requirement (folded by
 	// Compile). requiresFail: a static prerequisite never meets it.
 	// folded is set once requires are resolved and folded.
-	hot          []prereq
-	requiresFail bool
-	folded       bool
+	hot []prereq
 	// steps are the schedule's states in time order: steps[i].f is the
 	// flag with steps 0..i merged over it, in force from steps[i].at.
 	steps []phase
 	// stepIndex is the index of the step a state compiled for a schedule
 	// stands for; stepSetsRequires says that step sets requires.
-	stepIndex        int
-	stepSetsRequires bool
+	stepIndex int
 	// clock holds the instants the flag's results can change at by the
 	// clock alone (its own, its prerequisites', its audiences'); nil for
 	// none. See RuleSet.ChangedBetween.
 	clock *boundaries
-	// clockSet says clock is computed (by boundaries, once per flag).
-	clockSet bool
+	// The flags, together so that they pack: clockSet says clock is
+	// computed (by boundaries, once per flag).
+	enabled, static, requiresFail, folded, stepSetsRequires, clockSet bool
+}
+
+// prereqFailed is the PREREQUISITE_FAILED result. Only a flag with
+// prerequisites gets there, and it has prereqResult; the fallback keeps a
+// broken invariant from becoming a nil dereference.
+func (f *flag) prereqFailed() *Result {
+	if f.prereqResult == nil {
+		r := f.result(f.off, ReasonPrerequisiteFailed, -1, "")
+		return &r
+	}
+	return f.prereqResult
 }
 
 // prereq is one compiled Prerequisite.

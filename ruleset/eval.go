@@ -49,7 +49,7 @@ func (rs *RuleSet) Evaluate(key string, ctx Context) Result {
 		return Result{Reason: ReasonError, ErrorCode: ErrorFlagNotFound, Rule: -1}
 	}
 	if f.static {
-		return f.staticResult
+		return *f.staticResult
 	}
 	st := evalState{ctx: ctx, clock: rs.now}
 	return *f.evaluate(&st)
@@ -110,7 +110,7 @@ func (f *flag) evaluate(st *evalState) *Result {
 				}
 			}
 			if g.static {
-				return &g.staticResult
+				return g.staticResult
 			}
 		}
 	}
@@ -149,16 +149,16 @@ func (f *flag) evaluateState(st *evalState) *Result {
 		// The whole list, folded ones included, to show each trace.
 		for i := range f.requires {
 			if !f.requirementMet(&f.requires[i], st) {
-				return &f.prereqResult
+				return f.prereqFailed()
 			}
 		}
 	} else {
 		if f.requiresFail {
-			return &f.prereqResult
+			return f.prereqFailed()
 		}
 		for i := range f.hot {
 			if !f.requirementMet(&f.hot[i], st) {
-				return &f.prereqResult
+				return f.prereqFailed()
 			}
 		}
 	}
