@@ -3,9 +3,6 @@ package loader
 import (
 	"encoding/json"
 	"math"
-	"runtime"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -63,19 +60,14 @@ func (c *checker) registerFlags(files []*yfile) {
 // c that collects its own diagnostics.
 func (c *checker) checkFlagsOn(fss []*flagSrc, envs []string) [][]Diagnostic {
 	out := make([][]Diagnostic, len(fss))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(fss)) {
-		wg.Go(func() {
-			w := *c
-			for i := int(next.Add(1) - 1); i < len(fss); i = int(next.Add(1) - 1) {
-				w.diags = nil
-				w.checkFlag(fss[i], envs)
-				out[i] = w.diags
-			}
-		})
-	}
-	wg.Wait()
+	onCPUs(len(fss), func() func(int) {
+		w := *c
+		return func(i int) {
+			w.diags = nil
+			w.checkFlag(fss[i], envs)
+			out[i] = w.diags
+		}
+	})
 	return out
 }
 

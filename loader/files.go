@@ -8,12 +8,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/flagpole/flagpole/internal/fstat"
 )
@@ -396,19 +394,9 @@ func (r *reader) readDir(rel string) ([]*rawFile, error) {
 func (r *reader) readMany(rels []string) ([]*rawFile, error) {
 	files := make([]*rawFile, len(rels))
 	errs := make([]error, len(rels))
-	// Workers take the next file from a counter: at 10,000 files of which
-	// most are only stat'ed, handing each over a channel costs as much as
-	// the stat.
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(rels)) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(rels); i = int(next.Add(1) - 1) {
-				files[i], errs[i] = r.readOptional(rels[i])
-			}
-		})
-	}
-	wg.Wait()
+	onCPUs(len(rels), func() func(int) {
+		return func(i int) { files[i], errs[i] = r.readOptional(rels[i]) }
+	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

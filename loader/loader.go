@@ -54,10 +54,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/flagpole/flagpole/ruleset"
@@ -243,24 +241,13 @@ func parseTree(t *tree, cache *Cache) *parsedTree {
 
 // parseJobs parses the jobs' files on all CPUs.
 func parseJobs(jobs []parseJob) {
-	workers := min(runtime.GOMAXPROCS(0), len(jobs))
-	var wg sync.WaitGroup
-	next := make(chan parseJob)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range next {
-				*j.out = parseFile(j.raw.rel, j.raw.data, j.schema)
-				(*j.out).dropRoot(j.raw.data, j.schema)
-			}
-		}()
-	}
-	for _, j := range jobs {
-		next <- j
-	}
-	close(next)
-	wg.Wait()
+	onCPUs(len(jobs), func() func(int) {
+		return func(i int) {
+			j := jobs[i]
+			*j.out = parseFile(j.raw.rel, j.raw.data, j.schema)
+			(*j.out).dropRoot(j.raw.data, j.schema)
+		}
+	})
 }
 
 // contentHash identifies the repository's content: a SHA-256 over every
