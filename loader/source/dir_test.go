@@ -26,16 +26,23 @@ type seen struct {
 func runSource(t *testing.T, src source.Source) <-chan seen {
 	t.Helper()
 	ch := make(chan seen, 100)
+	runWith(t, src, func(u source.Update) {
+		s := seen{Update: u}
+		if u.Err == nil {
+			s.Files = readTree(t, u.Revision.Dir)
+		}
+		ch <- s
+	})
+	return ch
+}
+
+// runWith runs src until the test ends, giving each update to fn on the
+// source's goroutine.
+func runWith(t *testing.T, src source.Source, fn func(source.Update)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- src.Run(ctx, func(_ context.Context, u source.Update) {
-			s := seen{Update: u}
-			if u.Err == nil {
-				s.Files = readTree(t, u.Revision.Dir)
-			}
-			ch <- s
-		})
+		done <- src.Run(ctx, func(_ context.Context, u source.Update) { fn(u) })
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -43,7 +50,6 @@ func runSource(t *testing.T, src source.Source) <-chan seen {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	return ch
 }
 
 func readTree(t *testing.T, root string) map[string]string {
@@ -236,35 +242,25 @@ func TestDirSourceRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := make(chan string, 10)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
 	calls := 0
-	go func() {
-		done <- src.Run(ctx, func(_ context.Context, u source.Update) {
-			if u.Err != nil {
-				t.Errorf("update error: %v", u.Err)
-				return
-			}
-			calls++
-			if sc := u.Revision.Files["flags/a.yaml"]; sc.Kind != fstat.KindFile || sc.Sum != sha256.Sum256([]byte("v1")) {
-				t.Errorf("revision %d: Files[flags/a.yaml] = %+v, want the hash of v1", calls, sc)
-			}
-			if calls == 1 {
-				// As the syncer does on loader.ErrChanged: the file changed
-				// after the scan (and changed back, so no new ID follows).
-				write(t, a, "v2")
-				write(t, a, "v1")
-				u.Revision.Retry()
-			}
-			ids <- u.Revision.ID
-		})
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
+	runWith(t, src, func(u source.Update) {
+		if u.Err != nil {
+			t.Errorf("update error: %v", u.Err)
+			return
 		}
-	}()
+		calls++
+		if sc := u.Revision.Files["flags/a.yaml"]; sc.Kind != fstat.KindFile || sc.Sum != sha256.Sum256([]byte("v1")) {
+			t.Errorf("revision %d: Files[flags/a.yaml] = %+v, want the hash of v1", calls, sc)
+		}
+		if calls == 1 {
+			// As the syncer does on loader.ErrChanged: the file changed
+			// after the scan (and changed back, so no new ID follows).
+			write(t, a, "v2")
+			write(t, a, "v1")
+			u.Revision.Retry()
+		}
+		ids <- u.Revision.ID
+	})
 	var got []string
 	for len(got) < 2 {
 		select {

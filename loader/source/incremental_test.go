@@ -12,6 +12,24 @@ import (
 	"github.com/jonboulle/clockwork"
 )
 
+// runDir runs src until the test ends, giving each revision to fn on the
+// source's goroutine; a source error fails the test.
+func runDir(t *testing.T, src *Dir, fn func(Revision)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		_ = src.Run(ctx, func(_ context.Context, u Update) {
+			if u.Err != nil {
+				t.Errorf("source error: %v", u.Err)
+				return
+			}
+			fn(u.Revision)
+		})
+	}()
+}
+
 // countHandler counts log records by message.
 type countHandler struct {
 	mu     sync.Mutex
@@ -54,19 +72,7 @@ func TestDirReadsOnlyChangedPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := make(chan string, 16)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done })
-	go func() {
-		defer close(done)
-		_ = src.Run(ctx, func(_ context.Context, u Update) {
-			if u.Err != nil {
-				t.Errorf("source error: %v", u.Err)
-				return
-			}
-			ids <- u.Revision.ID
-		})
-	}()
+	runDir(t, src, func(rev Revision) { ids <- rev.ID })
 	// wait returns once a revision with the full scan's ID of the tree
 	// is reported.
 	wait := func(what string) {
@@ -134,13 +140,7 @@ func TestDirRescansPeriodically(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done })
-	go func() {
-		defer close(done)
-		_ = src.Run(ctx, func(context.Context, Update) {})
-	}()
+	runDir(t, src, func(Revision) {})
 	full := func(what string) {
 		t.Helper()
 		deadline := time.After(10 * time.Second)

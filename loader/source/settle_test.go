@@ -26,20 +26,10 @@ func settleRun(t *testing.T) (string, *clockwork.FakeClock, <-chan string) {
 		t.Fatal(err)
 	}
 	got := make(chan string, 16)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done })
-	go func() {
-		defer close(done)
-		_ = src.Run(ctx, func(_ context.Context, u Update) {
-			if u.Err != nil {
-				t.Errorf("source error: %v", u.Err)
-				return
-			}
-			b, _ := os.ReadFile(filepath.Join(u.Revision.Dir, "flag.yaml"))
-			got <- string(b)
-		})
-	}()
+	runDir(t, src, func(rev Revision) {
+		b, _ := os.ReadFile(filepath.Join(rev.Dir, "flag.yaml"))
+		got <- string(b)
+	})
 	if first := next(t, got); first != "v1\n" {
 		t.Fatalf("first revision %q, want v1", first)
 	}
