@@ -31,7 +31,6 @@ type checker struct {
 	overrides map[string]map[string]*ruleset.Override
 	// overrideFiles holds the file of each override, by environment and flag.
 	overrideFiles map[string]map[string]*yfile
-	regexpCache   map[string]error
 }
 
 func (c *checker) add(d Diagnostic) { c.diags = append(c.diags, d) }

@@ -117,7 +117,6 @@ func Load(dir string, opts Options) (*Repo, error) {
 		flagOrder:     make([]*flagSrc, 0, len(parsed.flags)),
 		overrides:     map[string]map[string]*ruleset.Override{},
 		overrideFiles: map[string]map[string]*yfile{},
-		regexpCache:   map[string]error{},
 		broken:        map[string]bool{},
 		diags:         t.diags,
 	}
