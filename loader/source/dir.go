@@ -324,7 +324,7 @@ func (r *dirRun) scan(ctx context.Context, settled bool) {
 		// was in place: read once more now that it is.
 		hash, _, files, err = scanTree(real, &r.tree)
 	}
-	r.treeOK = err == nil && len(r.tree.entries) > 0 && r.tree.entries[0].kind == 'd'
+	r.treeOK = err == nil && len(r.tree.entries) > 0 && r.tree.entries[0].kind == fstat.KindDir
 	r.report(ctx, hash, real, files, err, settled)
 }
 
@@ -485,7 +485,7 @@ func (r *dirRun) dirtyPaths() ([]string, bool) {
 func (r *dirRun) watchTree(sub string) error {
 	lo, hi := r.tree.span(sub)
 	for _, e := range r.tree.entries[lo:hi] {
-		if e.kind != 'd' {
+		if e.kind != fstat.KindDir {
 			continue
 		}
 		if err := r.w.Add(filepath.Join(r.real, filepath.FromSlash(e.rel))); err != nil {

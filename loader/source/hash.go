@@ -20,7 +20,7 @@ import (
 // file, with what the revision ID is made of.
 type entry struct {
 	rel    string      // slash path relative to the root; "." for the root
-	kind   byte        // 'd', 'l' or 'f'
+	kind   byte        // fstat.KindDir, KindLink or KindFile (part of the revision ID)
 	info   fs.FileInfo // lstat of a file or link; nil if unknown or a directory
 	target string      // a link's target
 	sum    [sha256.Size]byte
@@ -91,7 +91,7 @@ func walkTree(root, start string, old []*entry, buf []byte) (entries []*entry, d
 				return filepath.SkipDir
 			}
 			dirs = append(dirs, path)
-			entries = append(entries, &entry{rel: rel, kind: 'd'})
+			entries = append(entries, &entry{rel: rel, kind: fstat.KindDir})
 		case d.Type()&fs.ModeSymlink != 0:
 			e, ok := readLink(path, rel)
 			if ok {
@@ -123,7 +123,7 @@ func readLink(path, rel string) (*entry, bool) {
 	if err != nil {
 		return nil, false
 	}
-	e := &entry{rel: rel, kind: 'l', target: target}
+	e := &entry{rel: rel, kind: fstat.KindLink, target: target}
 	if info, err := os.Lstat(path); err == nil {
 		e.info = info
 	}
@@ -135,13 +135,13 @@ func readLink(path, rel string) (*entry, bool) {
 // is unchanged since prev was read. A file removed meanwhile has a zero
 // sum (and the next event rescans).
 func readFile(path, rel string, info fs.FileInfo, prev *entry, begin time.Time, buf []byte) (*entry, error) {
-	e := &entry{rel: rel, kind: 'f', info: info}
+	e := &entry{rel: rel, kind: fstat.KindFile, info: info}
 	var key fstat.Key
 	haveKey := false
 	if info != nil {
 		key, haveKey = fstat.Of(info)
 	}
-	if prev != nil && prev.kind == 'f' && prev.haveKey && haveKey && fstat.Unchanged(prev.key, key, prev.readAt, fstat.Margin) {
+	if prev != nil && prev.kind == fstat.KindFile && prev.haveKey && haveKey && fstat.Unchanged(prev.key, key, prev.readAt, fstat.Margin) {
 		e.sum, e.key, e.haveKey, e.readAt = prev.sum, prev.key, true, prev.readAt
 		return e, nil
 	}
@@ -177,9 +177,9 @@ func sumEntries(entries []*entry) (string, map[string]fstat.Scanned) {
 		head(1+len(e.rel), e.kind)
 		io.WriteString(h, e.rel)
 		switch e.kind {
-		case 'l':
+		case fstat.KindLink:
 			field([]byte(e.target))
-		case 'f':
+		case fstat.KindFile:
 			field(e.sum[:])
 		}
 		files[e.rel] = fstat.Scanned{Info: e.info, Sum: e.sum, Kind: e.kind}

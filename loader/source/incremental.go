@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/flagpole/flagpole/internal/fstat"
 )
 
 // update re-reads the given paths (slash, relative to t.root, not ".")
@@ -34,7 +36,7 @@ func (t *tree) update(paths []string, buf []byte) (walked, dropped []string, err
 		// .git directory, a link, a file) is not part of the tree.
 		lo, hi := t.span(p)
 		if dir := path.Dir(p); dir != "." {
-			if e := t.find(dir); e == nil || e.kind != 'd' {
+			if e := t.find(dir); e == nil || e.kind != fstat.KindDir {
 				dropped = append(dropped, t.drop(lo, hi)...)
 				continue
 			}
@@ -106,7 +108,7 @@ func (t *tree) find(p string) *entry {
 // as absolute paths.
 func (t *tree) drop(lo, hi int) (dirs []string) {
 	for _, e := range t.entries[lo:hi] {
-		if e.kind == 'd' {
+		if e.kind == fstat.KindDir {
 			dirs = append(dirs, filepath.Join(t.root, filepath.FromSlash(e.rel)))
 		}
 	}
