@@ -304,9 +304,26 @@ func (c *compiler) resolve(key string, f *flag, reqs []Prerequisite, path []any,
 			}
 		}
 		if p := flags[r.Flag]; p != nil {
-			f.requires = append(f.requires, prereq{f: p, variants: r.Variants})
+			f.requires = append(f.requires, prereq{f: p, variants: sameStrings(r.Variants, p.names)})
 		}
 	}
+}
+
+// sameStrings returns list with each string that is also in names
+// replaced by names' own copy: results carry names' strings, so that
+// prereq.allows then compares equal pointers instead of bytes.
+func sameStrings(list, names []string) []string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = s
+		for _, n := range names {
+			if n == s {
+				out[i] = n
+				break
+			}
+		}
+	}
+	return out
 }
 
 func contains(list []string, s string) bool {
