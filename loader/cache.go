@@ -128,19 +128,20 @@ func (c *Cache) start(skipReads bool) {
 // directory found at each path (source.Revision.Files, by slash path
 // relative to the directory): the lstat of each file and symbolic link,
 // each regular file's content SHA-256, and the directories. The load then
+//   - lists each directory the scan holds as the scan found it, so that a
+//     file created since belongs to the next revision (at 10,000 files,
+//     listing and sorting them again was a tenth of a one-file change);
 //   - uses a path's lstat as its own (at 10,000 files that second walk was
 //     a sixth of a one-file change), and lstats paths the scan lacks;
 //   - leaves unread a file whose scanned hash is the one cached;
-//   - checks that every file it reads has the scanned hash, that no file
-//     it lists is missing from the scan, and that every file of the scan
-//     it should have listed was there. Otherwise the directory changed
-//     after the scan, and the load fails with ErrChanged: publishing what
-//     it read under the scan's revision ID would pair that ID with content
-//     it does not stand for.
+//   - checks that every file it reads has the scanned hash and is still
+//     there. Otherwise the directory changed after the scan, and the load
+//     fails with ErrChanged: publishing what it read under the scan's
+//     revision ID would pair that ID with content it does not stand for.
 //
-// Files reached through a symbolic link to a directory are not checked
-// (the scan does not follow links). files is read-only; only the next
-// load uses it.
+// A directory the scan reached through a symbolic link, which it does not
+// follow, is listed from the file system, and its files are not checked
+// against the scan. files is read-only; only the next load uses it.
 func (c *Cache) UseScan(files map[string]fstat.Scanned) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

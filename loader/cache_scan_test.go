@@ -46,11 +46,14 @@ func TestScanChangedBeforeLoad(t *testing.T) {
 		{"settings edited", func(t *testing.T, dir string) {
 			write(t, dir, "flagpole.yaml", "version: 1\nenvironments: [production, staging]\n")
 		}, true, false},
-		{"flag added", func(t *testing.T, dir string) { write(t, dir, "flags/other.yaml", other) }, true, true},
-		{"flag removed", func(t *testing.T, dir string) { remove(t, dir, "flags/banner.yaml") }, true, true},
+		// The load lists the directories the scan listed: a file added
+		// since is the next revision's, and one removed since is read
+		// (and missed) only when its hash is not cached.
+		{"flag added", func(t *testing.T, dir string) { write(t, dir, "flags/other.yaml", other) }, false, false},
+		{"flag removed", func(t *testing.T, dir string) { remove(t, dir, "flags/banner.yaml") }, true, false},
 		{"override added", func(t *testing.T, dir string) {
 			write(t, dir, "overrides/production/checkout.yaml", "flag: checkout\nenvironment: production\nserve: \"off\"\nreason: test\nby: oncall\nat: 2026-11-21T10:00:00Z\n")
-		}, true, true},
+		}, false, false},
 		{"attributes removed", func(t *testing.T, dir string) { remove(t, dir, "attributes.yaml") }, true, false},
 		{"edited and restored", func(t *testing.T, dir string) {
 			b, err := os.ReadFile(filepath.Join(dir, "flags", "checkout.yaml"))

@@ -9,7 +9,6 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 
@@ -63,6 +62,42 @@ type reader struct {
 	// listed holds every path the reader looked for, when the cache has a
 	// scan to check the listing against (Cache.UseScan).
 	listed map[string]bool
+	// children lists each directory of the scan handed to the load, by
+	// name (nil without a scan); unlisted is set when some directory was
+	// listed from the file system instead (one the scan reached through a
+	// symbolic link, or does not hold).
+	children map[string][]dirEntry
+	unlisted bool
+}
+
+// dirEntry is one entry of a directory listing: its name and its kind
+// (fstat.KindDir, KindLink, KindFile or KindOther), as lstat sees it.
+type dirEntry struct {
+	name string
+	kind byte
+}
+
+func (e dirEntry) isDir() bool { return e.kind == fstat.KindDir }
+
+// listScan groups the scan's paths by directory, each sorted by name, so
+// that the load lists the directories the scan identified rather than
+// listing them again: the load then reads the revision the scan named (a
+// file created since is the next revision's), and at 10,000 files saves
+// a listing and a sort of every directory per change.
+func listScan(scan map[string]fstat.Scanned) map[string][]dirEntry {
+	children := map[string][]dirEntry{}
+	for rel, sc := range scan {
+		i := strings.LastIndexByte(rel, '/')
+		dir := ""
+		if i >= 0 {
+			dir = rel[:i]
+		}
+		children[dir] = append(children[dir], dirEntry{name: rel[i+1:], kind: sc.Kind})
+	}
+	for _, list := range children {
+		slices.SortFunc(list, func(a, b dirEntry) int { return strings.Compare(a.name, b.name) })
+	}
+	return children
 }
 
 // readTree reads every file of the repository at dir. Problems with single
@@ -76,6 +111,7 @@ func readTree(dir string, maxSize int64, cache *Cache) (*tree, error) {
 	r := &reader{root: root, maxSize: maxSize, cache: cache, t: &tree{}}
 	if cache != nil && cache.scan != nil {
 		r.listed = map[string]bool{}
+		r.children = listScan(cache.scan)
 	}
 	if r.t.settings, err = r.readOptional(settingsFile); err != nil {
 		return nil, err
@@ -106,8 +142,8 @@ func readTree(dir string, maxSize int64, cache *Cache) (*tree, error) {
 // not: it was removed, or its directory replaced, after the scan. Files
 // the reader found and the scan lacks are caught as they are read.
 func (r *reader) checkListing() error {
-	if r.listed == nil {
-		return nil
+	if r.listed == nil || !r.unlisted {
+		return nil // every directory listed from the scan holds its files
 	}
 	for rel, sc := range r.cache.scan {
 		if sc.Kind != fstat.KindDir && repoFile(rel) && !r.listed[rel] {
@@ -340,7 +376,16 @@ func (r *reader) readOptional(rel string) (*rawFile, error) {
 }
 
 // listDir lists the entries of directory rel, sorted; missing is fine.
-func (r *reader) listDir(rel string) ([]os.DirEntry, bool, error) {
+func (r *reader) listDir(rel string) ([]dirEntry, bool, error) {
+	if r.children != nil {
+		switch sc, ok := r.cache.scanned(rel); {
+		case ok && sc.Kind == fstat.KindDir:
+			return r.children[rel], true, nil
+		case !ok && !strings.Contains(rel, "/"):
+			return nil, false, nil // the scan of the root found none
+		}
+		r.unlisted = true
+	}
 	real, st, err := r.resolve(rel)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -355,11 +400,22 @@ func (r *reader) listDir(rel string) ([]os.DirEntry, bool, error) {
 		r.fileError(rel, "must be a directory")
 		return nil, false, nil
 	}
-	entries, err := os.ReadDir(real)
+	listing, err := os.ReadDir(real) // sorted by name
 	if err != nil {
 		return nil, false, fmt.Errorf("reading directory %s: %w", real, err)
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	entries := make([]dirEntry, len(listing))
+	for i, e := range listing {
+		entries[i] = dirEntry{name: e.Name(), kind: fstat.KindFile}
+		switch t := e.Type(); {
+		case t.IsDir():
+			entries[i].kind = fstat.KindDir
+		case t&fs.ModeSymlink != 0:
+			entries[i].kind = fstat.KindLink
+		case !t.IsRegular():
+			entries[i].kind = fstat.KindOther
+		}
+	}
 	return entries, true, nil
 }
 
@@ -371,12 +427,12 @@ func (r *reader) readDir(rel string) ([]*rawFile, error) {
 	}
 	var rels []string
 	for _, e := range entries {
-		name := e.Name()
+		name := e.name
 		child := path.Join(rel, name)
 		if strings.HasPrefix(name, ".") {
 			continue // .gitkeep, editor files
 		}
-		if e.IsDir() {
+		if e.isDir() {
 			r.fileWarning(child, fmt.Sprintf("directory ignored: %s/ holds files only", rel))
 			continue
 		}
@@ -415,13 +471,13 @@ func (r *reader) readOverrides() error {
 		return err
 	}
 	for _, e := range entries {
-		name := e.Name()
+		name := e.name
 		child := path.Join(overridesDir, name)
 		if strings.HasPrefix(name, ".") {
 			continue
 		}
-		isDir := e.IsDir()
-		if e.Type()&fs.ModeSymlink != 0 {
+		isDir := e.isDir()
+		if e.kind == fstat.KindLink {
 			_, st, err := r.resolve(child)
 			switch {
 			case errors.Is(err, errOutside), errors.Is(err, errOutsideArea), errors.Is(err, errDangling):

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -169,10 +168,10 @@ func readTests(dir string, maxSize int64) (*tree, error) {
 	return r.t, nil
 }
 
-func countYAML(entries []os.DirEntry) int {
+func countYAML(entries []dirEntry) int {
 	n := 0
 	for _, e := range entries {
-		if !e.IsDir() && isYAML(e.Name()) && !strings.HasPrefix(e.Name(), ".") {
+		if !e.isDir() && isYAML(e.name) && !strings.HasPrefix(e.name, ".") {
 			n++
 		}
 	}

@@ -10,6 +10,9 @@ const (
 	KindDir  = 'd'
 	KindLink = 'l'
 	KindFile = 'f'
+	// KindOther is a pipe, socket or device: never read, recorded so that
+	// a load listing the scan reports it where a flag file was expected.
+	KindOther = 'o'
 )
 
 // Scanned is what a scan of a directory tree found at one path: the
@@ -24,6 +27,6 @@ type Scanned struct {
 	// Sum is a regular file's content SHA-256 as the scan read it (zero if
 	// the file vanished before it could be read).
 	Sum [sha256.Size]byte
-	// Kind is KindDir, KindLink or KindFile.
+	// Kind is KindDir, KindLink, KindFile or KindOther.
 	Kind byte
 }

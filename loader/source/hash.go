@@ -20,7 +20,7 @@ import (
 // file, with what the revision ID is made of.
 type entry struct {
 	rel    string      // slash path relative to the root; "." for the root
-	kind   byte        // fstat.KindDir, KindLink or KindFile (part of the revision ID)
+	kind   byte        // fstat.KindDir, KindLink, KindFile or KindOther (part of the revision ID)
 	info   fs.FileInfo // lstat of a file or link; nil if unknown or a directory
 	target string      // a link's target
 	sum    [sha256.Size]byte
@@ -107,6 +107,8 @@ func walkTree(root, start string, old []*entry, buf []byte) (entries []*entry, d
 				return err
 			}
 			entries = append(entries, e)
+		default:
+			entries = append(entries, otherEntry(rel, d.Info))
 		}
 		return nil
 	})
@@ -114,6 +116,15 @@ func walkTree(root, start string, old []*entry, buf []byte) (entries []*entry, d
 		return nil, nil, fmt.Errorf("reading directory %s: %w", root, err)
 	}
 	return entries, dirs, nil
+}
+
+// otherEntry returns the entry of a pipe, socket or device at rel.
+func otherEntry(rel string, lstat func() (fs.FileInfo, error)) *entry {
+	info, err := lstat()
+	if err != nil {
+		info = nil
+	}
+	return &entry{rel: rel, kind: fstat.KindOther, info: info}
 }
 
 // readLink returns the entry of the symbolic link at path, and false if

@@ -77,6 +77,8 @@ func (t *tree) update(paths []string, buf []byte) (walked, dropped []string, err
 				return nil, nil, err
 			}
 			add = []*entry{e}
+		default:
+			add = []*entry{otherEntry(p, func() (fs.FileInfo, error) { return fi, nil })}
 		}
 		dropped = append(dropped, t.drop(lo, hi)...)
 		t.entries = slices.Insert(t.entries, lo, add...)

@@ -279,6 +279,13 @@ func refScan(t *testing.T, root string) (string, map[string]fstat.Scanned) {
 			sc.Sum = sha256.Sum256(b)
 			stats[rel] = sc
 			writeField(sc.Sum[:])
+		default: // a pipe, socket or device
+			sc := fstat.Scanned{Kind: fstat.KindOther}
+			if info, err := d.Info(); err == nil {
+				sc.Info = info
+			}
+			stats[rel] = sc
+			writeField([]byte("o" + rel))
 		}
 		return nil
 	})
