@@ -309,11 +309,12 @@ func (k *Cache) checkFlags(c *checker, attributes *yfile, envs []string) {
 		envs: strings.Join(envs, "\x00"), day: c.now.UTC().Format(time.DateOnly)}
 	// The flags to check, on all CPUs: those whose inputs changed, and
 	// those with a schedule, whose steps are checked against the clock to
-	// the second (at every load). Then every flag's outcome, in order.
+	// the second (at every load: they are never kept in flagChecks). Then
+	// every flag's outcome, in order.
 	var todo []*flagSrc
 	for _, fs := range c.flagOrder {
 		key.f = fs.f
-		if m := k.flagChecks[fs.f.rel]; scheduled(fs.raw) || m == nil || m.key != key {
+		if m := k.flagChecks[fs.f.rel]; m == nil || m.key != key {
 			todo = append(todo, fs)
 		}
 	}
