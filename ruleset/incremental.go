@@ -35,6 +35,10 @@ func CompileFrom(prev *RuleSet, doc *Document, opts Options) (*RuleSet, error) {
 	if !sameKeys(doc.Flags, prev.doc.Flags) {
 		rs.keys = sortedKeys(doc.Flags)
 	}
+	// The flags requires must walk: all but the shared ones, which have no
+	// prerequisites, are folded and whose cost was checked with the same
+	// rules and audiences. Sorted, as rs.keys is.
+	walk := make([]string, 0, 64)
 	for _, key := range rs.keys {
 		src := doc.Flags[key]
 		if old := prev.flags[key]; old != nil && reusable(src, prev.doc.Flags[key], changed) {
@@ -43,6 +47,7 @@ func CompileFrom(prev *RuleSet, doc *Document, opts Options) (*RuleSet, error) {
 				rs.flags[key] = old
 				continue
 			}
+			walk = append(walk, key)
 			cp := *old
 			// Set again below, on the copy, as for a new flag.
 			cp.override, cp.requires, cp.hot, cp.requiresFail, cp.folded = nil, nil, nil, false, false
@@ -51,6 +56,7 @@ func CompileFrom(prev *RuleSet, doc *Document, opts Options) (*RuleSet, error) {
 			rs.flags[key] = &cp
 			continue
 		}
+		walk = append(walk, key)
 		if f := c.flag(key, src, audiences); f != nil {
 			rs.flags[key] = f
 		}
@@ -58,7 +64,7 @@ func CompileFrom(prev *RuleSet, doc *Document, opts Options) (*RuleSet, error) {
 	for _, key := range sortedKeys(doc.Overrides) {
 		c.override(key, doc.Overrides[key], rs.flags)
 	}
-	c.requires(rs.keys, rs.flags) // after overrides, as CompileWith does
+	c.requires(walk, rs.flags) // after overrides, as CompileWith does
 	rs.clock = c.boundaries(rs)
 	if err := c.ps.err(); err != nil {
 		return nil, err

@@ -161,6 +161,70 @@ func TestCompileFromAudienceProblems(t *testing.T) {
 	}
 }
 
+// TestCompileFromRequiresProblems checks that CompileFrom, which walks
+// only the flags it did not share, reports the prerequisite problems
+// CompileWith reports when an edit makes them through unchanged flags.
+func TestCompileFromRequiresProblems(t *testing.T) {
+	opts := Options{Now: fixedClock(mustTime(t, "2026-11-21T10:30:00Z"))}
+	doc := decodeDoc(t, fixtureDoc)
+	requiring := func(key string, on ...string) *Flag {
+		f := boolFlag(key, Rule{Serve: "on"})
+		for _, p := range on {
+			f.Requires = append(f.Requires, Prerequisite{Flag: p, Variants: []string{"on"}})
+		}
+		return f
+	}
+	// A chain as long as allowed (c1 requires c0, ..., c8 requires c7), and
+	// leaves.
+	for i := range MaxRequiresDepth + 1 {
+		k := fmt.Sprintf("c%d", i)
+		if i == 0 {
+			doc.Flags[k] = boolFlag(k, Rule{Users: []string{"ann"}, Serve: "on"})
+		} else {
+			doc.Flags[k] = requiring(k, fmt.Sprintf("c%d", i-1))
+		}
+	}
+	for i := range 20 {
+		k := fmt.Sprintf("leaf-%02d", i)
+		doc.Flags[k] = boolFlag(k, Rule{Users: []string{"bob"}, Serve: "on"})
+	}
+	doc.Flags["x"] = requiring("x", "y")
+	doc.Flags["y"] = requiring("y", "leaf-01")
+	prev, err := CompileWith(doc, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edits := map[string]func(d *Document){
+		"cycle of three through unchanged flags": func(d *Document) {
+			d.Flags["leaf-01"] = requiring("leaf-01", "x")
+		},
+		"chain made too long by a new head": func(d *Document) {
+			d.Flags["c-head"] = requiring("c-head", fmt.Sprintf("c%d", MaxRequiresDepth))
+		},
+		"chain made too long at its unchanged tail": func(d *Document) {
+			d.Flags["c0"] = requiring("c0", "leaf-02")
+		},
+		"a shared leaf required with an unknown variant": func(d *Document) {
+			f := requiring("z", "leaf-03")
+			f.Requires[0].Variants = []string{"maybe"}
+			d.Flags["z"] = f
+		},
+		"a shared leaf's prerequisite removed": func(d *Document) {
+			delete(d.Flags, "leaf-01")
+		},
+	}
+	for name, change := range edits {
+		next := *doc
+		next.Flags = maps.Clone(doc.Flags)
+		change(&next)
+		_, gerr := CompileFrom(prev, &next, opts)
+		_, werr := CompileWith(&next, opts)
+		if gerr == nil || werr == nil || gerr.Error() != werr.Error() {
+			t.Errorf("%s: CompileFrom error %v, want %v", name, gerr, werr)
+		}
+	}
+}
+
 // TestRebind checks that a rule set serves another Document with the same
 // entries (an empty override layer's served version) without compiling,
 // and refuses one whose entries are other maps.
