@@ -425,10 +425,10 @@ func (r *reader) readDir(rel string) ([]*rawFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	var rels []string
+	rels := make([]string, 0, len(entries))
 	for _, e := range entries {
 		name := e.name
-		child := path.Join(rel, name)
+		child := rel + "/" + name // both clean: a directory of the layout, an entry's name
 		if strings.HasPrefix(name, ".") {
 			continue // .gitkeep, editor files
 		}

@@ -215,7 +215,7 @@ func parseTree(t *tree, cache *Cache) *parsedTree {
 		flags:     make([]*yfile, len(t.flags)),
 		overrides: make([]*yfile, len(t.overrides)),
 	}
-	var jobs []parseJob
+	jobs := make([]parseJob, 0, 2+len(t.audiences)+len(t.flags)+len(t.overrides))
 	if t.settings != nil {
 		jobs = append(jobs, parseJob{t.settings, schema.Flagpole, &pt.settings})
 	}
@@ -232,6 +232,7 @@ func parseTree(t *tree, cache *Cache) *parsedTree {
 		jobs = append(jobs, parseJob{r, schema.Override, &pt.overrides[i]})
 	}
 	cache.parse(jobs)
+	pt.all = make([]*yfile, 0, len(jobs))
 	for _, j := range jobs {
 		pt.all = append(pt.all, *j.out)
 	}
