@@ -327,11 +327,14 @@ func (k *Cache) checkFlags(c *checker, attributes *yfile, envs []string) {
 		key.f = fs.f
 		ds, done := checked[fs]
 		switch {
-		case done && scheduled(fs.raw):
+		case done && scheduled(fs.form()):
 			c.diags = append(c.diags, ds...)
 		case done:
 			c.diags = append(c.diags, ds...)
 			next[fs.f.rel] = &flagCheck{key: key, perEnv: fs.perEnv, diags: ds}
+			if len(ds) == 0 {
+				fs.f.release() // its checks are cached; this load keeps fs.raw
+			}
 		default:
 			m := k.flagChecks[fs.f.rel]
 			fs.perEnv = m.perEnv

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A load handed a scan (Cache.UseScan) fails with ErrChanged when the
@@ -138,5 +139,31 @@ func TestScanLeavesCachedFilesUnread(t *testing.T) {
 	}
 	if got := cache.unread - before; got != 3 {
 		t.Errorf("%d files left unread, want all 3", got)
+	}
+}
+
+// A Cache keeps no decoded form of a valid flag file whose checks it has
+// cached (it decodes the file again if they must run again), but keeps
+// those of flags with a schedule, checked at every load, and of files
+// with problems.
+func TestCacheReleasesDecodedFlags(t *testing.T) {
+	dir := writeRepo(t, map[string]string{
+		"flagpole.yaml":       "version: 1\nenvironments: [production]\n",
+		"flags/checkout.yaml": "key: checkout\ntype: boolean\nvariants: {on: true, off: false}\noff: \"off\"\ndefault: \"off\"\n",
+		"flags/banner.yaml":   "key: banner\ntype: string\nvariants: {a: \"A\", b: \"B\"}\noff: a\ndefault: b\n",
+		"flags/winter.yaml":   "key: winter\nenabled: false\nschedule:\n  - {at: 2026-12-01T00:00:00Z, enabled: true}\n",
+	})
+	cache := NewCache()
+	if _, err := Load(dir, Options{Revision: "r1", Cache: cache, Now: fixed(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))}); err != nil {
+		t.Fatal(err)
+	}
+	for rel, e := range cache.files {
+		_, isFlag := e.f.typed.(*flagYAML)
+		switch {
+		case rel == "flags/winter.yaml" && !isFlag:
+			t.Errorf("%s: the decoded form of a scheduled flag was released", rel)
+		case strings.HasPrefix(rel, "flags/") && rel != "flags/winter.yaml" && e.f.typed != nil:
+			t.Errorf("%s: the decoded form is still held", rel)
+		}
 	}
 }

@@ -126,9 +126,10 @@ func (c *checker) checkSchedules(fs *flagSrc) {
 			}
 		}
 	}
-	check(p("schedule"), fs.raw.Schedule)
-	for _, env := range slices.Sorted(maps.Keys(fs.raw.Environments)) {
-		ov := fs.raw.Environments[env]
+	raw := fs.form()
+	check(p("schedule"), raw.Schedule)
+	for _, env := range slices.Sorted(maps.Keys(raw.Environments)) {
+		ov := raw.Environments[env]
 		check(p("environments", env, "schedule"), ov.Schedule)
 	}
 }

@@ -3,6 +3,7 @@ package loader
 import (
 	"encoding/json"
 	"math"
+	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -12,9 +13,25 @@ import (
 
 // flagSrc is one flag file being checked, with its rule set per environment.
 type flagSrc struct {
-	f      *yfile
-	raw    *flagYAML // the cached file's own: never modified
+	f   *yfile
+	key string // the flag's key, as the file has it
+	// raw is the file's decoded form (never modified): the Cache's own,
+	// set at registration, or, when the Cache let it go (yfile.release),
+	// decoded again on first use (form), once: checks of other flags read
+	// it in parallel.
+	raw    *flagYAML
+	once   sync.Once
 	perEnv map[string]*ruleset.Flag
+}
+
+// form returns the flag file's decoded form.
+func (fs *flagSrc) form() *flagYAML {
+	fs.once.Do(func() {
+		if fs.raw == nil {
+			fs.raw = fs.f.decodeAgain().(*flagYAML)
+		}
+	})
+	return fs.raw
 }
 
 // registerFlags decodes every flag file and indexes it by key.
@@ -25,13 +42,13 @@ func (c *checker) registerFlags(files []*yfile) {
 	decoded := make([]*flagSrc, 0, len(files))
 	var misnamed []*flagSrc
 	for _, f := range files {
-		raw, ok := c.decodeFlag(f)
-		if !ok {
+		if !c.decodable(f) {
 			c.markBroken("flag", f)
 			continue
 		}
-		fs := &flagSrc{f: f, raw: raw}
-		if raw.Key == baseName(f.rel) {
+		fs := &flagSrc{f: f, key: f.key}
+		fs.raw, _ = f.typed.(*flagYAML)
+		if fs.key == baseName(f.rel) {
 			decoded = append(decoded, fs)
 		} else {
 			misnamed = append(misnamed, fs)
@@ -39,15 +56,15 @@ func (c *checker) registerFlags(files []*yfile) {
 	}
 	decoded = append(decoded, misnamed...)
 	for _, fs := range decoded {
-		f, raw := fs.f, fs.raw
-		if want := baseName(f.rel); raw.Key != want {
-			c.errorf(f, p("key"), "key %q does not match the file name: %s must have key %q", raw.Key, f.rel, want)
+		f, key := fs.f, fs.key
+		if want := baseName(f.rel); key != want {
+			c.errorf(f, p("key"), "key %q does not match the file name: %s must have key %q", key, f.rel, want)
 		}
-		if prev, dup := c.flags[raw.Key]; dup {
-			c.errorf(f, p("key"), "duplicate flag key %q (also in %s)", raw.Key, prev.f.rel)
+		if prev, dup := c.flags[key]; dup {
+			c.errorf(f, p("key"), "duplicate flag key %q (also in %s)", key, prev.f.rel)
 			continue
 		}
-		c.flags[raw.Key] = fs
+		c.flags[key] = fs
 		c.flagOrder = append(c.flagOrder, fs)
 	}
 }
@@ -73,7 +90,7 @@ func (c *checker) checkFlagsOn(fss []*flagSrc, envs []string) [][]Diagnostic {
 
 // checkFlag checks one flag and builds it for every environment.
 func (c *checker) checkFlag(fs *flagSrc, envs []string) {
-	f, raw := fs.f, fs.raw
+	f, raw := fs.f, fs.form()
 	for env := range raw.Environments {
 		if c.settingsOK && !c.envs[env] {
 			c.errorKey(f, p("environments", env), "overlay for undeclared environment %q", env)
@@ -107,7 +124,7 @@ func (c *checker) checkFlag(fs *flagSrc, envs []string) {
 }
 
 func (c *checker) buildFlag(fs *flagSrc, env string, ov *overlayYAML) *ruleset.Flag {
-	f, raw := fs.f, fs.raw
+	f, raw := fs.f, fs.form()
 	e := mergeOverlay(env, &raw.overlayYAML, ov)
 	out := &ruleset.Flag{Key: raw.Key, Name: raw.Name, Description: raw.Description, Owner: raw.Owner,
 		Type: ruleset.FlagType(raw.Type), Client: e.client, Enabled: e.enabled, Expires: raw.Expires,

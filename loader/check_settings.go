@@ -353,17 +353,6 @@ func (c *checker) decode(f *yfile, v any) bool {
 	return true
 }
 
-// decodeFlag is decode for a flag file, without a copy: the result is the
-// file's decoded form, shared with the Cache between loads, which the
-// checks only read. A copy of every flag at every load was a fifth of what
-// a one-file load of 10,000 flags allocated.
-func (c *checker) decodeFlag(f *yfile) (*flagYAML, bool) {
-	if !c.decodable(f) {
-		return nil, false
-	}
-	return f.typed.(*flagYAML), true
-}
-
 // decodable reports whether f decoded, reporting why it did not.
 func (c *checker) decodable(f *yfile) bool {
 	if f == nil || !f.ok {

@@ -102,7 +102,7 @@ func (c *checker) source(env string, path []any) (f *yfile, out []any, atKey, ok
 // flagSource maps a field path of a Flag to the flag file, following the
 // environment's overlay.
 func flagSource(env string, fs *flagSrc, rest []any) ([]any, bool, bool) {
-	e := mergeOverlay(env, &fs.raw.overlayYAML, overlayOf(fs, env))
+	e := mergeOverlay(env, &fs.form().overlayYAML, overlayOf(fs, env))
 	field, _ := first(rest)
 	switch field {
 	case "variants":
@@ -152,7 +152,7 @@ func flagSource(env string, fs *flagSrc, rest []any) ([]any, bool, bool) {
 }
 
 func overlayOf(fs *flagSrc, env string) *overlayYAML {
-	if ov, ok := fs.raw.Environments[env]; ok {
+	if ov, ok := fs.form().Environments[env]; ok {
 		return &ov
 	}
 	return nil

@@ -161,7 +161,7 @@ func (c *checker) checkedEnvironments() []string {
 	seen := map[string]bool{"": true}
 	envs := []string{""}
 	for _, fs := range c.flagOrder {
-		for env := range fs.raw.Environments {
+		for env := range fs.form().Environments {
 			if !seen[env] {
 				seen[env] = true
 				envs = append(envs, env)
@@ -184,7 +184,7 @@ func (c *checker) documents(version string, envs []string) map[string]*ruleset.D
 			Overrides: c.overrides[env],
 		}
 		for _, fs := range c.flagOrder { // c.flags in a slice: cheaper to walk
-			d.Flags[fs.raw.Key] = fs.perEnv[env]
+			d.Flags[fs.key] = fs.perEnv[env]
 		}
 		for k, a := range c.audiences {
 			d.Audiences[k] = a.out

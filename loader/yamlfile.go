@@ -27,8 +27,11 @@ type yfile struct {
 	// semantic errors at, above or below them are not reported, since they
 	// follow from a value that cannot be trusted.
 	broken []string
-	// typed is the file decoded into its raw shape (*flagYAML, ...) when ok.
+	// typed is the file decoded into its raw shape (*flagYAML, ...) when
+	// ok; nil again once a Cache released it (release). key is a flag
+	// file's key, kept when typed is released.
 	typed     any
+	key       string
 	decodeErr error
 	// src is the text root was parsed from, kept once root is dropped
 	// (dropRoot, Cache.releaseRoots): rootNode parses it again when a
@@ -114,6 +117,9 @@ func parseFile(rel string, data []byte, schemaName string) (f *yfile) {
 	// schema error still shows its other problems in the same run.
 	f.ok = true
 	f.typed, f.decodeErr = decodeTyped(schemaName, root)
+	if fy, ok := f.typed.(*flagYAML); ok {
+		f.key = fy.Key
+	}
 	if !valid {
 		f.decodeErr = nil // type errors of fields the schema already reported
 	}
@@ -130,6 +136,34 @@ func (f *yfile) dropRoot(data []byte, schemaName string) {
 	if f.root != nil {
 		f.src, f.schema, f.root = data, schemaName, nil
 	}
+}
+
+// release lets the GC have a valid flag file's decoded form, which a
+// Cache holding 10,000 flags kept at about 16 MB (its yaml.Node values
+// and slices) for flags whose checks it has cached anyway: the form is
+// needed again only when a flag's checks run again with its file
+// unchanged (attributes.yaml or flagpole.yaml changed, a new day), and
+// decodeAgain then makes it from src. Files with problems keep theirs.
+func (f *yfile) release() {
+	if _, ok := f.typed.(*flagYAML); ok && f.src != nil && f.ok && len(f.diags) == 0 && f.decodeErr == nil {
+		f.typed = nil
+	}
+}
+
+// decodeAgain decodes src, which parseFile decoded into the same form
+// before release dropped it: the file is the same, so is the result.
+// It does not touch f (flag checks call it in parallel).
+func (f *yfile) decodeAgain() any {
+	if f.typed != nil {
+		return f.typed
+	}
+	if root := parseRoot(f.src); root != nil {
+		if v, err := decodeTyped(f.schema, root); err == nil {
+			return v
+		}
+	}
+	// Not reached: the file parsed and decoded when it was read.
+	return &flagYAML{Key: f.key}
 }
 
 // parseRoot parses src, which parseFile read as a mapping, again for its
