@@ -2,7 +2,6 @@ package loader
 
 import (
 	"crypto/sha256"
-	"io/fs"
 	"os"
 	"strings"
 	"sync"
@@ -158,22 +157,12 @@ func (c *Cache) scanned(rel string) (fstat.Scanned, bool) {
 	return sc, ok
 }
 
-// lstat returns the metadata of the file rel at full: the one the scan
-// (UseScan) found, or else os.Lstat's. It runs on the reader's goroutines
-// while the load holds c.mu (scan is not written meanwhile).
-func (c *Cache) lstat(rel, full string) (fs.FileInfo, error) {
-	if sc, ok := c.scanned(rel); ok && sc.Info != nil {
-		return sc.Info, nil
-	}
-	return os.Lstat(full)
-}
-
 // unchanged reports whether the file rel, whose metadata is now st, can be
-// left unread: the cache holds it, and the scan found the content hash it
-// holds, or else its metadata says it has not changed since (package
-// fstat). It runs on the reader's goroutines while the load holds c.mu, so
+// left unread: the cache holds it, and the scan (sc, when scanned) found
+// the content hash it holds, or else its metadata says it has not changed
+// since (package fstat). It runs on the reader's goroutines while the load holds c.mu, so
 // the entries do not change meanwhile.
-func (c *Cache) unchanged(rel string, st fileStat) bool {
+func (c *Cache) unchanged(rel string, st fileStat, sc fstat.Scanned, scanned bool) bool {
 	if c == nil || !c.skipReads {
 		return false
 	}
@@ -181,7 +170,7 @@ func (c *Cache) unchanged(rel string, st fileStat) bool {
 	if e == nil {
 		return false
 	}
-	if sc, ok := c.scanned(rel); ok && sc.Kind == fstat.KindFile {
+	if scanned && sc.Kind == fstat.KindFile {
 		return e.sum == sc.Sum
 	}
 	return st.ok && e.stat.ok && fstat.Unchanged(e.stat.key, st.key, e.readAt, c.margin)

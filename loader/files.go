@@ -68,6 +68,9 @@ type reader struct {
 	// symbolic link, or does not hold).
 	children map[string][]dirEntry
 	unlisted bool
+	// scanListed holds the directories listed from the scan: their files
+	// are the scan's by construction (no look, no checkListing).
+	scanListed map[string]bool
 }
 
 // dirEntry is one entry of a directory listing: its name and its kind
@@ -112,14 +115,15 @@ func readTree(dir string, maxSize int64, cache *Cache) (*tree, error) {
 	if cache != nil && cache.scan != nil {
 		r.listed = map[string]bool{}
 		r.children = listScan(cache.scan)
+		r.scanListed = map[string]bool{}
 	}
-	if r.t.settings, err = r.readOptional(settingsFile); err != nil {
+	if r.t.settings, err = r.readOptional(settingsFile, false); err != nil {
 		return nil, err
 	}
 	if r.t.settings == nil && !r.hasDiag(settingsFile) {
 		r.fileError(settingsFile, "file not found: this is not a flags repository (flagpole init creates one)")
 	}
-	if r.t.attributes, err = r.readOptional(attributesFile); err != nil {
+	if r.t.attributes, err = r.readOptional(attributesFile, false); err != nil {
 		return nil, err
 	}
 	if r.t.audiences, err = r.readDir(audiencesDir); err != nil {
@@ -146,7 +150,7 @@ func (r *reader) checkListing() error {
 		return nil // every directory listed from the scan holds its files
 	}
 	for rel, sc := range r.cache.scan {
-		if sc.Kind != fstat.KindDir && repoFile(rel) && !r.listed[rel] {
+		if sc.Kind != fstat.KindDir && repoFile(rel) && !r.listed[rel] && !r.scanListed[path.Dir(rel)] {
 			return fmt.Errorf("%s: %w (now missing)", rel, ErrChanged)
 		}
 	}
@@ -319,17 +323,26 @@ func inside(root, p string) bool {
 // to lie inside the root (the root itself, or a directory listDir
 // resolved): then only a symlink needs resolving, which keeps the common
 // case at one lstat, open and read.
-func (r *reader) readOptional(rel string) (*rawFile, error) {
+func (r *reader) readOptional(rel string, fromScan bool) (*rawFile, error) {
 	full := filepath.Join(r.root, filepath.FromSlash(rel))
-	st, err := r.cache.lstat(rel, full) // Cache.UseScan: stat once
+	sc, scanned := r.cache.scanned(rel)
+	var st fs.FileInfo
+	var err error
+	if scanned && sc.Info != nil {
+		st = sc.Info // Cache.UseScan: stat once
+	} else {
+		st, err = os.Lstat(full)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, r.look(rel, false)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", full, err)
 	}
-	if err := r.look(rel, true); err != nil {
-		return nil, err
+	if !fromScan { // a file listed from the scan is the scan's
+		if err := r.look(rel, true); err != nil {
+			return nil, err
+		}
 	}
 	if st.Mode()&fs.ModeSymlink != 0 {
 		real, rst, err := r.resolve(rel)
@@ -351,7 +364,7 @@ func (r *reader) readOptional(rel string) (*rawFile, error) {
 		return nil, nil
 	}
 	stat := statOf(st)
-	if r.cache.unchanged(rel, stat) {
+	if r.cache.unchanged(rel, stat, sc, scanned) {
 		return &rawFile{rel: rel, stat: stat, reuse: true}, nil
 	}
 	data, err := readLimited(full, st.Size(), r.maxSize)
@@ -380,6 +393,7 @@ func (r *reader) listDir(rel string) ([]dirEntry, bool, error) {
 	if r.children != nil {
 		switch sc, ok := r.cache.scanned(rel); {
 		case ok && sc.Kind == fstat.KindDir:
+			r.scanListed[rel] = true // on the load's goroutine, before its files are read
 			return r.children[rel], true, nil
 		case !ok && !strings.Contains(rel, "/"):
 			return nil, false, nil // the scan of the root found none
@@ -442,16 +456,16 @@ func (r *reader) readDir(rel string) ([]*rawFile, error) {
 		}
 		rels = append(rels, child)
 	}
-	return r.readMany(rels)
+	return r.readMany(rels, r.scanListed[rel])
 }
 
 // readMany reads the files rels on all CPUs, keeping their order; a
 // repository of thousands of small files is bound by system calls.
-func (r *reader) readMany(rels []string) ([]*rawFile, error) {
+func (r *reader) readMany(rels []string, fromScan bool) ([]*rawFile, error) {
 	files := make([]*rawFile, len(rels))
 	errs := make([]error, len(rels))
 	onCPUs(len(rels), func() func(int) {
-		return func(i int) { files[i], errs[i] = r.readOptional(rels[i]) }
+		return func(i int) { files[i], errs[i] = r.readOptional(rels[i], fromScan) }
 	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
