@@ -61,14 +61,21 @@ func diffMap[V any](old, new map[string]*V) map[string]*V {
 		}
 		out[k] = v
 	}
+	kept := 0 // keys of new that old has
 	for k, nv := range new {
 		ov, ok := old[k]
-		if ok && ov == nv {
-			continue // the same entry: Documents are immutable
+		if ok {
+			kept++
+			if ov == nv {
+				continue // the same entry: Documents are immutable
+			}
 		}
 		if !ok || !sameJSON(ov, nv) {
 			set(k, nv)
 		}
+	}
+	if kept == len(old) {
+		return out // nothing removed: no need to walk old
 	}
 	for k := range old {
 		if _, ok := new[k]; !ok {
