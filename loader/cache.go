@@ -160,8 +160,8 @@ func (c *Cache) scanned(rel string) (fstat.Scanned, bool) {
 // unchanged reports whether the file rel, whose metadata is now st, can be
 // left unread: the cache holds it, and the scan (sc, when scanned) found
 // the content hash it holds, or else its metadata says it has not changed
-// since (package fstat). It runs on the reader's goroutines while the load holds c.mu, so
-// the entries do not change meanwhile.
+// since (package fstat). It runs on the reader's goroutines while the load
+// holds c.mu, so the entries do not change meanwhile.
 func (c *Cache) unchanged(rel string, st fileStat, sc fstat.Scanned, scanned bool) bool {
 	if c == nil || !c.skipReads {
 		return false
