@@ -31,6 +31,11 @@ func scanFiles(t testing.TB, dir string) map[string]fstat.Scanned {
 			sc.Kind = fstat.KindDir
 		case d.Type()&fs.ModeSymlink != 0:
 			sc.Kind = fstat.KindLink
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			sc.Target = target
 		case d.Type().IsRegular():
 			sc.Kind = fstat.KindFile
 			b, err := os.ReadFile(p)

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/flagpole/flagpole/internal/fstat"
 )
@@ -345,6 +346,13 @@ func (r *reader) readOptional(rel string, fromScan bool) (*rawFile, error) {
 		}
 	}
 	if st.Mode()&fs.ModeSymlink != 0 {
+		if scanned && sc.Kind == fstat.KindLink {
+			// The link's target is part of the revision: one pointed
+			// elsewhere since the scan is another revision.
+			if target, err := os.Readlink(full); err != nil || target != sc.Target {
+				return nil, fmt.Errorf("%s: %w (the link was changed or removed)", rel, ErrChanged)
+			}
+		}
 		real, rst, err := r.resolve(rel)
 		switch {
 		case errors.Is(err, errOutside), errors.Is(err, errOutsideArea), errors.Is(err, errDangling):
@@ -369,8 +377,12 @@ func (r *reader) readOptional(rel string, fromScan bool) (*rawFile, error) {
 	}
 	data, err := readLimited(full, st.Size(), r.maxSize)
 	if err != nil {
-		if _, scanned := r.cache.scanned(rel); scanned && errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s: %w (now missing)", rel, ErrChanged)
+		if scanned && goneOrReplaced(err) {
+			return nil, fmt.Errorf("%s: %w (now missing, or no longer a file)", rel, ErrChanged)
+		}
+		if errors.Is(err, errNotRegular) { // replaced since its lstat
+			r.fileError(rel, "not a regular file")
+			return nil, nil
 		}
 		return nil, fmt.Errorf("reading %s: %w", full, err)
 	}
@@ -386,6 +398,18 @@ func (r *reader) readOptional(rel string, fromScan bool) (*rawFile, error) {
 		return nil, err
 	}
 	return &rawFile{rel: rel, data: data, stat: stat, sum: sum, summed: summed}, nil
+}
+
+// errNotRegular is readLimited's error for a path that was not a regular
+// file when it was opened.
+var errNotRegular = errors.New("not a regular file")
+
+// goneOrReplaced reports whether err, from reading a file, says the path
+// no longer holds the file that was there: it is gone, a directory on the
+// way or the path itself is now something else.
+func goneOrReplaced(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) ||
+		errors.Is(err, syscall.EISDIR) || errors.Is(err, errNotRegular)
 }
 
 // listDir lists the entries of directory rel, sorted; missing is fine.

@@ -15,6 +15,11 @@ func readLimited(p string, size, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	defer fh.Close()
+	if st, err := fh.Stat(); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, &os.PathError{Op: "open", Path: p, Err: errNotRegular}
+	}
 	buf := make([]byte, 0, min(size, limit)+1)
 	lr := io.LimitReader(fh, limit+1)
 	for {

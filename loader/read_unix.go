@@ -13,14 +13,24 @@ import (
 // It uses plain system calls: os.Open also stats the file to decide
 // whether the runtime's poller should watch it, and gives the os.File a
 // cleanup, which at 10,000 small files is a tenth of reading them. The
-// caller has checked that p is a regular file, for which blocking reads
-// are what the poller would do anyway.
+// caller found p a regular file, for which blocking reads are what the
+// poller would do anyway; but p may have been replaced since (a pipe,
+// whose blocking open would wait for a writer forever, or a directory),
+// so it opens without blocking and fails with errNotRegular unless the
+// file it opened is a regular one.
 func readLimited(p string, size, limit int64) ([]byte, error) {
 	fd, err := openRead(p)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: p, Err: err}
 	}
 	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return nil, &os.PathError{Op: "fstat", Path: p, Err: err}
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return nil, &os.PathError{Op: "open", Path: p, Err: errNotRegular}
+	}
 	buf := make([]byte, 0, min(size, limit)+1)
 	for int64(len(buf)) <= limit {
 		if len(buf) == cap(buf) {
@@ -43,7 +53,7 @@ func readLimited(p string, size, limit int64) ([]byte, error) {
 
 func openRead(p string) (int, error) {
 	for {
-		fd, err := syscall.Open(p, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		fd, err := syscall.Open(p, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
 		if err != syscall.EINTR {
 			return fd, err
 		}

@@ -29,4 +29,6 @@ type Scanned struct {
 	Sum [sha256.Size]byte
 	// Kind is KindDir, KindLink, KindFile or KindOther.
 	Kind byte
+	// Target is a symbolic link's target as the scan read it.
+	Target string
 }

@@ -193,7 +193,7 @@ func sumEntries(entries []*entry) (string, map[string]fstat.Scanned) {
 		case fstat.KindFile:
 			field(e.sum[:])
 		}
-		files[e.rel] = fstat.Scanned{Info: e.info, Sum: e.sum, Kind: e.kind}
+		files[e.rel] = fstat.Scanned{Info: e.info, Sum: e.sum, Kind: e.kind, Target: e.target}
 	}
 	return hex.EncodeToString(h.Sum(nil)), files
 }

@@ -207,7 +207,7 @@ func sameStats(a, b map[string]fstat.Scanned) bool {
 	}
 	for k, sa := range a {
 		sb, ok := b[k]
-		if !ok || sa.Kind != sb.Kind || sa.Sum != sb.Sum || (sa.Info == nil) != (sb.Info == nil) {
+		if !ok || sa.Kind != sb.Kind || sa.Sum != sb.Sum || sa.Target != sb.Target || (sa.Info == nil) != (sb.Info == nil) {
 			return false
 		}
 		fa, fb := sa.Info, sb.Info
@@ -259,7 +259,7 @@ func refScan(t *testing.T, root string) (string, map[string]fstat.Scanned) {
 			if err != nil {
 				return nil
 			}
-			sc := fstat.Scanned{Kind: fstat.KindLink}
+			sc := fstat.Scanned{Kind: fstat.KindLink, Target: target}
 			if info, err := d.Info(); err == nil {
 				sc.Info = info
 			}
