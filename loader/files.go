@@ -387,7 +387,7 @@ func (r *reader) readOptional(rel string, fromScan bool) (*rawFile, error) {
 		return nil, fmt.Errorf("reading %s: %w", full, err)
 	}
 	if int64(len(data)) > r.maxSize {
-		if sc, scanned := r.cache.scanned(rel); scanned && sc.Kind == fstat.KindFile && sc.Info != nil && sc.Info.Size() <= r.maxSize {
+		if scanned && sc.Kind == fstat.KindFile && sc.Info != nil && sc.Info.Size() <= r.maxSize {
 			return nil, fmt.Errorf("%s: %w (it grew over the size limit)", rel, ErrChanged)
 		}
 		r.fileError(rel, fmt.Sprintf("file is over the limit of %d bytes", r.maxSize))
