@@ -296,11 +296,11 @@ func (s *Server) load(ctx context.Context, env string) error {
 	if h := hubs[env]; h != nil && h.cur.Load().version == snap.Version && sameKeys(h.cur.Load(), snap) {
 		return nil
 	}
-	var prev *envState
+	from := sibling(hubs, env)
 	if h := hubs[env]; h != nil {
-		prev = h.cur.Load()
+		from = h.cur.Load()
 	}
-	st, err := newEnvState(snap, s.opts.Clock.Now, prev)
+	st, err := newEnvState(snap, s.opts.Clock.Now, from)
 	if err != nil {
 		return err
 	}
@@ -320,6 +320,19 @@ func (s *Server) load(ctx context.Context, env string) error {
 	}
 	s.presence.changed()
 	s.log.Info("loaded rule set", "environment", env, "version", st.version, "flags", len(st.flags))
+	return nil
+}
+
+// sibling returns the state of the environment other than env that comes
+// first by name, or nil: what an environment's first state is built from,
+// so that the flags the environments have alike (the same *Flag, as the
+// store shares them) are compiled and encoded once.
+func sibling(hubs map[string]*hub, env string) *envState {
+	for _, e := range slices.Sorted(maps.Keys(hubs)) {
+		if e != env {
+			return hubs[e].cur.Load()
+		}
+	}
 	return nil
 }
 

@@ -105,9 +105,10 @@ type flagEnc struct {
 }
 
 // newEnvState compiles snap and pre-encodes what requests will need. prev,
-// when not nil, is the state it replaces: flags unchanged since (the same
-// *Flag, as the store's patches and the in-process syncer give) keep their
-// compiled form and encoding.
+// when not nil, is a state to share with: the one it replaces, or for an
+// environment's first state another environment's. Flags it holds alike
+// (the same *Flag, as the store's patches, the stores' decoding and the
+// in-process syncer give) keep its compiled form and encoding.
 func newEnvState(snap *store.Snapshot, now func() time.Time, prev *envState) (*envState, error) {
 	doc := snap.Document
 	if doc == nil {

@@ -72,3 +72,29 @@ func TestSharesFlags(t *testing.T) {
 		t.Error("nothing shares flags with v1")
 	}
 }
+
+// An environment's first state is built from another environment's: the
+// flags the two Documents hold alike (the same *Flag, as the stores share
+// them) keep one encoding, and each environment still serves its own
+// flags and overrides.
+func TestEnvStateSharesAcrossEnvironments(t *testing.T) {
+	prod := testDoc("production", "p1")
+	stag := testDoc("staging", "s1")
+	stag.Flags["banner"], stag.Flags["checkout-v2"] = prod.Flags["banner"], prod.Flags["checkout-v2"]
+	prod.Overrides = map[string]*ruleset.Override{"banner": {Flag: "banner", Environment: "production", Serve: "on", At: time.Now()}}
+	f := newFixture(t, Options{}, prod, stag)
+	p, s := f.srv.hub("production").cur.Load(), f.srv.hub("staging").cur.Load()
+	if p.byKey["checkout-v2"] != s.byKey["checkout-v2"] || p.byKey["banner"] != s.byKey["banner"] {
+		t.Error("flags the environments hold alike were encoded twice")
+	}
+	if p.byKey["color"] == s.byKey["color"] {
+		t.Error("a flag each environment holds its own value of shares an encoding")
+	}
+	ctx := ruleset.Context{"key": "zed"}
+	if r := p.rs.Evaluate("banner", ctx); r.Variant != "on" || r.Reason != ruleset.ReasonOverride {
+		t.Errorf("production banner = %+v, want its override", r)
+	}
+	if r := s.rs.Evaluate("banner", ctx); r.Variant != "off" || r.Reason == ruleset.ReasonOverride {
+		t.Errorf("staging banner = %+v, want off without production's override", r)
+	}
+}

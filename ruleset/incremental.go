@@ -4,7 +4,9 @@ import "time"
 
 // CompileFrom compiles doc exactly as CompileWith does, reusing the
 // compiled flags of prev, a RuleSet compiled earlier from another version
-// of the same environment, where that is certain to give the same result:
+// of the same environment or from another environment (nothing compiled
+// depends on the environment's name: overrides, which do, are compiled
+// again), where that is certain to give the same result:
 // a flag is reused when doc holds the very same *Flag (pointer) as prev's
 // Document, it has no prerequisites and no schedule (those depend on other
 // flags and on the clock), and none of the audiences it refers to,

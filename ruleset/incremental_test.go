@@ -69,6 +69,15 @@ func TestCompileFromMatchesCompile(t *testing.T) {
 		}},
 		{"a flag removed", func(d *Document) { delete(d.Flags, "leaf-09") }},
 		{"a flag added", func(d *Document) { d.Flags["leaf-99"] = boolFlag("leaf-99") }},
+		// The bearer builds an environment's first rule set from another
+		// environment's: the same *Flag values but for overlays, and
+		// overrides of its own.
+		{"another environment", func(d *Document) {
+			d.Environment = "staging"
+			d.Flags["leaf-02"] = boolFlag("leaf-02", Rule{Users: []string{"bob"}, Serve: "on"})
+			clear(d.Overrides)
+			d.Overrides["leaf-04"] = &Override{Flag: "leaf-04", Environment: "staging", Serve: "on", At: now}
+		}},
 	}
 	ctxs := []Context{
 		{"key": "ann"},

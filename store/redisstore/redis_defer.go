@@ -10,6 +10,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/flagpole/flagpole/ruleset"
 	"github.com/flagpole/flagpole/store"
 )
 
@@ -244,9 +245,10 @@ func (r *Redis) Snapshot(ctx context.Context, env string) (*store.Snapshot, erro
 	}
 	body, _ := get.Bytes()
 	want, _ := ver.Result() // "" when not listed: the snapshot as stored
+	others := r.others(env)
 	s := r.known(env, body)
 	if s == nil {
-		if s, err = decodeSnapshot(body); err != nil {
+		if s, err = decodeSnapshot(body, others); err != nil {
 			return nil, fmt.Errorf("redis snapshot %s (key %s): decoding: %w", env, r.snapKey(env), err)
 		}
 	}
@@ -257,7 +259,7 @@ func (r *Redis) Snapshot(ctx context.Context, env string) (*store.Snapshot, erro
 	if mine := r.publishedAt(env, want); mine != nil && chainLeads(s.Version, want, patches) {
 		return mine, nil
 	}
-	if got := applyChain(s, want, patches); got != nil {
+	if got := applyChain(s, want, patches, others); got != nil {
 		return got, nil
 	}
 	return nil, fmt.Errorf("redis snapshot %s (key %s) is version %s and the stored patches do not lead to the listed version %s", env, r.snapKey(env), s.Version, want)
@@ -333,14 +335,15 @@ func chainLeads(from, to string, patches []*snapPatch) bool {
 }
 
 // applyChain applies patches to s until it is version want; nil when they
-// do not lead there.
-func applyChain(s *store.Snapshot, want string, patches []*snapPatch) *store.Snapshot {
+// do not lead there. Entries the patches bring that one of others holds
+// with the same JSON are shared (sharePatch).
+func applyChain(s *store.Snapshot, want string, patches []*snapPatch, others []*ruleset.Document) *store.Snapshot {
 	if !chainLeads(s.Version, want, patches) {
 		return nil
 	}
 	cur := s
 	for _, p := range patches[chainStart(s.Version, patches):] {
-		doc, err := cur.Document.Apply(p.Doc)
+		doc, err := cur.Document.Apply(sharePatch(p.Doc, others))
 		if err != nil {
 			return nil
 		}
@@ -369,5 +372,5 @@ func (r *Redis) storedChain(ctx context.Context, env string, have *store.Snapsho
 	if want == have.Version {
 		return have
 	}
-	return applyChain(have, want, decodePatches(list.Val()))
+	return applyChain(have, want, decodePatches(list.Val()), r.others(env))
 }

@@ -39,10 +39,7 @@ const (
 
 var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 
-var (
-	zEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
-	zDecoder, _ = zstd.NewReader(nil, zstd.WithDecoderMaxMemory(MaxSnapshotBytes), zstd.WithDecoderConcurrency(1))
-)
+var zEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
 
 // snapPatch is a publish's change from the snapshot published before it.
 type snapPatch struct {
@@ -60,21 +57,6 @@ func encodeSnapshot(s *store.Snapshot) ([]byte, error) {
 		return nil, err
 	}
 	return zEncoder.EncodeAll(body, make([]byte, 0, len(body)/8)), nil
-}
-
-// decodeSnapshot reads a stored snapshot, compressed or not.
-func decodeSnapshot(body []byte) (*store.Snapshot, error) {
-	if bytes.HasPrefix(body, zstdMagic) {
-		var err error
-		if body, err = zDecoder.DecodeAll(body, nil); err != nil {
-			return nil, fmt.Errorf("decompressing: %w", err)
-		}
-	}
-	var s store.Snapshot
-	if err := json.Unmarshal(body, &s); err != nil {
-		return nil, err
-	}
-	return &s, nil
 }
 
 // patchFrom returns the patch from prev to s, or nil when there is none to
@@ -175,6 +157,7 @@ func (r *Redis) since(ctx context.Context, env, want string, have *store.Snapsho
 		return r.Snapshot(ctx, env)
 	}
 	cur := have
+	others := r.others(env)
 	for range keptPatches {
 		if cur.Version == want {
 			return cur, nil
@@ -183,7 +166,7 @@ func (r *Redis) since(ctx context.Context, env, want string, have *store.Snapsho
 		if p == nil {
 			break
 		}
-		doc, err := cur.Document.Apply(p.Doc)
+		doc, err := cur.Document.Apply(sharePatch(p.Doc, others))
 		if err != nil {
 			break
 		}
