@@ -69,15 +69,20 @@ func decodeSnapshot(body []byte, others []*ruleset.Document) (*store.Snapshot, e
 	}
 	doc := raw.Document.Document
 	var err error
-	if doc.Flags, err = decodeShared(raw.Document.Flags, "flags", others, func(d *ruleset.Document) map[string]*ruleset.Flag { return d.Flags }); err != nil {
+	if doc.Flags, err = decodeShared(raw.Document.Flags, "flags", others, docFlags); err != nil {
 		return nil, err
 	}
-	if doc.Audiences, err = decodeShared(raw.Document.Audiences, "audiences", others, func(d *ruleset.Document) map[string]*ruleset.Audience { return d.Audiences }); err != nil {
+	if doc.Audiences, err = decodeShared(raw.Document.Audiences, "audiences", others, docAudiences); err != nil {
 		return nil, err
 	}
 	s.Document = &doc
 	return &s, nil
 }
+
+// docFlags and docAudiences select the entries decodeShared and
+// sharePatch share.
+func docFlags(d *ruleset.Document) map[string]*ruleset.Flag         { return d.Flags }
+func docAudiences(d *ruleset.Document) map[string]*ruleset.Audience { return d.Audiences }
 
 // decodeShared decodes the entries of raw, each one taken from the first
 // of others (by of) whose entry of the same key encodes to the same JSON.
@@ -124,8 +129,8 @@ func sharePatch(p *ruleset.Patch, others []*ruleset.Document) *ruleset.Patch {
 	if len(others) == 0 {
 		return p
 	}
-	flags := shareEntries(p.Flags, others, func(d *ruleset.Document) map[string]*ruleset.Flag { return d.Flags })
-	auds := shareEntries(p.Audiences, others, func(d *ruleset.Document) map[string]*ruleset.Audience { return d.Audiences })
+	flags := shareEntries(p.Flags, others, docFlags)
+	auds := shareEntries(p.Audiences, others, docAudiences)
 	if flags == nil && auds == nil {
 		return p
 	}
