@@ -14,22 +14,35 @@ import (
 type compiled = *ruleset.RuleSet
 
 // compileFrom compiles doc with the server's clock, reusing what prev
-// (nil: nothing) compiled for the flags the two Documents share. shared,
-// when not nil, is a rule set the publisher in this process compiled
+// (nil: nothing) compiled for the flags the two Documents share. base and
+// changed, when base is not nil, say that doc's flags are base's but for
+// the flags keyed in changed (see ruleset.CompileChanged): when base's
+// flags are prev's, only those are compiled. shared, when not nil, is a
+// rule set the publisher in this process compiled
 // (store.Snapshot.Compiled): served as it is when doc has its flags,
 // audiences and overrides (an empty override layer changes only the
 // version), else the base to compile from, so that the flags the layer
 // leaves alone stay shared.
-func compileFrom(shared, prev compiled, doc *ruleset.Document, now func() time.Time) (compiled, error) {
+func compileFrom(shared, prev compiled, base *ruleset.Document, changed []string, doc *ruleset.Document, now func() time.Time) (compiled, error) {
 	if shared != nil {
 		if rs, ok := shared.Rebind(doc, now); ok {
 			return rs, nil
 		}
 		if shared.Environment() == doc.Environment {
 			prev = shared
+			if doc.SameFlags(shared.Document()) {
+				base, changed = shared.Document(), nil
+			}
 		}
 	}
-	rs, err := ruleset.CompileFrom(prev, doc, ruleset.Options{Now: now})
+	opts := ruleset.Options{Now: now}
+	var rs *ruleset.RuleSet
+	var err error
+	if base != nil {
+		rs, err = ruleset.CompileChanged(prev, base, doc, changed, opts)
+	} else {
+		rs, err = ruleset.CompileFrom(prev, doc, opts)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("compiling rule set %s of environment %s: %w", doc.Version, doc.Environment, err)
 	}
@@ -41,8 +54,12 @@ func evaluate(rs compiled, flag string, c ruleset.Context) ruleset.Result {
 	return rs.Evaluate(flag, c)
 }
 
-// diff returns the patch that turns old into new.
-func diff(old, new *ruleset.Document) *ruleset.Patch {
+// diff returns the patch that turns old into new. When named, flags are
+// the keys of the only flags new may have changed (see ruleset.DiffNamed).
+func diff(old, new *ruleset.Document, flags []string, named bool) *ruleset.Patch {
+	if named {
+		return ruleset.DiffNamed(old, new, flags)
+	}
 	return ruleset.Diff(old, new)
 }
 

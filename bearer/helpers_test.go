@@ -85,7 +85,8 @@ func snapshot(doc *ruleset.Document) *store.Snapshot {
 // fixture is a running bearer over loopback HTTP.
 type fixture struct {
 	t     *testing.T
-	store *store.Memory
+	store *store.Memory // nil for newFixtureOn
+	pub   publisher
 	srv   *Server
 	url   string
 	stop  func() // cancels Run and waits for it; idempotent
@@ -96,10 +97,30 @@ type fixture struct {
 func newFixture(t *testing.T, opts Options, docs ...*ruleset.Document) *fixture {
 	t.Helper()
 	f := &fixture{t: t, store: store.NewMemory()}
+	f.pub, opts.Store = f.store, f.store
+	return f.start(opts, docs)
+}
+
+// newFixtureOn starts a bearer on sub, publishing through pub (two
+// clients of one Redis, as a syncer and a bearer are).
+func newFixtureOn(t *testing.T, opts Options, pub publisher, sub Store, docs ...*ruleset.Document) *fixture {
+	t.Helper()
+	f := &fixture{t: t, pub: pub}
+	opts.Store = sub
+	return f.start(opts, docs)
+}
+
+// publisher is what the fixture publishes through.
+type publisher interface {
+	Publish(ctx context.Context, s *store.Snapshot) error
+}
+
+func (f *fixture) start(opts Options, docs []*ruleset.Document) *fixture {
+	t := f.t
+	t.Helper()
 	for _, d := range docs {
 		f.publish(d)
 	}
-	opts.Store = f.store
 	srv, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +155,7 @@ func (f *fixture) publish(doc *ruleset.Document) {
 
 func (f *fixture) publishSnap(s *store.Snapshot) {
 	f.t.Helper()
-	if err := f.store.Publish(context.Background(), s); err != nil {
+	if err := f.pub.Publish(context.Background(), s); err != nil {
 		f.t.Fatal(err)
 	}
 }

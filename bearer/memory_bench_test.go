@@ -10,6 +10,7 @@ import (
 	"runtime/pprof"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/flagpole/flagpole/ruleset"
 	"github.com/flagpole/flagpole/store"
@@ -108,32 +109,47 @@ func BenchmarkEnvStateMemory100k(b *testing.B) {
 }
 
 // BenchmarkEnvStatePatch100k measures what a bearer does per edit in an
-// environment of 100,000 flags: apply a one-flag patch to the Document
-// and build the next state from the last (CompileFrom, the diff for the
-// streams, the changed flag's encodings).
+// environment of 100,000 flags: apply a one-flag patch to the Document,
+// build the next state from the last and diff the two for the streams.
+// named: the snapshot says which flags the patch changed, as
+// redisstore's SnapshotSince does (CompileChanged, the index patched,
+// DiffNamed); unnamed: it does not (CompileFrom and Diff walk every flag).
 //
 //	go test -run '^$' -bench EnvStatePatch100k -benchtime 20x ./bearer
 func BenchmarkEnvStatePatch100k(b *testing.B) {
-	snap := snapshot(bigDoc(100000))
-	st, err := newEnvState(snap, time.Now, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	n := 0
-	for b.Loop() {
-		n++
-		f := *snap.Document.Flags["flag-000001"]
-		f.Description = fmt.Sprint("changed ", n)
-		version := fmt.Sprint("v", n+1)
-		doc, err := snap.Document.Apply(&ruleset.Patch{Base: snap.Version, Version: version, Flags: map[string]*ruleset.Flag{f.Key: &f}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		next := *snap
-		next.Version, next.Document = version, doc
-		if st, err = newEnvState(&next, time.Now, st); err != nil {
-			b.Fatal(err)
-		}
-		snap = &next
+	for _, named := range []bool{true, false} {
+		b.Run(map[bool]string{true: "named", false: "unnamed"}[named], func(b *testing.B) {
+			snap := snapshot(bigDoc(100000))
+			st, err := newEnvState(snap, time.Now, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			st.raw = snap
+			n := 0
+			for b.Loop() {
+				n++
+				f := *snap.Document.Flags["flag-000001"]
+				f.Description = fmt.Sprint("changed ", n)
+				version := fmt.Sprint("v", n+1)
+				doc, err := snap.Document.Apply(&ruleset.Patch{Base: snap.Version, Version: version, Flags: map[string]*ruleset.Flag{f.Key: &f}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				next := *snap
+				next.Version, next.Document, next.Change = version, doc, nil
+				if named {
+					next.Change = &store.SnapshotChange{Base: weak.Make(snap.Document), Flags: []string{f.Key}}
+				}
+				old := st
+				if st, err = newEnvState(&next, time.Now, st); err != nil {
+					b.Fatal(err)
+				}
+				st.raw = &next
+				if p := diff(old.doc, st.doc, st.changed, st.from.Value() == old.doc); len(p.Flags) != 1 {
+					b.Fatalf("patch of %d flags", len(p.Flags))
+				}
+				snap = &next
+			}
+		})
 	}
 }

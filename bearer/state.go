@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/flagpole/flagpole/internal/keyring"
 	"github.com/flagpole/flagpole/ruleset"
@@ -29,6 +30,12 @@ type envState struct {
 	// raw is the store's snapshot this state was built from, before the
 	// override layer: the base for the store's patches (patchStore).
 	raw *store.Snapshot
+	// from is the Document of the state this one was built from when its
+	// flags are that one's but for the flags keyed in changed (sorted):
+	// the hub then diffs those only. Weak, so that states never keep
+	// their predecessors alive.
+	from    weak.Pointer[ruleset.Document]
+	changed []string
 
 	// The SSE put event of the Document, encoded on first use and dropped
 	// putKeep after its last use: a version that only streams patches
@@ -108,7 +115,9 @@ type flagEnc struct {
 // when not nil, is a state to share with: the one it replaces, or for an
 // environment's first state another environment's. Flags it holds alike
 // (the same *Flag, as the store's patches, the stores' decoding and the
-// in-process syncer give) keep its compiled form and encoding.
+// in-process syncer give) keep its compiled form and encoding. When snap
+// says which flags it changed from prev's (flagChange), only those are
+// compiled and encoded, and the rest of prev's index is copied.
 func newEnvState(snap *store.Snapshot, now func() time.Time, prev *envState) (*envState, error) {
 	doc := snap.Document
 	if doc == nil {
@@ -121,7 +130,8 @@ func newEnvState(snap *store.Snapshot, now func() time.Time, prev *envState) (*e
 	if prev != nil {
 		prevRS = prev.rs
 	}
-	rs, err := compileFrom(snap.Compiled, prevRS, doc, now)
+	base, changed := flagChange(snap, prev)
+	rs, err := compileFrom(snap.Compiled, prevRS, base, changed, doc, now)
 	if err != nil {
 		return nil, err
 	}
@@ -136,8 +146,15 @@ func newEnvState(snap *store.Snapshot, now func() time.Time, prev *envState) (*e
 		rs:       rs,
 		keys:     keys,
 		loadedAt: now(),
-		byKey:    make(map[string]*flagEnc, len(doc.Flags)),
 	}
+	if base != nil {
+		st.from, st.changed = weak.Make(prev.doc), changed
+		if err := st.encodeChanged(prev); err != nil {
+			return nil, err
+		}
+		return st, nil
+	}
+	st.byKey = make(map[string]*flagEnc, len(doc.Flags))
 	sorted := rs.Keys() // every flag that compiled: all of them
 	if len(sorted) != len(doc.Flags) {
 		sorted = slices.Sorted(maps.Keys(doc.Flags))
@@ -156,6 +173,61 @@ func newEnvState(snap *store.Snapshot, now func() time.Time, prev *envState) (*e
 		st.byKey[k] = f
 	}
 	return st, nil
+}
+
+// flagChange returns the Document snap's flags were made from and the keys
+// of the flags that differ from it, when that Document's flags are the
+// ones prev serves; nil otherwise. Either prev serves snap's very flags
+// (only the override layer or the audiences changed: no flag named), or
+// the store patched the snapshot prev was built from and says which flags
+// the patches named (store.Snapshot.ChangedFrom).
+func flagChange(snap *store.Snapshot, prev *envState) (*ruleset.Document, []string) {
+	switch {
+	case prev == nil:
+		return nil, nil
+	case snap.Document.SameFlags(prev.doc):
+		return prev.doc, nil
+	case prev.raw != nil && prev.raw.Document.SameFlags(prev.doc):
+		if changed, ok := snap.ChangedFrom(prev.raw.Document); ok {
+			return prev.raw.Document, changed
+		}
+	}
+	return nil, nil
+}
+
+// encodeChanged builds st's index from prev's, whose flags st's Document
+// has but for the flags keyed in st.changed: those are encoded (or taken
+// from prev when the same *Flag), added or removed; every other entry is
+// prev's.
+func (st *envState) encodeChanged(prev *envState) error {
+	st.byKey = maps.Clone(prev.byKey)
+	st.flags = slices.Clone(prev.flags)
+	shared := variantTable{}
+	for _, k := range st.changed {
+		fl, ok := st.doc.Flags[k]
+		i, found := slices.BinarySearchFunc(st.flags, k, func(f *flagEnc, k string) int { return strings.Compare(f.key, k) })
+		if !ok {
+			if found {
+				st.flags = slices.Delete(st.flags, i, i+1)
+			}
+			delete(st.byKey, k)
+			continue
+		}
+		f := prev.byKey[k]
+		if f == nil || prev.doc.Flags[k] != fl {
+			var err error
+			if f, err = encodeFlag(k, fl, shared); err != nil {
+				return fmt.Errorf("encoding rule set %s of environment %s: %w", st.version, st.env, err)
+			}
+		}
+		st.byKey[k] = f
+		if found {
+			st.flags[i] = f
+		} else {
+			st.flags = slices.Insert(st.flags, i, f)
+		}
+	}
+	return nil
 }
 
 // sdkKeys returns the ring of the keys of snap's environment. It holds

@@ -2,10 +2,17 @@ package bearer
 
 import (
 	"encoding/json"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/flagpole/flagpole/ruleset"
+	"github.com/flagpole/flagpole/store"
 )
 
 // A version built from a patch shares the unchanged flags' encodings with
@@ -96,5 +103,100 @@ func TestEnvStateSharesAcrossEnvironments(t *testing.T) {
 	}
 	if r := s.rs.Evaluate("banner", ctx); r.Variant != "off" || r.Reason == ruleset.ReasonOverride {
 		t.Errorf("staging banner = %+v, want off without production's override", r)
+	}
+}
+
+// TestEnvStateNamedMatchesFull applies random patches as the Redis store
+// does (naming the flags they change, store.Snapshot.Change) and checks
+// that the state built from the last one by those flags alone has the
+// index, encodings and results of a state built whole, and that the
+// streams' patch diffed over the named flags is the whole diff. Override
+// layer changes (the flags map unchanged, no flag named) are mixed in.
+func TestEnvStateNamedMatchesFull(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	doc := testDoc("production", "v1")
+	for i := range 30 {
+		k := fmt.Sprintf("f%02d", i)
+		doc.Flags[k] = &ruleset.Flag{Key: k, Type: ruleset.TypeBoolean, Variants: boolVariants(), Enabled: true, Off: "off", Default: "off"}
+	}
+	raw := snapshot(doc)
+	st, err := newEnvState(raw, time.Now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.raw = raw
+	ctxs := []ruleset.Context{{"key": "audrey"}, {"key": "zed", "state": "CA"}}
+	named := 0
+	for step := range 200 {
+		next := *raw
+		served := &next
+		if rng.IntN(5) == 0 {
+			// The override layer changed: the same flags, other overrides.
+			d := *raw.Document
+			d.Version = fmt.Sprintf("%s+%d", raw.Version, step)
+			k := fmt.Sprintf("f%02d", rng.IntN(40))
+			if f := d.Flags[k]; f != nil {
+				d.Overrides = map[string]*ruleset.Override{k: {Flag: k, Environment: "production", Serve: f.Off, At: time.Now()}}
+			}
+			served = &store.Snapshot{Environment: raw.Environment, Version: d.Version, Document: &d, Keys: raw.Keys}
+		} else {
+			p := &ruleset.Patch{Base: raw.Version, Version: fmt.Sprint("v", step+2), Flags: map[string]*ruleset.Flag{}}
+			for range 1 + rng.IntN(3) {
+				k := fmt.Sprintf("f%02d", rng.IntN(40))
+				if _, ok := raw.Document.Flags[k]; ok && rng.IntN(3) == 0 {
+					p.Flags[k] = nil
+					continue
+				}
+				f := &ruleset.Flag{Key: k, Type: ruleset.TypeString, Enabled: rng.IntN(2) == 0, Off: "a", Default: "b",
+					Variants: []ruleset.Variant{{Name: "a", Value: json.RawMessage(`"a"`)}, {Name: "b", Value: json.RawMessage(fmt.Sprintf(`"b%d"`, rng.IntN(3)))}},
+					Metadata: map[string]any{"step": float64(step)}}
+				p.Flags[k] = f
+			}
+			d, err := raw.Document.Apply(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			next.Version, next.Document = d.Version, d
+			next.Change = &store.SnapshotChange{Base: weak.Make(raw.Document), Flags: slices.Sorted(maps.Keys(p.Flags))}
+			served = &next
+		}
+		got, err := newEnvState(served, time.Now, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if served == &next {
+			raw = served
+		}
+		got.raw = raw // the store's snapshot: unchanged when the layer changed
+		if got.from.Value() != st.doc {
+			t.Fatalf("step %d: the state was built whole", step)
+		}
+		named++
+		want, err := newEnvState(served, time.Now, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.flags) != len(want.flags) || len(got.byKey) != len(want.byKey) {
+			t.Fatalf("step %d: %d flags (%d indexed), want %d (%d)", step, len(got.flags), len(got.byKey), len(want.flags), len(want.byKey))
+		}
+		for i, f := range want.flags {
+			if g := got.flags[i]; !reflect.DeepEqual(g, f) || got.byKey[f.key] != g {
+				t.Fatalf("step %d: flag %d is %+v, want %+v", step, i, g, f)
+			}
+		}
+		for _, k := range want.rs.Keys() {
+			for _, c := range ctxs {
+				if g, w := got.rs.Evaluate(k, c), want.rs.Evaluate(k, c); !reflect.DeepEqual(g, w) {
+					t.Fatalf("step %d: %s %v = %+v, want %+v", step, k, c, g, w)
+				}
+			}
+		}
+		if g, w := diff(st.doc, got.doc, got.changed, true), diff(st.doc, got.doc, nil, false); !reflect.DeepEqual(g, w) {
+			t.Fatalf("step %d: named diff %+v, want %+v", step, g, w)
+		}
+		st = got
+	}
+	if named < 200 {
+		t.Fatalf("%d of 200 states built from the named flags", named)
 	}
 }

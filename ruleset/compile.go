@@ -49,7 +49,8 @@ func CompileWith(doc *Document, opts Options) (*RuleSet, error) {
 		c.override(key, doc.Overrides[key], rs.flags)
 	}
 	c.requires(rs.keys, rs.flags) // after overrides: folding needs them
-	rs.clock = c.boundaries(rs)
+	rs.clock = c.boundaries(rs, rs.keys)
+	rs.unshared = unshared(rs.keys, rs.flags)
 	if err := c.ps.err(); err != nil {
 		return nil, err
 	}

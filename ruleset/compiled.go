@@ -20,6 +20,12 @@ type RuleSet struct {
 	// auds are the compiled audiences, by key: CompileFrom reuses those
 	// that did not change.
 	auds map[string]*audience
+	// unshared are the keys of the flags a following CompileFrom or
+	// CompileChanged cannot share as they are (see shareable: an
+	// override, prerequisites or a schedule), and clocked those of the
+	// flags with clock boundaries; both sorted, and few in most
+	// repositories. CompileChanged walks them instead of every flag.
+	unshared, clocked []string
 }
 
 // flag is a compiled Flag: variant names resolved to indexes, values
@@ -312,6 +318,13 @@ func (rs *RuleSet) Rebind(doc *Document, now func() time.Time) (*RuleSet, bool) 
 	cp := *rs
 	cp.doc, cp.now = doc, now
 	return &cp, true
+}
+
+// SameFlags reports whether d and o hold the very same flags map (not
+// equal ones): a Document made from another by replacing only its
+// overrides, as an override layer does, or a copy of it.
+func (d *Document) SameFlags(o *Document) bool {
+	return d != nil && o != nil && sameMap(d.Flags, o.Flags)
 }
 
 // sameMap reports whether a and b are the same map (not equal ones).

@@ -1,6 +1,10 @@
 package ruleset
 
-import "time"
+import (
+	"maps"
+	"slices"
+	"time"
+)
 
 // CompileFrom compiles doc exactly as CompileWith does, reusing the
 // compiled flags of prev, a RuleSet compiled earlier from another version
@@ -42,36 +46,162 @@ func CompileFrom(prev *RuleSet, doc *Document, opts Options) (*RuleSet, error) {
 	// rules and audiences. Sorted, as rs.keys is.
 	walk := make([]string, 0, 64)
 	for _, key := range rs.keys {
-		src := doc.Flags[key]
-		if old := prev.flags[key]; old != nil && reusable(src, prev.doc.Flags[key], changed) {
-			if shareable(old) && doc.Overrides[key] == nil {
-				// Nothing below writes to it: share it.
-				rs.flags[key] = old
-				continue
-			}
+		if c.place(key, prev, changed, rs) {
 			walk = append(walk, key)
-			cp := *old
-			// Set again below, on the copy, as for a new flag.
-			cp.override, cp.requires, cp.hot, cp.requiresFail, cp.folded = nil, nil, nil, false, false
-			cp.clock, cp.clockSet = nil, false
-			cp.setStatic()
-			rs.flags[key] = &cp
-			continue
-		}
-		walk = append(walk, key)
-		if f := c.flag(key, src, audiences); f != nil {
-			rs.flags[key] = f
 		}
 	}
-	for _, key := range sortedKeys(doc.Overrides) {
-		c.override(key, doc.Overrides[key], rs.flags)
+	return c.finish(rs, walk, rs.keys)
+}
+
+// CompileChanged compiles doc exactly as CompileFrom does, doing work in
+// proportion to the flags named in changed (plus the few flags no rule set
+// shares, see RuleSet.unshared) rather than to every flag of doc. It
+// applies when doc's flags are base's with the flags keyed in changed
+// replaced, added or removed (as base.Apply gives, changed being the
+// patch's flag keys), and base's flags are the very map prev was compiled
+// from; changed may name flags that did not change, in any order. When
+// base's flags are not prev's, or an audience changed (which can change
+// any flag), it is CompileFrom. Overrides are compiled again every time,
+// as CompileFrom does.
+//
+// A caller that names too few keys gets a rule set that serves the old
+// compiled form of a flag it did not name: changed must come from the
+// change itself (the store's patch), never from a guess.
+func CompileChanged(prev *RuleSet, base, doc *Document, changed []string, opts Options) (*RuleSet, error) {
+	if prev == nil || prev.doc == nil || base == nil || doc == nil || !sameMap(base.Flags, prev.doc.Flags) ||
+		!sameMap(doc.Audiences, prev.doc.Audiences) && len(changedAudiences(prev.doc.Audiences, doc.Audiences)) > 0 {
+		return CompileFrom(prev, doc, opts)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	c := compiler{doc: doc, costs: costs{aud: map[*audience]int{}, busy: map[*audience]bool{}}}
+	rs := &RuleSet{doc: doc, flags: maps.Clone(prev.flags), now: now, auds: prev.auds, keys: prev.keys}
+	if rs.flags == nil {
+		rs.flags = map[string]*flag{}
+	}
+	changed = slices.Compact(slices.Sorted(slices.Values(changed)))
+	var added, removed []string
+	for _, key := range changed {
+		_, is := doc.Flags[key]
+		_, was := prev.doc.Flags[key]
+		switch {
+		case is && !was:
+			added = append(added, key)
+		case !is && was:
+			removed = append(removed, key)
+		}
+	}
+	if len(added) > 0 || len(removed) > 0 {
+		rs.keys = mergeKeys(prev.keys, added, removed)
+	}
+	// What can differ from prev: the flags named, those prev could not
+	// share, and those overridden now. Every other flag is prev's, shared.
+	walk := mergeKeys(changed, prev.unshared, nil)
+	var overridden []string
+	for key := range doc.Overrides {
+		if _, ok := doc.Flags[key]; ok {
+			overridden = append(overridden, key)
+		}
+	}
+	slices.Sort(overridden)
+	walk = mergeKeys(walk, overridden, nil)
+	walk = slices.DeleteFunc(walk, func(key string) bool {
+		_, ok := doc.Flags[key]
+		if !ok {
+			delete(rs.flags, key)
+		}
+		return !ok
+	})
+	for _, key := range walk {
+		delete(rs.flags, key) // placed again, or left out when it does not compile
+		c.place(key, prev, nil, rs)
+	}
+	return c.finish(rs, walk, mergeKeys(prev.clocked, walk, nil))
+}
+
+// place sets rs.flags[key] for doc's flag key: prev's compiled flag when
+// it can serve (see CompileFrom), shared when nothing below writes to it,
+// else a copy of it or a new compilation. It reports whether requires must
+// walk the flag.
+func (c *compiler) place(key string, prev *RuleSet, changedAuds map[string]bool, rs *RuleSet) bool {
+	src := c.doc.Flags[key]
+	if old := prev.flags[key]; old != nil && reusable(src, prev.doc.Flags[key], changedAuds) {
+		if shareable(old) && c.doc.Overrides[key] == nil {
+			// Nothing below writes to it: share it.
+			rs.flags[key] = old
+			return false
+		}
+		cp := *old
+		// Set again below, on the copy, as for a new flag.
+		cp.override, cp.requires, cp.hot, cp.requiresFail, cp.folded = nil, nil, nil, false, false
+		cp.clock, cp.clockSet = nil, false
+		cp.setStatic()
+		rs.flags[key] = &cp
+		return true
+	}
+	if f := c.flag(key, src, rs.auds); f != nil {
+		rs.flags[key] = f
+	}
+	return true
+}
+
+// finish compiles the overrides and, for the flags keyed in walk (sorted),
+// the prerequisites, and the clock's boundaries over the flags keyed in
+// clocked (sorted; see boundaries), as CompileWith does after the flags.
+func (c *compiler) finish(rs *RuleSet, walk, clocked []string) (*RuleSet, error) {
+	for _, key := range sortedKeys(c.doc.Overrides) {
+		c.override(key, c.doc.Overrides[key], rs.flags)
 	}
 	c.requires(walk, rs.flags) // after overrides, as CompileWith does
-	rs.clock = c.boundaries(rs)
+	rs.clock = c.boundaries(rs, clocked)
+	rs.unshared = unshared(walk, rs.flags)
 	if err := c.ps.err(); err != nil {
 		return nil, err
 	}
 	return rs, nil
+}
+
+// unshared returns the keys in keys of the flags that are not shareable.
+func unshared(keys []string, flags map[string]*flag) []string {
+	var out []string
+	for _, key := range keys {
+		if f := flags[key]; f == nil || !shareable(f) {
+			out = append(out, key)
+		}
+	}
+	return out
+}
+
+// mergeKeys returns the sorted union of the sorted lists a and b without
+// the keys in the sorted list drop. It returns a itself when b and drop
+// are empty (lists are never modified once built).
+func mergeKeys(a, b, drop []string) []string {
+	if len(b) == 0 && len(drop) == 0 {
+		return a
+	}
+	out := make([]string, 0, len(a)+len(b))
+	i, j, d := 0, 0, 0
+	for i < len(a) || j < len(b) {
+		var k string
+		switch {
+		case j == len(b) || i < len(a) && a[i] < b[j]:
+			k, i = a[i], i+1
+		case i == len(a) || b[j] < a[i]:
+			k, j = b[j], j+1
+		default: // equal
+			k, i, j = a[i], i+1, j+1
+		}
+		for d < len(drop) && drop[d] < k {
+			d++
+		}
+		if d < len(drop) && drop[d] == k {
+			continue
+		}
+		out = append(out, k)
+	}
+	return out
 }
 
 // shareable reports whether a reused flag can be shared as it is by the

@@ -3,7 +3,10 @@ package ruleset
 import (
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -263,5 +266,181 @@ func TestRebind(t *testing.T) {
 	other.Overrides = maps.Clone(doc.Overrides)
 	if _, ok := rs.Rebind(&other, nil); ok {
 		t.Error("Rebind accepted a Document with another overrides map")
+	}
+}
+
+// TestCompileChangedMatchesCompile applies random patches (flags replaced,
+// added and removed, with prerequisites, schedules, ramps and conditions
+// on "now"; overrides set and lifted; now and then an audience, which
+// falls back to CompileFrom) and checks that CompileChanged, given the
+// patch's flag keys, compiles what CompileWith compiles: the same results,
+// clock boundaries and problems, and the same lists of flags it must walk
+// next time.
+func TestCompileChangedMatchesCompile(t *testing.T) {
+	now := mustTime(t, "2026-11-21T10:30:00Z")
+	opts := Options{Now: fixedClock(now)}
+	rng := rand.New(rand.NewPCG(7, 13))
+	leaf := func(k string) *Flag {
+		switch rng.IntN(5) {
+		case 0:
+			return boolFlag(k, Rule{Users: []string{"ann"}, Serve: "on"})
+		case 1:
+			return boolFlag(k, Rule{Conditions: []Condition{cond("age", "number", "gte", fmt.Sprint(rng.IntN(40)))}, Serve: "on"})
+		case 2:
+			return boolFlag(k, Rule{Ramp: &Ramp{Serve: "on", Otherwise: "off", From: 10, Step: 30, Every: Duration(time.Duration(1+rng.IntN(30)) * time.Minute), Start: now.Add(-time.Duration(rng.IntN(60)) * time.Minute)}})
+		case 3:
+			at := now.Add(time.Duration(rng.IntN(120)-60) * time.Minute).Format(time.RFC3339)
+			return boolFlag(k, Rule{Conditions: []Condition{cond("now", "datetime", "lt", `"`+at+`"`)}, Serve: "on"})
+		default:
+			return boolFlag(k, Rule{Audiences: []string{"adults"}, Serve: "on"})
+		}
+	}
+	leafKey := func() string { return fmt.Sprintf("leaf-%02d", rng.IntN(40)) }
+	gen := func(k string) *Flag {
+		f := leaf(k)
+		if strings.HasPrefix(k, "req-") {
+			f.Requires = []Prerequisite{{Flag: leafKey(), Variants: []string{"on"}}}
+		}
+		if strings.HasPrefix(k, "sched-") {
+			on := false
+			f.Schedule = []ScheduleStep{{At: now.Add(time.Duration(rng.IntN(120)-60) * time.Minute), Enabled: &on}}
+		}
+		return f
+	}
+	doc := decodeDoc(t, fixtureDoc)
+	for i := range 40 {
+		k := fmt.Sprintf("leaf-%02d", i)
+		doc.Flags[k] = gen(k)
+	}
+	for i := range 6 {
+		for _, p := range []string{"req-", "sched-"} {
+			k := fmt.Sprintf("%s%d", p, i)
+			doc.Flags[k] = gen(k)
+		}
+	}
+	prev, err := CompileWith(doc, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctxs := []Context{{"key": "ann"}, {"key": "bob", "age": 30, "plan": "pro", "beta": true}, {"key": "cy", "age": 19, "student": true}}
+	var fallbacks, failures int
+	for step := range 300 {
+		p := &Patch{Base: doc.Version, Version: fmt.Sprint("v", step+2), Flags: map[string]*Flag{}, Overrides: map[string]*Override{}}
+		for range 1 + rng.IntN(3) {
+			var k string
+			switch rng.IntN(4) {
+			case 0:
+				k = leafKey()
+			case 1:
+				k = fmt.Sprintf("req-%d", rng.IntN(8))
+			case 2:
+				k = fmt.Sprintf("sched-%d", rng.IntN(8))
+			default:
+				k = fmt.Sprintf("leaf-%02d", 40+rng.IntN(10)) // added, removed
+			}
+			if _, ok := doc.Flags[k]; ok && rng.IntN(4) == 0 {
+				p.Flags[k] = nil
+			} else {
+				p.Flags[k] = gen(k)
+			}
+		}
+		if rng.IntN(4) == 0 {
+			k := leafKey()
+			if doc.Overrides[k] != nil {
+				p.Overrides[k] = nil
+			} else {
+				exp := now.Add(time.Duration(1+rng.IntN(90)) * time.Minute)
+				p.Overrides[k] = &Override{Flag: k, Environment: doc.Environment, Serve: "off", At: now, Expires: &exp}
+			}
+		}
+		if rng.IntN(10) == 0 {
+			a := *doc.Audiences["adults"]
+			a.Conditions = []Condition{cond("age", "number", "gte", fmt.Sprint(18+rng.IntN(5)))}
+			p.Audiences = map[string]*Audience{"adults": &a}
+			fallbacks++
+		}
+		next, err := doc.Apply(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, gerr := CompileChanged(prev, doc, next, slices.Collect(maps.Keys(p.Flags)), opts)
+		want, werr := CompileWith(next, opts)
+		if gerr != nil || werr != nil {
+			if gerr == nil || werr == nil || gerr.Error() != werr.Error() {
+				t.Fatalf("step %d: CompileChanged error %v, want %v", step, gerr, werr)
+			}
+			failures++
+			continue // the patch is refused; the next one applies to doc
+		}
+		for _, k := range want.Keys() {
+			for i, c := range ctxs {
+				for _, at := range []time.Duration{-time.Hour, 0, 45 * time.Minute} {
+					got.now, want.now = fixedClock(now.Add(at)), fixedClock(now.Add(at))
+					if g, w := got.Evaluate(k, c), want.Evaluate(k, c); !reflect.DeepEqual(g, w) {
+						t.Fatalf("step %d: %s ctx %d at %v: %+v, want %+v", step, k, i, at, g, w)
+					}
+				}
+			}
+		}
+		got.now, want.now = opts.Now, opts.Now
+		if !reflect.DeepEqual(got.Keys(), want.Keys()) {
+			t.Fatalf("step %d: keys differ", step)
+		}
+		for _, at := range []time.Duration{-2 * time.Hour, -30 * time.Minute, 0, 30 * time.Minute, 2 * time.Hour} {
+			g, gok := got.NextChange(now.Add(at))
+			w, wok := want.NextChange(now.Add(at))
+			gl, glok := got.LastChange(now.Add(at))
+			wl, wlok := want.LastChange(now.Add(at))
+			if !g.Equal(w) || gok != wok || !gl.Equal(wl) || glok != wlok {
+				t.Fatalf("step %d: NextChange/LastChange(%v) = %v %v / %v %v, want %v %v / %v %v", step, at, g, gok, gl, glok, w, wok, wl, wlok)
+			}
+		}
+		if g, w := got.ChangedBetween(now.Add(-2*time.Hour), now.Add(2*time.Hour)), want.ChangedBetween(now.Add(-2*time.Hour), now.Add(2*time.Hour)); !reflect.DeepEqual(g, w) {
+			t.Fatalf("step %d: ChangedBetween = %v, want %v", step, g, w)
+		}
+		if !reflect.DeepEqual(got.unshared, want.unshared) || !reflect.DeepEqual(got.clocked, want.clocked) {
+			t.Fatalf("step %d: unshared %v clocked %v, want %v %v", step, got.unshared, got.clocked, want.unshared, want.clocked)
+		}
+		if !reflect.DeepEqual(got.clock, want.clock) {
+			t.Fatalf("step %d: clock boundaries differ", step)
+		}
+		doc, prev = next, got
+	}
+	if failures > 100 || fallbacks == 0 {
+		t.Fatalf("%d of 300 patches refused, %d audience changes: the walk is not exercised", failures, fallbacks)
+	}
+	t.Logf("%d patches refused, %d audience changes", failures, fallbacks)
+}
+
+// TestCompileChangedSharesUnnamedFlags checks that CompileChanged looks
+// only at the flags it is told of: a flag it is not told of keeps its
+// compiled form even when doc holds another *Flag (the caller's contract),
+// and a base whose flags are not prev's falls back to CompileFrom.
+func TestCompileChangedSharesUnnamedFlags(t *testing.T) {
+	opts := Options{Now: fixedClock(mustTime(t, "2026-11-21T10:30:00Z"))}
+	doc := decodeDoc(t, fixtureDoc)
+	prev, err := CompileWith(doc, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := doc.Apply(&Patch{Base: doc.Version, Version: "v2", Flags: map[string]*Flag{"max-items": boolFlag("max-items")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := CompileChanged(prev, doc, next, nil, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.flags["max-items"] != prev.flags["max-items"] {
+		t.Error("a flag not named was compiled again")
+	}
+	other := *doc
+	other.Flags = maps.Clone(doc.Flags)
+	got, err = CompileChanged(prev, &other, next, nil, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.flags["max-items"] == prev.flags["max-items"] || got.flags["max-items"].src != next.Flags["max-items"] {
+		t.Error("a base that is not prev's did not fall back to CompileFrom")
 	}
 }

@@ -216,9 +216,14 @@ func (b *boundaries) finish() *boundaries {
 	return b
 }
 
-// boundaries computes the clock boundaries of every flag of rs (its own,
-// its prerequisites' and its audiences') and of rs as a whole.
-func (c *compiler) boundaries(rs *RuleSet) *boundaries {
+// boundaries computes the clock boundaries of the flags of rs keyed in keys
+// (their own, their prerequisites' and their audiences'), and of rs as a
+// whole, and records in rs.clocked the keys of the flags that have any.
+// keys is sorted, and holds every flag that has boundaries: all of rs's
+// flags, or for CompileChanged those it compiled and those that had
+// boundaries in the rule set it compiles from. Walking them in key order
+// gives rs.clock the same order either way.
+func (c *compiler) boundaries(rs *RuleSet, keys []string) *boundaries {
 	seen := map[*audience]bool{} // per flag, cleared before each
 	var flagBounds func(f *flag) *boundaries
 	flagBounds = func(f *flag) *boundaries {
@@ -252,10 +257,12 @@ func (c *compiler) boundaries(rs *RuleSet) *boundaries {
 		return f.clock
 	}
 	all := &boundaries{}
-	for _, key := range rs.keys {
+	rs.clocked = nil
+	for _, key := range keys {
 		if f := rs.flags[key]; f != nil {
 			if fb := flagBounds(f); fb != nil {
 				all.merge(fb)
+				rs.clocked = append(rs.clocked, key)
 			}
 		}
 	}

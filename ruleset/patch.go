@@ -53,6 +53,37 @@ func Diff(old, new *Document) *Patch {
 	}
 }
 
+// DiffNamed is Diff for a new Document whose flags are old's but for the
+// flags keyed in flags (CompileChanged's changed): only those flags are
+// compared, so that a one-flag change of 100,000 flags costs one
+// comparison. Audiences and overrides are compared whole, as Diff does.
+func DiffNamed(old, new *Document, flags []string) *Patch {
+	p := &Patch{
+		Base:      old.Version,
+		Version:   new.Version,
+		Commit:    new.Commit,
+		Audiences: diffMap(old.Audiences, new.Audiences),
+		Overrides: diffMap(old.Overrides, new.Overrides),
+	}
+	for _, k := range flags {
+		ov, was := old.Flags[k]
+		nv, is := new.Flags[k]
+		switch {
+		case is && (!was || ov != nv && !sameJSON(ov, nv)):
+			if p.Flags == nil {
+				p.Flags = map[string]*Flag{}
+			}
+			p.Flags[k] = nv
+		case !is && was:
+			if p.Flags == nil {
+				p.Flags = map[string]*Flag{}
+			}
+			p.Flags[k] = nil
+		}
+	}
+	return p
+}
+
 func diffMap[V any](old, new map[string]*V) map[string]*V {
 	var out map[string]*V
 	set := func(k string, v *V) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -89,8 +90,19 @@ func TestSnapshotSinceAppliesPatches(t *testing.T) {
 		t.Error("a second caller decoded its own copy of the current snapshot")
 	}
 
+	// A store that does not watch has no patch of its own: it applies the
+	// ones stored in Redis.
+	late := newRedis(t, srv, redisstore.Options{})
+	lateHave, err := late.SnapshotSince(ctx, "production", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	v2 := next(v1, "v2", "two")
 	v3 := next(v2, "v3", "three")
+	f7 := *v3.Document.Flags["f7"]
+	f7.Enabled = false
+	v3.Document.Flags["f7"] = &f7
 	for _, s := range []*store.Snapshot{v2, v3} {
 		if err := pub.Publish(ctx, s); err != nil {
 			t.Fatal(err)
@@ -100,6 +112,21 @@ func TestSnapshotSinceAppliesPatches(t *testing.T) {
 	got, err := sub.SnapshotSince(ctx, "production", have) // two patches
 	if err != nil || got.Version != "v3" || got.Document.Version != "v3" {
 		t.Fatalf("SnapshotSince = %+v, %v; want v3", got, err)
+	}
+	// It names every flag the two patches changed, from what the caller
+	// holds, so that a bearer compiles those only.
+	if keys, ok := got.ChangedFrom(have.Document); !ok || !slices.Equal(keys, []string{"f0", "f7"}) {
+		t.Errorf("ChangedFrom(v1) = %v, %v; want [f0 f7]", keys, ok)
+	}
+	if _, ok := got.ChangedFrom(v1.Document); ok {
+		t.Error("the change is named from a Document the caller does not hold")
+	}
+	lateGot, err := late.SnapshotSince(ctx, "production", lateHave)
+	if err != nil || lateGot.Version != "v3" || lateGot.Document.Flags["f1"] != lateHave.Document.Flags["f1"] {
+		t.Fatalf("SnapshotSince from the stored patches = %+v, %v; want v3 patched", lateGot, err)
+	}
+	if keys, ok := lateGot.ChangedFrom(lateHave.Document); !ok || !slices.Equal(keys, []string{"f0", "f7"}) {
+		t.Errorf("stored patches: ChangedFrom(v1) = %v, %v; want [f0 f7]", keys, ok)
 	}
 	if got.Document.Flags["f0"].Description != "three" || got.Document.Flags["f1"] != have.Document.Flags["f1"] {
 		t.Errorf("v3 not built from the patches: f0 %+v, f1 shared %v", got.Document.Flags["f0"], got.Document.Flags["f1"] == have.Document.Flags["f1"])
@@ -121,6 +148,9 @@ func TestSnapshotSinceAppliesPatches(t *testing.T) {
 	}
 	if got4.Document.Flags["f1"] == got.Document.Flags["f1"] {
 		t.Error("after a gap the snapshot was not read whole")
+	}
+	if keys, ok := got4.ChangedFrom(got.Document); ok {
+		t.Errorf("a snapshot read whole names changed flags %v", keys)
 	}
 }
 

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
+	"weak"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/redis/go-redis/v9"
@@ -259,7 +262,7 @@ func (r *Redis) Snapshot(ctx context.Context, env string) (*store.Snapshot, erro
 	if mine := r.publishedAt(env, want); mine != nil && chainLeads(s.Version, want, patches) {
 		return mine, nil
 	}
-	if got := applyChain(s, want, patches, others); got != nil {
+	if got := applyChain(s, want, patches, others, s.Document); got != nil {
 		return got, nil
 	}
 	return nil, fmt.Errorf("redis snapshot %s (key %s) is version %s and the stored patches do not lead to the listed version %s", env, r.snapKey(env), s.Version, want)
@@ -337,18 +340,15 @@ func chainLeads(from, to string, patches []*snapPatch) bool {
 // applyChain applies patches to s until it is version want; nil when they
 // do not lead there. Entries the patches bring that one of others holds
 // with the same JSON are shared (sharePatch).
-func applyChain(s *store.Snapshot, want string, patches []*snapPatch, others []*ruleset.Document) *store.Snapshot {
+func applyChain(s *store.Snapshot, want string, patches []*snapPatch, others []*ruleset.Document, from *ruleset.Document) *store.Snapshot {
 	if !chainLeads(s.Version, want, patches) {
 		return nil
 	}
 	cur := s
 	for _, p := range patches[chainStart(s.Version, patches):] {
-		doc, err := cur.Document.Apply(sharePatch(p.Doc, others))
-		if err != nil {
+		if cur = applyPatch(cur, p, others, from); cur == nil {
 			return nil
 		}
-		cur = &store.Snapshot{Environment: s.Environment, Version: doc.Version, Document: doc,
-			Keys: p.Keys, Triggers: p.Triggers, Published: p.Published}
 		if cur.Version == want {
 			return cur
 		}
@@ -356,9 +356,32 @@ func applyChain(s *store.Snapshot, want string, patches []*snapPatch, others []*
 	return nil
 }
 
+// applyPatch returns s with p applied, sharing with others (sharePatch);
+// nil when p does not apply. from is the Document the chain of patches
+// being applied started at (s's own, or the one s was made from by
+// applyPatch): the result's Change names every flag the chain changed
+// from it, so that the caller that holds from compiles those only.
+func applyPatch(s *store.Snapshot, p *snapPatch, others []*ruleset.Document, from *ruleset.Document) *store.Snapshot {
+	doc, err := s.Document.Apply(sharePatch(p.Doc, others))
+	if err != nil {
+		return nil
+	}
+	var flags []string
+	if s.Document != from {
+		flags, _ = s.ChangedFrom(from) // made by this chain
+	}
+	flags = append(slices.Clip(flags), slices.Collect(maps.Keys(p.Doc.Flags))...)
+	slices.Sort(flags)
+	flags = slices.Compact(flags)
+	return &store.Snapshot{Environment: s.Environment, Version: doc.Version, Document: doc,
+		Keys: p.Keys, Triggers: p.Triggers, Published: p.Published,
+		Change: &store.SnapshotChange{Base: weak.Make(from), Flags: flags}}
+}
+
 // storedChain reads env's listed version and stored patches and applies
-// them to have; nil when they do not lead to the listed version.
-func (r *Redis) storedChain(ctx context.Context, env string, have *store.Snapshot) *store.Snapshot {
+// them to have; nil when they do not lead to the listed version. from is
+// where the chain that made have started (see applyPatch).
+func (r *Redis) storedChain(ctx context.Context, env string, have *store.Snapshot, from *ruleset.Document) *store.Snapshot {
 	var ver *redis.StringCmd
 	var list *redis.StringSliceCmd
 	if _, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -372,5 +395,5 @@ func (r *Redis) storedChain(ctx context.Context, env string, have *store.Snapsho
 	if want == have.Version {
 		return have
 	}
-	return applyChain(have, want, decodePatches(list.Val()), r.others(env))
+	return applyChain(have, want, decodePatches(list.Val()), r.others(env), from)
 }

@@ -166,14 +166,13 @@ func (r *Redis) since(ctx context.Context, env, want string, have *store.Snapsho
 		if p == nil {
 			break
 		}
-		doc, err := cur.Document.Apply(sharePatch(p.Doc, others))
-		if err != nil {
+		next := applyPatch(cur, p, others, have.Document)
+		if next == nil {
 			break
 		}
-		cur = &store.Snapshot{Environment: env, Version: doc.Version, Document: doc,
-			Keys: p.Keys, Triggers: p.Triggers, Published: p.Published}
+		cur = next
 	}
-	if got := r.storedChain(ctx, env, cur); got != nil {
+	if got := r.storedChain(ctx, env, cur, have.Document); got != nil {
 		return got, nil
 	}
 	r.log.Debug("redis: no patch chain to the current version; reading the snapshot", "environment", env, "have", have.Version, "want", want)
