@@ -79,8 +79,11 @@ type Redis struct {
 
 	// wmu serializes writes of snapshot keys: the deferred writer's and a
 	// full publish's, so that an older deferred snapshot never lands after
-	// a newer full one.
-	wmu                  sync.Mutex
+	// a newer full one. It guards encoded too.
+	wmu sync.Mutex
+	// encoded holds, by environment, each flag's JSON as last written
+	// (encodeSnapshot): about the size of the snapshot's JSON.
+	encoded              map[string]*flagJSON
 	writerOnce, stopOnce sync.Once
 	kick, stop           chan struct{}
 	writerDone           chan struct{}
@@ -220,7 +223,9 @@ func (r *Redis) Publish(ctx context.Context, s *store.Snapshot) error {
 // publishWhole writes s whole, replacing any deferred write of its
 // environment.
 func (r *Redis) publishWhole(ctx context.Context, s *store.Snapshot, patch json.RawMessage) error {
-	body, err := encodeSnapshot(s)
+	r.wmu.Lock()
+	body, err := encodeSnapshot(s, r.encodeCache(s.Environment))
+	r.wmu.Unlock()
 	if err != nil {
 		return fmt.Errorf("redis publish %s: encoding snapshot: %w", s.Environment, err)
 	}
@@ -245,6 +250,20 @@ func (r *Redis) publishWhole(ctx context.Context, s *store.Snapshot, patch json.
 	return nil
 }
 
+// encodeCache returns env's flag JSON cache (see encodeSnapshot). The
+// caller holds r.wmu.
+func (r *Redis) encodeCache(env string) *flagJSON {
+	if r.encoded == nil {
+		r.encoded = map[string]*flagJSON{}
+	}
+	c := r.encoded[env]
+	if c == nil {
+		c = &flagJSON{}
+		r.encoded[env] = c
+	}
+	return c
+}
+
 // Remove implements store.Store: DEL, HDEL and PUBLISH in one Lua script.
 func (r *Redis) Remove(ctx context.Context, env string) error {
 	if env == "" {
@@ -263,6 +282,7 @@ func (r *Redis) Remove(ctx context.Context, env string) error {
 		delete(r.published, env)
 		delete(r.written, env)
 		r.pmu.Unlock()
+		delete(r.encoded, env)
 	}
 	r.wmu.Unlock()
 	if err != nil {

@@ -193,7 +193,7 @@ func (r *Redis) writePending(ctx context.Context, env string) error {
 	if s == nil {
 		return nil // written whole or removed meanwhile
 	}
-	body, err := encodeSnapshot(s)
+	body, err := encodeSnapshot(s, r.encodeCache(env))
 	if err != nil {
 		return fmt.Errorf("encoding: %w", err)
 	}

@@ -1,0 +1,119 @@
+package redisstore
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/flagpole/flagpole/ruleset"
+	"github.com/flagpole/flagpole/store"
+)
+
+// The stored form built with the flag JSON cache is json.Marshal's, byte
+// for byte, over a sequence of edits that change, add, remove and rename
+// flags (the same *Flag under another key), with keys and strings that
+// JSON escapes and a commit that spells the field the cache fills in.
+func TestEncodeSnapshotCachedIsJSON(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	keys := []string{"plain", "<html&>", "ünï", `q"uote`, "line\u2028sep", "a", "b", "c", "d"}
+	flag := func(k string) *ruleset.Flag {
+		return &ruleset.Flag{Key: k, Type: ruleset.TypeString, Enabled: rng.IntN(2) == 0, Off: "x", Default: "x",
+			Description: fmt.Sprintf(`"flags":null <%d>`, rng.IntN(100)),
+			Variants:    []ruleset.Variant{{Name: "x", Value: json.RawMessage(fmt.Sprintf(`{"n": %d}`, rng.IntN(9)))}}}
+	}
+	doc := &ruleset.Document{Version: "v0", Environment: "prod", Commit: `"flags":null`, Flags: map[string]*ruleset.Flag{},
+		Audiences: map[string]*ruleset.Audience{"adults": {Key: "adults"}}}
+	for _, k := range keys[:5] {
+		doc.Flags[k] = flag(k)
+	}
+	dec, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	cache := &flagJSON{}
+	for step := range 60 {
+		d := *doc
+		d.Version = fmt.Sprint("v", step+1)
+		d.Flags = maps.Clone(doc.Flags)
+		switch k := keys[rng.IntN(len(keys))]; rng.IntN(4) {
+		case 0:
+			delete(d.Flags, k)
+		case 1: // renamed: the same *Flag under another key
+			for old, f := range d.Flags {
+				delete(d.Flags, old)
+				d.Flags[k] = f
+				break
+			}
+		default:
+			d.Flags[k] = flag(k)
+		}
+		doc = &d
+		s := &store.Snapshot{Environment: "prod", Version: d.Version, Document: doc, Published: time.Unix(int64(step), 0).UTC(),
+			Keys: []store.Key{{Name: "svc", Environment: "prod", Kind: store.KeyServer, SHA256: "00"}}}
+		z, err := encodeSnapshot(s, cache)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := dec.DecodeAll(z, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(s)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("step %d:\n got %s\nwant %s", step, got, want)
+		}
+		if len(*cache) != len(d.Flags) {
+			t.Fatalf("step %d: cache holds %d flags, the document %d", step, len(*cache), len(d.Flags))
+		}
+	}
+}
+
+// BenchmarkEncodeSnapshot100k measures the stored form of an environment
+// of 100,000 flags: whole (json.Marshal), and with the flag JSON cache
+// after a one-flag edit, as the deferred write after an edit encodes it.
+//
+//	go test -run '^$' -bench EncodeSnapshot100k -benchtime 5x ./store/redisstore
+func BenchmarkEncodeSnapshot100k(b *testing.B) {
+	doc := &ruleset.Document{Version: "v1", Environment: "production", Flags: map[string]*ruleset.Flag{}}
+	for i := range 100000 {
+		k := fmt.Sprintf("flag-%06d", i)
+		doc.Flags[k] = &ruleset.Flag{Key: k, Type: ruleset.TypeBoolean, Enabled: true, Off: "off", Default: "off", Description: "generated " + k,
+			Variants: []ruleset.Variant{{Name: "on", Value: json.RawMessage(`true`)}, {Name: "off", Value: json.RawMessage(`false`)}},
+			Rules:    []ruleset.Rule{{Users: []string{"ann", "bob"}, Serve: "on"}}, Metadata: map[string]any{"team": "growth"}}
+	}
+	s := &store.Snapshot{Environment: "production", Version: "v1", Document: doc, Published: time.Now()}
+	b.Run("whole", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := encodeSnapshot(s, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("cached-one-flag", func(b *testing.B) {
+		cache := &flagJSON{}
+		if _, err := encodeSnapshot(s, cache); err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for b.Loop() {
+			n++
+			d := *s.Document
+			d.Flags = maps.Clone(d.Flags)
+			f := *d.Flags["flag-000042"]
+			f.Description = fmt.Sprint("edit ", n)
+			d.Flags[f.Key] = &f
+			next := *s
+			next.Document = &d
+			if _, err := encodeSnapshot(&next, cache); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
