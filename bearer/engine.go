@@ -54,15 +54,6 @@ func evaluate(rs compiled, flag string, c ruleset.Context) ruleset.Result {
 	return rs.Evaluate(flag, c)
 }
 
-// diff returns the patch that turns old into new. When named, flags are
-// the keys of the only flags new may have changed (see ruleset.DiffNamed).
-func diff(old, new *ruleset.Document, flags []string, named bool) *ruleset.Patch {
-	if named {
-		return ruleset.DiffNamed(old, new, flags)
-	}
-	return ruleset.Diff(old, new)
-}
-
 // parseContext decodes the JSON object of an evaluation context.
 func parseContext(b []byte) (ruleset.Context, error) {
 	return ruleset.ParseContext(b)

@@ -126,8 +126,7 @@ func (h *hub) apply(st *envState) {
 	old := h.cur.Load() // only this goroutine stores cur after newHub
 	var ev *event
 	if old.version != st.version {
-		named := st.from.Value() == old.doc // st differs from old in st.changed only
-		data, err := json.Marshal(diff(old.doc, st.doc, st.changed, named))
+		data, err := json.Marshal(st.change.Diff(old.doc, st.doc))
 		if err != nil {
 			// A patch that cannot be encoded would leave clients behind:
 			// close every stream so that they reconnect and get a put.

@@ -138,14 +138,14 @@ func BenchmarkEnvStatePatch100k(b *testing.B) {
 				next := *snap
 				next.Version, next.Document, next.Change = version, doc, nil
 				if named {
-					next.Change = &store.SnapshotChange{Base: weak.Make(snap.Document), Flags: []string{f.Key}}
+					next.Change = &ruleset.Change{Base: weak.Make(snap.Document), Flags: []string{f.Key}}
 				}
 				old := st
 				if st, err = newEnvState(&next, time.Now, st); err != nil {
 					b.Fatal(err)
 				}
 				st.raw = &next
-				if p := diff(old.doc, st.doc, st.changed, st.from.Value() == old.doc); len(p.Flags) != 1 {
+				if p := st.change.Diff(old.doc, st.doc); len(p.Flags) != 1 {
 					b.Fatalf("patch of %d flags", len(p.Flags))
 				}
 				snap = &next

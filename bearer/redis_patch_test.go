@@ -44,8 +44,8 @@ func TestRedisPatchBuildsNamedFlagsOnly(t *testing.T) {
 	f.waitVersion("production", "v2")
 
 	after := f.srv.hub("production").cur.Load()
-	if after.from.Value() != before.doc || !slices.Equal(after.changed, []string{"color"}) {
-		t.Fatalf("state built from %v with changed %v; want from v1 with [color]", after.from.Value() == before.doc, after.changed)
+	if flags, ok := after.change.From(before.doc); !ok || !slices.Equal(flags, []string{"color"}) {
+		t.Fatalf("state built from v1: %v, with changed %v; want from v1 with [color]", ok, flags)
 	}
 	if after.byKey["banner"] != before.byKey["banner"] || after.byKey["color"] == before.byKey["color"] {
 		t.Error("the unchanged flag was encoded again, or the changed one was not")

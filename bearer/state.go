@@ -30,12 +30,10 @@ type envState struct {
 	// raw is the store's snapshot this state was built from, before the
 	// override layer: the base for the store's patches (patchStore).
 	raw *store.Snapshot
-	// from is the Document of the state this one was built from when its
-	// flags are that one's but for the flags keyed in changed (sorted):
-	// the hub then diffs those only. Weak, so that states never keep
-	// their predecessors alive.
-	from    weak.Pointer[ruleset.Document]
-	changed []string
+	// change, when set, says that this state's flags are those of the
+	// state it was built from (its Document, held weakly) but for the
+	// flags it names: the hub then diffs those only.
+	change *ruleset.Change
 
 	// The SSE put event of the Document, encoded on first use and dropped
 	// putKeep after its last use: a version that only streams patches
@@ -148,7 +146,7 @@ func newEnvState(snap *store.Snapshot, now func() time.Time, prev *envState) (*e
 		loadedAt: now(),
 	}
 	if base != nil {
-		st.from, st.changed = weak.Make(prev.doc), changed
+		st.change = &ruleset.Change{Base: weak.Make(prev.doc), Flags: changed}
 		if err := st.encodeChanged(prev); err != nil {
 			return nil, err
 		}
@@ -196,14 +194,14 @@ func flagChange(snap *store.Snapshot, prev *envState) (*ruleset.Document, []stri
 }
 
 // encodeChanged builds st's index from prev's, whose flags st's Document
-// has but for the flags keyed in st.changed: those are encoded (or taken
-// from prev when the same *Flag), added or removed; every other entry is
+// has but for the flags st.change names: those are encoded (or taken from
+// prev when the same *Flag), added or removed; every other entry is
 // prev's.
 func (st *envState) encodeChanged(prev *envState) error {
 	st.byKey = maps.Clone(prev.byKey)
 	st.flags = slices.Clone(prev.flags)
 	shared := variantTable{}
-	for _, k := range st.changed {
+	for _, k := range st.change.Flags {
 		fl, ok := st.doc.Flags[k]
 		i, found := slices.BinarySearchFunc(st.flags, k, func(f *flagEnc, k string) int { return strings.Compare(f.key, k) })
 		if !ok {

@@ -157,7 +157,7 @@ func TestEnvStateNamedMatchesFull(t *testing.T) {
 				t.Fatal(err)
 			}
 			next.Version, next.Document = d.Version, d
-			next.Change = &store.SnapshotChange{Base: weak.Make(raw.Document), Flags: slices.Sorted(maps.Keys(p.Flags))}
+			next.Change = &ruleset.Change{Base: weak.Make(raw.Document), Flags: slices.Sorted(maps.Keys(p.Flags))}
 			served = &next
 		}
 		got, err := newEnvState(served, time.Now, st)
@@ -168,7 +168,7 @@ func TestEnvStateNamedMatchesFull(t *testing.T) {
 			raw = served
 		}
 		got.raw = raw // the store's snapshot: unchanged when the layer changed
-		if got.from.Value() != st.doc {
+		if _, ok := got.change.From(st.doc); !ok {
 			t.Fatalf("step %d: the state was built whole", step)
 		}
 		named++
@@ -191,7 +191,7 @@ func TestEnvStateNamedMatchesFull(t *testing.T) {
 				}
 			}
 		}
-		if g, w := diff(st.doc, got.doc, got.changed, true), diff(st.doc, got.doc, nil, false); !reflect.DeepEqual(g, w) {
+		if g, w := got.change.Diff(st.doc, got.doc), ruleset.Diff(st.doc, got.doc); !reflect.DeepEqual(g, w) {
 			t.Fatalf("step %d: named diff %+v, want %+v", step, g, w)
 		}
 		st = got

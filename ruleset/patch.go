@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"time"
+	"weak"
 )
 
 // Patch is the difference between two Documents of one environment, as
@@ -25,6 +26,27 @@ type Patch struct {
 	Audiences map[string]*Audience `json:"audiences,omitempty"`
 	// Overrides added or changed by flag key; a nil value means deleted.
 	Overrides map[string]*Override `json:"overrides,omitempty"`
+}
+
+// Change says how a Document was made from another, Base: it has Base's
+// flags with the flags keyed in Flags (sorted) replaced, added or removed,
+// and audiences and overrides of its own (compare those: they are few).
+// It lets whoever holds Base compile (CompileChanged), encode and diff
+// (DiffNamed) the named flags only. Base is weak: a Document's Change
+// never keeps the one it was made from alive, and a Base that is gone
+// matches nothing.
+type Change struct {
+	Base  weak.Pointer[Document]
+	Flags []string
+}
+
+// From returns the keys of the flags changed from base, and false when c
+// (which may be nil) does not say how its Document was made from base.
+func (c *Change) From(base *Document) ([]string, bool) {
+	if c == nil || base == nil || c.Base.Value() != base {
+		return nil, false
+	}
+	return c.Flags, true
 }
 
 // Empty reports whether the patch changes no flag, audience or override.
@@ -53,11 +75,15 @@ func Diff(old, new *Document) *Patch {
 	}
 }
 
-// DiffNamed is Diff for a new Document whose flags are old's but for the
-// flags keyed in flags (CompileChanged's changed): only those flags are
-// compared, so that a one-flag change of 100,000 flags costs one
-// comparison. Audiences and overrides are compared whole, as Diff does.
-func DiffNamed(old, new *Document, flags []string) *Patch {
+// Diff returns the patch that turns old into new, as Diff does. When c
+// (which may be nil) says how new was made from old (From), only the flags
+// it names are compared, so that a one-flag change of 100,000 flags costs
+// one comparison; audiences and overrides are compared whole.
+func (c *Change) Diff(old, new *Document) *Patch {
+	flags, ok := c.From(old)
+	if !ok || new == nil {
+		return Diff(old, new)
+	}
 	p := &Patch{
 		Base:      old.Version,
 		Version:   new.Version,

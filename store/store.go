@@ -12,7 +12,6 @@ import (
 	"errors"
 	"slices"
 	"time"
-	"weak"
 
 	"github.com/flagpole/flagpole/ruleset"
 )
@@ -77,31 +76,22 @@ type Snapshot struct {
 	// from Redis has none and is compiled by the bearer. A reader serves
 	// it for a Document with the same entries only (RuleSet.Rebind).
 	Compiled *ruleset.RuleSet `json:"-"`
-	// Change, when set, says how Document was made from a Document the
-	// reader held (see SnapshotChange). Never encoded.
-	Change *SnapshotChange `json:"-"`
+	// Change, when set, says how Document was made from another Document:
+	// by the store, from one its caller held (redisstore's
+	// SnapshotSince), or by the publisher, from the one it published
+	// before (the syncer's loader). A reader that still holds the base
+	// compiles, encodes and diffs the named flags only. Never encoded.
+	Change *ruleset.Change `json:"-"`
 }
 
-// SnapshotChange is set by a store that made a snapshot by patching one its
-// caller held (redisstore's SnapshotSince): the snapshot's Document has the
-// flags of Base's with the flags keyed in Flags (sorted) replaced, added or
-// removed, and its own audiences and overrides. A reader that still holds
-// Base compiles and encodes the named flags only
-// (ruleset.CompileChanged). Base is weak: a snapshot never keeps the one
-// it was made from alive, and a Base that is gone matches nothing.
-type SnapshotChange struct {
-	Base  weak.Pointer[ruleset.Document]
-	Flags []string
-}
-
-// ChangedFrom returns the keys of the flags s changed from base (see
-// SnapshotChange), and false when s does not say how it was made from
-// base.
+// ChangedFrom returns the keys of the flags s's Document changed from
+// base (see ruleset.Change), and false when s does not say how it was
+// made from base.
 func (s *Snapshot) ChangedFrom(base *ruleset.Document) ([]string, bool) {
-	if s == nil || s.Change == nil || base == nil || s.Change.Base.Value() != base {
+	if s == nil {
 		return nil, false
 	}
-	return s.Change.Flags, true
+	return s.Change.From(base)
 }
 
 // Change announces that an environment has a new snapshot, a changed

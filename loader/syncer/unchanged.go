@@ -40,7 +40,7 @@ func sameSnapshot(a, b *store.Snapshot) bool {
 	if a.Document == nil || b.Document == nil || !reflect.DeepEqual(a.Keys, b.Keys) || !reflect.DeepEqual(a.Triggers, b.Triggers) {
 		return false
 	}
-	if !ruleset.Diff(a.Document, b.Document).Empty() {
+	if !b.Change.Diff(a.Document, b.Document).Empty() {
 		return false
 	}
 	return bytes.Equal(docShell(a.Document), docShell(b.Document))

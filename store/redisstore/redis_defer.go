@@ -375,7 +375,7 @@ func applyPatch(s *store.Snapshot, p *snapPatch, others []*ruleset.Document, fro
 	flags = slices.Compact(flags)
 	return &store.Snapshot{Environment: s.Environment, Version: doc.Version, Document: doc,
 		Keys: p.Keys, Triggers: p.Triggers, Published: p.Published,
-		Change: &store.SnapshotChange{Base: weak.Make(from), Flags: flags}}
+		Change: &ruleset.Change{Base: weak.Make(from), Flags: flags}}
 }
 
 // storedChain reads env's listed version and stored patches and applies

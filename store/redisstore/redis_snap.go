@@ -184,8 +184,7 @@ func patchFrom(prev, s *store.Snapshot) json.RawMessage {
 	if prev == nil || prev.Document == nil || s.Document == nil || !sameShell(prev.Document, s.Document) {
 		return nil
 	}
-	p := snapPatch{Base: prev.Version, Doc: ruleset.Diff(prev.Document, s.Document),
-		Keys: s.Keys, Triggers: s.Triggers, Published: s.Published}
+	p := snapPatch{Base: prev.Version, Doc: s.Change.Diff(prev.Document, s.Document), Keys: s.Keys, Triggers: s.Triggers, Published: s.Published}
 	b, err := json.Marshal(p)
 	if err != nil || len(b) > MaxPatchBytes {
 		return nil
