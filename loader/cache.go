@@ -52,6 +52,8 @@ type Cache struct {
 	// given holds the scan handed over for the next load (UseScan); taken
 	// by start into scan, which serves that load only.
 	given, scan map[string]fstat.Scanned
+	// listed is the listing of the last scan a load was handed (listing).
+	listed *scanListing
 }
 
 // cacheEntry is one parsed file.
@@ -95,6 +97,7 @@ func (c *Cache) Reset() {
 func (c *Cache) reset() {
 	c.files = map[string]*cacheEntry{}
 	c.audChecks, c.flagChecks, c.sets = nil, nil, nil
+	c.listed = nil
 }
 
 // parseJob is one file to parse against a schema.

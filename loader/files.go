@@ -91,17 +91,122 @@ func (e dirEntry) isDir() bool { return e.kind == fstat.KindDir }
 func listScan(scan map[string]fstat.Scanned) map[string][]dirEntry {
 	children := map[string][]dirEntry{}
 	for rel, sc := range scan {
-		i := strings.LastIndexByte(rel, '/')
-		dir := ""
-		if i >= 0 {
-			dir = rel[:i]
-		}
-		children[dir] = append(children[dir], dirEntry{name: rel[i+1:], kind: sc.Kind})
+		dir, name := splitRel(rel)
+		children[dir] = append(children[dir], dirEntry{name: name, kind: sc.Kind})
 	}
 	for _, list := range children {
-		slices.SortFunc(list, func(a, b dirEntry) int { return strings.Compare(a.name, b.name) })
+		slices.SortFunc(list, compareEntries)
 	}
 	return children
+}
+
+func compareEntries(a, b dirEntry) int { return strings.Compare(a.name, b.name) }
+
+// splitRel splits a slash path into its directory ("" at the root) and
+// name.
+func splitRel(rel string) (dir, name string) {
+	i := strings.LastIndexByte(rel, '/')
+	if i < 0 {
+		return "", rel
+	}
+	return rel[:i], rel[i+1:]
+}
+
+// scanListing is listScan's result for the last scan a Cache's load was
+// handed, with the kind of each of its paths: the next scan's listing
+// patches it where paths appeared, went or changed kind.
+type scanListing struct {
+	kinds    map[string]byte
+	children map[string][]dirEntry
+}
+
+// listing returns listScan(scan). When a load through c was handed a scan
+// before and few paths differ from it in presence or kind (a commit
+// changes some files' content, adds or removes a few), it patches that
+// scan's listing instead: one lookup per path rather than a sort of every
+// directory (at 10,000 files the sort was a tenth of a one-file load).
+// Listings handed out are never changed: a patched directory gets a new
+// slice.
+func (c *Cache) listing(scan map[string]fstat.Scanned) map[string][]dirEntry {
+	l := c.listed
+	if l == nil {
+		return c.listAfresh(scan)
+	}
+	type change struct {
+		rel, name string
+		kind      byte
+		gone      bool
+	}
+	changes := map[string][]change{} // by directory
+	n, seen := 0, 0
+	limit := len(scan)/8 + 16 // beyond it, sorting afresh is about as cheap
+	note := func(rel string, kind byte, gone bool) {
+		dir, name := splitRel(rel)
+		changes[dir] = append(changes[dir], change{rel, name, kind, gone})
+		n++
+	}
+	for rel, sc := range scan {
+		k, ok := l.kinds[rel]
+		if ok {
+			seen++
+		}
+		if !ok || k != sc.Kind {
+			if note(rel, sc.Kind, false); n > limit {
+				return c.listAfresh(scan)
+			}
+		}
+	}
+	if seen < len(l.kinds) {
+		for rel := range l.kinds {
+			if _, ok := scan[rel]; !ok {
+				if note(rel, 0, true); n > limit {
+					return c.listAfresh(scan)
+				}
+			}
+		}
+	}
+	for dir, chs := range changes {
+		slices.SortFunc(chs, func(a, b change) int { return strings.Compare(a.name, b.name) })
+		old := l.children[dir]
+		list := make([]dirEntry, 0, len(old)+len(chs))
+		i := 0
+		for _, ch := range chs {
+			for i < len(old) && old[i].name < ch.name {
+				list = append(list, old[i])
+				i++
+			}
+			if i < len(old) && old[i].name == ch.name {
+				i++ // replaced or gone
+			}
+			if !ch.gone {
+				list = append(list, dirEntry{name: ch.name, kind: ch.kind})
+			}
+		}
+		list = append(list, old[i:]...)
+		if len(list) == 0 {
+			delete(l.children, dir)
+		} else {
+			l.children[dir] = list
+		}
+		for _, ch := range chs {
+			if ch.gone {
+				delete(l.kinds, ch.rel)
+			} else {
+				l.kinds[ch.rel] = ch.kind
+			}
+		}
+	}
+	return l.children
+}
+
+// listAfresh lists scan (listScan) and keeps the listing for the next.
+func (c *Cache) listAfresh(scan map[string]fstat.Scanned) map[string][]dirEntry {
+	kinds := make(map[string]byte, len(scan))
+	for rel, sc := range scan {
+		kinds[rel] = sc.Kind
+	}
+	c.listed = &scanListing{kinds: kinds, children: listScan(scan)}
+	return c.listed.children
 }
 
 // readTree reads every file of the repository at dir. Problems with single
@@ -115,7 +220,7 @@ func readTree(dir string, maxSize int64, cache *Cache) (*tree, error) {
 	r := &reader{root: root, maxSize: maxSize, cache: cache, t: &tree{}}
 	if cache != nil && cache.scan != nil {
 		r.listed = map[string]bool{}
-		r.children = listScan(cache.scan)
+		r.children = cache.listing(cache.scan)
 		r.scanListed = map[string]bool{}
 	}
 	if r.t.settings, err = r.readOptional(settingsFile, false); err != nil {
