@@ -3,7 +3,6 @@ package loader
 import (
 	"crypto/sha256"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -44,6 +43,7 @@ type Cache struct {
 	skipReads  bool
 	margin     time.Duration // fstat.Margin; tests shorten it
 	unread     int           // files left unread over all loads, for tests
+	patched    int           // loads that checked only the changed flags (checkDelta), for tests
 	files      map[string]*cacheEntry
 	audChecks  map[string]*audienceCheck // by file
 	flagChecks map[string]*flagCheck     // by file
@@ -54,6 +54,19 @@ type Cache struct {
 	given, scan map[string]fstat.Scanned
 	// listed is the listing of the last scan a load was handed (listing).
 	listed *scanListing
+	// flags is the last load's flags, registered and checked, when it can
+	// be patched (flagState); delta what this load changed of it.
+	flags *flagState
+	delta *flagDelta
+	// gen counts loads: files holds the entries of this load's files
+	// (cacheEntry.gen).
+	gen uint64
+	// rooted holds the files whose node tree a load parsed again
+	// (rootNode), which releaseRoots drops.
+	rooted rootLog
+	// decoded holds the flags whose decoded form a load made again
+	// (flagSrc.form), which releaseRoots drops.
+	decoded formLog
 }
 
 // cacheEntry is one parsed file.
@@ -63,6 +76,7 @@ type cacheEntry struct {
 	f      *yfile // never changed after parseFile: shared between loads
 	stat   fileStat
 	readAt time.Time // start of the load that read the file
+	gen    uint64    // the last load that had the file
 }
 
 // CacheStats counts what the loads through a Cache did.
@@ -97,7 +111,7 @@ func (c *Cache) Reset() {
 func (c *Cache) reset() {
 	c.files = map[string]*cacheEntry{}
 	c.audChecks, c.flagChecks, c.sets = nil, nil, nil
-	c.listed = nil
+	c.listed, c.flags, c.delta = nil, nil, nil
 }
 
 // parseJob is one file to parse against a schema.
@@ -124,6 +138,8 @@ func statOf(fi os.FileInfo) fileStat {
 func (c *Cache) start(skipReads bool) {
 	c.loadStart, c.skipReads = time.Now(), skipReads
 	c.scan, c.given = c.given, nil
+	c.delta = nil
+	c.gen++
 }
 
 // UseScan hands the next load through c what a scan of the repository's
@@ -182,23 +198,26 @@ func (c *Cache) unchanged(rel string, st fileStat, sc fstat.Scanned, scanned boo
 // parse fills every job's output, from the cache where the file's content
 // is unchanged (by its metadata, or else by its SHA-256), and makes the
 // cache hold exactly the jobs' files. A nil cache parses everything.
+//
+// The entries of unchanged files stay as they are: at 100,000 files,
+// making a map of every file again was a few milliseconds of each load.
 func (c *Cache) parse(jobs []parseJob) {
 	if c == nil {
 		parseJobs(jobs)
 		return
 	}
-	next := make(map[string]*cacheEntry, len(jobs))
 	var todo []parseJob
-	changed := len(c.files) // files of the last load not in this one, counted below
+	var fresh []*cacheEntry // todo's entries
+	had, seen := len(c.files), 0
 	for _, j := range jobs {
 		e := c.files[j.raw.rel]
 		if e != nil {
-			changed--
+			seen++
+			e.gen = c.gen
 		}
 		if j.raw.reuse { // unchanged by its metadata: e is there
 			c.unread++
 			*j.out = e.f
-			next[j.raw.rel] = e
 			continue
 		}
 		sum := j.raw.sum
@@ -207,36 +226,46 @@ func (c *Cache) parse(jobs []parseJob) {
 		}
 		if e != nil && e.sum == sum && e.schema == j.schema {
 			*j.out = e.f
-			next[j.raw.rel] = &cacheEntry{sum: sum, schema: j.schema, f: e.f, stat: j.raw.stat, readAt: c.loadStart}
+			c.files[j.raw.rel] = &cacheEntry{sum: sum, schema: j.schema, f: e.f, stat: j.raw.stat, readAt: c.loadStart, gen: c.gen}
 			continue
 		}
 		todo = append(todo, j)
-		next[j.raw.rel] = &cacheEntry{sum: sum, schema: j.schema, stat: j.raw.stat, readAt: c.loadStart}
+		e = &cacheEntry{sum: sum, schema: j.schema, stat: j.raw.stat, readAt: c.loadStart, gen: c.gen}
+		fresh = append(fresh, e)
+		c.files[j.raw.rel] = e
 	}
-	changed += len(todo)
+	if seen < had { // files of the last load not in this one
+		for rel, e := range c.files {
+			if e.gen != c.gen {
+				delete(c.files, rel)
+			}
+		}
+	}
+	changed := had - seen + len(todo)
 	c.stats.Loads++
 	max := c.MaxChanged
 	if max <= 0 {
 		max = DefaultMaxChanged
 	}
-	if len(c.files) == 0 || changed > max {
+	if had == 0 || changed > max {
 		// Many changes: check and compile everything afresh, as a load
 		// without a cache does, rather than sort out what depends on what.
 		c.stats.Full++
 		c.audChecks, c.flagChecks, c.sets = nil, nil, nil
+		c.flags = nil
 	}
 	parseJobs(todo)
-	for _, j := range todo {
+	for i, j := range todo {
 		f := *j.out
 		if f.root != nil {
 			f.src, f.schema = j.raw.data, j.schema
 		}
-		next[j.raw.rel].f = f
+		f.rooted = &c.rooted
+		fresh[i].f = f
 	}
 	c.stats.Parsed += len(todo)
 	c.stats.Reused += len(jobs) - len(todo)
 	c.stats.LastParsed = len(todo)
-	c.files = next
 }
 
 // checkKey is everything a flag's checks and build depend on besides its
@@ -297,8 +326,11 @@ func (k *Cache) checkFlags(c *checker, attributes *yfile, envs []string) {
 		}
 		return
 	}
-	key := checkKey{settings: c.settingsFile, attributes: attributes,
-		envs: strings.Join(envs, "\x00"), day: c.now.UTC().Format(time.DateOnly)}
+	key := checkKeyOf(c, attributes, envs)
+	if s := k.flags; s != nil && k.delta != nil && s.checked && s.global == key && k.flagChecks != nil {
+		k.checkDelta(c, envs, key)
+		return
+	}
 	// The flags to check, on all CPUs: those whose inputs changed, and
 	// those with a schedule, whose steps are checked against the clock to
 	// the second (at every load: they are never kept in flagChecks). Then
@@ -325,7 +357,8 @@ func (k *Cache) checkFlags(c *checker, attributes *yfile, envs []string) {
 			c.diags = append(c.diags, ds...)
 			next[fs.f.rel] = &flagCheck{key: key, perEnv: fs.perEnv, diags: ds}
 			if len(ds) == 0 {
-				fs.f.release() // its checks are cached; this load keeps fs.raw
+				fs.f.release() // its checks are cached
+				fs.forget()
 			}
 		default:
 			m := k.flagChecks[fs.f.rel]
@@ -335,6 +368,7 @@ func (k *Cache) checkFlags(c *checker, attributes *yfile, envs []string) {
 		}
 	}
 	k.flagChecks = next
+	k.keep(c, key)
 }
 
 // compile compiles every environment's Document, from the rule sets of the
@@ -359,25 +393,77 @@ func (k *Cache) compile(c *checker, docs map[string]*ruleset.Document, envs []st
 // releaseRoots drops the YAML node tree of every cached file once a load is
 // done: at 10,000 flags the trees are most of what a Cache holds (about
 // 80 MiB of 120), and only diagnostics need them, for positions. A file's
-// bytes stay (rootNode parses them again).
+// bytes stay (rootNode parses them again). parseFile's trees are dropped
+// as soon as the file is parsed, so the trees left are those rootNode
+// made again, which it logged (c.rooted): walking every file instead was
+// a few milliseconds of each load at 10,000 flags. Likewise the decoded
+// forms of flags that flagSrc.form made again, whose files' own were let
+// go (yfile.release).
 func (c *Cache) releaseRoots() {
 	if c == nil {
 		return
 	}
 	c.scan = nil // UseScan served this load only
-	for _, e := range c.files {
-		if e.f != nil && e.f.src != nil {
-			e.f.root = nil
+	for _, f := range c.rooted.take() {
+		if f.src != nil {
+			f.root = nil
 		}
+	}
+	for _, fs := range c.decoded.take() {
+		fs.forget()
 	}
 }
 
+// rootLog lists the files whose node tree rootNode made again.
+type rootLog struct {
+	mu    sync.Mutex
+	files []*yfile
+}
+
+func (l *rootLog) add(f *yfile) {
+	l.mu.Lock()
+	l.files = append(l.files, f)
+	l.mu.Unlock()
+}
+
+func (l *rootLog) take() []*yfile {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	files := l.files
+	l.files = nil
+	return files
+}
+
+// formLog lists the flags whose decoded form flagSrc.form made again.
+type formLog struct {
+	mu    sync.Mutex
+	flags []*flagSrc
+}
+
+func (l *formLog) add(fs *flagSrc) {
+	l.mu.Lock()
+	l.flags = append(l.flags, fs)
+	l.mu.Unlock()
+}
+
+func (l *formLog) take() []*flagSrc {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	flags := l.flags
+	l.flags = nil
+	return flags
+}
+
 // rootNode returns the file's root mapping, parsing the file again when a
-// Cache dropped it (releaseRoots). Loads through a Cache run one at a time
-// and locate runs on the load's goroutine, so this needs no lock.
+// Cache dropped it (releaseRoots). Loads through a Cache run one at a time,
+// and a file's tree is made on one goroutine at a time (the load's, or the
+// one checking the flag the file holds), so this needs no lock of its own.
 func (f *yfile) rootNode() *yaml.Node {
 	if f.root == nil && f.src != nil {
 		f.root = parseRoot(f.src)
+		if f.rooted != nil {
+			f.rooted.add(f)
+		}
 	}
 	return f.root
 }
