@@ -38,17 +38,18 @@ type Cache struct {
 	// either way, unchanged ones never). Zero: DefaultMaxChanged.
 	MaxChanged int
 
-	mu         sync.Mutex // held for a whole load
-	loadStart  time.Time
-	skipReads  bool
-	margin     time.Duration // fstat.Margin; tests shorten it
-	unread     int           // files left unread over all loads, for tests
-	patched    int           // loads that checked only the changed flags (checkDelta), for tests
-	files      map[string]*cacheEntry
-	audChecks  map[string]*audienceCheck // by file
-	flagChecks map[string]*flagCheck     // by file
-	sets       map[string]*ruleset.RuleSet
-	stats      CacheStats
+	mu          sync.Mutex // held for a whole load
+	loadStart   time.Time
+	skipReads   bool
+	margin      time.Duration // fstat.Margin; tests shorten it
+	unread      int           // files left unread over all loads, for tests
+	patched     int           // loads that checked only the changed flags (checkDelta), for tests
+	listedReuse int           // files reused from the listing (dirEntry.last), for tests
+	files       map[string]*cacheEntry
+	audChecks   map[string]*audienceCheck // by file
+	flagChecks  map[string]*flagCheck     // by file
+	sets        map[string]*ruleset.RuleSet
+	stats       CacheStats
 	// given holds the scan handed over for the next load (UseScan); taken
 	// by start into scan, which serves that load only.
 	given, scan map[string]fstat.Scanned
@@ -176,31 +177,39 @@ func (c *Cache) scanned(rel string) (fstat.Scanned, bool) {
 	return sc, ok
 }
 
-// unchanged reports whether the file rel, whose metadata is now st, can be
-// left unread: the cache holds it, and the scan (sc, when scanned) found
+// unchanged returns the cache's entry for the file rel, whose metadata is
+// now st, when the file can be left unread (else nil): the cache holds it, and the scan (sc, when scanned) found
 // the content hash it holds, or else its metadata says it has not changed
 // since (package fstat). It runs on the reader's goroutines while the load
 // holds c.mu, so the entries do not change meanwhile.
-func (c *Cache) unchanged(rel string, st fileStat, sc fstat.Scanned, scanned bool) bool {
+func (c *Cache) unchanged(rel string, st fileStat, sc fstat.Scanned, scanned bool) *cacheEntry {
 	if c == nil || !c.skipReads {
-		return false
+		return nil
 	}
 	e := c.files[rel]
 	if e == nil {
-		return false
+		return nil
 	}
 	if scanned && sc.Kind == fstat.KindFile {
-		return e.sum == sc.Sum
+		if e.sum == sc.Sum {
+			return e
+		}
+		return nil
 	}
-	return st.ok && e.stat.ok && fstat.Unchanged(e.stat.key, st.key, e.readAt, c.margin)
+	if st.ok && e.stat.ok && fstat.Unchanged(e.stat.key, st.key, e.readAt, c.margin) {
+		return e
+	}
+	return nil
 }
 
 // parse fills every job's output, from the cache where the file's content
 // is unchanged (by its metadata, or else by its SHA-256), and makes the
 // cache hold exactly the jobs' files. A nil cache parses everything.
 //
-// The entries of unchanged files stay as they are: at 100,000 files,
-// making a map of every file again was a few milliseconds of each load.
+// The entries of unchanged files stay as they are, and a file left
+// unread (rawFile.reuse) is not even looked up: at 100,000 files, making
+// a map of every file again was a few milliseconds of each load, and
+// looking each up about as much.
 func (c *Cache) parse(jobs []parseJob) {
 	if c == nil {
 		parseJobs(jobs)
@@ -210,15 +219,15 @@ func (c *Cache) parse(jobs []parseJob) {
 	var fresh []*cacheEntry // todo's entries
 	had, seen := len(c.files), 0
 	for _, j := range jobs {
+		if j.raw.reuse { // unchanged: its entry is c.files[rel]
+			seen++
+			c.unread++
+			*j.out = j.raw.f
+			continue
+		}
 		e := c.files[j.raw.rel]
 		if e != nil {
 			seen++
-			e.gen = c.gen
-		}
-		if j.raw.reuse { // unchanged by its metadata: e is there
-			c.unread++
-			*j.out = e.f
-			continue
 		}
 		sum := j.raw.sum
 		if !j.raw.summed {
@@ -235,6 +244,11 @@ func (c *Cache) parse(jobs []parseJob) {
 		c.files[j.raw.rel] = e
 	}
 	if seen < had { // files of the last load not in this one
+		for _, j := range jobs {
+			if e := c.files[j.raw.rel]; e != nil {
+				e.gen = c.gen
+			}
+		}
 		for rel, e := range c.files {
 			if e.gen != c.gen {
 				delete(c.files, rel)

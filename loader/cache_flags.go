@@ -28,6 +28,7 @@ import (
 type flagState struct {
 	flags   map[string]*flagSrc // by key
 	order   []*flagSrc          // in file order
+	files   []*yfile            // order's files: walked without reading each flagSrc
 	global  checkKey
 	checked bool
 	sched   map[string]*flagSrc     // by file
@@ -76,7 +77,11 @@ func (k *Cache) registerFlags(c *checker, files []*yfile) {
 			return
 		}
 	}
-	k.flags = &flagState{flags: c.flags, order: c.flagOrder}
+	s := &flagState{flags: c.flags, order: c.flagOrder, files: make([]*yfile, len(files))}
+	for i, fs := range c.flagOrder {
+		s.files[i] = fs.f
+	}
+	k.flags = s
 }
 
 // patch registers files, the flag files of a load in file order, by
@@ -88,22 +93,22 @@ func (k *Cache) registerFlags(c *checker, files []*yfile) {
 // walk of both lists in file order finds the changes. decoded is the
 // Cache's log for the new flagSrcs.
 func (s *flagState) patch(files []*yfile, decoded *formLog) *flagDelta {
-	old := s.order
+	old, oldFiles := s.order, s.files
 	limit := len(files)/8 + 64
 	d := &flagDelta{}
 	order := make([]*flagSrc, 0, len(files))
 	i := 0
 	for _, f := range files {
-		for i < len(old) && old[i].f != f && old[i].f.rel < f.rel {
+		for i < len(old) && oldFiles[i] != f && oldFiles[i].rel < f.rel {
 			d.removed = append(d.removed, old[i]) // removed
 			i++
 		}
-		if i < len(old) && old[i].f == f {
+		if i < len(old) && oldFiles[i] == f {
 			order = append(order, old[i])
 			i++
 			continue
 		}
-		if i < len(old) && old[i].f.rel == f.rel {
+		if i < len(old) && oldFiles[i].rel == f.rel {
 			d.removed = append(d.removed, old[i]) // changed
 			i++
 		}
@@ -131,7 +136,12 @@ func (s *flagState) patch(files []*yfile, decoded *formLog) *flagDelta {
 		}
 		s.flags[fs.key] = fs
 	}
+	if len(d.added) == 0 && len(d.removed) == 0 {
+		return d
+	}
 	s.order = order
+	s.files = make([]*yfile, len(files))
+	copy(s.files, files)
 	return d
 }
 

@@ -41,7 +41,8 @@ func TestListingMatchesListScan(t *testing.T) {
 			}
 		}
 		scan = next
-		got, want := c.listing(scan), listScan(scan)
+		c.listed = c.listing(scan, DefaultMaxFileSize)
+		got, want := c.listed.children, listScan(scan)
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("step %d: patched listing\n%v\nlistScan\n%v", step, got, want)
 		}

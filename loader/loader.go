@@ -108,6 +108,9 @@ func Load(dir string, opts Options) (*Repo, error) {
 		return nil, err
 	}
 	parsed := parseTree(t, opts.Cache)
+	if opts.Cache != nil {
+		opts.Cache.listed = t.listing // its dirEntry.last hold for the files parsed
+	}
 	c := &checker{
 		now:           opts.Now(),
 		envs:          map[string]bool{},
