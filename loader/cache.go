@@ -3,7 +3,6 @@ package loader
 import (
 	"crypto/sha256"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -39,19 +38,36 @@ type Cache struct {
 	// either way, unchanged ones never). Zero: DefaultMaxChanged.
 	MaxChanged int
 
-	mu         sync.Mutex // held for a whole load
-	loadStart  time.Time
-	skipReads  bool
-	margin     time.Duration // fstat.Margin; tests shorten it
-	unread     int           // files left unread over all loads, for tests
-	files      map[string]*cacheEntry
-	audChecks  map[string]*audienceCheck // by file
-	flagChecks map[string]*flagCheck     // by file
-	sets       map[string]*ruleset.RuleSet
-	stats      CacheStats
+	mu          sync.Mutex // held for a whole load
+	loadStart   time.Time
+	skipReads   bool
+	margin      time.Duration // fstat.Margin; tests shorten it
+	unread      int           // files left unread over all loads, for tests
+	patched     int           // loads that checked only the changed flags (checkDelta), for tests
+	listedReuse int           // files reused from the listing (dirEntry.last), for tests
+	files       map[string]*cacheEntry
+	audChecks   map[string]*audienceCheck // by file
+	flagChecks  map[string]*flagCheck     // by file
+	sets        map[string]*ruleset.RuleSet
+	stats       CacheStats
 	// given holds the scan handed over for the next load (UseScan); taken
 	// by start into scan, which serves that load only.
 	given, scan map[string]fstat.Scanned
+	// listed is the listing of the last scan a load was handed (listing).
+	listed *scanListing
+	// flags is the last load's flags, registered and checked, when it can
+	// be patched (flagState); delta what this load changed of it.
+	flags *flagState
+	delta *flagDelta
+	// gen counts loads: files holds the entries of this load's files
+	// (cacheEntry.gen).
+	gen uint64
+	// rooted holds the files whose node tree a load parsed again
+	// (rootNode), which releaseRoots drops.
+	rooted rootLog
+	// decoded holds the flags whose decoded form a load made again
+	// (flagSrc.form), which releaseRoots drops.
+	decoded formLog
 }
 
 // cacheEntry is one parsed file.
@@ -61,6 +77,7 @@ type cacheEntry struct {
 	f      *yfile // never changed after parseFile: shared between loads
 	stat   fileStat
 	readAt time.Time // start of the load that read the file
+	gen    uint64    // the last load that had the file
 }
 
 // CacheStats counts what the loads through a Cache did.
@@ -95,6 +112,7 @@ func (c *Cache) Reset() {
 func (c *Cache) reset() {
 	c.files = map[string]*cacheEntry{}
 	c.audChecks, c.flagChecks, c.sets = nil, nil, nil
+	c.listed, c.flags, c.delta = nil, nil, nil
 }
 
 // parseJob is one file to parse against a schema.
@@ -121,6 +139,8 @@ func statOf(fi os.FileInfo) fileStat {
 func (c *Cache) start(skipReads bool) {
 	c.loadStart, c.skipReads = time.Now(), skipReads
 	c.scan, c.given = c.given, nil
+	c.delta = nil
+	c.gen++
 }
 
 // UseScan hands the next load through c what a scan of the repository's
@@ -157,46 +177,57 @@ func (c *Cache) scanned(rel string) (fstat.Scanned, bool) {
 	return sc, ok
 }
 
-// unchanged reports whether the file rel, whose metadata is now st, can be
-// left unread: the cache holds it, and the scan (sc, when scanned) found
+// unchanged returns the cache's entry for the file rel, whose metadata is
+// now st, when the file can be left unread (else nil): the cache holds it, and the scan (sc, when scanned) found
 // the content hash it holds, or else its metadata says it has not changed
 // since (package fstat). It runs on the reader's goroutines while the load
 // holds c.mu, so the entries do not change meanwhile.
-func (c *Cache) unchanged(rel string, st fileStat, sc fstat.Scanned, scanned bool) bool {
+func (c *Cache) unchanged(rel string, st fileStat, sc fstat.Scanned, scanned bool) *cacheEntry {
 	if c == nil || !c.skipReads {
-		return false
+		return nil
 	}
 	e := c.files[rel]
 	if e == nil {
-		return false
+		return nil
 	}
 	if scanned && sc.Kind == fstat.KindFile {
-		return e.sum == sc.Sum
+		if e.sum == sc.Sum {
+			return e
+		}
+		return nil
 	}
-	return st.ok && e.stat.ok && fstat.Unchanged(e.stat.key, st.key, e.readAt, c.margin)
+	if st.ok && e.stat.ok && fstat.Unchanged(e.stat.key, st.key, e.readAt, c.margin) {
+		return e
+	}
+	return nil
 }
 
 // parse fills every job's output, from the cache where the file's content
 // is unchanged (by its metadata, or else by its SHA-256), and makes the
 // cache hold exactly the jobs' files. A nil cache parses everything.
+//
+// The entries of unchanged files stay as they are, and a file left
+// unread (rawFile.reuse) is not even looked up: at 100,000 files, making
+// a map of every file again was a few milliseconds of each load, and
+// looking each up about as much.
 func (c *Cache) parse(jobs []parseJob) {
 	if c == nil {
 		parseJobs(jobs)
 		return
 	}
-	next := make(map[string]*cacheEntry, len(jobs))
 	var todo []parseJob
-	changed := len(c.files) // files of the last load not in this one, counted below
+	var fresh []*cacheEntry // todo's entries
+	had, seen := len(c.files), 0
 	for _, j := range jobs {
+		if j.raw.reuse { // unchanged: its entry is c.files[rel]
+			seen++
+			c.unread++
+			*j.out = j.raw.f
+			continue
+		}
 		e := c.files[j.raw.rel]
 		if e != nil {
-			changed--
-		}
-		if j.raw.reuse { // unchanged by its metadata: e is there
-			c.unread++
-			*j.out = e.f
-			next[j.raw.rel] = e
-			continue
+			seen++
 		}
 		sum := j.raw.sum
 		if !j.raw.summed {
@@ -204,36 +235,51 @@ func (c *Cache) parse(jobs []parseJob) {
 		}
 		if e != nil && e.sum == sum && e.schema == j.schema {
 			*j.out = e.f
-			next[j.raw.rel] = &cacheEntry{sum: sum, schema: j.schema, f: e.f, stat: j.raw.stat, readAt: c.loadStart}
+			c.files[j.raw.rel] = &cacheEntry{sum: sum, schema: j.schema, f: e.f, stat: j.raw.stat, readAt: c.loadStart, gen: c.gen}
 			continue
 		}
 		todo = append(todo, j)
-		next[j.raw.rel] = &cacheEntry{sum: sum, schema: j.schema, stat: j.raw.stat, readAt: c.loadStart}
+		e = &cacheEntry{sum: sum, schema: j.schema, stat: j.raw.stat, readAt: c.loadStart, gen: c.gen}
+		fresh = append(fresh, e)
+		c.files[j.raw.rel] = e
 	}
-	changed += len(todo)
+	if seen < had { // files of the last load not in this one
+		for _, j := range jobs {
+			if e := c.files[j.raw.rel]; e != nil {
+				e.gen = c.gen
+			}
+		}
+		for rel, e := range c.files {
+			if e.gen != c.gen {
+				delete(c.files, rel)
+			}
+		}
+	}
+	changed := had - seen + len(todo)
 	c.stats.Loads++
 	max := c.MaxChanged
 	if max <= 0 {
 		max = DefaultMaxChanged
 	}
-	if len(c.files) == 0 || changed > max {
+	if had == 0 || changed > max {
 		// Many changes: check and compile everything afresh, as a load
 		// without a cache does, rather than sort out what depends on what.
 		c.stats.Full++
 		c.audChecks, c.flagChecks, c.sets = nil, nil, nil
+		c.flags = nil
 	}
 	parseJobs(todo)
-	for _, j := range todo {
+	for i, j := range todo {
 		f := *j.out
 		if f.root != nil {
 			f.src, f.schema = j.raw.data, j.schema
 		}
-		next[j.raw.rel].f = f
+		f.rooted = &c.rooted
+		fresh[i].f = f
 	}
 	c.stats.Parsed += len(todo)
 	c.stats.Reused += len(jobs) - len(todo)
 	c.stats.LastParsed = len(todo)
-	c.files = next
 }
 
 // checkKey is everything a flag's checks and build depend on besides its
@@ -294,8 +340,11 @@ func (k *Cache) checkFlags(c *checker, attributes *yfile, envs []string) {
 		}
 		return
 	}
-	key := checkKey{settings: c.settingsFile, attributes: attributes,
-		envs: strings.Join(envs, "\x00"), day: c.now.UTC().Format(time.DateOnly)}
+	key := checkKeyOf(c, attributes, envs)
+	if s := k.flags; s != nil && k.delta != nil && s.checked && s.global == key && k.flagChecks != nil {
+		k.checkDelta(c, envs, key)
+		return
+	}
 	// The flags to check, on all CPUs: those whose inputs changed, and
 	// those with a schedule, whose steps are checked against the clock to
 	// the second (at every load: they are never kept in flagChecks). Then
@@ -322,7 +371,8 @@ func (k *Cache) checkFlags(c *checker, attributes *yfile, envs []string) {
 			c.diags = append(c.diags, ds...)
 			next[fs.f.rel] = &flagCheck{key: key, perEnv: fs.perEnv, diags: ds}
 			if len(ds) == 0 {
-				fs.f.release() // its checks are cached; this load keeps fs.raw
+				fs.f.release() // its checks are cached
+				fs.forget()
 			}
 		default:
 			m := k.flagChecks[fs.f.rel]
@@ -332,6 +382,7 @@ func (k *Cache) checkFlags(c *checker, attributes *yfile, envs []string) {
 		}
 	}
 	k.flagChecks = next
+	k.keep(c, key)
 }
 
 // compile compiles every environment's Document, from the rule sets of the
@@ -356,25 +407,77 @@ func (k *Cache) compile(c *checker, docs map[string]*ruleset.Document, envs []st
 // releaseRoots drops the YAML node tree of every cached file once a load is
 // done: at 10,000 flags the trees are most of what a Cache holds (about
 // 80 MiB of 120), and only diagnostics need them, for positions. A file's
-// bytes stay (rootNode parses them again).
+// bytes stay (rootNode parses them again). parseFile's trees are dropped
+// as soon as the file is parsed, so the trees left are those rootNode
+// made again, which it logged (c.rooted): walking every file instead was
+// a few milliseconds of each load at 10,000 flags. Likewise the decoded
+// forms of flags that flagSrc.form made again, whose files' own were let
+// go (yfile.release).
 func (c *Cache) releaseRoots() {
 	if c == nil {
 		return
 	}
 	c.scan = nil // UseScan served this load only
-	for _, e := range c.files {
-		if e.f != nil && e.f.src != nil {
-			e.f.root = nil
+	for _, f := range c.rooted.take() {
+		if f.src != nil {
+			f.root = nil
 		}
+	}
+	for _, fs := range c.decoded.take() {
+		fs.forget()
 	}
 }
 
+// rootLog lists the files whose node tree rootNode made again.
+type rootLog struct {
+	mu    sync.Mutex
+	files []*yfile
+}
+
+func (l *rootLog) add(f *yfile) {
+	l.mu.Lock()
+	l.files = append(l.files, f)
+	l.mu.Unlock()
+}
+
+func (l *rootLog) take() []*yfile {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	files := l.files
+	l.files = nil
+	return files
+}
+
+// formLog lists the flags whose decoded form flagSrc.form made again.
+type formLog struct {
+	mu    sync.Mutex
+	flags []*flagSrc
+}
+
+func (l *formLog) add(fs *flagSrc) {
+	l.mu.Lock()
+	l.flags = append(l.flags, fs)
+	l.mu.Unlock()
+}
+
+func (l *formLog) take() []*flagSrc {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	flags := l.flags
+	l.flags = nil
+	return flags
+}
+
 // rootNode returns the file's root mapping, parsing the file again when a
-// Cache dropped it (releaseRoots). Loads through a Cache run one at a time
-// and locate runs on the load's goroutine, so this needs no lock.
+// Cache dropped it (releaseRoots). Loads through a Cache run one at a time,
+// and a file's tree is made on one goroutine at a time (the load's, or the
+// one checking the flag the file holds), so this needs no lock of its own.
 func (f *yfile) rootNode() *yaml.Node {
 	if f.root == nil && f.src != nil {
 		f.root = parseRoot(f.src)
+		if f.rooted != nil {
+			f.rooted.add(f)
+		}
 	}
 	return f.root
 }

@@ -22,6 +22,9 @@ type flagSrc struct {
 	raw    *flagYAML
 	once   sync.Once
 	perEnv map[string]*ruleset.Flag
+	// decoded, for a flag a Cache may keep for the next load (flagState),
+	// logs the forms form makes again for Cache.releaseRoots to drop.
+	decoded *formLog
 }
 
 // form returns the flag file's decoded form.
@@ -29,9 +32,23 @@ func (fs *flagSrc) form() *flagYAML {
 	fs.once.Do(func() {
 		if fs.raw == nil {
 			fs.raw = fs.f.decodeAgain().(*flagYAML)
+			if fs.decoded != nil {
+				fs.decoded.add(fs)
+			}
 		}
 	})
 	return fs.raw
+}
+
+// forget drops the flag's decoded form when its file let its own go
+// (yfile.release), so that a flagSrc a Cache keeps between loads does not
+// keep it: form decodes it again when it is needed. No check may run on
+// fs meanwhile.
+func (fs *flagSrc) forget() {
+	if fs.f.typed == nil {
+		fs.raw = nil
+		fs.once = sync.Once{}
+	}
 }
 
 // registerFlags decodes every flag file and indexes it by key.
@@ -46,7 +63,7 @@ func (c *checker) registerFlags(files []*yfile) {
 			c.markBroken("flag", f)
 			continue
 		}
-		fs := &flagSrc{f: f, key: f.key}
+		fs := &flagSrc{f: f, key: f.key, decoded: c.decoded}
 		fs.raw, _ = f.typed.(*flagYAML)
 		if fs.key == baseName(f.rel) {
 			decoded = append(decoded, fs)

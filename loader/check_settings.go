@@ -31,6 +31,9 @@ type checker struct {
 	overrides map[string]map[string]*ruleset.Override
 	// overrideFiles holds the file of each override, by environment and flag.
 	overrideFiles map[string]map[string]*yfile
+	// decoded, when set, is the log registerFlags gives each flagSrc
+	// (flagSrc.decoded).
+	decoded *formLog
 }
 
 func (c *checker) add(d Diagnostic) { c.diags = append(c.diags, d) }

@@ -36,6 +36,12 @@ type rawFile struct {
 	// sum is data's SHA-256 when summed (checked against a scan).
 	sum    [sha256.Size]byte
 	summed bool
+	// entry and f, when reuse, are the Cache's entry for the file and its
+	// parsed form. A rawFile that reuses an entry stays valid while the
+	// entry is the Cache's for rel (see dirEntry.last); its stat is then
+	// the one of the load that made it, which nothing reads.
+	entry *cacheEntry
+	f     *yfile
 }
 
 // ErrChanged is the error (wrapped, naming the path) of a load whose
@@ -51,6 +57,9 @@ type tree struct {
 	flags      []*rawFile
 	overrides  []*rawFile
 	diags      Diagnostics
+	// listing is the scan's listing the reader used (Cache.listing),
+	// which the Cache keeps once the files are parsed.
+	listing *scanListing
 }
 
 // reader reads a repository without leaving its root.
@@ -76,9 +85,16 @@ type reader struct {
 
 // dirEntry is one entry of a directory listing: its name and its kind
 // (fstat.KindDir, KindLink, KindFile or KindOther), as lstat sees it.
+// An entry of a scan's listing (listScan) also has its slash path, and
+// last: the rawFile that reused the Cache's entry for the file at the
+// last load. The Cache's listing keeps an entry while the file's kind and
+// content hash stay the scan's, so last still stands for the file then
+// (Cache.listing drops the listing when a load did not go through it).
 type dirEntry struct {
 	name string
 	kind byte
+	rel  string
+	last *rawFile
 }
 
 func (e dirEntry) isDir() bool { return e.kind == fstat.KindDir }
@@ -91,17 +107,135 @@ func (e dirEntry) isDir() bool { return e.kind == fstat.KindDir }
 func listScan(scan map[string]fstat.Scanned) map[string][]dirEntry {
 	children := map[string][]dirEntry{}
 	for rel, sc := range scan {
-		i := strings.LastIndexByte(rel, '/')
-		dir := ""
-		if i >= 0 {
-			dir = rel[:i]
-		}
-		children[dir] = append(children[dir], dirEntry{name: rel[i+1:], kind: sc.Kind})
+		dir, name := splitRel(rel)
+		children[dir] = append(children[dir], dirEntry{name: name, kind: sc.Kind, rel: rel})
 	}
 	for _, list := range children {
-		slices.SortFunc(list, func(a, b dirEntry) int { return strings.Compare(a.name, b.name) })
+		slices.SortFunc(list, compareEntries)
 	}
 	return children
+}
+
+func compareEntries(a, b dirEntry) int { return strings.Compare(a.name, b.name) }
+
+// splitRel splits a slash path into its directory ("" at the root) and
+// name.
+func splitRel(rel string) (dir, name string) {
+	i := strings.LastIndexByte(rel, '/')
+	if i < 0 {
+		return "", rel
+	}
+	return rel[:i], rel[i+1:]
+}
+
+// scanListing is listScan's result for the last scan a Cache's load was
+// handed, with the kind and content hash of each of its paths: the next
+// scan's listing patches it where paths appeared, went or changed. It
+// holds for the loads with the same maxSize and skipReads only (which
+// decide what dirEntry.last is).
+type scanListing struct {
+	paths     map[string]scanKey
+	children  map[string][]dirEntry
+	maxSize   int64
+	skipReads bool
+}
+
+// scanKey is what a listing's entry stands for of a scanned path.
+type scanKey struct {
+	kind byte
+	sum  [sha256.Size]byte
+}
+
+func keyOfScan(sc fstat.Scanned) scanKey { return scanKey{kind: sc.Kind, sum: sc.Sum} }
+
+// listing returns listScan(scan). When the last load through c was handed
+// a scan too, read what it listed and parsed it, and few paths differ
+// from that scan in presence, kind or content hash (a commit changes a few
+// files), it patches that scan's listing instead: one lookup per path
+// rather than a sort of every directory (at 10,000 files the sort was a
+// tenth of a one-file load), and the entries of unchanged files keep
+// dirEntry.last, so the reader need not look them up again. A patched
+// directory gets a new slice.
+func (c *Cache) listing(scan map[string]fstat.Scanned, maxSize int64) *scanListing {
+	l := c.listed
+	c.listed = nil // until this load has parsed what it read (Load)
+	if l == nil || l.maxSize != maxSize || l.skipReads != c.skipReads {
+		return c.listAfresh(scan, maxSize)
+	}
+	type change struct {
+		rel, name string
+		key       scanKey
+		gone      bool
+	}
+	changes := map[string][]change{} // by directory
+	n, seen := 0, 0
+	limit := len(scan)/8 + 16 // beyond it, sorting afresh is about as cheap
+	note := func(rel string, key scanKey, gone bool) {
+		dir, name := splitRel(rel)
+		changes[dir] = append(changes[dir], change{rel, name, key, gone})
+		n++
+	}
+	for rel, sc := range scan {
+		k, ok := l.paths[rel]
+		if ok {
+			seen++
+		}
+		if key := keyOfScan(sc); !ok || k != key {
+			if note(rel, key, false); n > limit {
+				return c.listAfresh(scan, maxSize)
+			}
+		}
+	}
+	if seen < len(l.paths) {
+		for rel := range l.paths {
+			if _, ok := scan[rel]; !ok {
+				if note(rel, scanKey{}, true); n > limit {
+					return c.listAfresh(scan, maxSize)
+				}
+			}
+		}
+	}
+	for dir, chs := range changes {
+		slices.SortFunc(chs, func(a, b change) int { return strings.Compare(a.name, b.name) })
+		old := l.children[dir]
+		list := make([]dirEntry, 0, len(old)+len(chs))
+		i := 0
+		for _, ch := range chs {
+			for i < len(old) && old[i].name < ch.name {
+				list = append(list, old[i])
+				i++
+			}
+			if i < len(old) && old[i].name == ch.name {
+				i++ // replaced or gone
+			}
+			if !ch.gone {
+				list = append(list, dirEntry{name: ch.name, kind: ch.key.kind, rel: ch.rel})
+			}
+		}
+		list = append(list, old[i:]...)
+		if len(list) == 0 {
+			delete(l.children, dir)
+		} else {
+			l.children[dir] = list
+		}
+		for _, ch := range chs {
+			if ch.gone {
+				delete(l.paths, ch.rel)
+			} else {
+				l.paths[ch.rel] = ch.key
+			}
+		}
+	}
+	return l
+}
+
+// listAfresh lists scan (listScan).
+func (c *Cache) listAfresh(scan map[string]fstat.Scanned, maxSize int64) *scanListing {
+	paths := make(map[string]scanKey, len(scan))
+	for rel, sc := range scan {
+		paths[rel] = keyOfScan(sc)
+	}
+	return &scanListing{paths: paths, children: listScan(scan), maxSize: maxSize, skipReads: c.skipReads}
 }
 
 // readTree reads every file of the repository at dir. Problems with single
@@ -115,7 +249,8 @@ func readTree(dir string, maxSize int64, cache *Cache) (*tree, error) {
 	r := &reader{root: root, maxSize: maxSize, cache: cache, t: &tree{}}
 	if cache != nil && cache.scan != nil {
 		r.listed = map[string]bool{}
-		r.children = listScan(cache.scan)
+		r.t.listing = cache.listing(cache.scan, maxSize)
+		r.children = r.t.listing.children
 		r.scanListed = map[string]bool{}
 	}
 	if r.t.settings, err = r.readOptional(settingsFile, false); err != nil {
@@ -372,8 +507,8 @@ func (r *reader) readOptional(rel string, fromScan bool) (*rawFile, error) {
 		return nil, nil
 	}
 	stat := statOf(st)
-	if r.cache.unchanged(rel, stat, sc, scanned) {
-		return &rawFile{rel: rel, stat: stat, reuse: true}, nil
+	if e := r.cache.unchanged(rel, stat, sc, scanned); e != nil {
+		return &rawFile{rel: rel, stat: stat, reuse: true, entry: e, f: e.f}, nil
 	}
 	data, err := readLimited(full, st.Size(), r.maxSize)
 	if err != nil {
@@ -457,34 +592,78 @@ func (r *reader) listDir(rel string) ([]dirEntry, bool, error) {
 	return entries, true, nil
 }
 
-// readDir reads the .yaml and .yml files of directory rel.
+// readDir reads the .yaml and .yml files of directory rel. In a
+// directory listed from the scan (Cache.listing), a file whose entry has
+// last, the rawFile that reused the Cache's entry at the last load, is
+// that rawFile again: its kind and content hash are still the scan's, and
+// the Cache's entry is still the one for it, so readOptional would reuse
+// it again. That spares an unchanged file's lookups and allocations,
+// which at 100,000 files were most of a one-file load's reading.
 func (r *reader) readDir(rel string) ([]*rawFile, error) {
 	entries, _, err := r.listDir(rel)
 	if err != nil {
 		return nil, err
 	}
-	rels := make([]string, 0, len(entries))
-	for _, e := range entries {
+	fromScan := r.scanListed[rel]
+	files := make([]*rawFile, 0, len(entries))
+	var todo []int // of entries, to read
+	var rels []string
+	for i := range entries {
+		e := &entries[i]
 		name := e.name
-		child := rel + "/" + name // both clean: a directory of the layout, an entry's name
 		if strings.HasPrefix(name, ".") {
 			continue // .gitkeep, editor files
 		}
 		if e.isDir() {
-			r.fileWarning(child, fmt.Sprintf("directory ignored: %s/ holds files only", rel))
+			r.fileWarning(rel+"/"+name, fmt.Sprintf("directory ignored: %s/ holds files only", rel))
 			continue
 		}
 		if !isYAML(name) {
-			r.fileWarning(child, "file ignored: not a .yaml or .yml file")
+			r.fileWarning(rel+"/"+name, "file ignored: not a .yaml or .yml file")
 			continue
 		}
+		if fromScan && e.last != nil {
+			files = append(files, e.last)
+			r.cache.listedReuse++
+			continue
+		}
+		child := e.rel
+		if child == "" {
+			child = rel + "/" + name // both clean: a directory of the layout, an entry's name
+		}
+		todo = append(todo, i)
 		rels = append(rels, child)
+		files = append(files, nil) // filled below
 	}
-	return r.readMany(rels, r.scanListed[rel])
+	read, err := r.readMany(rels, fromScan)
+	if err != nil {
+		return nil, err
+	}
+	if len(read) > 0 {
+		j := 0
+		for k, f := range files {
+			if f != nil {
+				continue
+			}
+			files[k] = read[j]
+			if e := &entries[todo[j]]; fromScan && read[j] != nil && read[j].reuse && read[j].entry != nil {
+				e.last = read[j]
+			}
+			j++
+		}
+	}
+	out := files[:0]
+	for _, f := range files {
+		if f != nil {
+			out = append(out, f)
+		}
+	}
+	return out, nil
 }
 
-// readMany reads the files rels on all CPUs, keeping their order; a
-// repository of thousands of small files is bound by system calls.
+// readMany reads the files rels on all CPUs, keeping their order (a nil
+// for a file that is not one: see readOptional); a repository of
+// thousands of small files is bound by system calls.
 func (r *reader) readMany(rels []string, fromScan bool) ([]*rawFile, error) {
 	files := make([]*rawFile, len(rels))
 	errs := make([]error, len(rels))
@@ -494,13 +673,7 @@ func (r *reader) readMany(rels []string, fromScan bool) ([]*rawFile, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	out := files[:0]
-	for _, f := range files {
-		if f != nil {
-			out = append(out, f)
-		}
-	}
-	return out, nil
+	return files, nil
 }
 
 func (r *reader) readOverrides() error {

@@ -39,3 +39,11 @@ func BenchmarkLoad100k(b *testing.B) {
 		b.ReportMetric(float64(ru.Maxrss)/1024, "peak-rss-MiB") // Linux: KiB
 	}
 }
+
+// BenchmarkLoad100kOneFile is BenchmarkLoad10kOneFile/scan at 100,000
+// flags: the syncer's load after a one-file commit, which should cost in
+// proportion to the change. Its setup (writing the repository, two cold
+// loads, a scan per load outside the timer) takes about a minute:
+//
+//	go test -run '^$' -bench Load100kOneFile -benchtime 10x ./loader
+func BenchmarkLoad100kOneFile(b *testing.B) { benchLoadOneFile(b, 100000, true) }

@@ -108,13 +108,14 @@ func Load(dir string, opts Options) (*Repo, error) {
 		return nil, err
 	}
 	parsed := parseTree(t, opts.Cache)
+	if opts.Cache != nil {
+		opts.Cache.listed = t.listing // its dirEntry.last hold for the files parsed
+	}
 	c := &checker{
 		now:           opts.Now(),
 		envs:          map[string]bool{},
 		attrs:         map[string]ruleset.AttrType{},
 		audiences:     map[string]*audienceSrc{},
-		flags:         make(map[string]*flagSrc, len(parsed.flags)),
-		flagOrder:     make([]*flagSrc, 0, len(parsed.flags)),
 		overrides:     map[string]map[string]*ruleset.Override{},
 		overrideFiles: map[string]map[string]*yfile{},
 		broken:        map[string]bool{},
@@ -126,7 +127,7 @@ func Load(dir string, opts Options) (*Repo, error) {
 	c.loadSettings(parsed.settings)
 	c.loadAttributes(parsed.attributes)
 	c.registerAudiences(parsed.audiences)
-	c.registerFlags(parsed.flags)
+	opts.Cache.registerFlags(c, parsed.flags)
 	opts.Cache.checkAudiences(c, parsed.attributes)
 	envs := c.checkedEnvironments()
 	opts.Cache.checkFlags(c, parsed.attributes, envs)
@@ -139,7 +140,7 @@ func Load(dir string, opts Options) (*Repo, error) {
 	}
 	// The Documents are compiled even when errors were found: Compile's
 	// checks report the remaining problems of the same run.
-	docs := c.documents(version, envs)
+	docs := opts.Cache.documents(c, version, envs)
 	c.checkTriggers(docs)
 	sets := opts.Cache.compile(c, docs, envs, ruleset.Options{Now: opts.Now})
 	diags := c.diags.sort()
@@ -174,17 +175,21 @@ func (c *checker) checkedEnvironments() []string {
 
 // documents assembles one Document per environment. Audiences whose file
 // did not decode stand in as empty ones, so that references to them are not
-// reported as unknown.
-func (c *checker) documents(version string, envs []string) map[string]*ruleset.Document {
+// reported as unknown. flags, when it has an environment, is that
+// Document's Flags, made by the caller (Cache.documents).
+func (c *checker) documents(version string, envs []string, flags map[string]map[string]*ruleset.Flag) map[string]*ruleset.Document {
 	docs := make(map[string]*ruleset.Document, len(envs))
 	for _, env := range envs {
 		d := &ruleset.Document{Version: version, Environment: env, Commit: version,
-			Flags:     make(map[string]*ruleset.Flag, len(c.flags)),
+			Flags:     flags[env],
 			Audiences: make(map[string]*ruleset.Audience, len(c.audiences)),
 			Overrides: c.overrides[env],
 		}
-		for _, fs := range c.flagOrder { // c.flags in a slice: cheaper to walk
-			d.Flags[fs.key] = fs.perEnv[env]
+		if d.Flags == nil {
+			d.Flags = make(map[string]*ruleset.Flag, len(c.flags))
+			for _, fs := range c.flagOrder { // c.flags in a slice: cheaper to walk
+				d.Flags[fs.key] = fs.perEnv[env]
+			}
 		}
 		for k, a := range c.audiences {
 			d.Audiences[k] = a.out

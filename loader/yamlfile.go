@@ -38,6 +38,9 @@ type yfile struct {
 	// position is needed. schema is the name src was validated against.
 	src    []byte
 	schema string
+	// rooted, for a file a Cache holds, logs rootNode's trees for
+	// Cache.releaseRoots to drop.
+	rooted *rootLog
 }
 
 // trusts reports whether a semantic error at path is worth reporting: it
