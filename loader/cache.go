@@ -386,12 +386,13 @@ func (k *Cache) checkFlags(c *checker, attributes *yfile, envs []string) {
 }
 
 // compile compiles every environment's Document, from the rule sets of the
-// last load that compiled (ruleset.CompileFrom) when there are some.
-func (k *Cache) compile(c *checker, docs map[string]*ruleset.Document, envs []string, opts ruleset.Options) map[string]*ruleset.RuleSet {
+// last load that compiled (ruleset.CompileFrom, or CompileChanged for the
+// flags changes names) when there are some.
+func (k *Cache) compile(c *checker, docs map[string]*ruleset.Document, changes map[string]*ruleset.Change, envs []string, opts ruleset.Options) map[string]*ruleset.RuleSet {
 	if k == nil {
-		return c.compileAll(docs, envs, opts, nil)
+		return c.compileAll(docs, envs, opts, nil, nil)
 	}
-	sets := c.compileAll(docs, envs, opts, k.sets)
+	sets := c.compileAll(docs, envs, opts, k.sets, changes)
 	next := make(map[string]*ruleset.RuleSet, len(envs))
 	for _, env := range envs {
 		if rs := sets[env]; rs != nil {

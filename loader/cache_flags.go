@@ -2,8 +2,10 @@ package loader
 
 import (
 	"maps"
+	"slices"
 	"strings"
 	"time"
+	"weak"
 
 	"github.com/flagpole/flagpole/ruleset"
 )
@@ -23,8 +25,8 @@ import (
 //     checked; sched, the flags with a schedule (checked at every load,
 //     never in Cache.flagChecks); diags, the Cache.flagChecks entries that
 //     have diagnostics, by file;
-//   - docs: each environment's Document.Flags of that load, which are
-//     handed out and so never changed: the next load clones them.
+//   - docs: each environment's Document of that load, handed out and so
+//     never changed: the next load clones its Flags.
 type flagState struct {
 	flags   map[string]*flagSrc // by key
 	order   []*flagSrc          // in file order
@@ -33,7 +35,7 @@ type flagState struct {
 	checked bool
 	sched   map[string]*flagSrc     // by file
 	diags   map[string][]Diagnostic // by file
-	docs    map[string]map[string]*ruleset.Flag
+	docs    map[string]*ruleset.Document
 }
 
 // flagDelta is what a load changed of the flags of the last one.
@@ -223,22 +225,36 @@ func (k *Cache) keep(c *checker, key checkKey) {
 // last load's, cloned, with the removed flags' keys deleted and the
 // checked flags' set: every other flag is the same flagSrc with the same
 // perEnv as then (maps.Clone of 100,000 entries is a fraction of
-// inserting them one by one).
-func (k *Cache) documents(c *checker, version string, envs []string) map[string]*ruleset.Document {
+// inserting them one by one). changes then says so per environment
+// (ruleset.Change, from the last load's Document: the flags removed and
+// checked), so that compiling, and the store's diff of what the syncer
+// publishes, look at those flags only.
+func (k *Cache) documents(c *checker, version string, envs []string) (map[string]*ruleset.Document, map[string]*ruleset.Change) {
 	if k == nil {
-		return c.documents(version, envs, nil)
+		return c.documents(version, envs, nil), nil
 	}
 	s, d := k.flags, k.delta
 	var flags map[string]map[string]*ruleset.Flag
+	var changes map[string]*ruleset.Change
 	if s != nil && d != nil && d.ok && s.docs != nil {
 		flags = make(map[string]map[string]*ruleset.Flag, len(envs))
+		changes = make(map[string]*ruleset.Change, len(envs))
+		keys := make([]string, 0, len(d.removed)+len(d.checked))
+		for _, fs := range d.removed {
+			keys = append(keys, fs.key)
+		}
+		for _, fs := range d.checked {
+			keys = append(keys, fs.key)
+		}
+		slices.Sort(keys)
+		keys = slices.Compact(keys)
 		for _, env := range envs {
 			last, ok := s.docs[env]
 			if !ok {
-				flags = nil
+				flags, changes = nil, nil
 				break
 			}
-			m := maps.Clone(last)
+			m := maps.Clone(last.Flags)
 			for _, fs := range d.removed {
 				delete(m, fs.key)
 			}
@@ -246,14 +262,12 @@ func (k *Cache) documents(c *checker, version string, envs []string) map[string]
 				m[fs.key] = fs.perEnv[env]
 			}
 			flags[env] = m
+			changes[env] = &ruleset.Change{Base: weak.Make(last), Flags: keys}
 		}
 	}
 	docs := c.documents(version, envs, flags)
 	if s != nil {
-		s.docs = make(map[string]map[string]*ruleset.Flag, len(docs))
-		for env, doc := range docs {
-			s.docs[env] = doc.Flags
-		}
+		s.docs = maps.Clone(docs)
 	}
-	return docs
+	return docs, changes
 }

@@ -45,7 +45,7 @@ func TestCacheMatchesFullLoad(t *testing.T) {
 				// that unchanged files are not read at all.
 				cache.margin = 0
 			}
-			valid := 0
+			valid, named := 0, 0
 			var lastFull, lastInc *Repo
 			steps := 120
 			if raceEnabled {
@@ -73,6 +73,9 @@ func TestCacheMatchesFullLoad(t *testing.T) {
 				if msg := cacheLeftovers(cache); msg != "" {
 					t.Fatalf("seed %d step %d (%s): %s", seed, step, what, msg)
 				}
+				if msg := changesCover(inc, &named); msg != "" {
+					t.Fatalf("seed %d step %d (%s): %s", seed, step, what, msg)
+				}
 				// The rule sets of the last valid load still evaluate as
 				// they did: compiling from them did not change them.
 				if lastFull != nil {
@@ -97,12 +100,38 @@ func TestCacheMatchesFullLoad(t *testing.T) {
 			if cache.patched == 0 {
 				t.Error("no load patched the last load's flags")
 			}
+			if named == 0 {
+				t.Error("no load said how it patched a Document (Repo.Changes)")
+			}
 			if seed%2 == 0 && cache.listedReuse == 0 {
 				t.Error("no file was reused from the last scan's listing")
 			}
-			t.Logf("stats %+v, %d files left unread (%d from the listing), %d loads patched the flags, %d valid loads", st, cache.unread, cache.listedReuse, cache.patched, valid)
+			t.Logf("stats %+v, %d files left unread (%d from the listing), %d loads patched the flags (%d Changes checked), %d valid loads", st, cache.unread, cache.listedReuse, cache.patched, named, valid)
 		})
 	}
+}
+
+// changesCover returns "" when every Repo.Changes entry of repo names
+// every flag its Document has other than its base has (the contract
+// ruleset.CompileChanged and the store's diff rely on), counting in
+// *named the entries checked.
+func changesCover(repo *Repo, named *int) string {
+	if repo == nil {
+		return ""
+	}
+	for env, ch := range repo.Changes {
+		base := ch.Base.Value()
+		if base == nil {
+			continue // the last load's Document is gone: nothing relies on it
+		}
+		*named++
+		for k := range ruleset.Diff(base, repo.Documents[env]).Flags {
+			if !slices.Contains(ch.Flags, k) {
+				return fmt.Sprintf("environment %s: flag %s changed from the last load's Document, and Changes names only %v", env, k, ch.Flags)
+			}
+		}
+	}
+	return ""
 }
 
 // cacheLeftovers returns what a Cache holds after a load that it should

@@ -14,8 +14,10 @@ import (
 // references and cycles, overrides): its problems, which carry field paths
 // of the Document, are placed back at the file, line and column they come
 // from. prev, when not nil, holds earlier rule sets by environment to
-// compile from (ruleset.CompileFrom).
-func (c *checker) compileAll(docs map[string]*ruleset.Document, envs []string, opts ruleset.Options, prev map[string]*ruleset.RuleSet) map[string]*ruleset.RuleSet {
+// compile from (ruleset.CompileFrom); changes, how a Document was made
+// from the one its earlier rule set was compiled from
+// (ruleset.CompileChanged).
+func (c *checker) compileAll(docs map[string]*ruleset.Document, envs []string, opts ruleset.Options, prev map[string]*ruleset.RuleSet, changes map[string]*ruleset.Change) map[string]*ruleset.RuleSet {
 	sets := make([]*ruleset.RuleSet, len(envs))
 	errs := make([]error, len(envs))
 	var wg sync.WaitGroup
@@ -23,6 +25,12 @@ func (c *checker) compileAll(docs map[string]*ruleset.Document, envs []string, o
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if ch := changes[env]; ch != nil {
+				if base := ch.Base.Value(); base != nil {
+					sets[i], errs[i] = ruleset.CompileChanged(prev[env], base, docs[env], ch.Flags, opts)
+					return
+				}
+			}
 			sets[i], errs[i] = ruleset.CompileFrom(prev[env], docs[env], opts)
 		}()
 	}

@@ -140,15 +140,15 @@ func Load(dir string, opts Options) (*Repo, error) {
 	}
 	// The Documents are compiled even when errors were found: Compile's
 	// checks report the remaining problems of the same run.
-	docs := opts.Cache.documents(c, version, envs)
+	docs, changes := opts.Cache.documents(c, version, envs)
 	c.checkTriggers(docs)
-	sets := opts.Cache.compile(c, docs, envs, ruleset.Options{Now: opts.Now})
+	sets := opts.Cache.compile(c, docs, changes, envs, ruleset.Options{Now: opts.Now})
 	diags := c.diags.sort()
 	if diags.HasErrors() {
 		return nil, diags
 	}
 	repo := &Repo{Dir: dir, Version: version, Settings: c.settings, Attributes: c.attributes,
-		Documents: docs, RuleSets: sets, Warnings: diags.Warnings()}
+		Documents: docs, Changes: changes, RuleSets: sets, Warnings: diags.Warnings()}
 	return repo, nil
 }
 

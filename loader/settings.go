@@ -95,6 +95,11 @@ type Repo struct {
 	// Documents holds one rule set per environment, overlays, breaker
 	// defaults and overrides merged in.
 	Documents map[string]*ruleset.Document
+	// Changes holds, for the environments whose Document this load made by
+	// patching the last load's (through a Cache), how: the flags it named
+	// (ruleset.Change). A publisher hands it on with the Document
+	// (store.Snapshot.Change).
+	Changes map[string]*ruleset.Change
 	// RuleSets holds each Document compiled with Options.Now as its clock.
 	// Documents and rule sets share data: treat both as read-only.
 	RuleSets map[string]*ruleset.RuleSet

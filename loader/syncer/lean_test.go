@@ -92,11 +92,18 @@ func TestPublishesChangedEnvironmentsOnly(t *testing.T) {
 		t.Errorf("status: staging commit %s, want %s", got, c2)
 	}
 
-	// A change to the flag itself republishes both.
+	// A change to the flag itself republishes both. The snapshot says which
+	// flags its Document changed from the one published before, so that
+	// the store and the bearers look at those only.
+	staging, _ := st.Snapshot(t.Context(), "staging")
 	r.commitPush(withOverlay("two", "off"), "both")
 	s.Trigger()
 	waitFor(t, "both republished", hasDesc(st, "production", "two"))
 	waitFor(t, "both republished", hasDesc(st, "staging", "two"))
+	got, _ := st.Snapshot(t.Context(), "staging")
+	if flags, ok := got.ChangedFrom(staging.Document); !ok || fmt.Sprint(flags) != "[alpha]" {
+		t.Errorf("staging changed from the last published: %v %v, want [alpha]", flags, ok)
+	}
 }
 
 // Commits that arrive while a revision is being published are not each

@@ -101,8 +101,10 @@ func (s *Syncer) snapshots(repo *loader.Repo, rev source.Revision) []*store.Snap
 		if rs := repo.RuleSets[env]; rs != nil && rs.Document() == doc {
 			compiled = rs
 		}
+		// So does how the Document was made from the last load's (when it
+		// was patched): the store and keepUnchanged diff those flags only.
 		snaps = append(snaps, &store.Snapshot{Environment: env, Version: doc.Version, Document: doc, Keys: keys,
-			Triggers: triggers, Published: now, Compiled: compiled})
+			Triggers: triggers, Published: now, Compiled: compiled, Change: repo.Changes[env]})
 	}
 	return snaps
 }
