@@ -71,7 +71,7 @@ func (s *Server) serveOFREPFlag(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f := a.state.byKey[key]
+	f := a.state.flag(key)
 	if f == nil || (a.kind == store.KeyClient && !f.client) {
 		httpx.WriteJSON(w, http.StatusNotFound, ofrepError{Key: key, ErrorCode: "FLAG_NOT_FOUND", ErrorDetails: "flag " + key + " does not exist"})
 		return

@@ -47,7 +47,7 @@ func TestRedisPatchBuildsNamedFlagsOnly(t *testing.T) {
 	if flags, ok := after.change.From(before.doc); !ok || !slices.Equal(flags, []string{"color"}) {
 		t.Fatalf("state built from v1: %v, with changed %v; want from v1 with [color]", ok, flags)
 	}
-	if after.byKey["banner"] != before.byKey["banner"] || after.byKey["color"] == before.byKey["color"] {
+	if after.flag("banner") != before.flag("banner") || after.flag("color") == before.flag("color") {
 		t.Error("the unchanged flag was encoded again, or the changed one was not")
 	}
 	ev := s.next(false)

@@ -25,8 +25,10 @@ type envState struct {
 	rs       compiled
 	keys     *keyring.Ring // the SDK keys of this environment
 	loadedAt time.Time
-	flags    []*flagEnc // every flag, sorted by key
-	byKey    map[string]*flagEnc
+	// flags are every flag's encodings, sorted by key: found by binary
+	// search (flag), so that an edit copies one slice rather than a map
+	// of every flag too.
+	flags []*flagEnc
 	// raw is the store's snapshot this state was built from, before the
 	// override layer: the base for the store's patches (patchStore).
 	raw *store.Snapshot
@@ -152,26 +154,43 @@ func newEnvState(snap *store.Snapshot, now func() time.Time, prev *envState) (*e
 		}
 		return st, nil
 	}
-	st.byKey = make(map[string]*flagEnc, len(doc.Flags))
 	sorted := rs.Keys() // every flag that compiled: all of them
 	if len(sorted) != len(doc.Flags) {
 		sorted = slices.Sorted(maps.Keys(doc.Flags))
 	}
 	st.flags = make([]*flagEnc, 0, len(sorted))
 	shared := variantTable{}
+	var old []*flagEnc // prev's, walked beside sorted
+	if prev != nil {
+		old = prev.flags
+	}
 	for _, k := range sorted {
 		fl := doc.Flags[k]
+		for len(old) > 0 && old[0].key < k {
+			old = old[1:]
+		}
 		var f *flagEnc
-		if prev != nil && prev.doc.Flags[k] == fl && prev.byKey[k] != nil {
-			f = prev.byKey[k]
+		if len(old) > 0 && old[0].key == k && prev.doc.Flags[k] == fl {
+			f = old[0]
 		} else if f, err = encodeFlag(k, fl, shared); err != nil {
 			return nil, fmt.Errorf("encoding rule set %s of environment %s: %w", doc.Version, snap.Environment, err)
 		}
 		st.flags = append(st.flags, f)
-		st.byKey[k] = f
 	}
 	return st, nil
 }
+
+// flag returns the encodings of the flag key, or nil.
+func (st *envState) flag(key string) *flagEnc {
+	i, ok := slices.BinarySearchFunc(st.flags, key, byKey)
+	if !ok {
+		return nil
+	}
+	return st.flags[i]
+}
+
+// byKey orders encodings by key.
+func byKey(f *flagEnc, key string) int { return strings.Compare(f.key, key) }
 
 // flagChange returns the Document snap's flags were made from and the keys
 // of the flags that differ from it, when that Document's flags are the
@@ -193,32 +212,29 @@ func flagChange(snap *store.Snapshot, prev *envState) (*ruleset.Document, []stri
 	return nil, nil
 }
 
-// encodeChanged builds st's index from prev's, whose flags st's Document
-// has but for the flags st.change names: those are encoded (or taken from
-// prev when the same *Flag), added or removed; every other entry is
-// prev's.
+// encodeChanged builds st's encodings from prev's, whose flags st's
+// Document has but for the flags st.change names: those are encoded (or
+// taken from prev when the same *Flag), added or removed; every other
+// entry is prev's.
 func (st *envState) encodeChanged(prev *envState) error {
-	st.byKey = maps.Clone(prev.byKey)
 	st.flags = slices.Clone(prev.flags)
 	shared := variantTable{}
 	for _, k := range st.change.Flags {
 		fl, ok := st.doc.Flags[k]
-		i, found := slices.BinarySearchFunc(st.flags, k, func(f *flagEnc, k string) int { return strings.Compare(f.key, k) })
+		i, found := slices.BinarySearchFunc(st.flags, k, byKey)
 		if !ok {
 			if found {
 				st.flags = slices.Delete(st.flags, i, i+1)
 			}
-			delete(st.byKey, k)
 			continue
 		}
-		f := prev.byKey[k]
-		if f == nil || prev.doc.Flags[k] != fl {
-			var err error
-			if f, err = encodeFlag(k, fl, shared); err != nil {
-				return fmt.Errorf("encoding rule set %s of environment %s: %w", st.version, st.env, err)
-			}
+		if found && prev.doc.Flags[k] == fl {
+			continue // prev's encoding, in place
 		}
-		st.byKey[k] = f
+		f, err := encodeFlag(k, fl, shared)
+		if err != nil {
+			return fmt.Errorf("encoding rule set %s of environment %s: %w", st.version, st.env, err)
+		}
 		if found {
 			st.flags[i] = f
 		} else {

@@ -34,10 +34,10 @@ func TestEnvStateSharesUnchangedFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.byKey["banner"] != old.byKey["banner"] || st.byKey["checkout-v2"] != old.byKey["checkout-v2"] {
+	if st.flag("banner") != old.flag("banner") || st.flag("checkout-v2") != old.flag("checkout-v2") {
 		t.Error("unchanged flags were encoded again")
 	}
-	if st.byKey["color"] == old.byKey["color"] {
+	if st.flag("color") == old.flag("color") {
 		t.Error("the changed flag kept its old encoding")
 	}
 	if r := st.rs.Evaluate("color", ruleset.Context{"key": "k"}); r.Variant != "blue" {
@@ -91,10 +91,10 @@ func TestEnvStateSharesAcrossEnvironments(t *testing.T) {
 	prod.Overrides = map[string]*ruleset.Override{"banner": {Flag: "banner", Environment: "production", Serve: "on", At: time.Now()}}
 	f := newFixture(t, Options{}, prod, stag)
 	p, s := f.srv.hub("production").cur.Load(), f.srv.hub("staging").cur.Load()
-	if p.byKey["checkout-v2"] != s.byKey["checkout-v2"] || p.byKey["banner"] != s.byKey["banner"] {
+	if p.flag("checkout-v2") != s.flag("checkout-v2") || p.flag("banner") != s.flag("banner") {
 		t.Error("flags the environments hold alike were encoded twice")
 	}
-	if p.byKey["color"] == s.byKey["color"] {
+	if p.flag("color") == s.flag("color") {
 		t.Error("a flag each environment holds its own value of shares an encoding")
 	}
 	ctx := ruleset.Context{"key": "zed"}
@@ -176,11 +176,11 @@ func TestEnvStateNamedMatchesFull(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got.flags) != len(want.flags) || len(got.byKey) != len(want.byKey) {
-			t.Fatalf("step %d: %d flags (%d indexed), want %d (%d)", step, len(got.flags), len(got.byKey), len(want.flags), len(want.byKey))
+		if len(got.flags) != len(want.flags) {
+			t.Fatalf("step %d: %d flags, want %d", step, len(got.flags), len(want.flags))
 		}
 		for i, f := range want.flags {
-			if g := got.flags[i]; !reflect.DeepEqual(g, f) || got.byKey[f.key] != g {
+			if g := got.flags[i]; !reflect.DeepEqual(g, f) || got.flag(f.key) != g {
 				t.Fatalf("step %d: flag %d is %+v, want %+v", step, i, g, f)
 			}
 		}
