@@ -13,7 +13,7 @@ import (
 // (ru_maxrss, which includes writing the repository). Target: ≤ 15 s and
 // ≤ 2 GiB. Run it alone, once:
 //
-//	go test -run '^$' -bench Load100k -benchtime 1x ./loader
+//	go test -run '^$' -bench 'Load100k$' -benchtime 1x ./loader
 func BenchmarkLoad100k(b *testing.B) {
 	dir := b.TempDir()
 	generateRepo(b, dir, 100000, 1000)
