@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
+	"weak"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/redis/go-redis/v9"
@@ -74,8 +76,12 @@ func encodeSnapshot(s *store.Snapshot, cache *flagJSON) ([]byte, error) {
 }
 
 // flagJSON is the flags of an environment's last encode, sorted by key,
-// each with its JSON member (`"key":{...}`).
-type flagJSON []cachedFlag
+// each with its JSON member (`"key":{...}`), and the Document they were
+// encoded from (weakly: a Change from it names what differs).
+type flagJSON struct {
+	doc  weak.Pointer[ruleset.Document]
+	list []cachedFlag
+}
 
 type cachedFlag struct {
 	key  string
@@ -110,7 +116,12 @@ func marshalCached(s *store.Snapshot, cache *flagJSON) ([]byte, error) {
 		return json.Marshal(s) // not the layout expected: encode it all
 	}
 	hole += at
-	next, err := cachedMembers(s.Document.Flags, *cache)
+	var next []cachedFlag
+	if named, ok := s.ChangedFrom(cache.doc.Value()); ok {
+		next, err = patchedMembers(s.Document.Flags, cache.list, named)
+	} else {
+		next, err = cachedMembers(s.Document.Flags, cache.list)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +140,7 @@ func marshalCached(s *store.Snapshot, cache *flagJSON) ([]byte, error) {
 	}
 	out = append(out, '}')
 	out = append(out, b[hole+len(flagsHole):]...)
-	*cache = next
+	*cache = flagJSON{doc: weak.Make(s.Document), list: next}
 	return out, nil
 }
 
@@ -137,8 +148,8 @@ func marshalCached(s *store.Snapshot, cache *flagJSON) ([]byte, error) {
 // their JSON members, taken from old (sorted likewise) for the same *Flag
 // under the same key. When flags has old's keys (most edits), old's order
 // is walked and nothing is sorted.
-func cachedMembers(flags map[string]*ruleset.Flag, old flagJSON) (flagJSON, error) {
-	next := make(flagJSON, 0, len(flags))
+func cachedMembers(flags map[string]*ruleset.Flag, old []cachedFlag) ([]cachedFlag, error) {
+	next := make([]cachedFlag, 0, len(flags))
 	sameKeys := len(old) == len(flags)
 	for i := 0; sameKeys && i < len(old); i++ {
 		f, ok := flags[old[i].key]
@@ -164,17 +175,52 @@ func cachedMembers(flags map[string]*ruleset.Flag, old flagJSON) (flagJSON, erro
 			c.json = old[j].json
 			continue
 		}
-		kj, err := json.Marshal(c.key)
-		if err != nil {
+		if err := c.encode(); err != nil {
 			return nil, err
 		}
-		fj, err := json.Marshal(c.flag)
-		if err != nil {
-			return nil, fmt.Errorf("flags.%s: %w", c.key, err)
-		}
-		c.json = append(append(kj, ':'), fj...)
 	}
 	return next, nil
+}
+
+// patchedMembers is cachedMembers when flags are those old was encoded
+// from but for the keys in named (a ruleset.Change from that Document):
+// old is copied and only the named flags are encoded, added or removed.
+func patchedMembers(flags map[string]*ruleset.Flag, old []cachedFlag, named []string) ([]cachedFlag, error) {
+	next := slices.Clone(old)
+	for _, k := range named {
+		i, found := slices.BinarySearchFunc(next, k, func(c cachedFlag, k string) int { return strings.Compare(c.key, k) })
+		f, ok := flags[k]
+		switch {
+		case !ok && found:
+			next = slices.Delete(next, i, i+1)
+		case !ok || found && next[i].flag == f && f != nil:
+		default:
+			c := cachedFlag{key: k, flag: f}
+			if err := c.encode(); err != nil {
+				return nil, err
+			}
+			if found {
+				next[i] = c
+			} else {
+				next = slices.Insert(next, i, c)
+			}
+		}
+	}
+	return next, nil
+}
+
+// encode sets c's JSON member.
+func (c *cachedFlag) encode() error {
+	kj, err := json.Marshal(c.key)
+	if err != nil {
+		return err
+	}
+	fj, err := json.Marshal(c.flag)
+	if err != nil {
+		return fmt.Errorf("flags.%s: %w", c.key, err)
+	}
+	c.json = append(append(kj, ':'), fj...)
+	return nil
 }
 
 // patchFrom returns the patch from prev to s, or nil when there is none to
