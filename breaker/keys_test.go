@@ -3,6 +3,9 @@ package breaker
 import (
 	"slices"
 	"testing"
+	"weak"
+
+	"github.com/flagpole/flagpole/ruleset"
 )
 
 // KeyCache lists a Document's breaker flags sorted, computes them once
@@ -14,26 +17,26 @@ func TestKeyCache(t *testing.T) {
 	alpha := *d1.Flags["checkout"]
 	alpha.Key, alpha.Breaker = "alpha", &b
 	d1.Flags["alpha"] = &alpha
-	got := c.Keys("production", d1)
+	got := c.Keys("production", d1, nil)
 	if !slices.Equal(got, []string{"alpha", "checkout"}) {
 		t.Fatalf("keys %q, want alpha and checkout (plain has no breaker block)", got)
 	}
-	if again := c.Keys("production", d1); &again[0] != &got[0] {
+	if again := c.Keys("production", d1, nil); &again[0] != &got[0] {
 		t.Error("the same Document's keys were computed again")
 	}
 	d2 := doc()
-	if got := c.Keys("production", d2); !slices.Equal(got, []string{"checkout"}) {
+	if got := c.Keys("production", d2, nil); !slices.Equal(got, []string{"checkout"}) {
 		t.Errorf("keys of a new Document %q, want checkout", got)
 	}
 	// A new Document with the same breaker flags (an edit elsewhere)
 	// shares the sorted keys; one where a flag gains a breaker block, or
 	// one breaker flag is swapped for another, does not.
-	shared := c.Keys("production", d2)
+	shared := c.Keys("production", d2, nil)
 	d4 := doc()
 	p := *d2.Flags["plain"]
 	p.Name = "edited"
 	d4.Flags["plain"] = &p
-	if again := c.Keys("production", d4); &again[0] != &shared[0] || !slices.Equal(again, []string{"checkout"}) {
+	if again := c.Keys("production", d4, nil); &again[0] != &shared[0] || !slices.Equal(again, []string{"checkout"}) {
 		t.Errorf("a Document with the same breaker flags: keys %q, sorted again %v", again, &again[0] != &shared[0])
 	}
 	withBreaker := *d2.Flags["plain"]
@@ -41,13 +44,29 @@ func TestKeyCache(t *testing.T) {
 	d5 := doc()
 	delete(d5.Flags, "checkout")
 	d5.Flags["plain"] = &withBreaker
-	if got := c.Keys("production", d5); !slices.Equal(got, []string{"plain"}) {
+	if got := c.Keys("production", d5, nil); !slices.Equal(got, []string{"plain"}) {
 		t.Errorf("one breaker flag swapped for another: keys %q, want plain", got)
 	}
 	d6 := doc()
 	d6.Flags["plain"] = &withBreaker
-	if got := c.Keys("production", d6); !slices.Equal(got, []string{"checkout", "plain"}) {
+	if got := c.Keys("production", d6, nil); !slices.Equal(got, []string{"checkout", "plain"}) {
 		t.Errorf("a flag gained a breaker block: keys %q, want checkout and plain", got)
+	}
+	// With a Change from the cached Document, only the named flags are
+	// looked at: an edit of a flag without a block keeps the keys, one
+	// that gives a named flag a block does not.
+	cur := c.Keys("production", d6, nil)
+	d7 := doc()
+	d7.Flags["plain"] = &withBreaker
+	d7.Flags["extra"] = &p
+	if again := c.Keys("production", d7, &ruleset.Change{Base: weak.Make(d6), Flags: []string{"extra"}}); &again[0] != &cur[0] {
+		t.Errorf("an edit named by the Change that adds no block: keys %q computed again", again)
+	}
+	d8 := doc()
+	d8.Flags["plain"] = &withBreaker
+	d8.Flags["extra"] = &withBreaker
+	if got := c.Keys("production", d8, &ruleset.Change{Base: weak.Make(d7), Flags: []string{"extra"}}); !slices.Equal(got, []string{"checkout", "extra", "plain"}) {
+		t.Errorf("a named flag gained a block: keys %q, want checkout, extra and plain", got)
 	}
 	c.Forget(func(string) bool { return false })
 	if len(c.m) != 0 {

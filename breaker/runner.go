@@ -247,7 +247,7 @@ func (r *Runner) tickEnv(ctx context.Context, env string, now time.Time) error {
 	served, _ := layer.Apply(snap.Document)
 	windows := map[time.Duration]map[string]store.Counts{}
 	// Only flags with a breaker block: the others never trip.
-	for _, key := range r.keys.Keys(env, snap.Document) {
+	for _, key := range r.keys.Keys(env, snap.Document, snap.Change) {
 		f := snap.Document.Flags[key]
 		s := SettingsOf(*f.Breaker)
 		o := served.Overrides[key]

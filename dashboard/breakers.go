@@ -181,7 +181,7 @@ func sampleBreakers(ctx context.Context, st LayerStore, m store.Metrics, flagKey
 		}
 		served, _ := layer.Apply(snap.Document)
 		windows := map[time.Duration]map[string]store.Counts{}
-		keys := flagKeys.Keys(env, snap.Document)
+		keys := flagKeys.Keys(env, snap.Document, snap.Change)
 		if out == nil {
 			// Environments usually have the same flags: one allocation
 			// instead of a doubling slice of up to limit entries each tick.
