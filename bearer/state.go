@@ -117,7 +117,7 @@ type flagEnc struct {
 // (the same *Flag, as the store's patches, the stores' decoding and the
 // in-process syncer give) keep its compiled form and encoding. When snap
 // says which flags it changed from prev's (flagChange), only those are
-// compiled and encoded, and the rest of prev's index is copied.
+// compiled and encoded, and prev's other encodings are copied.
 func newEnvState(snap *store.Snapshot, now func() time.Time, prev *envState) (*envState, error) {
 	doc := snap.Document
 	if doc == nil {

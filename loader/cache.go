@@ -429,44 +429,32 @@ func (c *Cache) releaseRoots() {
 	}
 }
 
-// rootLog lists the files whose node tree rootNode made again.
-type rootLog struct {
+// takeLog is a list that a load's goroutines append to and that the
+// load takes whole when it is done: the files whose node tree rootNode
+// made again (rootLog), the flags whose decoded form flagSrc.form made
+// again (formLog).
+type takeLog[T any] struct {
 	mu    sync.Mutex
-	files []*yfile
+	items []T
 }
 
-func (l *rootLog) add(f *yfile) {
+type (
+	rootLog = takeLog[*yfile]
+	formLog = takeLog[*flagSrc]
+)
+
+func (l *takeLog[T]) add(v T) {
 	l.mu.Lock()
-	l.files = append(l.files, f)
+	l.items = append(l.items, v)
 	l.mu.Unlock()
 }
 
-func (l *rootLog) take() []*yfile {
+func (l *takeLog[T]) take() []T {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	files := l.files
-	l.files = nil
-	return files
-}
-
-// formLog lists the flags whose decoded form flagSrc.form made again.
-type formLog struct {
-	mu    sync.Mutex
-	flags []*flagSrc
-}
-
-func (l *formLog) add(fs *flagSrc) {
-	l.mu.Lock()
-	l.flags = append(l.flags, fs)
-	l.mu.Unlock()
-}
-
-func (l *formLog) take() []*flagSrc {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	flags := l.flags
-	l.flags = nil
-	return flags
+	items := l.items
+	l.items = nil
+	return items
 }
 
 // rootNode returns the file's root mapping, parsing the file again when a
