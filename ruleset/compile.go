@@ -32,11 +32,7 @@ func CompileWith(doc *Document, opts Options) (*RuleSet, error) {
 	if doc == nil {
 		return nil, fmt.Errorf("compiling rule set: no document")
 	}
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
-	c := compiler{doc: doc, costs: costs{aud: map[*audience]int{}, busy: map[*audience]bool{}}}
+	now, c := opts.clock(), newCompiler(doc)
 	audiences := c.audiences()
 	rs := &RuleSet{doc: doc, flags: make(map[string]*flag, len(doc.Flags)), now: now, auds: audiences}
 	rs.keys = sortedKeys(doc.Flags)
@@ -55,6 +51,19 @@ func CompileWith(doc *Document, opts Options) (*RuleSet, error) {
 		return nil, err
 	}
 	return rs, nil
+}
+
+// clock returns the clock the options give, time.Now when none.
+func (o Options) clock() func() time.Time {
+	if o.Now == nil {
+		return time.Now
+	}
+	return o.Now
+}
+
+// newCompiler returns a compiler for one compilation of doc.
+func newCompiler(doc *Document) compiler {
+	return compiler{doc: doc, costs: costs{aud: map[*audience]int{}, busy: map[*audience]bool{}}}
 }
 
 // compiler holds the state of one compilation.

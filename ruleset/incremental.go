@@ -3,7 +3,6 @@ package ruleset
 import (
 	"maps"
 	"slices"
-	"time"
 )
 
 // CompileFrom compiles doc exactly as CompileWith does, reusing the
@@ -29,11 +28,7 @@ func CompileFrom(prev *RuleSet, doc *Document, opts Options) (*RuleSet, error) {
 	if prev == nil || prev.doc == nil || doc == nil {
 		return CompileWith(doc, opts)
 	}
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
-	c := compiler{doc: doc, costs: costs{aud: map[*audience]int{}, busy: map[*audience]bool{}}}
+	now, c := opts.clock(), newCompiler(doc)
 	changed := changedAudiences(prev.doc.Audiences, doc.Audiences)
 	audiences := c.audiencesFrom(prev.auds, changed)
 	rs := &RuleSet{doc: doc, flags: make(map[string]*flag, len(doc.Flags)), now: now, auds: audiences}
@@ -72,11 +67,7 @@ func CompileChanged(prev *RuleSet, base, doc *Document, changed []string, opts O
 		!sameMap(doc.Audiences, prev.doc.Audiences) && len(changedAudiences(prev.doc.Audiences, doc.Audiences)) > 0 {
 		return CompileFrom(prev, doc, opts)
 	}
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
-	c := compiler{doc: doc, costs: costs{aud: map[*audience]int{}, busy: map[*audience]bool{}}}
+	now, c := opts.clock(), newCompiler(doc)
 	rs := &RuleSet{doc: doc, flags: maps.Clone(prev.flags), now: now, auds: prev.auds, keys: prev.keys}
 	if rs.flags == nil {
 		rs.flags = map[string]*flag{}
