@@ -292,3 +292,100 @@ func TestDeferredSnapshotWrittenAndRepublished(t *testing.T) {
 		t.Errorf("republished snapshot is %s", stored)
 	}
 }
+
+// A Snapshot read while a publish's reply is still on its way (a watcher
+// of this process is told of the version as soon as Redis lists it) is the
+// snapshot being published, not one decoded from the stored bytes and
+// patches, both for a whole write and for a patch.
+func TestSnapshotDuringOwnPublish(t *testing.T) {
+	srv := redistest.Start(t)
+	pub := newRedis(t, srv, redisstore.Options{SnapshotDelay: time.Hour})
+	ctx := t.Context()
+	var publishing *store.Snapshot
+	checked := 0
+	pub.OnSent(func(env string) {
+		got, err := pub.Snapshot(ctx, env)
+		if err != nil || got != publishing {
+			t.Errorf("Snapshot during the publish of %s = %p (version %v), %v; want the published %p", publishing.Version, got, versionOf(got), err, publishing)
+		}
+		checked++
+	})
+	v1 := flagsSnap("v1", 30)
+	v2 := next(v1, "v2", "two")
+	v3 := next(v2, "v3", "three")
+	for _, s := range []*store.Snapshot{v1, v2, v3} {
+		publishing = s
+		if err := pub.Publish(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if checked != 3 {
+		t.Fatalf("checked %d publishes, want 3", checked)
+	}
+}
+
+func versionOf(s *store.Snapshot) any {
+	if s == nil {
+		return nil
+	}
+	return s.Version
+}
+
+// The deferred writer waits for publishes to stop, but not past half the
+// stored patch list: a snapshot 32 patches behind is written even while
+// they go on.
+func TestDeferredSnapshotWrittenWhenFarBehind(t *testing.T) {
+	srv := redistest.Start(t)
+	pub := newRedis(t, srv, redisstore.Options{SnapshotDelay: time.Hour})
+	cold := newRedis(t, srv, redisstore.Options{})
+	ctx := t.Context()
+	s := flagsSnap("v0", 10)
+	if err := pub.Publish(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	for i := 1; i <= n; i++ {
+		s = next(s, fmt.Sprint("v", i), fmt.Sprint("edit ", i))
+		if err := pub.Publish(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := "flagpole:snap:production"
+	deadline := time.Now().Add(eventually)
+	stored := rawVersion(t, cold, key)
+	for stored == "v0" {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d patches behind and the snapshot key still holds v0", n)
+		}
+		time.Sleep(10 * time.Millisecond) // polling Redis: no signal to wait on
+		stored = rawVersion(t, cold, key)
+	}
+	var i int
+	if _, err := fmt.Sscanf(stored, "v%d", &i); err != nil || i < 32 {
+		t.Errorf("the snapshot key holds %s; want a version at least 32 patches on (written once 32 behind)", stored)
+	}
+	if got, err := cold.Snapshot(ctx, "production"); err != nil || got.Version != s.Version || got.Document.Flags["f0"].Description != "edit 40" {
+		t.Fatalf("cold Snapshot = %v, %v; want %s", versionOf(got), err, s.Version)
+	}
+}
+
+// An edit undone publishes the version the snapshot key still holds, as a
+// new Document: the publisher's Snapshot serves that Document (the one its
+// next publish's Change is from), not the stored one.
+func TestSnapshotOfUndoneEditIsThePublished(t *testing.T) {
+	srv := redistest.Start(t)
+	pub := newRedis(t, srv, redisstore.Options{SnapshotDelay: time.Hour})
+	ctx := t.Context()
+	v1 := flagsSnap("v1", 30)
+	v2 := next(v1, "v2", "two")
+	again := next(v2, "v1", "")
+	again.Document.Flags["f0"] = v1.Document.Flags["f0"]
+	for _, s := range []*store.Snapshot{v1, v2, again} {
+		if err := pub.Publish(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := pub.Snapshot(ctx, "production"); err != nil || got != again {
+		t.Fatalf("Snapshot = %p, %v; want the last published %p (the stored v1 is %p)", got, err, again, v1)
+	}
+}

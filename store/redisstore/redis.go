@@ -41,9 +41,12 @@ type Options struct {
 	HealthInterval time.Duration
 	// Logger receives reconnects and lock events. Default: discard.
 	Logger *slog.Logger
-	// SnapshotDelay is how long after a patch is announced the whole
-	// snapshot is written (redis_defer.go); publishes within it cost one
-	// write. Default 2 s.
+	// SnapshotDelay is how long the announced patches must stay quiet
+	// before the whole snapshot is written (redis_defer.go), so that a
+	// burst of publishes costs one write, after the burst. The write waits
+	// at most 10×SnapshotDelay from the first patch it covers, and no
+	// longer once an environment's snapshot is half the stored patch list
+	// (32 patches) behind. Default 2 s.
 	SnapshotDelay time.Duration
 }
 
@@ -74,8 +77,17 @@ type Redis struct {
 	published map[string]*store.Snapshot // last published by this process
 	patches   map[string][]*snapPatch    // announced, for SnapshotSince
 	pending   map[string]*store.Snapshot // published, snapshot not yet written
+	behind    map[string]int             // patches announced since snap:<env> was written
 	written   map[string]written         // what this process last wrote to snap:<env>
 	latest    map[string]*store.Snapshot // last returned by SnapshotSince, shared
+	// sending holds what a publish of this process is storing, until it
+	// knows the outcome: Redis announces it to every watcher, this
+	// process's own included, before the script's reply arrives, and a
+	// watcher reading the snapshot then is served what is being sent.
+	sending map[string]sending
+	// onSent, when set (tests), runs between a publish's script and the
+	// bookkeeping of its outcome.
+	onSent func(env string)
 
 	// wmu serializes writes of snapshot keys: the deferred writer's and a
 	// full publish's, so that an older deferred snapshot never lands after
@@ -236,17 +248,24 @@ func (r *Redis) publishWhole(ctx context.Context, s *store.Snapshot, patch json.
 	r.wmu.Lock()
 	defer r.wmu.Unlock()
 	keys := []string{r.snapKey(s.Environment), r.envsKey(), r.patchesKey(s.Environment)}
-	if err := publishScript.Run(ctx, r.client, keys, body, s.Environment, r.channel, msg, s.Version).Err(); err != nil {
-		return fmt.Errorf("redis publish %s version %s: %w", s.Environment, s.Version, err)
+	r.send(s, body)
+	err = publishScript.Run(ctx, r.client, keys, body, s.Environment, r.channel, msg, s.Version).Err()
+	if r.onSent != nil {
+		r.onSent(s.Environment)
 	}
 	r.pmu.Lock()
+	defer r.pmu.Unlock()
+	delete(r.sending, s.Environment)
+	if err != nil {
+		return fmt.Errorf("redis publish %s version %s: %w", s.Environment, s.Version, err)
+	}
 	if r.published == nil {
 		r.published = map[string]*store.Snapshot{}
 	}
 	r.published[s.Environment] = s
 	delete(r.pending, s.Environment)
+	delete(r.behind, s.Environment)
 	r.noteWritten(s.Environment, s, body)
-	r.pmu.Unlock()
 	return nil
 }
 
@@ -279,6 +298,7 @@ func (r *Redis) Remove(ctx context.Context, env string) error {
 	if err == nil {
 		r.pmu.Lock()
 		delete(r.pending, env)
+		delete(r.behind, env)
 		delete(r.published, env)
 		delete(r.written, env)
 		r.pmu.Unlock()

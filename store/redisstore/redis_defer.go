@@ -36,15 +36,19 @@ import (
 
 const (
 	// storedPatches is how many patches an environment's patch list keeps.
-	// The deferred writer lags the announced version by one encode at most,
-	// so the list normally holds a handful; when the snapshot falls further
+	// The deferred writer lets the snapshot fall at most half as many
+	// behind the announced version (settle); when the snapshot falls further
 	// behind (writes failing), Snapshot reports the store inconsistent and
 	// the syncer's check republishes whole.
 	storedPatches = 64
-	// defaultSnapshotDelay is how long the writer waits after a publish
-	// before encoding, so that a burst of commits costs one write and the
-	// encoding does not compete with the bearers applying the patch.
+	// defaultSnapshotDelay is how long the writer waits for publishes to
+	// stop before encoding (settle), so that a burst of commits costs one
+	// write and the encoding does not compete with the bearers applying
+	// the patches.
 	defaultSnapshotDelay = 2 * time.Second
+	// maxSnapshotWaits bounds how many SnapshotDelays a deferred write
+	// waits for publishes to stop (settle).
+	maxSnapshotWaits = 10
 	// snapshotWriteTimeout bounds one deferred write.
 	snapshotWriteTimeout = time.Minute
 )
@@ -90,19 +94,27 @@ func (r *Redis) publishPatch(ctx context.Context, prev, s *store.Snapshot, patch
 		return false, fmt.Errorf("redis publish %s: encoding change: %w", s.Environment, err)
 	}
 	keys := []string{r.envsKey(), r.patchesKey(s.Environment)}
+	r.send(s, nil)
 	n, err := patchScript.Run(ctx, r.client, keys, s.Environment, prev.Version, s.Version, r.channel, msg, []byte(patch), storedPatches).Int()
-	if err != nil {
-		return false, fmt.Errorf("redis publish %s version %s: %w", s.Environment, s.Version, err)
-	}
-	if n == 0 {
-		return false, nil
+	if r.onSent != nil {
+		r.onSent(s.Environment)
 	}
 	r.pmu.Lock()
+	delete(r.sending, s.Environment)
+	if err != nil || n == 0 {
+		r.pmu.Unlock()
+		if err != nil {
+			return false, fmt.Errorf("redis publish %s version %s: %w", s.Environment, s.Version, err)
+		}
+		return false, nil
+	}
 	r.published[s.Environment] = s
 	if r.pending == nil {
 		r.pending = map[string]*store.Snapshot{}
+		r.behind = map[string]int{}
 	}
 	r.pending[s.Environment] = s
+	r.behind[s.Environment]++
 	r.pmu.Unlock()
 	r.startWriter()
 	select {
@@ -110,6 +122,28 @@ func (r *Redis) publishPatch(ctx context.Context, prev, s *store.Snapshot, patch
 	default:
 	}
 	return true, nil
+}
+
+// sending is what a publish in flight stores: the snapshot, and the hash
+// and size of its stored bytes when it writes the snapshot key.
+type sending struct {
+	snap *store.Snapshot
+	body written
+}
+
+// send records that s is being published (Redis.sending); body is what
+// the snapshot key receives, nil for a patch.
+func (r *Redis) send(s *store.Snapshot, body []byte) {
+	r.pmu.Lock()
+	defer r.pmu.Unlock()
+	if r.sending == nil {
+		r.sending = map[string]sending{}
+	}
+	in := sending{snap: s}
+	if body != nil {
+		in.body = written{snap: s, hash: xxhash.Sum64(body), size: len(body)}
+	}
+	r.sending[s.Environment] = in
 }
 
 // startWriter starts the deferred snapshot writer once.
@@ -132,7 +166,7 @@ func (r *Redis) writer() {
 			return
 		case <-r.kick:
 		}
-		if !r.wait(r.opts.SnapshotDelay) {
+		if !r.settle() {
 			return
 		}
 		if !r.flush(snapshotWriteTimeout) {
@@ -146,6 +180,47 @@ func (r *Redis) writer() {
 			}
 		}
 	}
+}
+
+// settle waits, after a publish, until the next write is due: when no
+// patch has been announced for SnapshotDelay, SnapshotDelay×maxSnapshotWaits
+// after it began, or as soon as an environment's snapshot is
+// storedPatches/2 patches behind, whichever comes first. Writing during a
+// burst of publishes would compete with every bearer applying them. It
+// reports false, after flushing what is pending, when Close is called
+// meanwhile.
+func (r *Redis) settle() bool {
+	delay := r.opts.SnapshotDelay
+	deadline := time.Now().Add(delay * maxSnapshotWaits)
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			r.flush(snapshotWriteTimeout / 4)
+			return false
+		case <-t.C:
+			return true
+		case <-r.kick:
+			left := time.Until(deadline)
+			if left <= 0 || r.furthestBehind() >= storedPatches/2 {
+				return true
+			}
+			t.Reset(min(delay, left))
+		}
+	}
+}
+
+// furthestBehind returns how many patches the furthest-behind snapshot
+// key lacks.
+func (r *Redis) furthestBehind() int {
+	r.pmu.Lock()
+	defer r.pmu.Unlock()
+	n := 0
+	for _, b := range r.behind {
+		n = max(n, b)
+	}
+	return n
 }
 
 // wait waits d and reports true, or flushes what is pending and reports
@@ -188,7 +263,7 @@ func (r *Redis) writePending(ctx context.Context, env string) error {
 	r.wmu.Lock()
 	defer r.wmu.Unlock()
 	r.pmu.Lock()
-	s := r.pending[env]
+	s, covers := r.pending[env], r.behind[env]
 	r.pmu.Unlock()
 	if s == nil {
 		return nil // written whole or removed meanwhile
@@ -204,6 +279,7 @@ func (r *Redis) writePending(ctx context.Context, env string) error {
 	if r.pending[env] == s {
 		delete(r.pending, env)
 	}
+	r.behind[env] -= covers
 	r.noteWritten(env, s, body)
 	r.pmu.Unlock()
 	return nil
@@ -255,11 +331,22 @@ func (r *Redis) Snapshot(ctx context.Context, env string) (*store.Snapshot, erro
 			return nil, fmt.Errorf("redis snapshot %s (key %s): decoding: %w", env, r.snapKey(env), err)
 		}
 	}
-	if want == "" || s.Version == want {
+	if want == "" {
+		return s, nil
+	}
+	// The snapshot this process published is served when it is the
+	// listed version, even when the stored one is that version too (an
+	// edit undone): it is the newer of two equal Documents, the one its
+	// next publish's Change is from.
+	mine := r.publishedAt(env, want)
+	if s.Version == want {
+		if mine != nil {
+			return mine, nil
+		}
 		return s, nil
 	}
 	patches := decodePatches(list.Val())
-	if mine := r.publishedAt(env, want); mine != nil && chainLeads(s.Version, want, patches) {
+	if mine != nil && chainLeads(s.Version, want, patches) {
 		return mine, nil
 	}
 	if got := applyChain(s, want, patches, others, s.Document); got != nil {
@@ -268,25 +355,33 @@ func (r *Redis) Snapshot(ctx context.Context, env string) (*store.Snapshot, erro
 	return nil, fmt.Errorf("redis snapshot %s (key %s) is version %s and the stored patches do not lead to the listed version %s", env, r.snapKey(env), s.Version, want)
 }
 
-// known returns the snapshot this process wrote when body is what it
-// wrote, or nil.
+// known returns the snapshot this process wrote, or is writing, when body
+// is what it wrote, or nil.
 func (r *Redis) known(env string, body []byte) *store.Snapshot {
 	r.pmu.Lock()
-	w, ok := r.written[env]
+	w, in := r.written[env], r.sending[env].body
 	r.pmu.Unlock()
-	if !ok || w.size != len(body) || w.hash != xxhash.Sum64(body) {
+	if w.snap == nil && in.snap == nil {
 		return nil
 	}
-	return w.snap
+	h := xxhash.Sum64(body)
+	for _, w := range []written{w, in} {
+		if w.snap != nil && w.size == len(body) && w.hash == h {
+			return w.snap
+		}
+	}
+	return nil
 }
 
-// publishedAt returns the snapshot of env this process last published
-// when it is version, or nil.
+// publishedAt returns the snapshot of env this process last published,
+// or is publishing, when it is version, or nil.
 func (r *Redis) publishedAt(env, version string) *store.Snapshot {
 	r.pmu.Lock()
 	defer r.pmu.Unlock()
-	if s := r.published[env]; s != nil && s.Version == version {
-		return s
+	for _, s := range []*store.Snapshot{r.published[env], r.sending[env].snap} {
+		if s != nil && s.Version == version {
+			return s
+		}
 	}
 	return nil
 }
