@@ -45,6 +45,7 @@ type Cache struct {
 	unread      int           // files left unread over all loads, for tests
 	patched     int           // loads that checked only the changed flags (checkDelta), for tests
 	listedReuse int           // files reused from the listing (dirEntry.last), for tests
+	listedNamed int           // listings patched from the paths a scan named (fstat.Scan.Since), for tests
 	files       map[string]*cacheEntry
 	audChecks   map[string]*audienceCheck // by file
 	flagChecks  map[string]*flagCheck     // by file
@@ -52,7 +53,7 @@ type Cache struct {
 	stats       CacheStats
 	// given holds the scan handed over for the next load (UseScan); taken
 	// by start into scan, which serves that load only.
-	given, scan map[string]fstat.Scanned
+	given, scan *fstat.Scan
 	// listed is the listing of the last scan a load was handed (listing).
 	listed *scanListing
 	// flags is the last load's flags, registered and checked, when it can
@@ -160,11 +161,11 @@ func (c *Cache) start(skipReads bool) {
 //
 // A directory the scan reached through a symbolic link, which it does not
 // follow, is listed from the file system, and its files are not checked
-// against the scan. files is read-only; only the next load uses it.
-func (c *Cache) UseScan(files map[string]fstat.Scanned) {
+// against the scan. scan is read-only; only the next load uses it.
+func (c *Cache) UseScan(scan *fstat.Scan) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.given = files
+	c.given = scan
 }
 
 // scanned returns what the scan handed to this load (UseScan) found at
@@ -173,7 +174,7 @@ func (c *Cache) scanned(rel string) (fstat.Scanned, bool) {
 	if c == nil || c.scan == nil {
 		return fstat.Scanned{}, false
 	}
-	sc, ok := c.scan[rel]
+	sc, ok := c.scan.Files[rel]
 	return sc, ok
 }
 

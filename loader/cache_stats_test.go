@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/flagpole/flagpole/internal/fstat"
@@ -13,7 +14,7 @@ import (
 // scanFiles walks dir as the directory source's scan does (directories,
 // the lstat of every regular file and symbolic link, and each regular
 // file's content hash; .git skipped), for Cache.UseScan.
-func scanFiles(t testing.TB, dir string) map[string]fstat.Scanned {
+func scanFiles(t testing.TB, dir string) *fstat.Scan {
 	t.Helper()
 	files := map[string]fstat.Scanned{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -57,5 +58,51 @@ func scanFiles(t testing.TB, dir string) map[string]fstat.Scanned {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return files
+	return &fstat.Scan{Files: files}
+}
+
+// scanner numbers the scans it makes of a directory (scanFiles) and names
+// the paths changed since each of them, as the directory source does
+// (fstat.Scan.Since): every path whose entry differs, found by comparing
+// the two scans whole.
+type scanner struct {
+	states []map[string]fstat.Scanned // scan i is numbered i+1
+}
+
+func (s *scanner) scan(t testing.TB, dir string) *fstat.Scan {
+	sc := scanFiles(t, dir)
+	s.states = append(s.states, sc.Files)
+	sc.Gen = uint64(len(s.states))
+	states := s.states
+	sc.Since = func(gen uint64) ([]string, bool) {
+		if gen == 0 || gen > uint64(len(states)) {
+			return nil, false
+		}
+		old := states[gen-1]
+		var paths []string
+		for rel, a := range sc.Files {
+			if b, ok := old[rel]; !ok || !sameScanned(a, b) {
+				paths = append(paths, rel)
+			}
+		}
+		for rel := range old {
+			if _, ok := sc.Files[rel]; !ok {
+				paths = append(paths, rel)
+			}
+		}
+		slices.Sort(paths)
+		return paths, true
+	}
+	return sc
+}
+
+// sameScanned reports whether a and b are the same entry: kind, content,
+// link target, and the same file with the same size, mode and
+// modification time.
+func sameScanned(a, b fstat.Scanned) bool {
+	if a.Kind != b.Kind || a.Sum != b.Sum || a.Target != b.Target || (a.Info == nil) != (b.Info == nil) {
+		return false
+	}
+	return a.Info == nil || (os.SameFile(a.Info, b.Info) && a.Info.Size() == b.Info.Size() &&
+		a.Info.Mode() == b.Info.Mode() && a.Info.ModTime().Equal(b.Info.ModTime()))
 }

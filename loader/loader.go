@@ -109,6 +109,7 @@ func Load(dir string, opts Options) (*Repo, error) {
 	}
 	parsed := parseTree(t, opts.Cache)
 	if opts.Cache != nil {
+		opts.Cache.settleListing(t)
 		opts.Cache.listed = t.listing // its dirEntry.last hold for the files parsed
 	}
 	c := &checker{

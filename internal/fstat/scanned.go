@@ -32,3 +32,20 @@ type Scanned struct {
 	// Target is a symbolic link's target as the scan read it.
 	Target string
 }
+
+// Scan is what one scan of a directory tree found (source.Revision.Files,
+// loader.Cache.UseScan).
+type Scan struct {
+	// Files holds what the scan found at each path, by slash path relative
+	// to the directory ("." for the directory itself). Read-only.
+	Files map[string]Scanned
+	// Gen numbers the scan, unique within the process; zero when the
+	// scanner numbers none.
+	Gen uint64
+	// Since, when not nil, returns the paths whose entry in Files may
+	// differ from what the scan numbered gen found (added, removed or
+	// changed), sorted and without repeats, or false when it does not know
+	// (gen is not one of its recent scans). A one-file change then costs
+	// its receiver one path, not a comparison of every path.
+	Since func(gen uint64) ([]string, bool)
+}

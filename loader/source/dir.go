@@ -318,18 +318,18 @@ func (r *dirRun) scan(ctx context.Context, settled bool) {
 	clear(r.dirty)
 	r.full = false
 	r.fullAt = r.opts.Clock.Now()
-	hash, dirs, files, err := scanTree(real, &r.tree)
+	hash, dirs, _, err := scanTree(real, &r.tree)
 	if r.watch(dirs) > 0 && err == nil {
 		// Files may have appeared in new directories before their watch
 		// was in place: read once more now that it is.
-		hash, _, files, err = scanTree(real, &r.tree)
+		hash, _, _, err = scanTree(real, &r.tree)
 	}
 	r.treeOK = err == nil && len(r.tree.entries) > 0 && r.tree.entries[0].kind == fstat.KindDir
-	r.report(ctx, hash, real, files, err, settled)
+	r.report(ctx, hash, real, err, settled)
 }
 
 // report reports a new revision or a new error.
-func (r *dirRun) report(ctx context.Context, hash, real string, files map[string]fstat.Scanned, err error, settled bool) {
+func (r *dirRun) report(ctx context.Context, hash, real string, err error, settled bool) {
 	if err != nil {
 		r.degraded = true
 		if msg := err.Error(); msg != r.lastErr {
@@ -358,7 +358,7 @@ func (r *dirRun) report(ctx context.Context, hash, real string, files map[string
 	}
 	r.candidate = ""
 	r.lastID = hash
-	r.fn(ctx, Update{Revision: Revision{ID: hash, Dir: real, Files: files, Retry: r.retry}})
+	r.fn(ctx, Update{Revision: Revision{ID: hash, Dir: real, Files: r.tree.scan(), Retry: r.retry}})
 }
 
 // watch makes the watch list match dirs plus the root's parent (to see the
@@ -456,8 +456,7 @@ func (r *dirRun) refresh(ctx context.Context) {
 		r.scan(ctx, true)
 		return
 	}
-	hash, files := sumEntries(r.tree.entries)
-	r.report(ctx, hash, r.real, files, nil, true)
+	r.report(ctx, sumEntries(r.tree.entries), r.real, nil, true)
 }
 
 // dirtyPaths returns the current burst's paths relative to the root, and

@@ -249,7 +249,7 @@ func TestDirSourceRetry(t *testing.T) {
 			return
 		}
 		calls++
-		if sc := u.Revision.Files["flags/a.yaml"]; sc.Kind != fstat.KindFile || sc.Sum != sha256.Sum256([]byte("v1")) {
+		if sc := u.Revision.Files.Files["flags/a.yaml"]; sc.Kind != fstat.KindFile || sc.Sum != sha256.Sum256([]byte("v1")) {
 			t.Errorf("revision %d: Files[flags/a.yaml] = %+v, want the hash of v1", calls, sc)
 		}
 		if calls == 1 {

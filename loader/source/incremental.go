@@ -21,8 +21,15 @@ import (
 // path gone is dropped with everything under it, a directory is walked
 // afresh. It returns, as absolute paths, the directories walked (whose
 // watches must be in place, and which are then walked once more) and the
-// directories dropped.
+// directories dropped. Files follows, and the paths whose entries went or
+// came make a new state (tree.changed).
 func (t *tree) update(paths []string, buf []byte) (walked, dropped []string, err error) {
+	var touched []string
+	defer func() {
+		if len(touched) > 0 {
+			t.changed(touched)
+		}
+	}()
 	paths = slices.Clone(paths)
 	slices.SortFunc(paths, comparePaths)
 	paths = slices.Compact(paths)
@@ -37,7 +44,7 @@ func (t *tree) update(paths []string, buf []byte) (walked, dropped []string, err
 		lo, hi := t.span(p)
 		if dir := path.Dir(p); dir != "." {
 			if e := t.find(dir); e == nil || e.kind != fstat.KindDir {
-				dropped = append(dropped, t.drop(lo, hi)...)
+				dropped = append(dropped, t.drop(lo, hi, &touched)...)
 				continue
 			}
 		}
@@ -45,7 +52,7 @@ func (t *tree) update(paths []string, buf []byte) (walked, dropped []string, err
 		fi, err := os.Lstat(abs)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-				dropped = append(dropped, t.drop(lo, hi)...)
+				dropped = append(dropped, t.drop(lo, hi, &touched)...)
 				continue
 			}
 			return nil, nil, err
@@ -80,8 +87,12 @@ func (t *tree) update(paths []string, buf []byte) (walked, dropped []string, err
 		default:
 			add = []*entry{otherEntry(p, func() (fs.FileInfo, error) { return fi, nil })}
 		}
-		dropped = append(dropped, t.drop(lo, hi)...)
+		dropped = append(dropped, t.drop(lo, hi, &touched)...)
 		t.entries = slices.Insert(t.entries, lo, add...)
+		for _, e := range add {
+			t.files[e.rel] = e.scanned()
+			touched = append(touched, e.rel)
+		}
 	}
 	return walked, dropped, nil
 }
@@ -106,10 +117,12 @@ func (t *tree) find(p string) *entry {
 	return t.entries[i]
 }
 
-// drop removes t.entries[lo:hi] and returns the directories among them,
-// as absolute paths.
-func (t *tree) drop(lo, hi int) (dirs []string) {
+// drop removes t.entries[lo:hi], appending their paths to touched, and
+// returns the directories among them, as absolute paths.
+func (t *tree) drop(lo, hi int, touched *[]string) (dirs []string) {
 	for _, e := range t.entries[lo:hi] {
+		delete(t.files, e.rel)
+		*touched = append(*touched, e.rel)
 		if e.kind == fstat.KindDir {
 			dirs = append(dirs, filepath.Join(t.root, filepath.FromSlash(e.rel)))
 		}

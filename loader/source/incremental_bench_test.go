@@ -53,7 +53,7 @@ func BenchmarkDirOneFileChange10k(b *testing.B) {
 					if _, _, err := tr.update([]string{rel}, buf); err != nil {
 						b.Fatal(err)
 					}
-					id, _ = sumEntries(tr.entries)
+					id = sumEntries(tr.entries)
 				}
 				if len(id) != 64 {
 					b.Fatal("no ID")

@@ -20,13 +20,16 @@ type Revision struct {
 	Dir string
 	// Files, when not nil, holds what the source's own scan of Dir found
 	// at each path (by path relative to Dir with slashes: lstat, content
-	// hash, kind), the scan whose result ID is. The loader then need not
+	// hash, kind), the scan whose result ID is, and which paths changed
+	// since an earlier scan (fstat.Scan.Since). The loader then need not
 	// lstat every file again, reads no file whose content hash it has
-	// cached, and finds out when a file it reads is not the one the scan
-	// hashed (loader.Cache.UseScan): Dir is a live directory, and a write
-	// between the scan and the load must not be published under ID.
-	// Read-only.
-	Files map[string]fstat.Scanned
+	// cached, compares only the paths that changed, and finds out when a
+	// file it reads is not the one the scan hashed (loader.Cache.UseScan):
+	// Dir is a live directory, and a write between the scan and the load
+	// must not be published under ID. Read-only, and valid only during the
+	// callback that receives the revision: the source changes it in place
+	// for the next one.
+	Files *fstat.Scan
 	// Retry, when not nil, tells the source that the receiver could not
 	// use this revision because Dir changed after the scan
 	// (loader.ErrChanged): the source then reads Dir again soon and

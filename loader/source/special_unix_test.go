@@ -37,7 +37,7 @@ func TestScanRecordsSpecialFiles(t *testing.T) {
 	if _, _, err := tr.update([]string{"flags/q.yaml"}, make([]byte, 4096)); err != nil {
 		t.Fatal(err)
 	}
-	gotID, gotFiles := sumEntries(tr.entries)
+	gotID, gotFiles := sumEntries(tr.entries), tr.files
 	refID, refFiles = refScan(t, root)
 	if gotID != refID || !sameStats(gotFiles, refFiles) || gotFiles["flags/q.yaml"].Kind != fstat.KindOther {
 		t.Fatalf("incremental scan of a new pipe: %v, want %v", gotFiles, refFiles)

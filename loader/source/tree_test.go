@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path"
@@ -83,7 +84,18 @@ func TestTreeUpdateMatchesFullScan(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 32<<10)
+	// states holds the last few states of tr.files, each with its number,
+	// to check what tr.since says changed after them.
+	type state struct {
+		gen   uint64
+		files map[string]fstat.Scanned
+	}
+	var states []state
 	for step := 0; step < 400; step++ {
+		states = append(states, state{tr.gen, maps.Clone(tr.files)})
+		if len(states) > 8 {
+			states = states[1:]
+		}
 		var touched []string
 		var what string
 		switch op := rng.IntN(9); op {
@@ -176,7 +188,17 @@ func TestTreeUpdateMatchesFullScan(t *testing.T) {
 		if _, _, err := tr.update(touched, buf); err != nil {
 			t.Fatalf("step %d (%s): update: %v", step, what, err)
 		}
-		gotID, gotStats := sumEntries(tr.entries)
+		gotID, gotStats := sumEntries(tr.entries), tr.files
+		was := states[rng.IntN(len(states))]
+		named, ok := tr.since(was.gen)
+		if !ok {
+			t.Fatalf("step %d (%s): since(state of %d steps before) does not know it", step, what, len(states))
+		}
+		for rel := range mergeKeys(was.files, gotStats) {
+			if !sameStats(map[string]fstat.Scanned{rel: was.files[rel]}, map[string]fstat.Scanned{rel: gotStats[rel]}) && !slices.Contains(named, rel) {
+				t.Fatalf("step %d (%s): %s changed since an earlier state, and since names only %q", step, what, rel, named)
+			}
+		}
 		wantID, _, wantStats, err := scanTree(root, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -199,6 +221,18 @@ func TestTreeUpdateMatchesFullScan(t *testing.T) {
 			t.Fatalf("step %d (%s): incremental differs from a full scan\ngot  %q\nwant %q", step, what, rels, wantRels)
 		}
 	}
+}
+
+// mergeKeys returns the keys of a and b.
+func mergeKeys(a, b map[string]fstat.Scanned) map[string]bool {
+	keys := map[string]bool{}
+	for k := range a {
+		keys[k] = true
+	}
+	for k := range b {
+		keys[k] = true
+	}
+	return keys
 }
 
 func sameStats(a, b map[string]fstat.Scanned) bool {
