@@ -141,6 +141,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, []string, error) {
 	fs.IntVar(&cfg.concurrent, "c", 32, "evaluate: concurrent keep-alive clients")
 	fs.DurationVar(&cfg.duration, "d", 10*time.Second, "evaluate: measured duration (after 1 s of warm-up)")
 	fs.IntVar(&cfg.flags, "flags", 100, "evaluate: flags in the generated repository; scale: the same, 10,000 when under 1,000")
+	fs.StringVar(&keepLogs, "logs", "", fmt.Sprintf("a directory that receives each process's last %d log lines when it stops (NAME.log)", maxLogLines))
 	fs.StringVar(&cfg.loadgen, "loadgen", "raw", "evaluate: load generator, raw (one hand-written HTTP/1.1 connection per client) or net/http")
 
 	var names []string

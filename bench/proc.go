@@ -199,7 +199,17 @@ func (p *proc) stop() {
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
+	if keepLogs != "" {
+		name := strings.ReplaceAll(p.name, " ", "-") + ".log"
+		if err := os.WriteFile(filepath.Join(keepLogs, name), []byte(p.Logs()+"\n"), 0o644); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: keeping the logs of %s: %v\n", p.name, err)
+		}
+	}
 }
+
+// keepLogs is the directory that receives each process's last log lines
+// when it stops (-logs); empty: none.
+var keepLogs string
 
 // RSS returns the process's resident set size in bytes (VmRSS).
 func (p *proc) RSS() (int64, error) {
