@@ -385,7 +385,7 @@ func TestFoldedPrerequisites(t *testing.T) {
 		if !strings.Contains(tr.String(), "requires ") {
 			t.Errorf("%s: the trace lacks the folded prerequisite:\n%s", key, tr)
 		}
-		if !rs.flags[key].static {
+		if !rs.flags.get(key).static {
 			t.Errorf("%s: not folded to a static result", key)
 		}
 	}

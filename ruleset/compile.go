@@ -34,11 +34,11 @@ func CompileWith(doc *Document, opts Options) (*RuleSet, error) {
 	}
 	now, c := opts.clock(), newCompiler(doc)
 	audiences := c.audiences()
-	rs := &RuleSet{doc: doc, flags: make(map[string]*flag, len(doc.Flags)), now: now, auds: audiences}
+	rs := &RuleSet{doc: doc, flags: newFlagTable(len(doc.Flags)), now: now, auds: audiences}
 	rs.keys = sortedKeys(doc.Flags)
 	for _, key := range rs.keys {
 		if f := c.flag(key, doc.Flags[key], audiences); f != nil {
-			rs.flags[key] = f
+			rs.flags.set(key, f)
 		}
 	}
 	for _, key := range sortedKeys(doc.Overrides) {
@@ -383,7 +383,7 @@ func (c *compiler) match(path *fieldPath, m Match) bool {
 }
 
 // override compiles an override onto its flag.
-func (c *compiler) override(key string, src *Override, flags map[string]*flag) {
+func (c *compiler) override(key string, src *Override, flags *flagTable) {
 	path := []any{"overrides", key}
 	n := len(c.ps.list)
 	checkOverride(&c.ps, path, c.doc, src)
@@ -393,7 +393,7 @@ func (c *compiler) override(key string, src *Override, flags map[string]*flag) {
 	if src.Flag != key {
 		c.ps.addPath(append(path, "flag"), "%q does not match the override's key %q", src.Flag, key)
 	}
-	f := flags[key]
+	f := flags.get(key)
 	if f == nil || len(c.ps.list) > n {
 		return // reported, here or with the flag
 	}

@@ -189,9 +189,9 @@ func (c *compiler) schedule(key string, src *Flag, f *flag, auds map[string]*aud
 // requires resolves every prerequisite to its compiled flag, checks the
 // flags and variants named, and reports cycles, chains longer than
 // MaxRequiresDepth and flags whose prerequisites cost too much to evaluate.
-func (c *compiler) requires(keys []string, flags map[string]*flag) {
+func (c *compiler) requires(keys []string, flags *flagTable) {
 	for _, key := range keys {
-		f := flags[key]
+		f := flags.get(key)
 		if f == nil {
 			// Broken elsewhere: still report what its requires name, so
 			// that every problem shows at once.
@@ -219,13 +219,13 @@ func (c *compiler) requires(keys []string, flags map[string]*flag) {
 	}
 	g := requiresGraph{c: c, flags: flags, state: map[*flag]int{}, depth: map[*flag]int{}, cost: map[*flag]int{}}
 	for _, key := range keys {
-		if f := flags[key]; f != nil {
+		if f := flags.get(key); f != nil {
 			g.visit(f)
 		}
 	}
 	folded := len(g.cyclic) == 0
 	for _, key := range keys {
-		f := flags[key]
+		f := flags.get(key)
 		if f == nil || g.cyclic[key] {
 			continue
 		}
@@ -274,7 +274,7 @@ func fold(f *flag) {
 }
 
 // resolve compiles reqs onto f; path (nil: do not report) locates them.
-func (c *compiler) resolve(key string, f *flag, reqs []Prerequisite, path []any, flags map[string]*flag) {
+func (c *compiler) resolve(key string, f *flag, reqs []Prerequisite, path []any, flags *flagTable) {
 	report := func(i int, field, format string, args ...any) {
 		if path != nil {
 			c.ps.addPath(append(append(path[:len(path):len(path)], i), field), format, args...)
@@ -303,7 +303,7 @@ func (c *compiler) resolve(key string, f *flag, reqs []Prerequisite, path []any,
 				}
 			}
 		}
-		if p := flags[r.Flag]; p != nil {
+		if p := flags.get(r.Flag); p != nil {
 			f.requires = append(f.requires, prereq{f: p, variants: sameStrings(r.Variants, p.names)})
 		}
 	}
@@ -340,7 +340,7 @@ func contains(list []string, s string) bool {
 // is reported even if the steps that form it are never in force together.
 type requiresGraph struct {
 	c      *compiler
-	flags  map[string]*flag
+	flags  *flagTable
 	state  map[*flag]int // 0 unvisited, 1 on the stack, 2 done
 	depth  map[*flag]int // longest chain below the flag
 	cost   map[*flag]int

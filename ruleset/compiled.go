@@ -13,7 +13,7 @@ import (
 // safe for concurrent use; a new Document gives a new RuleSet.
 type RuleSet struct {
 	doc   *Document
-	flags map[string]*flag
+	flags *flagTable
 	keys  []string
 	now   func() time.Time
 	clock *boundaries // see NextChange
@@ -340,8 +340,8 @@ func (rs *RuleSet) Keys() []string {
 // Flag returns the flag with the given key as it is in the Document (shared,
 // not to be modified), and whether it exists.
 func (rs *RuleSet) Flag(key string) (*Flag, bool) {
-	f, ok := rs.flags[key]
-	if !ok {
+	f := rs.flags.get(key)
+	if f == nil {
 		return nil, false
 	}
 	return f.src, true

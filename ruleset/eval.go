@@ -44,8 +44,8 @@ func (rs *RuleSet) Evaluate(key string, ctx Context) Result {
 	if rs == nil {
 		return Result{Reason: ReasonError, ErrorCode: ErrorGeneral, Rule: -1}
 	}
-	f, ok := rs.flags[key]
-	if !ok {
+	f := rs.flags.get(key)
+	if f == nil {
 		return Result{Reason: ReasonError, ErrorCode: ErrorFlagNotFound, Rule: -1}
 	}
 	if f.static {
@@ -83,8 +83,8 @@ func (rs *RuleSet) lookup(key string) (*flag, bool) {
 	if rs == nil {
 		return nil, false
 	}
-	f, ok := rs.flags[key]
-	return f, ok
+	f := rs.flags.get(key)
+	return f, f != nil
 }
 
 // evaluate runs the evaluation order for f. Every result is precomputed

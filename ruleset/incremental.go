@@ -1,7 +1,6 @@
 package ruleset
 
 import (
-	"maps"
 	"slices"
 )
 
@@ -31,7 +30,7 @@ func CompileFrom(prev *RuleSet, doc *Document, opts Options) (*RuleSet, error) {
 	now, c := opts.clock(), newCompiler(doc)
 	changed := changedAudiences(prev.doc.Audiences, doc.Audiences)
 	audiences := c.audiencesFrom(prev.auds, changed)
-	rs := &RuleSet{doc: doc, flags: make(map[string]*flag, len(doc.Flags)), now: now, auds: audiences}
+	rs := &RuleSet{doc: doc, flags: newFlagTable(len(doc.Flags)), now: now, auds: audiences}
 	rs.keys = prev.keys
 	if !sameKeys(doc.Flags, prev.doc.Flags) {
 		rs.keys = sortedKeys(doc.Flags)
@@ -68,10 +67,7 @@ func CompileChanged(prev *RuleSet, base, doc *Document, changed []string, opts O
 		return CompileFrom(prev, doc, opts)
 	}
 	now, c := opts.clock(), newCompiler(doc)
-	rs := &RuleSet{doc: doc, flags: maps.Clone(prev.flags), now: now, auds: prev.auds, keys: prev.keys}
-	if rs.flags == nil {
-		rs.flags = map[string]*flag{}
-	}
+	rs := &RuleSet{doc: doc, flags: prev.flags.share(), now: now, auds: prev.auds, keys: prev.keys}
 	changed = slices.Compact(slices.Sorted(slices.Values(changed)))
 	var added, removed []string
 	for _, key := range changed {
@@ -101,27 +97,27 @@ func CompileChanged(prev *RuleSet, base, doc *Document, changed []string, opts O
 	walk = slices.DeleteFunc(walk, func(key string) bool {
 		_, ok := doc.Flags[key]
 		if !ok {
-			delete(rs.flags, key)
+			rs.flags.del(key)
 		}
 		return !ok
 	})
 	for _, key := range walk {
-		delete(rs.flags, key) // placed again, or left out when it does not compile
+		rs.flags.del(key) // placed again, or left out when it does not compile
 		c.place(key, prev, nil, rs)
 	}
 	return c.finish(rs, walk, mergeKeys(prev.clocked, walk, nil))
 }
 
-// place sets rs.flags[key] for doc's flag key: prev's compiled flag when
+// place sets key's compiled flag in rs for doc's flag key: prev's compiled flag when
 // it can serve (see CompileFrom), shared when nothing below writes to it,
 // else a copy of it or a new compilation. It reports whether requires must
 // walk the flag.
 func (c *compiler) place(key string, prev *RuleSet, changedAuds map[string]bool, rs *RuleSet) bool {
 	src := c.doc.Flags[key]
-	if old := prev.flags[key]; old != nil && reusable(src, prev.doc.Flags[key], changedAuds) {
+	if old := prev.flags.get(key); old != nil && reusable(src, prev.doc.Flags[key], changedAuds) {
 		if shareable(old) && c.doc.Overrides[key] == nil {
 			// Nothing below writes to it: share it.
-			rs.flags[key] = old
+			rs.flags.set(key, old)
 			return false
 		}
 		cp := *old
@@ -129,11 +125,11 @@ func (c *compiler) place(key string, prev *RuleSet, changedAuds map[string]bool,
 		cp.override, cp.requires, cp.hot, cp.requiresFail, cp.folded = nil, nil, nil, false, false
 		cp.clock, cp.clockSet = nil, false
 		cp.setStatic()
-		rs.flags[key] = &cp
+		rs.flags.set(key, &cp)
 		return true
 	}
 	if f := c.flag(key, src, rs.auds); f != nil {
-		rs.flags[key] = f
+		rs.flags.set(key, f)
 	}
 	return true
 }
@@ -155,10 +151,10 @@ func (c *compiler) finish(rs *RuleSet, walk, clocked []string) (*RuleSet, error)
 }
 
 // unshared returns the keys in keys of the flags that are not shareable.
-func unshared(keys []string, flags map[string]*flag) []string {
+func unshared(keys []string, flags *flagTable) []string {
 	var out []string
 	for _, key := range keys {
-		if f := flags[key]; f == nil || !shareable(f) {
+		if f := flags.get(key); f == nil || !shareable(f) {
 			out = append(out, key)
 		}
 	}

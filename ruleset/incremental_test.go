@@ -431,7 +431,7 @@ func TestCompileChangedSharesUnnamedFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.flags["max-items"] != prev.flags["max-items"] {
+	if got.flags.get("max-items") != prev.flags.get("max-items") {
 		t.Error("a flag not named was compiled again")
 	}
 	other := *doc
@@ -440,7 +440,7 @@ func TestCompileChangedSharesUnnamedFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.flags["max-items"] == prev.flags["max-items"] || got.flags["max-items"].src != next.Flags["max-items"] {
+	if got.flags.get("max-items") == prev.flags.get("max-items") || got.flags.get("max-items").src != next.Flags["max-items"] {
 		t.Error("a base that is not prev's did not fall back to CompileFrom")
 	}
 }

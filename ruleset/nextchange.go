@@ -61,7 +61,7 @@ func (rs *RuleSet) ChangedBetween(after, upTo time.Time) []string {
 	}
 	var keys []string
 	for _, k := range rs.keys {
-		if f := rs.flags[k]; f != nil && f.clock != nil {
+		if f := rs.flags.get(k); f != nil && f.clock != nil {
 			if t, ok := f.clock.next(after); ok && !t.After(upTo) {
 				keys = append(keys, k)
 			}
@@ -259,7 +259,7 @@ func (c *compiler) boundaries(rs *RuleSet, keys []string) *boundaries {
 	all := &boundaries{}
 	rs.clocked = nil
 	for _, key := range keys {
-		if f := rs.flags[key]; f != nil {
+		if f := rs.flags.get(key); f != nil {
 			if fb := flagBounds(f); fb != nil {
 				all.merge(fb)
 				rs.clocked = append(rs.clocked, key)
