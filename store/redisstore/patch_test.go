@@ -2,9 +2,12 @@ package redisstore_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -387,5 +390,63 @@ func TestSnapshotOfUndoneEditIsThePublished(t *testing.T) {
 	}
 	if got, err := pub.Snapshot(ctx, "production"); err != nil || got != again {
 		t.Fatalf("Snapshot = %p, %v; want the last published %p (the stored v1 is %p)", got, err, again, v1)
+	}
+}
+
+// A publisher reading back what it wrote (the dashboard's sampling, the
+// syncer's check) does not download the stored snapshot: the store's
+// output for the read is far smaller than the snapshot. Once another
+// process replaces the key, the read is whole again and serves that.
+func TestOwnSnapshotNotDownloaded(t *testing.T) {
+	srv := redistest.Start(t)
+	pub := newRedis(t, srv, redisstore.Options{SnapshotDelay: time.Hour})
+	other := newRedis(t, srv, redisstore.Options{})
+	ctx := t.Context()
+	v1 := flagsSnap("v1", 3000)
+	for k, f := range v1.Document.Flags {
+		cp := *f
+		cp.Description = fmt.Sprintf("%s: %x", k, sha256.Sum256([]byte(k))) // not compressible to nothing
+		v1.Document.Flags[k] = &cp
+	}
+	v2 := next(v1, "v2", "two")
+	for _, s := range []*store.Snapshot{v1, v2} {
+		if err := pub.Publish(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stored, err := pub.Client().StrLen(ctx, "flagpole:snap:production").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	output := func() int64 {
+		info, err := pub.Client().Info(ctx, "stats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(info, "\r\n") {
+			if v, ok := strings.CutPrefix(line, "total_net_output_bytes:"); ok {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				return n
+			}
+		}
+		t.Fatal("no total_net_output_bytes in INFO stats")
+		return 0
+	}
+	before := output()
+	got, err := pub.Snapshot(ctx, "production")
+	sent := output() - before
+	if err != nil || got != v2 {
+		t.Fatalf("Snapshot = %p, %v; want the published v2 %p", got, err, v2)
+	}
+	if sent > stored/4 {
+		t.Errorf("reading back its own snapshot, Redis sent %d bytes; the stored snapshot is %d", sent, stored)
+	}
+	// Another process writes a version of its own: read whole, served.
+	v3 := next(v2, "v3", "three")
+	if err := other.Publish(ctx, v3); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := pub.Snapshot(ctx, "production"); err != nil || got.Version != "v3" || got.Document.Flags["f0"].Description != "three" {
+		t.Fatalf("after another process's write, Snapshot = %v, %v; want its v3", versionOf(got), err)
 	}
 }
