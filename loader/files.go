@@ -190,12 +190,7 @@ func (c *Cache) listing(scan *fstat.Scan, maxSize int64) *scanListing {
 	if l == nil || l.maxSize != maxSize || l.skipReads != c.skipReads {
 		return c.listAfresh(scan, maxSize)
 	}
-	type change struct {
-		rel, name string
-		key       scanKey
-		gone      bool
-	}
-	changes := map[string][]change{} // by directory
+	changes := map[string][]listingChange{} // by directory
 	n := 0
 	limit := len(scan.Files)/8 + 16 // beyond it, sorting afresh is about as cheap
 	// compare notes rel's change, if any, and reports false when there
@@ -208,7 +203,7 @@ func (c *Cache) listing(scan *fstat.Scan, maxSize int64) *scanListing {
 			return true
 		}
 		dir, name := splitRel(rel)
-		changes[dir] = append(changes[dir], change{rel, name, key, !has})
+		changes[dir] = append(changes[dir], listingChange{rel, name, key, !has})
 		n++
 		return n <= limit
 	}
@@ -238,8 +233,14 @@ func (c *Cache) listing(scan *fstat.Scan, maxSize int64) *scanListing {
 		}
 	}
 	for dir, chs := range changes {
-		slices.SortFunc(chs, func(a, b change) int { return strings.Compare(a.name, b.name) })
+		slices.SortFunc(chs, func(a, b listingChange) int { return strings.Compare(a.name, b.name) })
 		old := l.children[dir]
+		if replaceEntries(old, chs) {
+			for _, ch := range chs {
+				l.paths[ch.rel] = ch.key
+			}
+			continue
+		}
 		list := make([]dirEntry, 0, len(old)+len(chs))
 		i := 0
 		for _, ch := range chs {
@@ -270,6 +271,34 @@ func (c *Cache) listing(scan *fstat.Scan, maxSize int64) *scanListing {
 	}
 	l.gen = scan.Gen
 	return l
+}
+
+// listingChange is a path of a listing that a scan found added, changed
+// or gone.
+type listingChange struct {
+	rel, name string
+	key       scanKey
+	gone      bool
+}
+
+// replaceEntries replaces, in place, the entries of list (sorted by name)
+// that chs change, when each change replaces an entry that is there, and
+// reports whether it did; otherwise it changes nothing. A one-file edit
+// then costs no copy of its directory's listing (at 100,000 files, 5 MB
+// per edit).
+func replaceEntries(list []dirEntry, chs []listingChange) bool {
+	at := make([]int, len(chs))
+	for i, ch := range chs {
+		j, found := slices.BinarySearchFunc(list, ch.name, func(e dirEntry, name string) int { return strings.Compare(e.name, name) })
+		if !found || ch.gone {
+			return false
+		}
+		at[i] = j
+	}
+	for i, ch := range chs {
+		list[at[i]] = dirEntry{name: ch.name, kind: ch.key.kind, rel: ch.rel}
+	}
+	return true
 }
 
 // changedIn returns the paths that may differ between the scan l lists

@@ -122,9 +122,7 @@ func Load(dir string, opts Options) (*Repo, error) {
 		broken:        map[string]bool{},
 		diags:         t.diags,
 	}
-	for _, f := range parsed.all {
-		c.diags = append(c.diags, f.diags...)
-	}
+	parsed.each(func(f *yfile) { c.diags = append(c.diags, f.diags...) })
 	c.loadSettings(parsed.settings)
 	c.loadAttributes(parsed.attributes)
 	c.registerAudiences(parsed.audiences)
@@ -210,7 +208,20 @@ type parsedTree struct {
 	settings, attributes *yfile
 	audiences, flags     []*yfile
 	overrides            []*yfile
-	all                  []*yfile
+}
+
+// each calls fn with every file, in the order they were parsed.
+func (pt *parsedTree) each(fn func(*yfile)) {
+	for _, f := range []*yfile{pt.settings, pt.attributes} {
+		if f != nil {
+			fn(f)
+		}
+	}
+	for _, files := range [][]*yfile{pt.audiences, pt.flags, pt.overrides} {
+		for _, f := range files {
+			fn(f)
+		}
+	}
 }
 
 // parseTree parses every file, on all CPUs (YAML decoding and schema
@@ -221,7 +232,7 @@ func parseTree(t *tree, cache *Cache) *parsedTree {
 		flags:     make([]*yfile, len(t.flags)),
 		overrides: make([]*yfile, len(t.overrides)),
 	}
-	jobs := make([]parseJob, 0, 2+len(t.audiences)+len(t.flags)+len(t.overrides))
+	jobs := cache.jobBuffer(2 + len(t.audiences) + len(t.flags) + len(t.overrides))
 	if t.settings != nil {
 		jobs = append(jobs, parseJob{t.settings, schema.Flagpole, &pt.settings})
 	}
@@ -238,10 +249,7 @@ func parseTree(t *tree, cache *Cache) *parsedTree {
 		jobs = append(jobs, parseJob{r, schema.Override, &pt.overrides[i]})
 	}
 	cache.parse(jobs)
-	pt.all = make([]*yfile, 0, len(jobs))
-	for _, j := range jobs {
-		pt.all = append(pt.all, *j.out)
-	}
+	cache.keepJobBuffer(jobs)
 	return pt
 }
 
