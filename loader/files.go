@@ -179,7 +179,8 @@ func keyOfScan(sc fstat.Scanned) scanKey { return scanKey{kind: sc.Kind, sum: sc
 // differ from that scan in presence, kind or content hash (a commit
 // changes a few files), it patches that scan's listing instead: the
 // entries of unchanged files keep dirEntry.last, so the reader need not
-// look them up again, and a patched directory gets a new slice. When the
+// look them up again; a directory's entries are replaced in place when the
+// changes only replace entries, else it gets a new slice. When the
 // scan names the paths changed since that one (fstat.Scan.Since), only
 // they are compared; otherwise every path is looked up once, which at
 // 100,000 files was a sixth of a one-file load (and a sort of every

@@ -310,15 +310,7 @@ func (r *Redis) Snapshot(ctx context.Context, env string) (*store.Snapshot, erro
 	if s := r.ownSnapshot(ctx, env); s != nil {
 		return s, nil
 	}
-	var get *redis.StringCmd
-	var ver *redis.StringCmd
-	var list *redis.StringSliceCmd
-	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		get = p.Get(ctx, r.snapKey(env))
-		ver = p.HGet(ctx, r.envsKey(), env)
-		list = p.LRange(ctx, r.patchesKey(env), 0, -1)
-		return nil
-	})
+	get, ver, list, err := readSnapKeys(ctx, r, env, func(p redis.Pipeliner) *redis.StringCmd { return p.Get(ctx, r.snapKey(env)) })
 	if errors.Is(get.Err(), redis.Nil) {
 		return nil, store.ErrNotFound
 	}
@@ -375,15 +367,7 @@ func (r *Redis) ownSnapshot(ctx context.Context, env string) *store.Snapshot {
 	if !ok {
 		return nil
 	}
-	var size *redis.IntCmd
-	var ver *redis.StringCmd
-	var list *redis.StringSliceCmd
-	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		size = p.StrLen(ctx, r.snapKey(env))
-		ver = p.HGet(ctx, r.envsKey(), env)
-		list = p.LRange(ctx, r.patchesKey(env), 0, -1)
-		return nil
-	})
+	size, ver, list, err := readSnapKeys(ctx, r, env, func(p redis.Pipeliner) *redis.IntCmd { return p.StrLen(ctx, r.snapKey(env)) })
 	if err != nil || size.Val() != int64(w.size) {
 		return nil // not listed, gone, another write, or an error: read it
 	}
@@ -396,6 +380,22 @@ func (r *Redis) ownSnapshot(ctx context.Context, env string) *store.Snapshot {
 		return w.snap
 	}
 	return nil
+}
+
+// readSnapKeys reads env's snapshot key with snap (its value, or its
+// length), its listed version and its patch list in one MULTI (the keys
+// share a slot).
+func readSnapKeys[C redis.Cmder](ctx context.Context, r *Redis, env string, snap func(redis.Pipeliner) C) (C, *redis.StringCmd, *redis.StringSliceCmd, error) {
+	var first C
+	var ver *redis.StringCmd
+	var list *redis.StringSliceCmd
+	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		first = snap(p)
+		ver = p.HGet(ctx, r.envsKey(), env)
+		list = p.LRange(ctx, r.patchesKey(env), 0, -1)
+		return nil
+	})
+	return first, ver, list, err
 }
 
 // known returns the snapshot this process wrote, or is writing, when body
