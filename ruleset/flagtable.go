@@ -23,7 +23,6 @@ type flagTable struct {
 	// owned marks the shards this table may write: made by it, not
 	// shared with the table it was copied from.
 	owned [flagShards / 64]uint64
-	n     int
 }
 
 // newFlagTable returns an empty table for about n flags: its shards sized
@@ -50,13 +49,7 @@ func shardOf(key string) int { return int(maphash.String(shardSeed, key) % flagS
 func (t *flagTable) get(key string) *flag { return t.shards[shardOf(key)][key] }
 
 // set makes key's compiled flag f.
-func (t *flagTable) set(key string, f *flag) {
-	m := t.own(shardOf(key))
-	if _, ok := m[key]; !ok {
-		t.n++
-	}
-	m[key] = f
-}
+func (t *flagTable) set(key string, f *flag) { t.own(shardOf(key))[key] = f }
 
 // del removes key.
 func (t *flagTable) del(key string) {
@@ -65,7 +58,6 @@ func (t *flagTable) del(key string) {
 		return
 	}
 	delete(t.own(i), key)
-	t.n--
 }
 
 // own returns shard i, copied first if it is shared.
@@ -81,11 +73,8 @@ func (t *flagTable) own(i int) map[string]*flag {
 	return t.shards[i]
 }
 
-// len returns the number of flags.
-func (t *flagTable) len() int { return t.n }
-
 // share returns a table with t's flags that shares t's shards until it
 // writes to them. t must not be written to afterwards.
 func (t *flagTable) share() *flagTable {
-	return &flagTable{shards: t.shards, n: t.n}
+	return &flagTable{shards: t.shards}
 }

@@ -318,11 +318,11 @@ func (r *dirRun) scan(ctx context.Context, settled bool) {
 	clear(r.dirty)
 	r.full = false
 	r.fullAt = r.opts.Clock.Now()
-	hash, dirs, _, err := scanTree(real, &r.tree)
+	hash, dirs, err := scanTree(real, &r.tree)
 	if r.watch(dirs) > 0 && err == nil {
 		// Files may have appeared in new directories before their watch
 		// was in place: read once more now that it is.
-		hash, _, _, err = scanTree(real, &r.tree)
+		hash, _, err = scanTree(real, &r.tree)
 	}
 	r.treeOK = err == nil && len(r.tree.entries) > 0 && r.tree.entries[0].kind == fstat.KindDir
 	r.report(ctx, hash, real, err, settled)

@@ -70,27 +70,25 @@ var lastGen atomic.Uint64
 
 // scanTree hashes every file under root (paths, kinds and the SHA-256 of
 // contents; .git directories skipped) and lists its directories, root
-// included. known, when not nil, holds the entries of the last scan and is
-// updated to this one's. files holds what the scan found at every path, by
-// slash path relative to root (Revision.Files).
-func scanTree(root string, known *tree) (hash string, dirs []string, files map[string]fstat.Scanned, err error) {
+// included. t holds the entries of the last scan, reused where a file is
+// unchanged, and is made this scan's (its files are Revision.Files, a new
+// state with no log).
+func scanTree(root string, t *tree) (hash string, dirs []string, err error) {
 	var old []*entry
-	if known != nil && known.root == root {
-		old = known.entries
+	if t.root == root {
+		old = t.entries
 	}
 	entries, dirs, err := walkTree(root, root, old, make([]byte, 32<<10))
 	if err != nil {
-		return "", nil, nil, err
+		return "", nil, err
 	}
-	files = make(map[string]fstat.Scanned, len(entries))
+	files := make(map[string]fstat.Scanned, len(entries))
 	for _, e := range entries {
 		files[e.rel] = e.scanned()
 	}
-	if known != nil {
-		gen := lastGen.Add(1)
-		*known = tree{root: root, entries: entries, files: files, gen: gen, from: gen}
-	}
-	return sumEntries(entries), dirs, files, nil
+	gen := lastGen.Add(1)
+	*t = tree{root: root, entries: entries, files: files, gen: gen, from: gen}
+	return sumEntries(entries), dirs, nil
 }
 
 // scan returns the tree's current state for a revision.

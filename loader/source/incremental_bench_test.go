@@ -32,7 +32,7 @@ func BenchmarkDirOneFileChange10k(b *testing.B) {
 	for _, mode := range []string{"full", "incremental"} {
 		b.Run(mode, func(b *testing.B) {
 			var tr tree
-			if _, _, _, err := scanTree(root, &tr); err != nil {
+			if _, _, err := scanTree(root, &tr); err != nil {
 				b.Fatal(err)
 			}
 			buf := make([]byte, 32<<10)
@@ -46,7 +46,7 @@ func BenchmarkDirOneFileChange10k(b *testing.B) {
 				var id string
 				if mode == "full" {
 					var err error
-					if id, _, _, err = scanTree(root, &tr); err != nil {
+					if id, _, err = scanTree(root, &tr); err != nil {
 						b.Fatal(err)
 					}
 				} else {

@@ -77,7 +77,7 @@ func TestDirReadsOnlyChangedPaths(t *testing.T) {
 	// is reported.
 	wait := func(what string) {
 		t.Helper()
-		want, _, _, err := scanTree(root, nil)
+		want, _, err := scanTree(root, &tree{})
 		if err != nil {
 			t.Fatal(err)
 		}

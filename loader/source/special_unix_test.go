@@ -20,7 +20,8 @@ func TestScanRecordsSpecialFiles(t *testing.T) {
 		t.Skipf("mkfifo: %v", err)
 	}
 	var tr tree
-	id, _, files, err := scanTree(root, &tr)
+	id, _, err := scanTree(root, &tr)
+	files := tr.files
 	if err != nil {
 		t.Fatal(err)
 	}

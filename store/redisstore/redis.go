@@ -84,7 +84,9 @@ type Redis struct {
 	// knows the outcome: Redis announces it to every watcher, this
 	// process's own included, before the script's reply arrives, and a
 	// watcher reading the snapshot then is served what is being sent.
-	sending map[string]sending
+	// Its hash and size are those of the snapshot key's new bytes, zero
+	// for a patch (which leaves the key alone).
+	sending map[string]written
 	// onSent, when set (tests), runs between a publish's script and the
 	// bookkeeping of its outcome.
 	onSent func(env string)

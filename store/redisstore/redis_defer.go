@@ -124,24 +124,17 @@ func (r *Redis) publishPatch(ctx context.Context, prev, s *store.Snapshot, patch
 	return true, nil
 }
 
-// sending is what a publish in flight stores: the snapshot, and the hash
-// and size of its stored bytes when it writes the snapshot key.
-type sending struct {
-	snap *store.Snapshot
-	body written
-}
-
 // send records that s is being published (Redis.sending); body is what
 // the snapshot key receives, nil for a patch.
 func (r *Redis) send(s *store.Snapshot, body []byte) {
 	r.pmu.Lock()
 	defer r.pmu.Unlock()
 	if r.sending == nil {
-		r.sending = map[string]sending{}
+		r.sending = map[string]written{}
 	}
-	in := sending{snap: s}
+	in := written{snap: s}
 	if body != nil {
-		in.body = written{snap: s, hash: xxhash.Sum64(body), size: len(body)}
+		in.hash, in.size = xxhash.Sum64(body), len(body)
 	}
 	r.sending[s.Environment] = in
 }
@@ -402,14 +395,14 @@ func readSnapKeys[C redis.Cmder](ctx context.Context, r *Redis, env string, snap
 // is what it wrote, or nil.
 func (r *Redis) known(env string, body []byte) *store.Snapshot {
 	r.pmu.Lock()
-	w, in := r.written[env], r.sending[env].body
+	w, in := r.written[env], r.sending[env]
 	r.pmu.Unlock()
 	if w.snap == nil && in.snap == nil {
 		return nil
 	}
 	h := xxhash.Sum64(body)
 	for _, w := range []written{w, in} {
-		if w.snap != nil && w.size == len(body) && w.hash == h {
+		if w.snap != nil && w.size > 0 && w.size == len(body) && w.hash == h {
 			return w.snap
 		}
 	}
