@@ -139,7 +139,7 @@ func TestFlagsETag(t *testing.T) {
 		t.Fatalf("status %d, ETag %q", status, hdr.Get("ETag"))
 	}
 	doc := decode[ruleset.Document](t, body)
-	if doc.Version != "v1" || len(doc.Flags) != 3 || doc.Flags["checkout-v2"] == nil {
+	if doc.Version != "v1" || doc.Flags.Len() != 3 || doc.Flags.Get("checkout-v2") == nil {
 		t.Errorf("document %s", body)
 	}
 	if strings.Contains(string(body), hashKey(serverKey)) {
@@ -226,8 +226,8 @@ func TestMethodAndPath(t *testing.T) {
 // time: a kill-switch override stays in force whatever "now" it sends.
 func TestContextNowIgnored(t *testing.T) {
 	doc := testDoc("production", "v1")
-	doc.Flags["banner"].Rules = nil
-	doc.Flags["banner"].Default = "on"
+	doc.Flags.Get("banner").Rules = nil
+	doc.Flags.Get("banner").Default = "on"
 	expires := time.Now().Add(time.Hour)
 	doc.Overrides = map[string]*ruleset.Override{"banner": {
 		Flag: "banner", Environment: "production", Serve: "off", By: "on-call", At: time.Now(), Expires: &expires,

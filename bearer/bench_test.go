@@ -26,7 +26,7 @@ var fanoutClients = flag.Int("fanout", 200, "SSE clients in TestFanout")
 // allow lists, 3-condition audiences, rollouts; a quarter are client flags.
 func doc100(version string) *ruleset.Document {
 	doc := &ruleset.Document{
-		Version: version, Environment: "production", Flags: map[string]*ruleset.Flag{},
+		Version: version, Environment: "production", Flags: ruleset.NewFlagMap(map[string]*ruleset.Flag{}),
 		Audiences: map[string]*ruleset.Audience{"west-coast-students": {
 			Key: "west-coast-students",
 			Conditions: []ruleset.Condition{
@@ -49,7 +49,7 @@ func doc100(version string) *ruleset.Document {
 		case 3:
 			fl.Rules = []ruleset.Rule{{Rollout: []ruleset.Weight{{Variant: "on", Weight: 25000}, {Variant: "off", Weight: 75000}}}}
 		}
-		doc.Flags[key] = fl
+		doc.Flags = doc.Flags.With(map[string]*ruleset.Flag{key: fl})
 	}
 	return doc
 }
@@ -175,7 +175,7 @@ func TestFanout(t *testing.T) {
 	perConn := float64(after-before) / float64(n)
 
 	next := doc100("v2")
-	next.Flags["flag-000"].Default = "on"
+	next.Flags.Get("flag-000").Default = "on"
 	start := time.Now()
 	if err := mem.Publish(context.Background(), snapshot(next)); err != nil {
 		t.Fatal(err)

@@ -18,10 +18,10 @@ import (
 func clockDoc(version string) *ruleset.Document {
 	doc := testDoc("production", version)
 	on := true
-	doc.Flags["holiday"] = &ruleset.Flag{Key: "holiday", Client: true, Type: ruleset.TypeBoolean, Variants: boolVariants(),
+	doc.Flags = doc.Flags.With(map[string]*ruleset.Flag{"holiday": {Key: "holiday", Client: true, Type: ruleset.TypeBoolean, Variants: boolVariants(),
 		Enabled: false, Off: "off", Default: "on", Metadata: map[string]any{"team": "growth", "tier": 2.0},
-		Schedule: []ruleset.ScheduleStep{{At: christmas, Enabled: &on}}}
-	doc.Flags["checkout-v2"].Schedule = []ruleset.ScheduleStep{{At: christmas.Add(-time.Minute), Default: "on"}}
+		Schedule: []ruleset.ScheduleStep{{At: christmas, Enabled: &on}}}})
+	doc.Flags.Get("checkout-v2").Schedule = []ruleset.ScheduleStep{{At: christmas.Add(-time.Minute), Default: "on"}}
 	return doc
 }
 
@@ -110,8 +110,8 @@ func TestOFREPETagAtBoundary(t *testing.T) {
 // prerequisite: not its value, not its rules.
 func TestClientKeyPrerequisite(t *testing.T) {
 	doc := testDoc("production", "v1")
-	doc.Flags["gated"] = &ruleset.Flag{Key: "gated", Client: true, Type: ruleset.TypeBoolean, Variants: boolVariants(),
-		Enabled: true, Off: "off", Default: "on", Requires: []ruleset.Prerequisite{{Flag: "checkout-v2", Variants: []string{"on"}}}}
+	doc.Flags = doc.Flags.With(map[string]*ruleset.Flag{"gated": {Key: "gated", Client: true, Type: ruleset.TypeBoolean, Variants: boolVariants(),
+		Enabled: true, Off: "off", Default: "on", Requires: []ruleset.Prerequisite{{Flag: "checkout-v2", Variants: []string{"on"}}}}})
 	f := newFixture(t, Options{}, doc)
 	for c, want := range map[string]any{`{"key":"bob","state":"CA"}`: true, `{"key":"bob","state":"NY"}`: false} {
 		status, _, b := f.do("POST", "/v1/evaluate", clientKey, ctxBody(c))

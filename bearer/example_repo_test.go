@@ -56,7 +56,7 @@ func TestExampleRepository(t *testing.T) {
 					t.Fatal(err)
 				}
 				want := 0
-				for key, fl := range doc.Flags {
+				for key, fl := range doc.Flags.All() {
 					if tt.clientOnly && !fl.Client {
 						if _, ok := got.Flags[key]; ok {
 							t.Errorf("client key sees server flag %s", key)

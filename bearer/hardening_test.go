@@ -20,15 +20,15 @@ import (
 // costlyDoc has n flags, each with a regex condition that scans the whole
 // "email" attribute.
 func costlyDoc(n int) *ruleset.Document {
-	doc := &ruleset.Document{Version: "v1", Environment: "production", Flags: map[string]*ruleset.Flag{}}
+	flags := ruleset.NewFlagMapBuilder(n)
 	for i := range n {
 		key := fmt.Sprintf("flag-%03d", i)
-		doc.Flags[key] = &ruleset.Flag{Key: key, Client: true, Type: ruleset.TypeBoolean, Variants: boolVariants(),
+		flags.Set(key, &ruleset.Flag{Key: key, Client: true, Type: ruleset.TypeBoolean, Variants: boolVariants(),
 			Enabled: true, Off: "off", Default: "off",
 			Rules: []ruleset.Rule{{Conditions: []ruleset.Condition{{Attribute: "email", Type: ruleset.AttrString, Operator: ruleset.OpMatches,
-				Values: []json.RawMessage{json.RawMessage(`"(x|y|z)+[0-9]{5}(@|#)q$"`)}}}, Serve: "on"}}}
+				Values: []json.RawMessage{json.RawMessage(`"(x|y|z)+[0-9]{5}(@|#)q$"`)}}}, Serve: "on"}}})
 	}
-	return doc
+	return &ruleset.Document{Version: "v1", Environment: "production", Flags: flags.FlagMap()}
 }
 
 // An evaluation over budget used to be cut by the write deadline: the

@@ -54,7 +54,7 @@ func testDoc(env, version string) *ruleset.Document {
 	return &ruleset.Document{
 		Version:     version,
 		Environment: env,
-		Flags: map[string]*ruleset.Flag{
+		Flags: ruleset.NewFlagMap(map[string]*ruleset.Flag{
 			"banner": {
 				Key: "banner", Client: true, Type: ruleset.TypeBoolean, Variants: boolVariants(),
 				Enabled: true, Off: "off", Default: "off",
@@ -73,7 +73,7 @@ func testDoc(env, version string) *ruleset.Document {
 				Variants: []ruleset.Variant{{Name: "red", Value: json.RawMessage(`"#f00"`)}, {Name: "blue", Value: json.RawMessage(`"#00f"`)}},
 				Enabled:  true, Off: "red", Default: "red",
 			},
-		},
+		}),
 	}
 }
 

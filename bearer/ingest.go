@@ -139,14 +139,14 @@ func checkEntry(e metricsEntry, doc *ruleset.Document) (store.Counts, string, st
 	}
 	var f *ruleset.Flag
 	if len(e.Flag) >= 2 && e.Flag[0] == '"' && bytes.IndexByte(e.Flag, '\\') < 0 {
-		f = doc.Flags[string(e.Flag[1:len(e.Flag)-1])] // no allocation
+		f = doc.Flags.Get(string(e.Flag[1 : len(e.Flag)-1])) // on the stack up to 32 bytes
 	}
 	if f == nil {
 		flag, ok := jsonString(e.Flag)
 		if !ok {
 			return c, "", "flag: must be a string"
 		}
-		if f = doc.Flags[flag]; f == nil {
+		if f = doc.Flags.Get(flag); f == nil {
 			return c, "", fmt.Sprintf("flag: unknown flag %q", flag)
 		}
 	}

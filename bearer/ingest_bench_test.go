@@ -16,12 +16,12 @@ import (
 
 // docFlags is a production rule set of n plain boolean flags.
 func docFlags(n int) *ruleset.Document {
-	doc := &ruleset.Document{Version: "v1", Environment: "production", Flags: map[string]*ruleset.Flag{}}
+	flags := ruleset.NewFlagMapBuilder(n)
 	for i := range n {
 		key := fmt.Sprintf("flag-%04d", i)
-		doc.Flags[key] = &ruleset.Flag{Key: key, Type: ruleset.TypeBoolean, Variants: boolVariants(), Enabled: true, Off: "off", Default: "on"}
+		flags.Set(key, &ruleset.Flag{Key: key, Type: ruleset.TypeBoolean, Variants: boolVariants(), Enabled: true, Off: "off", Default: "on"})
 	}
-	return doc
+	return &ruleset.Document{Version: "v1", Environment: "production", Flags: flags.FlagMap()}
 }
 
 // BenchmarkIngest posts full batches (1,000 entries, one per flag, 10

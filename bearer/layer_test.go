@@ -128,7 +128,7 @@ func TestLayerEntryThatNoLongerFits(t *testing.T) {
 	f.setLayer(store.LayerEntry{Flag: "color", Override: &ruleset.Override{Flag: "color", Serve: "blue", At: time.Now()}})
 	f.setLayer(store.LayerEntry{Flag: "banner", Override: &ruleset.Override{Flag: "banner", Serve: "on", At: time.Now()}})
 	v2 := testDoc("production", "v2")
-	delete(v2.Flags, "color")
+	v2.Flags = v2.Flags.With(map[string]*ruleset.Flag{"color": nil})
 	f.publish(v2)
 	f.waitVersion("production", "v2-2")
 	if _, val, reason := f.evalBanner(); val != true || reason != "OVERRIDE" {

@@ -37,12 +37,12 @@ func sharesFlags(a, b *store.Snapshot) bool {
 	if a == nil || b == nil || a.Document == nil || b.Document == nil {
 		return false
 	}
-	if len(a.Document.Flags) == 0 || len(b.Document.Flags) == 0 {
+	if a.Document.Flags.Len() == 0 || b.Document.Flags.Len() == 0 {
 		return true // nothing to tell, and nothing large
 	}
 	checked := 0
-	for k, f := range a.Document.Flags {
-		if b.Document.Flags[k] == f {
+	for k, f := range a.Document.Flags.All() {
+		if b.Document.Flags.Get(k) == f {
 			return true
 		}
 		if checked++; checked == 8 {

@@ -19,7 +19,7 @@ import (
 // bigDoc is a Document of n flags: a third static, a third with an allow
 // list and a rollout, a third string flags with a condition.
 func bigDoc(n int) *ruleset.Document {
-	doc := &ruleset.Document{Version: "v1", Environment: "production", Flags: make(map[string]*ruleset.Flag, n)}
+	flags := ruleset.NewFlagMapBuilder(n)
 	for i := range n {
 		k := fmt.Sprintf("flag-%06d", i)
 		f := &ruleset.Flag{Key: k, Name: "Flag " + k, Owner: "team", Type: ruleset.TypeBoolean, Client: i%2 == 0,
@@ -34,9 +34,9 @@ func bigDoc(n int) *ruleset.Document {
 			f.Rules = []ruleset.Rule{{Conditions: []ruleset.Condition{{Attribute: "plan", Type: ruleset.AttrString,
 				Operator: ruleset.OpIn, Values: []json.RawMessage{json.RawMessage(`"pro"`), json.RawMessage(`"enterprise"`)}}}, Serve: "b"}}
 		}
-		doc.Flags[k] = f
+		flags.Set(k, f)
 	}
-	return doc
+	return &ruleset.Document{Version: "v1", Environment: "production", Flags: flags.FlagMap()}
 }
 
 func heapInUse() uint64 {
@@ -84,7 +84,7 @@ func BenchmarkEnvStateMemory100k(b *testing.B) {
 				f.Close()
 			}
 		}
-		f := *snap.Document.Flags["flag-000001"]
+		f := *snap.Document.Flags.Get("flag-000001")
 		f.Description = "changed"
 		doc2, err := snap.Document.Apply(&ruleset.Patch{Base: "v1", Version: "v2", Flags: map[string]*ruleset.Flag{f.Key: &f}})
 		if err != nil {
@@ -128,7 +128,7 @@ func BenchmarkEnvStatePatch100k(b *testing.B) {
 			n := 0
 			for b.Loop() {
 				n++
-				f := *snap.Document.Flags["flag-000001"]
+				f := *snap.Document.Flags.Get("flag-000001")
 				f.Description = fmt.Sprint("changed ", n)
 				version := fmt.Sprint("v", n+1)
 				doc, err := snap.Document.Apply(&ruleset.Patch{Base: snap.Version, Version: version, Flags: map[string]*ruleset.Flag{f.Key: &f}})

@@ -2,7 +2,6 @@ package bearer
 
 import (
 	"encoding/json"
-	"maps"
 	"slices"
 	"testing"
 
@@ -36,10 +35,9 @@ func TestRedisPatchBuildsNamedFlagsOnly(t *testing.T) {
 
 	v2 := *v1
 	v2.Version = "v2"
-	v2.Flags = maps.Clone(v1.Flags) // the syncer shares every unchanged *Flag
-	color := *v1.Flags["color"]
+	color := *v1.Flags.Get("color")
 	color.Default = "blue"
-	v2.Flags["color"] = &color
+	v2.Flags = v1.Flags.With(map[string]*ruleset.Flag{"color": &color}) // the syncer shares every unchanged *Flag
 	f.publish(&v2)
 	f.waitVersion("production", "v2")
 

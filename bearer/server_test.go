@@ -42,7 +42,7 @@ func TestStatus(t *testing.T) {
 func TestBadSnapshotKeepsLastGood(t *testing.T) {
 	f := newFixture(t, Options{RetryMin: time.Millisecond, RetryMax: 10 * time.Millisecond}, testDoc("production", "v1"))
 	bad := testDoc("production", "v2")
-	bad.Flags["banner"].Default = "no-such-variant"
+	bad.Flags.Get("banner").Default = "no-such-variant"
 	f.publish(bad)
 	deadline := time.Now().Add(waitFor)
 	for {

@@ -155,8 +155,8 @@ func newEnvState(snap *store.Snapshot, now func() time.Time, prev *envState) (*e
 		return st, nil
 	}
 	sorted := rs.Keys() // every flag that compiled: all of them
-	if len(sorted) != len(doc.Flags) {
-		sorted = slices.Sorted(maps.Keys(doc.Flags))
+	if len(sorted) != doc.Flags.Len() {
+		sorted = doc.Flags.Keys()
 	}
 	st.flags = make([]*flagEnc, 0, len(sorted))
 	shared := variantTable{}
@@ -165,12 +165,12 @@ func newEnvState(snap *store.Snapshot, now func() time.Time, prev *envState) (*e
 		old = prev.flags
 	}
 	for _, k := range sorted {
-		fl := doc.Flags[k]
+		fl := doc.Flags.Get(k)
 		for len(old) > 0 && old[0].key < k {
 			old = old[1:]
 		}
 		var f *flagEnc
-		if len(old) > 0 && old[0].key == k && prev.doc.Flags[k] == fl {
+		if len(old) > 0 && old[0].key == k && prev.doc.Flags.Get(k) == fl {
 			f = old[0]
 		} else if f, err = encodeFlag(k, fl, shared); err != nil {
 			return nil, fmt.Errorf("encoding rule set %s of environment %s: %w", doc.Version, snap.Environment, err)
@@ -220,7 +220,7 @@ func (st *envState) encodeChanged(prev *envState) error {
 	st.flags = slices.Clone(prev.flags)
 	shared := variantTable{}
 	for _, k := range st.change.Flags {
-		fl, ok := st.doc.Flags[k]
+		fl, ok := st.doc.Flags.Lookup(k)
 		i, found := slices.BinarySearchFunc(st.flags, k, byKey)
 		if !ok {
 			if found {
@@ -228,7 +228,7 @@ func (st *envState) encodeChanged(prev *envState) error {
 			}
 			continue
 		}
-		if found && prev.doc.Flags[k] == fl {
+		if found && prev.doc.Flags.Get(k) == fl {
 			continue // prev's encoding, in place
 		}
 		f, err := encodeFlag(k, fl, shared)

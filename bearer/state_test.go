@@ -24,7 +24,7 @@ func TestEnvStateSharesUnchangedFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	color := *v1.Flags["color"]
+	color := *v1.Flags.Get("color")
 	color.Default = "blue"
 	v2, err := v1.Apply(&ruleset.Patch{Base: "v1", Version: "v2", Flags: map[string]*ruleset.Flag{"color": &color}})
 	if err != nil {
@@ -54,7 +54,7 @@ func TestEnvStateSharesUnchangedFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	var doc ruleset.Document
-	if err := json.Unmarshal(body, &doc); err != nil || doc.Version != "v2" || doc.Flags["color"].Default != "blue" {
+	if err := json.Unmarshal(body, &doc); err != nil || doc.Version != "v2" || doc.Flags.Get("color").Default != "blue" {
 		t.Errorf("docJSON = %s (%v)", body, err)
 	}
 }
@@ -63,7 +63,7 @@ func TestEnvStateSharesUnchangedFlags(t *testing.T) {
 // does not, which is what makes the bearer return memory after it.
 func TestSharesFlags(t *testing.T) {
 	v1 := snapshot(testDoc("production", "v1"))
-	color := *v1.Document.Flags["color"]
+	color := *v1.Document.Flags.Get("color")
 	color.Default = "blue"
 	doc2, err := v1.Document.Apply(&ruleset.Patch{Base: "v1", Version: "v2", Flags: map[string]*ruleset.Flag{"color": &color}})
 	if err != nil {
@@ -87,7 +87,7 @@ func TestSharesFlags(t *testing.T) {
 func TestEnvStateSharesAcrossEnvironments(t *testing.T) {
 	prod := testDoc("production", "p1")
 	stag := testDoc("staging", "s1")
-	stag.Flags["banner"], stag.Flags["checkout-v2"] = prod.Flags["banner"], prod.Flags["checkout-v2"]
+	stag.Flags = stag.Flags.With(map[string]*ruleset.Flag{"banner": prod.Flags.Get("banner"), "checkout-v2": prod.Flags.Get("checkout-v2")})
 	prod.Overrides = map[string]*ruleset.Override{"banner": {Flag: "banner", Environment: "production", Serve: "on", At: time.Now()}}
 	f := newFixture(t, Options{}, prod, stag)
 	p, s := f.srv.hub("production").cur.Load(), f.srv.hub("staging").cur.Load()
@@ -117,7 +117,7 @@ func TestEnvStateNamedMatchesFull(t *testing.T) {
 	doc := testDoc("production", "v1")
 	for i := range 30 {
 		k := fmt.Sprintf("f%02d", i)
-		doc.Flags[k] = &ruleset.Flag{Key: k, Type: ruleset.TypeBoolean, Variants: boolVariants(), Enabled: true, Off: "off", Default: "off"}
+		doc.Flags = doc.Flags.With(map[string]*ruleset.Flag{k: &ruleset.Flag{Key: k, Type: ruleset.TypeBoolean, Variants: boolVariants(), Enabled: true, Off: "off", Default: "off"}})
 	}
 	raw := snapshot(doc)
 	st, err := newEnvState(raw, time.Now, nil)
@@ -135,7 +135,7 @@ func TestEnvStateNamedMatchesFull(t *testing.T) {
 			d := *raw.Document
 			d.Version = fmt.Sprintf("%s+%d", raw.Version, step)
 			k := fmt.Sprintf("f%02d", rng.IntN(40))
-			if f := d.Flags[k]; f != nil {
+			if f := d.Flags.Get(k); f != nil {
 				d.Overrides = map[string]*ruleset.Override{k: {Flag: k, Environment: "production", Serve: f.Off, At: time.Now()}}
 			}
 			served = &store.Snapshot{Environment: raw.Environment, Version: d.Version, Document: &d, Keys: raw.Keys}
@@ -143,7 +143,7 @@ func TestEnvStateNamedMatchesFull(t *testing.T) {
 			p := &ruleset.Patch{Base: raw.Version, Version: fmt.Sprint("v", step+2), Flags: map[string]*ruleset.Flag{}}
 			for range 1 + rng.IntN(3) {
 				k := fmt.Sprintf("f%02d", rng.IntN(40))
-				if _, ok := raw.Document.Flags[k]; ok && rng.IntN(3) == 0 {
+				if _, ok := raw.Document.Flags.Lookup(k); ok && rng.IntN(3) == 0 {
 					p.Flags[k] = nil
 					continue
 				}

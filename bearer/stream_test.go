@@ -21,13 +21,13 @@ import (
 func withDefault(doc *ruleset.Document, version, key, variant string) *ruleset.Document {
 	nd := *doc
 	nd.Version = version
-	nd.Flags = map[string]*ruleset.Flag{}
-	for k, f := range doc.Flags {
-		nd.Flags[k] = f
+	nd.Flags = ruleset.NewFlagMap(map[string]*ruleset.Flag{})
+	for k, f := range doc.Flags.All() {
+		nd.Flags = nd.Flags.With(map[string]*ruleset.Flag{k: f})
 	}
-	nf := *doc.Flags[key]
+	nf := *doc.Flags.Get(key)
 	nf.Default = variant
-	nd.Flags[key] = &nf
+	nd.Flags = nd.Flags.With(map[string]*ruleset.Flag{key: &nf})
 	return &nd
 }
 
@@ -39,7 +39,7 @@ func TestStreamPutThenPatch(t *testing.T) {
 	if put.Event != "put" || put.ID != "v1" {
 		t.Fatalf("first event %+v, want put v1", put)
 	}
-	if doc := decode[ruleset.Document](t, []byte(put.Data)); doc.Version != "v1" || len(doc.Flags) != 3 {
+	if doc := decode[ruleset.Document](t, []byte(put.Data)); doc.Version != "v1" || doc.Flags.Len() != 3 {
 		t.Errorf("put data %s", put.Data)
 	}
 	v2 := withDefault(v1, "v2", "checkout-v2", "on")
@@ -54,7 +54,7 @@ func TestStreamPutThenPatch(t *testing.T) {
 	}
 	// The patch applies to what the put gave.
 	doc := decode[ruleset.Document](t, []byte(put.Data))
-	if nd, err := doc.Apply(&p); err != nil || nd.Flags["checkout-v2"].Default != "on" {
+	if nd, err := doc.Apply(&p); err != nil || nd.Flags.Get("checkout-v2").Default != "on" {
 		t.Errorf("applying patch: %v", err)
 	}
 	v3 := withDefault(v2, "v3", "color", "blue")
@@ -168,7 +168,7 @@ func TestEvaluatedStream(t *testing.T) {
 	// from, v4 changes bob's banner: only v4 is sent.
 	v2 := withDefault(v1, "v2", "checkout-v2", "on")
 	v3 := withDefault(v2, "v3", "banner", "off")
-	v3.Flags["banner"].Rules = append([]ruleset.Rule{{Users: []string{"zoe"}, Serve: "on"}}, v3.Flags["banner"].Rules...)
+	v3.Flags.Get("banner").Rules = append([]ruleset.Rule{{Users: []string{"zoe"}, Serve: "on"}}, v3.Flags.Get("banner").Rules...)
 	v4 := withDefault(v3, "v4", "banner", "on")
 	for _, d := range []*ruleset.Document{v2, v3, v4} {
 		f.publish(d)
@@ -240,9 +240,9 @@ func TestSlowReader(t *testing.T) {
 			t.Fatal("slow client not dropped after 400 large changes")
 		}
 		next := withDefault(prev, fmt.Sprintf("big%d", i), "color", "blue")
-		nf := *next.Flags["color"]
+		nf := *next.Flags.Get("color")
 		nf.Description = fmt.Sprintf("%d %s", i, big)
-		next.Flags["color"] = &nf
+		next.Flags = next.Flags.With(map[string]*ruleset.Flag{"color": &nf})
 		f.publish(next)
 		if ev := fast.next(false); ev.ID != next.Version {
 			t.Fatalf("fast client got %s, want %s", ev.ID, next.Version)

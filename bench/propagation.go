@@ -51,7 +51,7 @@ func newWatcher(ctx context.Context, url, key string) (*watcher, error) {
 	w.unsub = c.Subscribe(func(ch sdk.Change) {
 		s := seen{version: ch.Version, at: time.Now()}
 		if doc := c.Document(); doc != nil {
-			if f := doc.Flags[watchedFlag]; f != nil {
+			if f := doc.Flags.Get(watchedFlag); f != nil {
 				s.enabled = f.Enabled
 			}
 			if o := doc.Overrides[overrideFlag]; o != nil {
@@ -69,8 +69,8 @@ func newWatcher(ctx context.Context, url, key string) (*watcher, error) {
 
 // flagEnabled returns the watched flag's `enabled` in the client's rule set.
 func (w *watcher) flagEnabled() bool {
-	if doc := w.c.Document(); doc != nil && doc.Flags[watchedFlag] != nil {
-		return doc.Flags[watchedFlag].Enabled
+	if doc := w.c.Document(); doc != nil && doc.Flags.Get(watchedFlag) != nil {
+		return doc.Flags.Get(watchedFlag).Enabled
 	}
 	return false
 }

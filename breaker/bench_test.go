@@ -41,12 +41,12 @@ func BenchmarkTick1000(b *testing.B) {
 	vars := []ruleset.Variant{{Name: "on", Value: json.RawMessage("true")}, {Name: "off", Value: json.RawMessage("false")}}
 	br := ruleset.Breaker{Window: ruleset.Duration(time.Minute), MinRequests: 100, ErrorRate: 50,
 		Recovery: ruleset.RecoveryPolicy{Delay: ruleset.Duration(5 * time.Minute), Start: 10, Step: 10, Every: ruleset.Duration(time.Minute)}}
-	d := &ruleset.Document{Version: "v1", Environment: "production", Flags: map[string]*ruleset.Flag{}}
+	d := &ruleset.Document{Version: "v1", Environment: "production", Flags: ruleset.NewFlagMap(map[string]*ruleset.Flag{})}
 	m := newCountingMetrics()
 	counts := map[string]store.Counts{}
 	for i := range 1000 {
 		k := fmt.Sprintf("flag-%04d", i)
-		d.Flags[k] = &ruleset.Flag{Key: k, Type: ruleset.TypeBoolean, Variants: vars, Enabled: true, Off: "off", Default: "on", Breaker: &br}
+		d.Flags = d.Flags.With(map[string]*ruleset.Flag{k: &ruleset.Flag{Key: k, Type: ruleset.TypeBoolean, Variants: vars, Enabled: true, Off: "off", Default: "on", Breaker: &br}})
 		counts[k] = store.Counts{Success: 3000, Failure: int64(i)}
 	}
 	ctx := context.Background()

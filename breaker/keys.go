@@ -41,8 +41,8 @@ func (c *KeyCache) Keys(env string, doc *ruleset.Document, change *ruleset.Chang
 		c.m[env] = docKeys{doc: doc, keys: e.keys}
 		return e.keys
 	}
-	keys := make([]string, 0, len(doc.Flags))
-	for key, f := range doc.Flags {
+	keys := make([]string, 0, doc.Flags.Len())
+	for key, f := range doc.Flags.All() {
 		if f.Breaker != nil {
 			keys = append(keys, key)
 		}
@@ -62,7 +62,7 @@ func (c *KeyCache) Keys(env string, doc *ruleset.Document, change *ruleset.Chang
 func sameBreakers(e docKeys, doc *ruleset.Document, change *ruleset.Change) bool {
 	if named, ok := change.From(e.doc); ok {
 		for _, k := range named {
-			was, is := e.doc.Flags[k], doc.Flags[k]
+			was, is := e.doc.Flags.Get(k), doc.Flags.Get(k)
 			if (was != nil && was.Breaker != nil) != (is != nil && is.Breaker != nil) {
 				return false
 			}
@@ -70,14 +70,14 @@ func sameBreakers(e docKeys, doc *ruleset.Document, change *ruleset.Change) bool
 		return true
 	}
 	n := 0
-	for key, f := range doc.Flags {
+	for key, f := range doc.Flags.All() {
 		if f.Breaker == nil {
 			continue
 		}
 		if n++; n > len(e.keys) {
 			return false
 		}
-		if was := e.doc.Flags[key]; was == nil || was.Breaker == nil {
+		if was := e.doc.Flags.Get(key); was == nil || was.Breaker == nil {
 			return false
 		}
 	}

@@ -14,8 +14,8 @@ func (f *runnerFixture) publishCommit(t *testing.T, version string, enabled bool
 	t.Helper()
 	d := doc()
 	d.Version = version
-	d.Flags["checkout"].Breaker.OnTrip = "commit"
-	d.Flags["checkout"].Enabled = enabled
+	d.Flags.Get("checkout").Breaker.OnTrip = "commit"
+	d.Flags.Get("checkout").Enabled = enabled
 	if err := f.st.Publish(context.Background(), &store.Snapshot{Environment: "production", Version: version, Document: d}); err != nil {
 		t.Fatal(err)
 	}

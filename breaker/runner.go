@@ -248,7 +248,7 @@ func (r *Runner) tickEnv(ctx context.Context, env string, now time.Time) error {
 	windows := map[time.Duration]map[string]store.Counts{}
 	// Only flags with a breaker block: the others never trip.
 	for _, key := range r.keys.Keys(env, snap.Document, snap.Change) {
-		f := snap.Document.Flags[key]
+		f := snap.Document.Flags.Get(key)
 		s := SettingsOf(*f.Breaker)
 		o := served.Overrides[key]
 		var judge bool

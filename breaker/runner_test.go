@@ -52,10 +52,10 @@ func doc() *ruleset.Document {
 	b := ruleset.Breaker{Window: ruleset.Duration(time.Minute), MinRequests: 100, ErrorRate: 5,
 		Recovery: ruleset.RecoveryPolicy{Delay: ruleset.Duration(5 * time.Minute), Start: 10, Step: 10,
 			Every: ruleset.Duration(time.Minute)}, OnTrip: "override"}
-	return &ruleset.Document{Version: "v1", Environment: "production", Flags: map[string]*ruleset.Flag{
+	return &ruleset.Document{Version: "v1", Environment: "production", Flags: ruleset.NewFlagMap(map[string]*ruleset.Flag{
 		"checkout": {Key: "checkout", Type: ruleset.TypeBoolean, Variants: vars, Enabled: true, Off: "off", Default: "on", Breaker: &b},
 		"plain":    {Key: "plain", Type: ruleset.TypeBoolean, Variants: vars, Enabled: true, Off: "off", Default: "on"},
-	}}
+	})}
 }
 
 type runnerFixture struct {
@@ -218,7 +218,7 @@ func TestRunnerRecoversAndClears(t *testing.T) {
 func TestRunnerRecoveryJudgesTheRampsCalls(t *testing.T) {
 	f := newRunnerFixture(t)
 	d := doc()
-	d.Flags["checkout"].Breaker.Window = ruleset.Duration(10 * time.Minute) // the delay is 5m
+	d.Flags.Get("checkout").Breaker.Window = ruleset.Duration(10 * time.Minute) // the delay is 5m
 	if err := f.st.Publish(context.Background(), &store.Snapshot{Environment: "production", Version: "v2", Document: d}); err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func TestRunnerRecoveryJudgesTheRampsCalls(t *testing.T) {
 func TestRunnerLateReportsDoNotRetrip(t *testing.T) {
 	f := newRunnerFixture(t)
 	d := doc()
-	b := d.Flags["checkout"].Breaker
+	b := d.Flags.Get("checkout").Breaker
 	b.Window, b.MinRequests = ruleset.Duration(10*time.Second), 20
 	b.Recovery = ruleset.RecoveryPolicy{Delay: ruleset.Duration(time.Second), Start: 25, Step: 25, Every: ruleset.Duration(time.Second)}
 	if err := f.st.Publish(context.Background(), &store.Snapshot{Environment: "production", Version: "v2", Document: d}); err != nil {

@@ -107,7 +107,7 @@ func (d *Dashboard) serveFlags(w http.ResponseWriter, r *http.Request, p *princi
 			return
 		}
 		versions[env] = doc.Version
-		for key, f := range doc.Flags {
+		for key, f := range doc.Flags.All() {
 			row := rows[key]
 			if row == nil {
 				row = &flagRow{Key: key, Name: f.Name, Description: f.Description, Owner: f.Owner, Type: f.Type,
@@ -192,7 +192,7 @@ func (d *Dashboard) target(w http.ResponseWriter, r *http.Request, p *principal)
 		storeError(w, err)
 		return nil, l, nil, false
 	}
-	f := doc.Flags[key]
+	f := doc.Flags.Get(key)
 	if f == nil {
 		httpx.WriteError(w, http.StatusNotFound, httpx.CodeNotFound, fmt.Sprintf("no flag %q in environment %s", key, env))
 		return nil, l, nil, false

@@ -191,7 +191,7 @@ func sampleBreakers(ctx context.Context, st LayerStore, m store.Metrics, flagKey
 			if len(out) >= limit {
 				return out, nil
 			}
-			f := snap.Document.Flags[key]
+			f := snap.Document.Flags.Get(key)
 			s := breaker.SettingsOf(*f.Breaker)
 			counts, ok := windows[s.Window]
 			if !ok && m != nil {

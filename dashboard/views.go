@@ -66,8 +66,8 @@ func (d *Dashboard) serveAudiences(w http.ResponseWriter, r *http.Request, p *pr
 			return
 		}
 		usedBy := map[string][]string{}
-		for _, key := range slices.Sorted(maps.Keys(doc.Flags)) {
-			f := doc.Flags[key]
+		for _, key := range doc.Flags.Keys() {
+			f := doc.Flags.Get(key)
 			for _, a := range usedAudiences(doc, f) {
 				usedBy[a] = append(usedBy[a], key)
 			}

@@ -89,8 +89,8 @@ func TestLoad10k(t *testing.T) {
 	}
 	for _, env := range []string{"production", "staging"} {
 		d := repo.Documents[env]
-		if len(d.Flags) != flags || len(d.Audiences) != audiences || repo.RuleSets[env] == nil {
-			t.Errorf("%s: %d flags, %d audiences", env, len(d.Flags), len(d.Audiences))
+		if d.Flags.Len() != flags || len(d.Audiences) != audiences || repo.RuleSets[env] == nil {
+			t.Errorf("%s: %d flags, %d audiences", env, d.Flags.Len(), len(d.Audiences))
 		}
 	}
 }

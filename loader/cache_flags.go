@@ -224,8 +224,8 @@ func (k *Cache) keep(c *checker, key checkKey) {
 // checked only what changed (checkDelta), each environment's Flags is the
 // last load's, cloned, with the removed flags' keys deleted and the
 // checked flags' set: every other flag is the same flagSrc with the same
-// perEnv as then (maps.Clone of 100,000 entries is a fraction of
-// inserting them one by one). changes then says so per environment
+// perEnv as then, and the FlagMap shares every part of the last one the
+// change did not touch. changes then says so per environment
 // (ruleset.Change, from the last load's Document: the flags removed and
 // checked), so that compiling, and the store's diff of what the syncer
 // publishes, look at those flags only.
@@ -234,10 +234,10 @@ func (k *Cache) documents(c *checker, version string, envs []string) (map[string
 		return c.documents(version, envs, nil), nil
 	}
 	s, d := k.flags, k.delta
-	var flags map[string]map[string]*ruleset.Flag
+	var flags map[string]ruleset.FlagMap
 	var changes map[string]*ruleset.Change
 	if s != nil && d != nil && d.ok && s.docs != nil {
-		flags = make(map[string]map[string]*ruleset.Flag, len(envs))
+		flags = make(map[string]ruleset.FlagMap, len(envs))
 		changes = make(map[string]*ruleset.Change, len(envs))
 		keys := make([]string, 0, len(d.removed)+len(d.checked))
 		for _, fs := range d.removed {
@@ -254,14 +254,14 @@ func (k *Cache) documents(c *checker, version string, envs []string) (map[string
 				flags, changes = nil, nil
 				break
 			}
-			m := maps.Clone(last.Flags)
+			b := last.Flags.Edit()
 			for _, fs := range d.removed {
-				delete(m, fs.key)
+				b.Delete(fs.key)
 			}
 			for _, fs := range d.checked {
-				m[fs.key] = fs.perEnv[env]
+				b.Set(fs.key, fs.perEnv[env])
 			}
-			flags[env] = m
+			flags[env] = b.FlagMap()
 			changes[env] = &ruleset.Change{Base: weak.Make(last), Flags: keys}
 		}
 	}

@@ -199,7 +199,7 @@ func (c *checker) checkTriggers(docs map[string]*ruleset.Document) {
 			}
 			continue
 		}
-		fl := doc.Flags[t.Flag]
+		fl := doc.Flags.Get(t.Flag)
 		if fl == nil {
 			continue // the flag's own errors say why
 		}

@@ -26,7 +26,7 @@ func BenchmarkLoad100k(b *testing.B) {
 		if err != nil {
 			b.Fatalf("%.2000v", err)
 		}
-		if len(repo.Documents["production"].Flags) != 100000 {
+		if repo.Documents["production"].Flags.Len() != 100000 {
 			b.Fatal("flags missing")
 		}
 		n++

@@ -176,7 +176,7 @@ func (c *checker) checkedEnvironments() []string {
 // did not decode stand in as empty ones, so that references to them are not
 // reported as unknown. flags, when it has an environment, is that
 // Document's Flags, made by the caller (Cache.documents).
-func (c *checker) documents(version string, envs []string, flags map[string]map[string]*ruleset.Flag) map[string]*ruleset.Document {
+func (c *checker) documents(version string, envs []string, flags map[string]ruleset.FlagMap) map[string]*ruleset.Document {
 	docs := make(map[string]*ruleset.Document, len(envs))
 	for _, env := range envs {
 		d := &ruleset.Document{Version: version, Environment: env, Commit: version,
@@ -184,11 +184,12 @@ func (c *checker) documents(version string, envs []string, flags map[string]map[
 			Audiences: make(map[string]*ruleset.Audience, len(c.audiences)),
 			Overrides: c.overrides[env],
 		}
-		if d.Flags == nil {
-			d.Flags = make(map[string]*ruleset.Flag, len(c.flags))
+		if _, ok := flags[env]; !ok {
+			b := ruleset.NewFlagMapBuilder(len(c.flags))
 			for _, fs := range c.flagOrder { // c.flags in a slice: cheaper to walk
-				d.Flags[fs.key] = fs.perEnv[env]
+				b.Set(fs.key, fs.perEnv[env])
 			}
+			d.Flags = b.FlagMap()
 		}
 		for k, a := range c.audiences {
 			d.Audiences[k] = a.out

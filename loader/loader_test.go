@@ -44,7 +44,7 @@ func TestExampleRepository(t *testing.T) {
 	if got := repo.Settings.Environments; len(got) != 2 || got[0] != "production" || got[1] != "staging" {
 		t.Errorf("environments = %v", got)
 	}
-	if n := len(repo.Documents["production"].Flags); n < 12 {
+	if n := repo.Documents["production"].Flags.Len(); n < 12 {
 		t.Errorf("%d flags, want at least 12", n)
 	}
 	prod, staging := repo.RuleSets["production"], repo.RuleSets["staging"]

@@ -49,9 +49,9 @@ func TestOperandsAgree(t *testing.T) {
 				t.Fatal(err)
 			}
 			raw, _ := json.Marshal(v)
-			doc := &ruleset.Document{Flags: map[string]*ruleset.Flag{"f": {Key: "f", Enabled: true, Off: "off", Default: "off",
+			doc := &ruleset.Document{Flags: ruleset.NewFlagMap(map[string]*ruleset.Flag{"f": {Key: "f", Enabled: true, Off: "off", Default: "off",
 				Rules: []ruleset.Rule{{Serve: "on", Conditions: []ruleset.Condition{{Attribute: tc.attr,
-					Type: ruleset.AttrType(tc.typ), Operator: ruleset.OpEq, Values: []json.RawMessage{raw}}}}}}}}
+					Type: ruleset.AttrType(tc.typ), Operator: ruleset.OpEq, Values: []json.RawMessage{raw}}}}}}})}
 			rs, cerr := ruleset.Compile(doc)
 			if (cerr == nil) != tc.ok {
 				t.Fatalf("compile: ok %v, want %v (%v)", cerr == nil, tc.ok, cerr)

@@ -261,7 +261,7 @@ func (tc *testChecker) environments(f *yfile, raw *testFileYAML, tf *TestFile) m
 		if doc == nil {
 			continue
 		}
-		if fl, ok := doc.Flags[raw.Flag]; ok {
+		if fl, ok := doc.Flags.Lookup(raw.Flag); ok {
 			flags[env] = fl
 		} else {
 			missing = append(missing, env)

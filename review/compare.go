@@ -143,9 +143,9 @@ func sortedKeys[V any](m map[string]V) []string {
 func compareFlags(b, h *ruleset.Document, changedAud map[string]bool, attrChanged map[string]string, overridden map[string]bool, now time.Time) []FlagChange {
 	var out []FlagChange
 	var added, removed []string
-	for _, k := range sortedKeys(h.Flags) {
-		hf := h.Flags[k]
-		bf, ok := b.Flags[k]
+	for _, k := range h.Flags.Keys() {
+		hf := h.Flags.Get(k)
+		bf, ok := b.Flags.Lookup(k)
 		if !ok {
 			added = append(added, k)
 			continue
@@ -166,8 +166,8 @@ func compareFlags(b, h *ruleset.Document, changedAud map[string]bool, attrChange
 			out = append(out, fc)
 		}
 	}
-	for _, k := range sortedKeys(b.Flags) {
-		if _, ok := h.Flags[k]; !ok {
+	for _, k := range b.Flags.Keys() {
+		if !h.Flags.Has(k) {
 			removed = append(removed, k)
 		}
 	}
@@ -177,7 +177,7 @@ func compareFlags(b, h *ruleset.Document, changedAud map[string]bool, attrChange
 	renamedFrom := map[string]string{}
 	for _, r := range removed {
 		for _, a := range added {
-			if _, taken := renamedFrom[a]; !taken && sameButKey(b.Flags[r], h.Flags[a]) {
+			if _, taken := renamedFrom[a]; !taken && sameButKey(b.Flags.Get(r), h.Flags.Get(a)) {
 				renamedFrom[a] = r
 				break
 			}
@@ -191,13 +191,13 @@ func compareFlags(b, h *ruleset.Document, changedAud map[string]bool, attrChange
 				fmt.Sprintf("renamed from %s, otherwise unchanged: code that asks for %s now gets FLAG_NOT_FOUND and its default", r, r)}})
 			continue
 		}
-		out = append(out, FlagChange{Key: a, Change: Added, Details: ruleset.DescribeFlag(h.Flags[a])})
+		out = append(out, FlagChange{Key: a, Change: Added, Details: ruleset.DescribeFlag(h.Flags.Get(a))})
 	}
 	for _, r := range removed {
 		if !gone[r] {
 			out = append(out, FlagChange{Key: r, Change: Removed, Details: append(
 				[]string{"code that asks for it now gets FLAG_NOT_FOUND and its default; it did:"},
-				ruleset.DescribeFlag(b.Flags[r])...)})
+				ruleset.DescribeFlag(b.Flags.Get(r))...)})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Key < out[j].Key })
@@ -273,7 +273,7 @@ func reach(key string, doc *ruleset.Document, auds, attrs map[string]bool) {
 func flagsUsing(key string, b, h *ruleset.Document) []string {
 	set := map[string]bool{}
 	for _, doc := range []*ruleset.Document{b, h} {
-		for fk, f := range doc.Flags {
+		for fk, f := range doc.Flags.All() {
 			auds := map[string]bool{}
 			for _, r := range allRules(f) {
 				for _, a := range r.Audiences {
@@ -382,13 +382,13 @@ func throughPrerequisites(b, h *ruleset.Document, changed []FlagChange) []FlagCh
 	var added []*FlagChange
 	for grew := true; grew; {
 		grew = false
-		for _, k := range sortedKeys(h.Flags) {
-			bf, ok := b.Flags[k]
+		for _, k := range h.Flags.Keys() {
+			bf, ok := b.Flags.Lookup(k)
 			if !ok {
 				continue
 			}
 			var via []string
-			for _, p := range sortedSet(append(prerequisites(bf), prerequisites(h.Flags[k])...)) {
+			for _, p := range sortedSet(append(prerequisites(bf), prerequisites(h.Flags.Get(k))...)) {
 				if dirty[p] {
 					via = append(via, "prerequisite "+p)
 				}

@@ -108,7 +108,7 @@ func GenerateContexts(attrs []loader.Attribute, docs []*ruleset.Document, n int)
 		}
 	}
 	for _, d := range docs {
-		for _, f := range d.Flags {
+		for _, f := range d.Flags.All() {
 			for _, r := range allRules(f) {
 				addConds(r.Conditions)
 				if len(r.Rollout) > 0 || r.Ramp != nil {

@@ -38,14 +38,14 @@ func TestGenerateContexts(t *testing.T) {
 	attrs := []loader.Attribute{{Name: "key", Type: ruleset.AttrString, Builtin: true}, {Name: "now", Type: ruleset.AttrDatetime, Builtin: true},
 		{Name: "state", Type: ruleset.AttrString}, {Name: "age", Type: ruleset.AttrNumber}, {Name: "org", Type: ruleset.AttrString},
 		{Name: "email", Type: ruleset.AttrString}}
-	doc := &ruleset.Document{Flags: map[string]*ruleset.Flag{"f": {Rules: []ruleset.Rule{
+	doc := &ruleset.Document{Flags: ruleset.NewFlagMap(map[string]*ruleset.Flag{"f": {Rules: []ruleset.Rule{
 		{Conditions: []ruleset.Condition{
 			{Attribute: "state", Operator: ruleset.OpIn, Values: raws(`"CA"`, `"NV"`)},
 			{Attribute: "age", Operator: ruleset.OpGte, Values: raws(`18`)},
 			{Attribute: "email", Operator: ruleset.OpEndsWith, Values: raws(`"@x.dev"`)},
 		}},
 		{Rollout: []ruleset.Weight{{Variant: "on", Weight: 100000}}, By: "org"},
-	}}}}
+	}}})}
 	a := GenerateContexts(attrs, []*ruleset.Document{doc}, 2000)
 	b := GenerateContexts(attrs, []*ruleset.Document{doc}, 2000)
 	if !reflect.DeepEqual(a, b) {

@@ -157,7 +157,7 @@ func BenchmarkExplain(b *testing.B) {
 
 // BenchmarkCompile compiles 1,000 flags over 100 audiences.
 func BenchmarkCompile(b *testing.B) {
-	doc := &Document{Version: "v", Flags: map[string]*Flag{}, Audiences: map[string]*Audience{}}
+	doc := &Document{Version: "v", Audiences: map[string]*Audience{}}
 	for i := 0; i < 100; i++ {
 		k := fmt.Sprintf("aud-%d", i)
 		doc.Audiences[k] = &Audience{Key: k, Conditions: []Condition{
@@ -165,12 +165,14 @@ func BenchmarkCompile(b *testing.B) {
 			cond("email", AttrString, OpMatches, `"@example\\.com$"`),
 		}}
 	}
+	flags := NewFlagMapBuilder(1000)
 	for i := 0; i < 1000; i++ {
 		k := fmt.Sprintf("flag-%d", i)
-		doc.Flags[k] = boolFlag(k,
+		flags.Set(k, boolFlag(k,
 			Rule{Audiences: []string{fmt.Sprintf("aud-%d", i%100)}, Serve: "on"},
-			Rule{Rollout: []Weight{{Variant: "on", Weight: 10000}, {Variant: "off", Weight: 90000}}})
+			Rule{Rollout: []Weight{{Variant: "on", Weight: 10000}, {Variant: "off", Weight: 90000}}}))
 	}
+	doc.Flags = flags.FlagMap()
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		if _, err := Compile(doc); err != nil {

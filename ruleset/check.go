@@ -311,7 +311,7 @@ func checkOverride(ps *problems, prefix []any, doc *Document, o *Override) {
 			ps.addPath(at("recovery", "step"), "%g is outside 0..100 (percent)", r.Step)
 		}
 	}
-	f := doc.Flags[o.Flag]
+	f := doc.Flags.Get(o.Flag)
 	if f == nil {
 		ps.addPath(at("flag"), "unknown flag %q", o.Flag)
 		return

@@ -221,7 +221,7 @@ func TestNextChange(t *testing.T) {
 	doc := decodeDoc(t, clockDoc)
 	exp := mustTime(t, "2026-12-01T09:30:00Z")
 	doc.Overrides = map[string]*Override{"api": {Flag: "api", Environment: "production", Serve: "off", At: mustTime(t, "2026-11-30T00:00:00Z"), Expires: &exp}}
-	doc.Flags["plain"].Rules = []Rule{{Conditions: []Condition{cond("now", AttrDatetime, OpGt, `"2027-03-01T00:00:00Z"`)}, Serve: "off"}}
+	doc.Flags.Get("plain").Rules = []Rule{{Conditions: []Condition{cond("now", AttrDatetime, OpGt, `"2027-03-01T00:00:00Z"`)}, Serve: "off"}}
 	rs, err := Compile(doc)
 	if err != nil {
 		t.Fatal(err)
@@ -313,12 +313,12 @@ func TestExplainClockFields(t *testing.T) {
 
 func TestClockFieldErrors(t *testing.T) {
 	doc := decodeDoc(t, clockDoc)
-	g := doc.Flags["gradual"]
+	g := doc.Flags.Get("gradual")
 	g.Rules[0].Ramp.Every = 0
 	g.Rules[0].Ramp.From = 101
-	doc.Flags["api"].Requires = []Prerequisite{{Flag: "banner", Variants: []string{"big"}}}
-	doc.Flags["holiday"].Schedule[1].At = mustTime(t, "2026-12-01T00:00:00Z")
-	doc.Flags["plain"].Metadata = map[string]any{"obj": map[string]any{}}
+	doc.Flags.Get("api").Requires = []Prerequisite{{Flag: "banner", Variants: []string{"big"}}}
+	doc.Flags.Get("holiday").Schedule[1].At = mustTime(t, "2026-12-01T00:00:00Z")
+	doc.Flags.Get("plain").Metadata = map[string]any{"obj": map[string]any{}}
 	_, err := Compile(doc)
 	if err == nil {
 		t.Fatal("no error")
@@ -341,7 +341,7 @@ func TestClockFieldErrors(t *testing.T) {
 		if i > 0 {
 			f.Requires = []Prerequisite{{Flag: fmt.Sprint("f", i-1), Variants: []string{"on"}}}
 		}
-		long.Flags[f.Key] = f
+		long.Flags = long.Flags.With(map[string]*Flag{f.Key: f})
 	}
 	if _, err := Compile(long); err == nil || !strings.Contains(err.Error(), "over the limit of 8") {
 		t.Errorf("long chain: %v", err)
@@ -358,7 +358,7 @@ func TestScheduleRoundTrip(t *testing.T) {
 	if _, err := Compile(back); err != nil {
 		t.Fatal(err)
 	}
-	if s := back.Flags["holiday"].Schedule; len(s) != 3 || s[1].Rules == nil || s[0].Enabled == nil || !*s[0].Enabled {
+	if s := back.Flags.Get("holiday").Schedule; len(s) != 3 || s[1].Rules == nil || s[0].Enabled == nil || !*s[0].Enabled {
 		t.Errorf("schedule did not round-trip: %+v", s)
 	}
 }
@@ -367,11 +367,11 @@ func TestScheduleRoundTrip(t *testing.T) {
 // traces are those of evaluating them.
 func TestFoldedPrerequisites(t *testing.T) {
 	doc := decodeDoc(t, clockDoc)
-	doc.Flags["met"] = boolFlag("met")
-	doc.Flags["met"].Default = "on"
-	doc.Flags["met"].Requires = []Prerequisite{{Flag: "plain", Variants: []string{"on"}}}
-	doc.Flags["unmet"] = boolFlag("unmet")
-	doc.Flags["unmet"].Requires = []Prerequisite{{Flag: "met", Variants: []string{"off"}}}
+	doc.Flags = doc.Flags.With(map[string]*Flag{"met": boolFlag("met")})
+	doc.Flags.Get("met").Default = "on"
+	doc.Flags.Get("met").Requires = []Prerequisite{{Flag: "plain", Variants: []string{"on"}}}
+	doc.Flags = doc.Flags.With(map[string]*Flag{"unmet": boolFlag("unmet")})
+	doc.Flags.Get("unmet").Requires = []Prerequisite{{Flag: "met", Variants: []string{"off"}}}
 	rs, err := Compile(doc)
 	if err != nil {
 		t.Fatal(err)

@@ -34,10 +34,10 @@ func CompileWith(doc *Document, opts Options) (*RuleSet, error) {
 	}
 	now, c := opts.clock(), newCompiler(doc)
 	audiences := c.audiences()
-	rs := &RuleSet{doc: doc, flags: newFlagTable(len(doc.Flags)), now: now, auds: audiences}
-	rs.keys = sortedKeys(doc.Flags)
+	rs := &RuleSet{doc: doc, flags: newFlagTable(doc.Flags.Len()), now: now, auds: audiences}
+	rs.keys = doc.Flags.Keys()
 	for _, key := range rs.keys {
-		if f := c.flag(key, doc.Flags[key], audiences); f != nil {
+		if f := c.flag(key, doc.Flags.Get(key), audiences); f != nil {
 			rs.flags.set(key, f)
 		}
 	}

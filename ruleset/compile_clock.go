@@ -195,7 +195,7 @@ func (c *compiler) requires(keys []string, flags *flagTable) {
 		if f == nil {
 			// Broken elsewhere: still report what its requires name, so
 			// that every problem shows at once.
-			if src := c.doc.Flags[key]; src != nil {
+			if src := c.doc.Flags.Get(key); src != nil {
 				c.resolve(key, &flag{}, src.Requires, []any{"flags", key, "requires"}, flags)
 				for i, st := range src.Schedule {
 					if st.Requires != nil {
@@ -282,7 +282,7 @@ func (c *compiler) resolve(key string, f *flag, reqs []Prerequisite, path []any,
 	}
 	f.requires = make([]prereq, 0, len(reqs))
 	for i, r := range reqs {
-		src := c.doc.Flags[r.Flag]
+		src := c.doc.Flags.Get(r.Flag)
 		if r.Flag == "" {
 			continue // reported by requiresShape
 		}

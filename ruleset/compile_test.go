@@ -134,9 +134,9 @@ func TestCompileOverrideProblems(t *testing.T) {
 }
 
 func TestCompileDefaults(t *testing.T) {
-	doc := &Document{Version: "v", Flags: map[string]*Flag{
+	doc := &Document{Version: "v", Flags: NewFlagMap(map[string]*Flag{
 		"implied": {Key: "implied", Enabled: true, Off: "off", Default: "on"},
-	}}
+	})}
 	rs, err := Compile(doc)
 	if err != nil {
 		t.Fatal(err)

@@ -309,7 +309,7 @@ func (rs *RuleSet) Document() *Document { return rs.doc }
 // false when doc differs otherwise: compile it (CompileFrom rs).
 func (rs *RuleSet) Rebind(doc *Document, now func() time.Time) (*RuleSet, bool) {
 	if doc == nil || rs.doc == nil || doc.Environment != rs.doc.Environment ||
-		!sameMap(doc.Flags, rs.doc.Flags) || !sameMap(doc.Audiences, rs.doc.Audiences) || !sameMap(doc.Overrides, rs.doc.Overrides) {
+		!doc.Flags.Same(rs.doc.Flags) || !sameMap(doc.Audiences, rs.doc.Audiences) || !sameMap(doc.Overrides, rs.doc.Overrides) {
 		return nil, false
 	}
 	if now == nil {
@@ -324,7 +324,7 @@ func (rs *RuleSet) Rebind(doc *Document, now func() time.Time) (*RuleSet, bool) 
 // equal ones): a Document made from another by replacing only its
 // overrides, as an override layer does, or a copy of it.
 func (d *Document) SameFlags(o *Document) bool {
-	return d != nil && o != nil && sameMap(d.Flags, o.Flags)
+	return d != nil && o != nil && d.Flags.Same(o.Flags)
 }
 
 // sameMap reports whether a and b are the same map (not equal ones).

@@ -180,7 +180,7 @@ func TestOperators(t *testing.T) {
 // condMatches evaluates a one-rule flag with condition c for ctx.
 func condMatches(t *testing.T, c Condition, ctx Context, now time.Time) bool {
 	t.Helper()
-	doc := &Document{Version: "v1", Flags: map[string]*Flag{"f": boolFlag("f", Rule{Conditions: []Condition{c}, Serve: "on"})}}
+	doc := &Document{Version: "v1", Flags: NewFlagMap(map[string]*Flag{"f": boolFlag("f", Rule{Conditions: []Condition{c}, Serve: "on"})})}
 	rs, err := CompileWith(doc, Options{Now: fixedClock(now)})
 	if err != nil {
 		t.Fatalf("compile: %v", err)

@@ -51,7 +51,7 @@ func TestEvaluate(t *testing.T) {
 					got, tt.value, tt.variant, tt.reason, tt.rule, tt.errCode)
 			}
 			if got.Rule >= 0 {
-				want := rs.Document().Flags[tt.flag].Rules[got.Rule].Name
+				want := rs.Document().Flags.Get(tt.flag).Rules[got.Rule].Name
 				if got.RuleName != want {
 					t.Errorf("RuleName = %q, want %q", got.RuleName, want)
 				}
@@ -185,7 +185,7 @@ func TestUsersLargeList(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		users = append(users, fmt.Sprintf("u%d", i))
 	}
-	doc := &Document{Version: "v", Flags: map[string]*Flag{"f": boolFlag("f", Rule{Users: users, Serve: "on"})}}
+	doc := &Document{Version: "v", Flags: NewFlagMap(map[string]*Flag{"f": boolFlag("f", Rule{Users: users, Serve: "on"})})}
 	rs, err := Compile(doc)
 	if err != nil {
 		t.Fatal(err)

@@ -53,7 +53,7 @@ func Example() {
 
 // Explain tells why a context got its variant.
 func ExampleRuleSet_Explain() {
-	doc := &ruleset.Document{Version: "v1", Flags: map[string]*ruleset.Flag{
+	doc := &ruleset.Document{Version: "v1", Flags: ruleset.NewFlagMap(map[string]*ruleset.Flag{
 		"new-checkout": {
 			Key: "new-checkout", Type: ruleset.TypeBoolean, Enabled: true, Off: "off", Default: "off",
 			Variants: []ruleset.Variant{{Name: "on", Value: json.RawMessage("true")}, {Name: "off", Value: json.RawMessage("false")}},
@@ -65,7 +65,7 @@ func ExampleRuleSet_Explain() {
 				Serve: "on",
 			}},
 		},
-	}}
+	})}
 	rs, err := ruleset.Compile(doc)
 	if err != nil {
 		panic(err)
@@ -87,7 +87,7 @@ func ExampleRuleSet_Explain() {
 func ExampleCompileWith_recovery() {
 	start := time.Date(2026, 11, 21, 10, 5, 0, 0, time.UTC)
 	doc := &ruleset.Document{Version: "v2", Environment: "production",
-		Flags: map[string]*ruleset.Flag{"checkout-v2": {Key: "checkout-v2", Enabled: true, Off: "off", Default: "on"}},
+		Flags: ruleset.NewFlagMap(map[string]*ruleset.Flag{"checkout-v2": {Key: "checkout-v2", Enabled: true, Off: "off", Default: "on"}}),
 		Overrides: map[string]*ruleset.Override{"checkout-v2": {
 			Flag: "checkout-v2", Serve: "off", At: start.Add(-5 * time.Minute),
 			Recovery: &ruleset.Recovery{StartAt: start, Start: 10, Step: 10, Every: ruleset.Duration(time.Minute)},

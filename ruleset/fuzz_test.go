@@ -73,11 +73,11 @@ func fuzzDocument(t testing.TB) *Document {
 	add("b", AttrBoolean, OpEq, "true")
 	add("now", AttrDatetime, OpLt, `"2026-11-21T10:00:00Z"`)
 	rules = append(rules, Rule{Rollout: []Weight{{"on", 50000}, {"off", 50000}}, By: "s"})
-	doc.Flags["ops"] = boolFlag("ops", rules...)
+	doc.Flags = doc.Flags.With(map[string]*Flag{"ops": boolFlag("ops", rules...)})
 	// Prerequisites, a ramp and a schedule, reached by the fuzzed "now".
-	for k, f := range decodeDoc(t, clockDoc).Flags {
+	for k, f := range decodeDoc(t, clockDoc).Flags.All() {
 		if k != "plain" {
-			doc.Flags[k] = f
+			doc.Flags = doc.Flags.With(map[string]*Flag{k: f})
 		}
 	}
 	return doc
@@ -125,7 +125,7 @@ func TestFuzzDocumentCompiles(t *testing.T) {
 	if _, err := Compile(doc); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(doc.Flags["ops"].Rules); n != 42 {
+	if n := len(doc.Flags.Get("ops").Rules); n != 42 {
 		t.Errorf("ops flag has %d rules", n)
 	}
 }

@@ -30,10 +30,10 @@ func CompileFrom(prev *RuleSet, doc *Document, opts Options) (*RuleSet, error) {
 	now, c := opts.clock(), newCompiler(doc)
 	changed := changedAudiences(prev.doc.Audiences, doc.Audiences)
 	audiences := c.audiencesFrom(prev.auds, changed)
-	rs := &RuleSet{doc: doc, flags: newFlagTable(len(doc.Flags)), now: now, auds: audiences}
+	rs := &RuleSet{doc: doc, flags: newFlagTable(doc.Flags.Len()), now: now, auds: audiences}
 	rs.keys = prev.keys
 	if !sameKeys(doc.Flags, prev.doc.Flags) {
-		rs.keys = sortedKeys(doc.Flags)
+		rs.keys = doc.Flags.Keys()
 	}
 	// The flags requires must walk: all but the shared ones, which have no
 	// prerequisites, are folded and whose cost was checked with the same
@@ -62,7 +62,7 @@ func CompileFrom(prev *RuleSet, doc *Document, opts Options) (*RuleSet, error) {
 // compiled form of a flag it did not name: changed must come from the
 // change itself (the store's patch), never from a guess.
 func CompileChanged(prev *RuleSet, base, doc *Document, changed []string, opts Options) (*RuleSet, error) {
-	if prev == nil || prev.doc == nil || base == nil || doc == nil || !sameMap(base.Flags, prev.doc.Flags) ||
+	if prev == nil || prev.doc == nil || base == nil || doc == nil || !base.Flags.Same(prev.doc.Flags) ||
 		!sameMap(doc.Audiences, prev.doc.Audiences) && len(changedAudiences(prev.doc.Audiences, doc.Audiences)) > 0 {
 		return CompileFrom(prev, doc, opts)
 	}
@@ -71,8 +71,7 @@ func CompileChanged(prev *RuleSet, base, doc *Document, changed []string, opts O
 	changed = slices.Compact(slices.Sorted(slices.Values(changed)))
 	var added, removed []string
 	for _, key := range changed {
-		_, is := doc.Flags[key]
-		_, was := prev.doc.Flags[key]
+		is, was := doc.Flags.Has(key), prev.doc.Flags.Has(key)
 		switch {
 		case is && !was:
 			added = append(added, key)
@@ -88,14 +87,14 @@ func CompileChanged(prev *RuleSet, base, doc *Document, changed []string, opts O
 	walk := mergeKeys(changed, prev.unshared, nil)
 	var overridden []string
 	for key := range doc.Overrides {
-		if _, ok := doc.Flags[key]; ok {
+		if doc.Flags.Has(key) {
 			overridden = append(overridden, key)
 		}
 	}
 	slices.Sort(overridden)
 	walk = mergeKeys(walk, overridden, nil)
 	walk = slices.DeleteFunc(walk, func(key string) bool {
-		_, ok := doc.Flags[key]
+		ok := doc.Flags.Has(key)
 		if !ok {
 			rs.flags.del(key)
 		}
@@ -113,8 +112,8 @@ func CompileChanged(prev *RuleSet, base, doc *Document, changed []string, opts O
 // else a copy of it or a new compilation. It reports whether requires must
 // walk the flag.
 func (c *compiler) place(key string, prev *RuleSet, changedAuds map[string]bool, rs *RuleSet) bool {
-	src := c.doc.Flags[key]
-	if old := prev.flags.get(key); old != nil && reusable(src, prev.doc.Flags[key], changedAuds) {
+	src := c.doc.Flags.Get(key)
+	if old := prev.flags.get(key); old != nil && reusable(src, prev.doc.Flags.Get(key), changedAuds) {
 		if shareable(old) && c.doc.Overrides[key] == nil {
 			// Nothing below writes to it: share it.
 			rs.flags.set(key, old)
@@ -269,12 +268,12 @@ func usesAny(f *Flag, set map[string]bool) bool {
 // sameKeys reports whether a and b have the same keys, so that a sorted key
 // list of one (never modified once built) serves the other: a lookup per
 // key is cheaper than sorting them again.
-func sameKeys(a, b map[string]*Flag) bool {
-	if len(a) != len(b) {
+func sameKeys(a, b FlagMap) bool {
+	if a.Len() != b.Len() {
 		return false
 	}
-	for k := range a {
-		if _, ok := b[k]; !ok {
+	for k := range a.All() {
+		if !b.Has(k) {
 			return false
 		}
 	}

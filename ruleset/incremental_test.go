@@ -24,7 +24,7 @@ func TestCompileFromMatchesCompile(t *testing.T) {
 	doc := decodeDoc(t, fixtureDoc)
 	for i := range 50 { // many shareable leaves
 		k := fmt.Sprintf("leaf-%02d", i)
-		doc.Flags[k] = boolFlag(k, Rule{Conditions: []Condition{cond("age", "number", "gte", fmt.Sprint(i))}, Serve: "on"})
+		doc.Flags = doc.Flags.With(map[string]*Flag{k: boolFlag(k, Rule{Conditions: []Condition{cond("age", "number", "gte", fmt.Sprint(i))}, Serve: "on"})})
 	}
 	prev, err := CompileWith(doc, opts)
 	if err != nil {
@@ -32,7 +32,7 @@ func TestCompileFromMatchesCompile(t *testing.T) {
 	}
 	edit := func(change func(d *Document)) *Document {
 		d := *doc
-		d.Flags, d.Audiences, d.Overrides = maps.Clone(doc.Flags), maps.Clone(doc.Audiences), maps.Clone(doc.Overrides)
+		d.Flags, d.Audiences, d.Overrides = NewFlagMap(doc.Flags.Map()), maps.Clone(doc.Audiences), maps.Clone(doc.Overrides)
 		change(&d)
 		return &d
 	}
@@ -42,7 +42,7 @@ func TestCompileFromMatchesCompile(t *testing.T) {
 		change func(d *Document)
 	}{
 		{"one leaf changed", func(d *Document) {
-			d.Flags["leaf-07"] = boolFlag("leaf-07", Rule{Users: []string{"ann"}, Serve: "on"})
+			d.Flags = d.Flags.With(map[string]*Flag{"leaf-07": boolFlag("leaf-07", Rule{Users: []string{"ann"}, Serve: "on"})})
 		}},
 		{"override on a shared leaf", func(d *Document) {
 			d.Overrides["leaf-03"] = &Override{Flag: "leaf-03", Environment: "production", Serve: "on", At: now, Expires: &expires}
@@ -51,10 +51,10 @@ func TestCompileFromMatchesCompile(t *testing.T) {
 		{"a flag requires a shared leaf", func(d *Document) {
 			f := boolFlag("gated", Rule{Serve: "on"})
 			f.Requires = []Prerequisite{{Flag: "leaf-05", Variants: []string{"on"}}}
-			d.Flags["gated"] = f
+			d.Flags = d.Flags.With(map[string]*Flag{"gated": f})
 		}},
 		{"the required leaf changed", func(d *Document) {
-			d.Flags["leaf-05"] = boolFlag("leaf-05", Rule{Ramp: &Ramp{Serve: "on", Otherwise: "off", From: 10, Step: 10, Every: Duration(time.Minute), Start: now}})
+			d.Flags = d.Flags.With(map[string]*Flag{"leaf-05": boolFlag("leaf-05", Rule{Ramp: &Ramp{Serve: "on", Otherwise: "off", From: 10, Step: 10, Every: Duration(time.Minute), Start: now}})})
 		}},
 		{"an audience changed", func(d *Document) {
 			a := *d.Audiences["adults"]
@@ -68,16 +68,16 @@ func TestCompileFromMatchesCompile(t *testing.T) {
 		}},
 		{"an audience added and used", func(d *Document) {
 			d.Audiences["seniors"] = &Audience{Key: "seniors", Conditions: []Condition{cond("age", "number", "gte", "65"), {Audience: "adults"}}}
-			d.Flags["leaf-11"] = boolFlag("leaf-11", Rule{Audiences: []string{"seniors"}, Serve: "on"})
+			d.Flags = d.Flags.With(map[string]*Flag{"leaf-11": boolFlag("leaf-11", Rule{Audiences: []string{"seniors"}, Serve: "on"})})
 		}},
-		{"a flag removed", func(d *Document) { delete(d.Flags, "leaf-09") }},
-		{"a flag added", func(d *Document) { d.Flags["leaf-99"] = boolFlag("leaf-99") }},
+		{"a flag removed", func(d *Document) { d.Flags = d.Flags.With(map[string]*Flag{"leaf-09": nil}) }},
+		{"a flag added", func(d *Document) { d.Flags = d.Flags.With(map[string]*Flag{"leaf-99": boolFlag("leaf-99")}) }},
 		// The bearer builds an environment's first rule set from another
 		// environment's: the same *Flag values but for overlays, and
 		// overrides of its own.
 		{"another environment", func(d *Document) {
 			d.Environment = "staging"
-			d.Flags["leaf-02"] = boolFlag("leaf-02", Rule{Users: []string{"bob"}, Serve: "on"})
+			d.Flags = d.Flags.With(map[string]*Flag{"leaf-02": boolFlag("leaf-02", Rule{Users: []string{"bob"}, Serve: "on"})})
 			clear(d.Overrides)
 			d.Overrides["leaf-04"] = &Override{Flag: "leaf-04", Environment: "staging", Serve: "on", At: now}
 		}},
@@ -170,7 +170,7 @@ func sameProblems(t *testing.T, prev *RuleSet, doc *Document, opts Options, edit
 	t.Helper()
 	for name, change := range edits {
 		next := *doc
-		next.Flags, next.Audiences = maps.Clone(doc.Flags), maps.Clone(doc.Audiences)
+		next.Flags, next.Audiences = NewFlagMap(doc.Flags.Map()), maps.Clone(doc.Audiences)
 		change(&next)
 		_, gerr := CompileFrom(prev, &next, opts)
 		_, werr := CompileWith(&next, opts)
@@ -198,38 +198,38 @@ func TestCompileFromRequiresProblems(t *testing.T) {
 	for i := range MaxRequiresDepth + 1 {
 		k := fmt.Sprintf("c%d", i)
 		if i == 0 {
-			doc.Flags[k] = boolFlag(k, Rule{Users: []string{"ann"}, Serve: "on"})
+			doc.Flags = doc.Flags.With(map[string]*Flag{k: boolFlag(k, Rule{Users: []string{"ann"}, Serve: "on"})})
 		} else {
-			doc.Flags[k] = requiring(k, fmt.Sprintf("c%d", i-1))
+			doc.Flags = doc.Flags.With(map[string]*Flag{k: requiring(k, fmt.Sprintf("c%d", i-1))})
 		}
 	}
 	for i := range 20 {
 		k := fmt.Sprintf("leaf-%02d", i)
-		doc.Flags[k] = boolFlag(k, Rule{Users: []string{"bob"}, Serve: "on"})
+		doc.Flags = doc.Flags.With(map[string]*Flag{k: boolFlag(k, Rule{Users: []string{"bob"}, Serve: "on"})})
 	}
-	doc.Flags["x"] = requiring("x", "y")
-	doc.Flags["y"] = requiring("y", "leaf-01")
+	doc.Flags = doc.Flags.With(map[string]*Flag{"x": requiring("x", "y")})
+	doc.Flags = doc.Flags.With(map[string]*Flag{"y": requiring("y", "leaf-01")})
 	prev, err := CompileWith(doc, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	edits := map[string]func(d *Document){
 		"cycle of three through unchanged flags": func(d *Document) {
-			d.Flags["leaf-01"] = requiring("leaf-01", "x")
+			d.Flags = d.Flags.With(map[string]*Flag{"leaf-01": requiring("leaf-01", "x")})
 		},
 		"chain made too long by a new head": func(d *Document) {
-			d.Flags["c-head"] = requiring("c-head", fmt.Sprintf("c%d", MaxRequiresDepth))
+			d.Flags = d.Flags.With(map[string]*Flag{"c-head": requiring("c-head", fmt.Sprintf("c%d", MaxRequiresDepth))})
 		},
 		"chain made too long at its unchanged tail": func(d *Document) {
-			d.Flags["c0"] = requiring("c0", "leaf-02")
+			d.Flags = d.Flags.With(map[string]*Flag{"c0": requiring("c0", "leaf-02")})
 		},
 		"a shared leaf required with an unknown variant": func(d *Document) {
 			f := requiring("z", "leaf-03")
 			f.Requires[0].Variants = []string{"maybe"}
-			d.Flags["z"] = f
+			d.Flags = d.Flags.With(map[string]*Flag{"z": f})
 		},
 		"a shared leaf's prerequisite removed": func(d *Document) {
-			delete(d.Flags, "leaf-01")
+			d.Flags = d.Flags.With(map[string]*Flag{"leaf-01": nil})
 		},
 	}
 	sameProblems(t, prev, doc, opts, edits)
@@ -310,12 +310,12 @@ func TestCompileChangedMatchesCompile(t *testing.T) {
 	doc := decodeDoc(t, fixtureDoc)
 	for i := range 40 {
 		k := fmt.Sprintf("leaf-%02d", i)
-		doc.Flags[k] = gen(k)
+		doc.Flags = doc.Flags.With(map[string]*Flag{k: gen(k)})
 	}
 	for i := range 6 {
 		for _, p := range []string{"req-", "sched-"} {
 			k := fmt.Sprintf("%s%d", p, i)
-			doc.Flags[k] = gen(k)
+			doc.Flags = doc.Flags.With(map[string]*Flag{k: gen(k)})
 		}
 	}
 	prev, err := CompileWith(doc, opts)
@@ -338,7 +338,7 @@ func TestCompileChangedMatchesCompile(t *testing.T) {
 			default:
 				k = fmt.Sprintf("leaf-%02d", 40+rng.IntN(10)) // added, removed
 			}
-			if _, ok := doc.Flags[k]; ok && rng.IntN(4) == 0 {
+			if _, ok := doc.Flags.Lookup(k); ok && rng.IntN(4) == 0 {
 				p.Flags[k] = nil
 			} else {
 				p.Flags[k] = gen(k)
@@ -435,12 +435,12 @@ func TestCompileChangedSharesUnnamedFlags(t *testing.T) {
 		t.Error("a flag not named was compiled again")
 	}
 	other := *doc
-	other.Flags = maps.Clone(doc.Flags)
+	other.Flags = NewFlagMap(doc.Flags.Map())
 	got, err = CompileChanged(prev, &other, next, nil, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.flags.get("max-items") == prev.flags.get("max-items") || got.flags.get("max-items").src != next.Flags["max-items"] {
+	if got.flags.get("max-items") == prev.flags.get("max-items") || got.flags.get("max-items").src != next.Flags.Get("max-items") {
 		t.Error("a base that is not prev's did not fall back to CompileFrom")
 	}
 }

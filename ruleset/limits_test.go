@@ -40,7 +40,7 @@ func TestLimits(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			doc := &Document{Version: "v", Environment: "production", Flags: map[string]*Flag{"f": tc.flag},
+			doc := &Document{Version: "v", Environment: "production", Flags: NewFlagMap(map[string]*Flag{"f": tc.flag}),
 				Audiences: map[string]*Audience{"costly": costly}}
 			_, err := Compile(doc)
 			if tc.path == "" {

@@ -22,7 +22,7 @@ type Document struct {
 	// Commit is the git commit (or content hash for a plain directory).
 	Commit string `json:"commit,omitempty"`
 	// Flags by key.
-	Flags map[string]*Flag `json:"flags"`
+	Flags FlagMap `json:"flags"`
 	// Audiences by key.
 	Audiences map[string]*Audience `json:"audiences,omitempty"`
 	// Overrides by flag key.

@@ -69,7 +69,7 @@ func Diff(old, new *Document) *Patch {
 		Base:      old.Version,
 		Version:   new.Version,
 		Commit:    new.Commit,
-		Flags:     diffMap(old.Flags, new.Flags),
+		Flags:     diffFlags(old.Flags, new.Flags),
 		Audiences: diffMap(old.Audiences, new.Audiences),
 		Overrides: diffMap(old.Overrides, new.Overrides),
 	}
@@ -92,8 +92,8 @@ func (c *Change) Diff(old, new *Document) *Patch {
 		Overrides: diffMap(old.Overrides, new.Overrides),
 	}
 	for _, k := range flags {
-		ov, was := old.Flags[k]
-		nv, is := new.Flags[k]
+		ov, was := old.Flags.Lookup(k)
+		nv, is := new.Flags.Lookup(k)
 		switch {
 		case is && (!was || ov != nv && !sameJSON(ov, nv)):
 			if p.Flags == nil {
@@ -163,11 +163,11 @@ func (d *Document) Apply(p *Patch) (*Document, error) {
 	}
 	nd := *d
 	nd.Version, nd.Commit = p.Version, p.Commit
-	nd.Flags = applyMap(d.Flags, p.Flags)
+	nd.Flags = d.Flags.With(p.Flags)
 	nd.Audiences = applyMap(d.Audiences, p.Audiences)
 	nd.Overrides = applyMap(d.Overrides, p.Overrides)
-	if nd.Flags == nil {
-		nd.Flags = map[string]*Flag{}
+	if nd.Flags.Null() {
+		nd.Flags = NewFlagMap(map[string]*Flag{})
 	}
 	return &nd, nil
 }
@@ -199,7 +199,7 @@ func (d *Document) Clone() *Document {
 		return nil
 	}
 	nd := *d
-	nd.Flags = cloneMap(d.Flags, (*Flag).clone)
+	nd.Flags = NewFlagMap(cloneMap(d.Flags.Map(), (*Flag).clone))
 	nd.Audiences = cloneMap(d.Audiences, (*Audience).clone)
 	nd.Overrides = cloneMap(d.Overrides, (*Override).clone)
 	return &nd

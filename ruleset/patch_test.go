@@ -14,11 +14,11 @@ func TestDiffApply(t *testing.T) {
 	oldJSON, _ := json.Marshal(old)
 	nw := old.Clone()
 	nw.Version, nw.Commit = "v2", "def456"
-	nw.Flags["checkout-v2"].Enabled = false                         // changed
-	delete(nw.Flags, "theme")                                       // deleted
-	nw.Flags["fresh"] = boolFlag("fresh")                           // added
-	nw.Audiences["adults"].Conditions[0].Values[0] = []byte(" 21 ") // changed (operand)
-	delete(nw.Overrides, "new-search")                              // deleted
+	nw.Flags.Get("checkout-v2").Enabled = false                            // changed
+	nw.Flags = nw.Flags.With(map[string]*Flag{"theme": nil})               // deleted
+	nw.Flags = nw.Flags.With(map[string]*Flag{"fresh": boolFlag("fresh")}) // added
+	nw.Audiences["adults"].Conditions[0].Values[0] = []byte(" 21 ")        // changed (operand)
+	delete(nw.Overrides, "new-search")                                     // deleted
 
 	p := Diff(old, nw)
 	if p.Base != "v1" || p.Version != "v2" || p.Commit != "def456" {
@@ -82,7 +82,7 @@ func TestApplyErrors(t *testing.T) {
 func TestDiffNil(t *testing.T) {
 	doc := decodeDoc(t, fixtureDoc)
 	p := Diff(nil, doc)
-	if len(p.Flags) != len(doc.Flags) || len(p.Audiences) != len(doc.Audiences) || len(p.Overrides) != 1 {
+	if len(p.Flags) != doc.Flags.Len() || len(p.Audiences) != len(doc.Audiences) || len(p.Overrides) != 1 {
 		t.Errorf("Diff(nil, doc) = %+v", p)
 	}
 	got, err := (&Document{Environment: doc.Environment}).Apply(p)
@@ -97,8 +97,8 @@ func TestCloneIsDeep(t *testing.T) {
 	if !reflect.DeepEqual(doc, c) {
 		t.Fatal("clone differs")
 	}
-	c.Flags["west-coast-student-banner"].Rules[0].Users[0] = "mallory"
-	c.Flags["theme"].Variants[0].Value[0] = ' '
+	c.Flags.Get("west-coast-student-banner").Rules[0].Users[0] = "mallory"
+	c.Flags.Get("theme").Variants[0].Value[0] = ' '
 	c.Audiences["adults"].Conditions[0].Values[0][0] = ' '
 	*c.Overrides["new-search"].Expires = time.Time{}
 	c.Overrides["new-search"].Recovery.Start = 99

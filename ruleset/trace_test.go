@@ -88,9 +88,9 @@ func TestExplainSteps(t *testing.T) {
 }
 
 func TestExplainNowFromClock(t *testing.T) {
-	doc := &Document{Version: "v", Flags: map[string]*Flag{"f": boolFlag("f", Rule{
+	doc := &Document{Version: "v", Flags: NewFlagMap(map[string]*Flag{"f": boolFlag("f", Rule{
 		Conditions: []Condition{cond("now", AttrDatetime, OpGt, `"2026-01-01T00:00:00Z"`)}, Serve: "on",
-	})}}
+	})})}
 	rs, err := CompileWith(doc, Options{Now: fixedClock(mustTime(t, "2026-11-21T10:00:00Z"))})
 	if err != nil {
 		t.Fatal(err)

@@ -26,7 +26,7 @@ func loadBootstrap(path, env string) (*ruleset.Document, error) {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("decoding bootstrap snapshot %s: %w", path, err)
 	}
-	if doc.Flags == nil {
+	if doc.Flags.Null() {
 		return nil, fmt.Errorf("bootstrap snapshot %s: no \"flags\" object: not a rule-set document", path)
 	}
 	if env != "" && doc.Environment != "" && doc.Environment != env {

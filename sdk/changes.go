@@ -16,13 +16,13 @@ import (
 // p is the patch that turned prev into next, only what it names is compared.
 func changedFlags(prev, next *snapshot, p *ruleset.Patch) []string {
 	if prev == nil {
-		return slices.Sorted(maps.Keys(next.doc.Flags))
+		return next.doc.Flags.Keys()
 	}
 	old, cur := prev.doc, next.doc
 	flagKeys, overrideKeys, audienceKeys := candidates(old, cur, p)
 	changed := map[string]bool{}
 	for k := range flagKeys {
-		if !sameJSON(old.Flags[k], cur.Flags[k]) {
+		if !sameJSON(old.Flags.Get(k), cur.Flags.Get(k)) {
 			changed[k] = true
 		}
 	}
@@ -39,7 +39,7 @@ func changedFlags(prev, next *snapshot, p *ruleset.Patch) []string {
 	}
 	if len(audiences) > 0 {
 		closeOverIncludes(cur, audiences)
-		for k, f := range cur.Flags {
+		for k, f := range cur.Flags.All() {
 			if usesAudience(f, audiences) {
 				changed[k] = true
 			}
@@ -65,7 +65,7 @@ func candidates(old, cur *ruleset.Document, p *ruleset.Patch) (flags, overrides,
 		return flags, overrides, audiences
 	}
 	for _, d := range []*ruleset.Document{old, cur} {
-		for k := range d.Flags {
+		for k := range d.Flags.All() {
 			flags[k] = struct{}{}
 		}
 		for k := range d.Overrides {

@@ -22,8 +22,8 @@ func TestChangedFlags(t *testing.T) {
 			"unused":   {Key: "unused", Conditions: []ruleset.Condition{cond("state", "NY")}},
 			"students": {Key: "students", Conditions: []ruleset.Condition{cond("plan", "edu")}},
 		}
-		d.Flags["b"].Rules = []ruleset.Rule{{Audiences: []string{"beta"}, Serve: "on"}}
-		d.Flags["c"].Rules = []ruleset.Rule{{Conditions: []ruleset.Condition{{Audience: "students"}}, Serve: "on"}}
+		d.Flags.Get("b").Rules = []ruleset.Rule{{Audiences: []string{"beta"}, Serve: "on"}}
+		d.Flags.Get("c").Rules = []ruleset.Rule{{Conditions: []ruleset.Condition{{Audience: "students"}}, Serve: "on"}}
 		return d
 	}
 	tests := []struct {
@@ -32,8 +32,10 @@ func TestChangedFlags(t *testing.T) {
 		want []string
 	}{
 		{"nothing", func(*ruleset.Document) {}, []string{}},
-		{"flag edited", func(d *ruleset.Document) { d.Flags["a"] = boolFlag("a", true) }, []string{"a"}},
-		{"flag added and removed", func(d *ruleset.Document) { d.Flags["e"] = boolFlag("e", true); delete(d.Flags, "d") }, []string{"d", "e"}},
+		{"flag edited", func(d *ruleset.Document) { d.Flags = d.Flags.With(map[string]*ruleset.Flag{"a": boolFlag("a", true)}) }, []string{"a"}},
+		{"flag added and removed", func(d *ruleset.Document) {
+			d.Flags = d.Flags.With(map[string]*ruleset.Flag{"e": boolFlag("e", true), "d": nil})
+		}, []string{"d", "e"}},
 		{"audience included by another", func(d *ruleset.Document) {
 			d.Audiences["west"] = &ruleset.Audience{Key: "west", Conditions: []ruleset.Condition{cond("state", "WA")}}
 		}, []string{"b"}},

@@ -89,7 +89,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		return nil, err
 	}
 	if o.Offline && c.snap.Load() == nil {
-		if err := c.install(&ruleset.Document{Flags: map[string]*ruleset.Flag{}}, nil); err != nil {
+		if err := c.install(&ruleset.Document{Flags: ruleset.NewFlagMap(map[string]*ruleset.Flag{})}, nil); err != nil {
 			return nil, fmt.Errorf("compiling the empty offline rule set: %w", err)
 		}
 	}
@@ -257,8 +257,8 @@ func (c *Client) install(doc *ruleset.Document, p *ruleset.Patch) error {
 	if err != nil {
 		return fmt.Errorf("compiling rule set %s: %w", doc.Version, err)
 	}
-	next := &snapshot{doc: doc, rs: rs, types: make(map[string]ruleset.FlagType, len(doc.Flags)), slow: map[string]time.Duration{}}
-	for k, f := range doc.Flags {
+	next := &snapshot{doc: doc, rs: rs, types: make(map[string]ruleset.FlagType, doc.Flags.Len()), slow: map[string]time.Duration{}}
+	for k, f := range doc.Flags.All() {
 		next.types[k] = flagType(f)
 		if d := slowDuration(f); d > 0 {
 			next.slow[k] = d
@@ -273,7 +273,7 @@ func (c *Client) install(doc *ruleset.Document, p *ruleset.Patch) error {
 	if prev != nil && prev.doc.Version == doc.Version && len(flags) == 0 {
 		return nil
 	}
-	c.log.Info("flagpole: rule set updated", "version", doc.Version, "flags", len(doc.Flags), "changed", len(flags))
+	c.log.Info("flagpole: rule set updated", "version", doc.Version, "flags", doc.Flags.Len(), "changed", len(flags))
 	c.changes.publish(Change{Version: doc.Version, Flags: flags})
 	return nil
 }

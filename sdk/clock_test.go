@@ -18,13 +18,13 @@ func TestClockChangeNotifies(t *testing.T) {
 	step := time.Date(2026, 12, 24, 0, 0, 0, 0, time.UTC)
 	clk := clockwork.NewFakeClockAt(step.Add(-time.Hour))
 	on := true
-	doc := &ruleset.Document{Version: "v1", Environment: "production", Flags: map[string]*ruleset.Flag{
+	doc := &ruleset.Document{Version: "v1", Environment: "production", Flags: ruleset.NewFlagMap(map[string]*ruleset.Flag{
 		"holiday": {Key: "holiday", Type: ruleset.TypeBoolean, Off: "off", Default: "on",
 			Variants: []ruleset.Variant{{Name: "on", Value: json.RawMessage("true")}, {Name: "off", Value: json.RawMessage("false")}},
 			Schedule: []ruleset.ScheduleStep{{At: step, Enabled: &on}}},
 		"plain": {Key: "plain", Type: ruleset.TypeBoolean, Enabled: true, Off: "off", Default: "on",
 			Variants: []ruleset.Variant{{Name: "on", Value: json.RawMessage("true")}, {Name: "off", Value: json.RawMessage("false")}}},
-	}}
+	})}
 	c, err := New(context.Background(), Options{Offline: true, BootstrapDocument: doc, Clock: clk})
 	if err != nil {
 		t.Fatal(err)

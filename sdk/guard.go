@@ -47,7 +47,7 @@ func (c *Client) guardOn(flag string, evalCtx Context) (*snapshot, bool) {
 	if snap == nil {
 		return nil, false
 	}
-	f := snap.doc.Flags[flag]
+	f := snap.doc.Flags.Get(flag)
 	if f == nil {
 		return nil, false
 	}

@@ -148,7 +148,7 @@ func (c *Client) count(flag string, failed, slow bool) {
 // pass.
 func (r *reporter) add(flag string) *counters {
 	snap := r.c.snap.Load()
-	if snap == nil || snap.doc.Flags[flag] == nil {
+	if snap == nil || snap.doc.Flags.Get(flag) == nil {
 		r.unknownCalls.Add(1)
 		return nil
 	}
@@ -216,7 +216,7 @@ func (r *reporter) collect() {
 		if s+f == 0 {
 			continue
 		}
-		if snap == nil || snap.doc.Flags[flag] == nil {
+		if snap == nil || snap.doc.Flags.Get(flag) == nil {
 			r.unknownCalls.Add(s + f) // removed from the rule set since
 			continue
 		}

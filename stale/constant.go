@@ -28,7 +28,7 @@ func constant(repo *loader.Repo, key string) (Finding, bool) {
 	var why []string
 	for _, env := range repo.Settings.Environments {
 		doc := repo.Documents[env]
-		fl, ok := doc.Flags[key]
+		fl, ok := doc.Flags.Lookup(key)
 		if !ok || doc.Overrides[key] != nil || !modeled(fl) {
 			return Finding{}, false
 		}

@@ -184,7 +184,7 @@ func daysText(days int) string {
 func flagKeys(repo *loader.Repo) []string {
 	seen := map[string]bool{}
 	for _, doc := range repo.Documents {
-		for k := range doc.Flags {
+		for k := range doc.Flags.All() {
 			seen[k] = true
 		}
 	}
@@ -200,7 +200,7 @@ func flagKeys(repo *loader.Repo) []string {
 // the same in every environment.
 func anyFlag(repo *loader.Repo, key string) *ruleset.Flag {
 	for _, env := range repo.Settings.Environments {
-		if f, ok := repo.Documents[env].Flags[key]; ok {
+		if f, ok := repo.Documents[env].Flags.Lookup(key); ok {
 			return f
 		}
 	}

@@ -94,7 +94,7 @@ func (k *EntryKind) UnmarshalText(b []byte) error {
 // flag disabled in doc's environment (or gone from git: nothing serves it).
 func (e LayerEntry) InGit(doc *ruleset.Document) bool {
 	if e.Kind == KindDisable {
-		f := doc.Flags[e.Flag]
+		f := doc.Flags.Get(e.Flag)
 		return f == nil || !f.Enabled
 	}
 	git := doc.Overrides[e.Flag]

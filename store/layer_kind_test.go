@@ -12,7 +12,7 @@ func TestLayerEntryInGit(t *testing.T) {
 	at := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 	o := &ruleset.Override{Flag: "f", Serve: "off", By: "breaker", At: at}
 	doc := func(enabled bool, git *ruleset.Override) *ruleset.Document {
-		d := &ruleset.Document{Flags: map[string]*ruleset.Flag{"f": {Key: "f", Enabled: enabled}}}
+		d := &ruleset.Document{Flags: ruleset.NewFlagMap(map[string]*ruleset.Flag{"f": {Key: "f", Enabled: enabled}})}
 		if git != nil {
 			d.Overrides = map[string]*ruleset.Override{"f": git}
 		}
@@ -64,8 +64,8 @@ func TestEntryKindJSON(t *testing.T) {
 }
 
 func TestCheckEntryDisable(t *testing.T) {
-	doc := &ruleset.Document{Flags: map[string]*ruleset.Flag{"f": {Key: "f", Enabled: true, Off: "off", Default: "off",
-		Variants: []ruleset.Variant{{Name: "off", Value: json.RawMessage("false")}}}}}
+	doc := &ruleset.Document{Flags: ruleset.NewFlagMap(map[string]*ruleset.Flag{"f": {Key: "f", Enabled: true, Off: "off", Default: "off",
+		Variants: []ruleset.Variant{{Name: "off", Value: json.RawMessage("false")}}}})}
 	at := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 	if _, err := CheckEntry(doc, "production", LayerEntry{Flag: "f", Kind: KindDisable}); err == nil {
 		t.Error("a disable tombstone accepted")

@@ -13,7 +13,7 @@ import (
 
 func snapshot(env, version string) *store.Snapshot {
 	return &store.Snapshot{Environment: env, Version: version,
-		Document: &ruleset.Document{Version: version, Environment: env, Flags: map[string]*ruleset.Flag{}}}
+		Document: &ruleset.Document{Version: version, Environment: env, Flags: ruleset.NewFlagMap(map[string]*ruleset.Flag{})}}
 }
 
 func TestMemoryPublishAndRead(t *testing.T) {

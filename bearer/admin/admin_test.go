@@ -23,7 +23,7 @@ func newAPI(t *testing.T, opts Options) (*httptest.Server, *store.Memory) {
 	t.Helper()
 	st := store.NewMemory()
 	doc := &ruleset.Document{Environment: "production", Version: "v1",
-		Flags: map[string]*ruleset.Flag{"kill": {Key: "kill", Off: "off"}}}
+		Flags: ruleset.NewFlagMap(map[string]*ruleset.Flag{"kill": {Key: "kill", Off: "off"}})}
 	snap := &store.Snapshot{Environment: "production", Version: "v1", Document: doc,
 		Keys: []store.Key{
 			{Name: "ops", Kind: store.KeyAdmin, SHA256: hash("admin-key")},

@@ -169,8 +169,8 @@ func (a *API) servePut(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case body.Off && body.Serve != "":
 		probs = append(probs, `serve: give serve or "off":true, not both`)
-	case body.Off && doc != nil && doc.Flags[flag] != nil:
-		o.Serve = doc.Flags[flag].Off
+	case body.Off && doc != nil && doc.Flags.Get(flag) != nil:
+		o.Serve = doc.Flags.Get(flag).Off
 	case !body.Off && body.Serve == "":
 		probs = append(probs, `serve: required (or "off":true)`)
 	}

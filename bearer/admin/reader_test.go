@@ -14,7 +14,7 @@ import (
 func TestReader(t *testing.T) {
 	st := store.NewMemory()
 	for _, env := range []string{"production", "staging"} {
-		doc := &ruleset.Document{Environment: env, Version: "v1", Flags: map[string]*ruleset.Flag{}}
+		doc := &ruleset.Document{Environment: env, Version: "v1", Flags: ruleset.NewFlagMap(map[string]*ruleset.Flag{})}
 		snap := &store.Snapshot{Environment: env, Version: "v1", Document: doc, Keys: []store.Key{
 			{Name: "ops", Kind: store.KeyAdmin, SHA256: hash("admin-key")},
 			{Name: "svc", Environment: env, Kind: store.KeyServer, SHA256: hash("sdk-key-" + env)},

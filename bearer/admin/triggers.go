@@ -119,7 +119,7 @@ func (a *API) serveTrigger(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	default:
-		f := snap.Document.Flags[t.Flag]
+		f := snap.Document.Flags.Get(t.Flag)
 		if f == nil {
 			httpx.WriteError(w, http.StatusConflict, httpx.CodeConflict, fmt.Sprintf("trigger %s: flag %q is not in %s", t.Name, t.Flag, t.Environment))
 			return

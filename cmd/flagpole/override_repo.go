@@ -373,7 +373,7 @@ func buildOverride(repo *loader.Repo, s overrideSpec, at string) (ruleset.Overri
 	if err := checkTarget(repo, s.env, s.flag, at); err != nil {
 		return ruleset.Override{}, err
 	}
-	f := repo.Documents[s.env].Flags[s.flag]
+	f := repo.Documents[s.env].Flags.Get(s.flag)
 	serve := s.serve
 	if s.off {
 		serve = f.Off
@@ -408,9 +408,9 @@ func checkTarget(repo *loader.Repo, env, flag, at string) error {
 	if flag == "" {
 		return nil
 	}
-	if _, ok := doc.Flags[flag]; !ok {
-		keys := make([]string, 0, len(doc.Flags))
-		for k := range doc.Flags {
+	if !doc.Flags.Has(flag) {
+		keys := make([]string, 0, doc.Flags.Len())
+		for k := range doc.Flags.All() {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)

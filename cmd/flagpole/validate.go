@@ -84,7 +84,7 @@ func repoSummary(repo *loader.Repo) string {
 	}
 	flags, audiences := 0, 0
 	for _, doc := range repo.Documents {
-		flags, audiences = len(doc.Flags), len(doc.Audiences)
+		flags, audiences = doc.Flags.Len(), len(doc.Audiences)
 		break
 	}
 	return fmt.Sprintf("%d flag%s, %d audience%s, %d environment%s",

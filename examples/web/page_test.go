@@ -88,7 +88,7 @@ func TestPageReadsEvaluatedStream(t *testing.T) {
 		t.Errorf("version %q, want %q", got.Version, prod.Version)
 	}
 	for k := range got.Flags {
-		if f := prod.Flags[k]; f == nil || !f.Client {
+		if f := prod.Flags.Get(k); f == nil || !f.Client {
 			t.Errorf("client key saw flag %q, which is not client: true", k)
 		}
 	}

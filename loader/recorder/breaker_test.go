@@ -101,13 +101,13 @@ func TestDisableEntryEditsTheFlagFile(t *testing.T) {
 	// The sync publishes the commit: the recorder leaves the entry to the
 	// syncer, which drops it, and forgets it.
 	doc := *f.snap.Document
-	doc.Flags = map[string]*ruleset.Flag{}
-	for k, v := range f.snap.Document.Flags {
-		doc.Flags[k] = v
+	doc.Flags = ruleset.NewFlagMap(map[string]*ruleset.Flag{})
+	for k, v := range f.snap.Document.Flags.All() {
+		doc.Flags = doc.Flags.With(map[string]*ruleset.Flag{k: v})
 	}
-	off := *doc.Flags["checkout-v2"]
+	off := *doc.Flags.Get("checkout-v2")
 	off.Enabled = false
-	doc.Flags["checkout-v2"] = &off
+	doc.Flags = doc.Flags.With(map[string]*ruleset.Flag{"checkout-v2": &off})
 	if err := f.st.Publish(ctx, &store.Snapshot{Environment: "production", Version: "v2", Document: &doc}); err != nil {
 		t.Fatal(err)
 	}

@@ -119,7 +119,7 @@ func hasDesc(st store.Store, env, desc string) func() error {
 		if err != nil {
 			return err
 		}
-		f := snap.Document.Flags["alpha"]
+		f := snap.Document.Flags.Get("alpha")
 		if f == nil {
 			return errors.New("flag alpha missing")
 		}

@@ -44,7 +44,7 @@ func TestSyncTenThousandFlags(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if n := len(snap.Document.Flags); n != 10001 {
+		if n := snap.Document.Flags.Len(); n != 10001 {
 			return fmt.Errorf("%d flags published, want 10001", n)
 		}
 		return nil

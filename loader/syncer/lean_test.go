@@ -24,7 +24,7 @@ type countingStore struct {
 func (c *countingStore) Publish(ctx context.Context, s *store.Snapshot) error {
 	c.mu.Lock()
 	desc := ""
-	if f := s.Document.Flags["alpha"]; f != nil {
+	if f := s.Document.Flags.Get("alpha"); f != nil {
 		desc = f.Description
 	}
 	c.published = append(c.published, s.Environment+"@"+desc)

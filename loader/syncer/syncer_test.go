@@ -403,7 +403,7 @@ func TestSyncRepublishesLostWrite(t *testing.T) {
 	stale.Version = "older-version"
 	stale.Document = current.Document.Clone()
 	stale.Document.Version = stale.Version
-	stale.Document.Flags["alpha"].Description = "older"
+	stale.Document.Flags.Get("alpha").Description = "older"
 	if err := st.Publish(t.Context(), &stale); err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,7 @@ func sameSnapshot(a, b *store.Snapshot) bool {
 func docShell(doc *ruleset.Document) []byte {
 	d := *doc
 	d.Version, d.Commit = "", ""
-	d.Flags, d.Audiences, d.Overrides = nil, nil, nil
+	d.Flags, d.Audiences, d.Overrides = ruleset.FlagMap{}, nil, nil
 	b, err := json.Marshal(&d)
 	if err != nil {
 		return nil // never equal to a document that encodes

@@ -25,10 +25,10 @@ func checkDisabled(t *testing.T, h *harness) {
 	if err != nil {
 		t.Fatalf("the edited repository does not load: %v", err)
 	}
-	if f := repo.Documents["production"].Flags["checkout-v2"]; f.Enabled {
+	if f := repo.Documents["production"].Flags.Get("checkout-v2"); f.Enabled {
 		t.Error("checkout-v2 is enabled in production")
 	}
-	if f := repo.Documents["staging"].Flags["checkout-v2"]; !f.Enabled {
+	if f := repo.Documents["staging"].Flags.Get("checkout-v2"); !f.Enabled {
 		t.Error("checkout-v2 is disabled in staging")
 	}
 }
@@ -170,7 +170,7 @@ func TestDisableDirectoryMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if repo.Documents["production"].Flags["checkout-v2"].Enabled {
+	if repo.Documents["production"].Flags.Get("checkout-v2").Enabled {
 		t.Error("still enabled")
 	}
 	wr.flag = "gone"

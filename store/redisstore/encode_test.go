@@ -29,10 +29,10 @@ func TestEncodeSnapshotCachedIsJSON(t *testing.T) {
 			Description: fmt.Sprintf(`"flags":null <%d>`, rng.IntN(100)),
 			Variants:    []ruleset.Variant{{Name: "x", Value: json.RawMessage(fmt.Sprintf(`{"n": %d}`, rng.IntN(9)))}}}
 	}
-	doc := &ruleset.Document{Version: "v0", Environment: "prod", Commit: `"flags":null`, Flags: map[string]*ruleset.Flag{},
+	doc := &ruleset.Document{Version: "v0", Environment: "prod", Commit: `"flags":null`, Flags: ruleset.NewFlagMap(map[string]*ruleset.Flag{}),
 		Audiences: map[string]*ruleset.Audience{"adults": {Key: "adults"}}}
 	for _, k := range keys[:5] {
-		doc.Flags[k] = flag(k)
+		doc.Flags = doc.Flags.With(map[string]*ruleset.Flag{k: flag(k)})
 	}
 	dec, err := zstd.NewReader(nil)
 	if err != nil {
@@ -43,18 +43,18 @@ func TestEncodeSnapshotCachedIsJSON(t *testing.T) {
 	for step := range 60 {
 		d := *doc
 		d.Version = fmt.Sprint("v", step+1)
-		d.Flags = maps.Clone(doc.Flags)
+		d.Flags = ruleset.NewFlagMap(doc.Flags.Map())
 		switch k := keys[rng.IntN(len(keys))]; rng.IntN(4) {
 		case 0:
-			delete(d.Flags, k)
+			d.Flags = d.Flags.With(map[string]*ruleset.Flag{k: nil})
 		case 1: // renamed: the same *Flag under another key
-			for old, f := range d.Flags {
-				delete(d.Flags, old)
-				d.Flags[k] = f
+			for old, f := range d.Flags.All() {
+				d.Flags = d.Flags.With(map[string]*ruleset.Flag{old: nil})
+				d.Flags = d.Flags.With(map[string]*ruleset.Flag{k: f})
 				break
 			}
 		default:
-			d.Flags[k] = flag(k)
+			d.Flags = d.Flags.With(map[string]*ruleset.Flag{k: flag(k)})
 		}
 		s := &store.Snapshot{Environment: "prod", Version: d.Version, Document: &d, Published: time.Unix(int64(step), 0).UTC(),
 			Keys: []store.Key{{Name: "svc", Environment: "prod", Kind: store.KeyServer, SHA256: "00"}}}
@@ -75,8 +75,8 @@ func TestEncodeSnapshotCachedIsJSON(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Fatalf("step %d:\n got %s\nwant %s", step, got, want)
 		}
-		if len(cache.list) != len(d.Flags) {
-			t.Fatalf("step %d: cache holds %d flags, the document %d", step, len(cache.list), len(d.Flags))
+		if len(cache.list) != d.Flags.Len() {
+			t.Fatalf("step %d: cache holds %d flags, the document %d", step, len(cache.list), d.Flags.Len())
 		}
 	}
 }
@@ -87,13 +87,14 @@ func TestEncodeSnapshotCachedIsJSON(t *testing.T) {
 //
 //	go test -run '^$' -bench EncodeSnapshot100k -benchtime 5x ./store/redisstore
 func BenchmarkEncodeSnapshot100k(b *testing.B) {
-	doc := &ruleset.Document{Version: "v1", Environment: "production", Flags: map[string]*ruleset.Flag{}}
+	flags := ruleset.NewFlagMapBuilder(100000)
 	for i := range 100000 {
 		k := fmt.Sprintf("flag-%06d", i)
-		doc.Flags[k] = &ruleset.Flag{Key: k, Type: ruleset.TypeBoolean, Enabled: true, Off: "off", Default: "off", Description: "generated " + k,
+		flags.Set(k, &ruleset.Flag{Key: k, Type: ruleset.TypeBoolean, Enabled: true, Off: "off", Default: "off", Description: "generated " + k,
 			Variants: []ruleset.Variant{{Name: "on", Value: json.RawMessage(`true`)}, {Name: "off", Value: json.RawMessage(`false`)}},
-			Rules:    []ruleset.Rule{{Users: []string{"ann", "bob"}, Serve: "on"}}, Metadata: map[string]any{"team": "growth"}}
+			Rules:    []ruleset.Rule{{Users: []string{"ann", "bob"}, Serve: "on"}}, Metadata: map[string]any{"team": "growth"}})
 	}
+	doc := &ruleset.Document{Version: "v1", Environment: "production", Flags: flags.FlagMap()}
 	s := &store.Snapshot{Environment: "production", Version: "v1", Document: doc, Published: time.Now()}
 	b.Run("whole", func(b *testing.B) {
 		for b.Loop() {
@@ -118,10 +119,9 @@ func benchEncodeOneFlag(b *testing.B, s *store.Snapshot, named bool) {
 		for b.Loop() {
 			n++
 			d := *s.Document
-			d.Flags = maps.Clone(d.Flags)
-			f := *d.Flags["flag-000042"]
+			f := *d.Flags.Get("flag-000042")
 			f.Description = fmt.Sprint("edit ", n)
-			d.Flags[f.Key] = &f
+			d.Flags = d.Flags.With(map[string]*ruleset.Flag{f.Key: &f})
 			next := *s
 			next.Document = &d
 			if named {

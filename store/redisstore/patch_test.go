@@ -22,11 +22,13 @@ import (
 // flagsSnap is snap with n boolean flags f0..f(n-1).
 func flagsSnap(version string, n int) *store.Snapshot {
 	s := snap("production", version)
+	flags := s.Document.Flags.Edit()
 	for i := range n {
 		k := fmt.Sprint("f", i)
-		s.Document.Flags[k] = &ruleset.Flag{Key: k, Type: ruleset.TypeBoolean, Enabled: true, Off: "off", Default: "off",
-			Variants: []ruleset.Variant{{Name: "on", Value: json.RawMessage(`true`)}, {Name: "off", Value: json.RawMessage(`false`)}}}
+		flags.Set(k, &ruleset.Flag{Key: k, Type: ruleset.TypeBoolean, Enabled: true, Off: "off", Default: "off",
+			Variants: []ruleset.Variant{{Name: "on", Value: json.RawMessage(`true`)}, {Name: "off", Value: json.RawMessage(`false`)}}})
 	}
+	s.Document.Flags = flags.FlagMap()
 	return s
 }
 
@@ -36,13 +38,9 @@ func next(s *store.Snapshot, version, desc string) *store.Snapshot {
 	n := *s
 	doc := *s.Document
 	doc.Version, n.Version = version, version
-	doc.Flags = make(map[string]*ruleset.Flag, len(s.Document.Flags))
-	for k, f := range s.Document.Flags {
-		doc.Flags[k] = f
-	}
-	f0 := *doc.Flags["f0"]
+	f0 := *s.Document.Flags.Get("f0")
 	f0.Description = desc
-	doc.Flags["f0"] = &f0
+	doc.Flags = s.Document.Flags.With(map[string]*ruleset.Flag{"f0": &f0})
 	n.Document = &doc
 	return &n
 }
@@ -81,7 +79,7 @@ func TestSnapshotSinceAppliesPatches(t *testing.T) {
 	}
 	waitVersion(t, ch, "v1")
 	have, err := sub.SnapshotSince(ctx, "production", nil) // cold start: one read
-	if err != nil || have.Version != "v1" || len(have.Document.Flags) != 50 {
+	if err != nil || have.Version != "v1" || have.Document.Flags.Len() != 50 {
 		t.Fatalf("cold read = %+v, %v", have, err)
 	}
 	if same, _ := sub.SnapshotSince(ctx, "production", have); same != have {
@@ -103,9 +101,9 @@ func TestSnapshotSinceAppliesPatches(t *testing.T) {
 
 	v2 := next(v1, "v2", "two")
 	v3 := next(v2, "v3", "three")
-	f7 := *v3.Document.Flags["f7"]
+	f7 := *v3.Document.Flags.Get("f7")
 	f7.Enabled = false
-	v3.Document.Flags["f7"] = &f7
+	v3.Document.Flags = v3.Document.Flags.With(map[string]*ruleset.Flag{"f7": &f7})
 	for _, s := range []*store.Snapshot{v2, v3} {
 		if err := pub.Publish(ctx, s); err != nil {
 			t.Fatal(err)
@@ -125,14 +123,14 @@ func TestSnapshotSinceAppliesPatches(t *testing.T) {
 		t.Error("the change is named from a Document the caller does not hold")
 	}
 	lateGot, err := late.SnapshotSince(ctx, "production", lateHave)
-	if err != nil || lateGot.Version != "v3" || lateGot.Document.Flags["f1"] != lateHave.Document.Flags["f1"] {
+	if err != nil || lateGot.Version != "v3" || lateGot.Document.Flags.Get("f1") != lateHave.Document.Flags.Get("f1") {
 		t.Fatalf("SnapshotSince from the stored patches = %+v, %v; want v3 patched", lateGot, err)
 	}
 	if keys, ok := lateGot.ChangedFrom(lateHave.Document); !ok || !slices.Equal(keys, []string{"f0", "f7"}) {
 		t.Errorf("stored patches: ChangedFrom(v1) = %v, %v; want [f0 f7]", keys, ok)
 	}
-	if got.Document.Flags["f0"].Description != "three" || got.Document.Flags["f1"] != have.Document.Flags["f1"] {
-		t.Errorf("v3 not built from the patches: f0 %+v, f1 shared %v", got.Document.Flags["f0"], got.Document.Flags["f1"] == have.Document.Flags["f1"])
+	if got.Document.Flags.Get("f0").Description != "three" || got.Document.Flags.Get("f1") != have.Document.Flags.Get("f1") {
+		t.Errorf("v3 not built from the patches: f0 %+v, f1 shared %v", got.Document.Flags.Get("f0"), got.Document.Flags.Get("f1") == have.Document.Flags.Get("f1"))
 	}
 	if len(got.Keys) != 1 || got.Keys[0].Name != "svc" {
 		t.Errorf("keys = %+v", got.Keys)
@@ -146,10 +144,10 @@ func TestSnapshotSinceAppliesPatches(t *testing.T) {
 	}
 	waitVersion(t, ch, "v4")
 	got4, err := sub.SnapshotSince(ctx, "production", got)
-	if err != nil || got4.Version != "v4" || got4.Document.Flags["f0"].Description != "four" {
+	if err != nil || got4.Version != "v4" || got4.Document.Flags.Get("f0").Description != "four" {
 		t.Fatalf("after a gap = %+v, %v; want v4 read whole", got4, err)
 	}
-	if got4.Document.Flags["f1"] == got.Document.Flags["f1"] {
+	if got4.Document.Flags.Get("f1") == got.Document.Flags.Get("f1") {
 		t.Error("after a gap the snapshot was not read whole")
 	}
 	if keys, ok := got4.ChangedFrom(got.Document); ok {
@@ -179,7 +177,7 @@ func TestSnapshotCompressedAndLegacy(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := r.Snapshot(ctx, "production")
-	if err != nil || got.Version != "v1" || len(got.Document.Flags) != 200 {
+	if err != nil || got.Version != "v1" || got.Document.Flags.Len() != 200 {
 		t.Fatalf("legacy snapshot = %+v, %v", got, err)
 	}
 	if err := r.Client().Set(ctx, "flagpole:snap:production", append([]byte{0x28, 0xb5, 0x2f, 0xfd}, "garbage"...), 0).Err(); err != nil {
@@ -210,7 +208,7 @@ func checkDeferred(t *testing.T, pub, cold *redisstore.Redis) {
 		t.Fatalf("snapshot key holds %s before the deferred write, want v1 (written at once?)", stored)
 	}
 	got, err := cold.Snapshot(ctx, "production")
-	if err != nil || got.Version != "v3" || got.Document.Version != "v3" || got.Document.Flags["f0"].Description != "three" || len(got.Document.Flags) != 30 {
+	if err != nil || got.Version != "v3" || got.Document.Version != "v3" || got.Document.Flags.Get("f0").Description != "three" || got.Document.Flags.Len() != 30 {
 		t.Fatalf("cold Snapshot = %+v, %v; want v3 from v1 and two patches", got, err)
 	}
 	if len(got.Keys) != 1 || got.Keys[0].Name != "svc" {
@@ -367,7 +365,7 @@ func TestDeferredSnapshotWrittenWhenFarBehind(t *testing.T) {
 	if _, err := fmt.Sscanf(stored, "v%d", &i); err != nil || i < 32 {
 		t.Errorf("the snapshot key holds %s; want a version at least 32 patches on (written once 32 behind)", stored)
 	}
-	if got, err := cold.Snapshot(ctx, "production"); err != nil || got.Version != s.Version || got.Document.Flags["f0"].Description != "edit 40" {
+	if got, err := cold.Snapshot(ctx, "production"); err != nil || got.Version != s.Version || got.Document.Flags.Get("f0").Description != "edit 40" {
 		t.Fatalf("cold Snapshot = %v, %v; want %s", versionOf(got), err, s.Version)
 	}
 }
@@ -382,7 +380,7 @@ func TestSnapshotOfUndoneEditIsThePublished(t *testing.T) {
 	v1 := flagsSnap("v1", 30)
 	v2 := next(v1, "v2", "two")
 	again := next(v2, "v1", "")
-	again.Document.Flags["f0"] = v1.Document.Flags["f0"]
+	again.Document.Flags = again.Document.Flags.With(map[string]*ruleset.Flag{"f0": v1.Document.Flags.Get("f0")})
 	for _, s := range []*store.Snapshot{v1, v2, again} {
 		if err := pub.Publish(ctx, s); err != nil {
 			t.Fatal(err)
@@ -403,10 +401,10 @@ func TestOwnSnapshotNotDownloaded(t *testing.T) {
 	other := newRedis(t, srv, redisstore.Options{})
 	ctx := t.Context()
 	v1 := flagsSnap("v1", 3000)
-	for k, f := range v1.Document.Flags {
+	for k, f := range v1.Document.Flags.All() {
 		cp := *f
 		cp.Description = fmt.Sprintf("%s: %x", k, sha256.Sum256([]byte(k))) // not compressible to nothing
-		v1.Document.Flags[k] = &cp
+		v1.Document.Flags = v1.Document.Flags.With(map[string]*ruleset.Flag{k: &cp})
 	}
 	v2 := next(v1, "v2", "two")
 	for _, s := range []*store.Snapshot{v1, v2} {
@@ -446,7 +444,7 @@ func TestOwnSnapshotNotDownloaded(t *testing.T) {
 	if err := other.Publish(ctx, v3); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := pub.Snapshot(ctx, "production"); err != nil || got.Version != "v3" || got.Document.Flags["f0"].Description != "three" {
+	if got, err := pub.Snapshot(ctx, "production"); err != nil || got.Version != "v3" || got.Document.Flags.Get("f0").Description != "three" {
 		t.Fatalf("after another process's write, Snapshot = %v, %v; want its v3", versionOf(got), err)
 	}
 }

@@ -68,11 +68,12 @@ func decodeSnapshot(body []byte, others []*ruleset.Document) (*store.Snapshot, e
 		return &s, nil
 	}
 	doc := raw.Document.Document
-	var err error
-	if doc.Flags, err = decodeShared(raw.Document.Flags, "flags", others, docFlags); err != nil {
+	flags, err := decodeShared(raw.Document.Flags, "flags", others, docFlag)
+	if err != nil {
 		return nil, err
 	}
-	if doc.Audiences, err = decodeShared(raw.Document.Audiences, "audiences", others, docAudiences); err != nil {
+	doc.Flags = ruleset.NewFlagMap(flags)
+	if doc.Audiences, err = decodeShared(raw.Document.Audiences, "audiences", others, docAudience); err != nil {
 		return nil, err
 	}
 	s.Document = &doc
@@ -81,13 +82,13 @@ func decodeSnapshot(body []byte, others []*ruleset.Document) (*store.Snapshot, e
 
 // docFlags and docAudiences select the entries decodeShared and
 // sharePatch share.
-func docFlags(d *ruleset.Document) map[string]*ruleset.Flag         { return d.Flags }
-func docAudiences(d *ruleset.Document) map[string]*ruleset.Audience { return d.Audiences }
+func docFlag(d *ruleset.Document, k string) *ruleset.Flag         { return d.Flags.Get(k) }
+func docAudience(d *ruleset.Document, k string) *ruleset.Audience { return d.Audiences[k] }
 
 // decodeShared decodes the entries of raw, each one taken from the first
 // of others (by of) whose entry of the same key encodes to the same JSON.
 // A nil raw stays nil, as encoding/json leaves it.
-func decodeShared[V any](raw map[string]json.RawMessage, field string, others []*ruleset.Document, of func(*ruleset.Document) map[string]*V) (map[string]*V, error) {
+func decodeShared[V any](raw map[string]json.RawMessage, field string, others []*ruleset.Document, of func(*ruleset.Document, string) *V) (map[string]*V, error) {
 	if raw == nil {
 		return nil, nil
 	}
@@ -109,9 +110,9 @@ func decodeShared[V any](raw map[string]json.RawMessage, field string, others []
 // sameIn returns the entry k of the first of others whose JSON encoding
 // is b, or nil. b is compact JSON as encoding/json writes it (the stored
 // snapshot's), so equal bytes mean an equal value.
-func sameIn[V any](k string, b []byte, others []*ruleset.Document, of func(*ruleset.Document) map[string]*V) *V {
+func sameIn[V any](k string, b []byte, others []*ruleset.Document, of func(*ruleset.Document, string) *V) *V {
 	for _, d := range others {
-		v := of(d)[k]
+		v := of(d, k)
 		if v == nil {
 			continue
 		}
@@ -129,8 +130,8 @@ func sharePatch(p *ruleset.Patch, others []*ruleset.Document) *ruleset.Patch {
 	if len(others) == 0 {
 		return p
 	}
-	flags := shareEntries(p.Flags, others, docFlags)
-	auds := shareEntries(p.Audiences, others, docAudiences)
+	flags := shareEntries(p.Flags, others, docFlag)
+	auds := shareEntries(p.Audiences, others, docAudience)
 	if flags == nil && auds == nil {
 		return p
 	}
@@ -146,7 +147,7 @@ func sharePatch(p *ruleset.Patch, others []*ruleset.Document) *ruleset.Patch {
 
 // shareEntries returns a copy of changed with the entries that others hold
 // with the same JSON replaced by theirs, or nil when there is none.
-func shareEntries[V any](changed map[string]*V, others []*ruleset.Document, of func(*ruleset.Document) map[string]*V) map[string]*V {
+func shareEntries[V any](changed map[string]*V, others []*ruleset.Document, of func(*ruleset.Document, string) *V) map[string]*V {
 	var out map[string]*V
 	for k, v := range changed {
 		if v == nil {

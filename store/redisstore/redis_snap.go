@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -64,7 +63,7 @@ type snapPatch struct {
 func encodeSnapshot(s *store.Snapshot, cache *flagJSON) ([]byte, error) {
 	var body []byte
 	var err error
-	if cache == nil || s.Document == nil || s.Document.Flags == nil {
+	if cache == nil || s.Document == nil || s.Document.Flags.Null() {
 		body, err = json.Marshal(s)
 	} else {
 		body, err = marshalCached(s, cache)
@@ -100,7 +99,7 @@ var flagsHole = []byte(`"flags":null`)
 // cache where it has the same *Flag under the same key.
 func marshalCached(s *store.Snapshot, cache *flagJSON) ([]byte, error) {
 	doc := *s.Document
-	doc.Flags = nil
+	doc.Flags = ruleset.FlagMap{}
 	shell := *s
 	shell.Document = &doc
 	b, err := json.Marshal(&shell)
@@ -148,11 +147,11 @@ func marshalCached(s *store.Snapshot, cache *flagJSON) ([]byte, error) {
 // their JSON members, taken from old (sorted likewise) for the same *Flag
 // under the same key. When flags has old's keys (most edits), old's order
 // is walked and nothing is sorted.
-func cachedMembers(flags map[string]*ruleset.Flag, old []cachedFlag) ([]cachedFlag, error) {
-	next := make([]cachedFlag, 0, len(flags))
-	sameKeys := len(old) == len(flags)
+func cachedMembers(flags ruleset.FlagMap, old []cachedFlag) ([]cachedFlag, error) {
+	next := make([]cachedFlag, 0, flags.Len())
+	sameKeys := len(old) == flags.Len()
 	for i := 0; sameKeys && i < len(old); i++ {
-		f, ok := flags[old[i].key]
+		f, ok := flags.Lookup(old[i].key)
 		if !ok {
 			sameKeys = false
 			break
@@ -161,8 +160,8 @@ func cachedMembers(flags map[string]*ruleset.Flag, old []cachedFlag) ([]cachedFl
 	}
 	if !sameKeys {
 		next = next[:0]
-		for _, k := range slices.Sorted(maps.Keys(flags)) {
-			next = append(next, cachedFlag{key: k, flag: flags[k]})
+		for _, k := range flags.Keys() {
+			next = append(next, cachedFlag{key: k, flag: flags.Get(k)})
 		}
 	}
 	j := 0
@@ -185,11 +184,11 @@ func cachedMembers(flags map[string]*ruleset.Flag, old []cachedFlag) ([]cachedFl
 // patchedMembers is cachedMembers when flags are those old was encoded
 // from but for the keys in named (a ruleset.Change from that Document):
 // old is copied and only the named flags are encoded, added or removed.
-func patchedMembers(flags map[string]*ruleset.Flag, old []cachedFlag, named []string) ([]cachedFlag, error) {
+func patchedMembers(flags ruleset.FlagMap, old []cachedFlag, named []string) ([]cachedFlag, error) {
 	next := slices.Clone(old)
 	for _, k := range named {
 		i, found := slices.BinarySearchFunc(next, k, func(c cachedFlag, k string) int { return strings.Compare(c.key, k) })
-		f, ok := flags[k]
+		f, ok := flags.Lookup(k)
 		switch {
 		case !ok && found:
 			next = slices.Delete(next, i, i+1)
@@ -242,7 +241,7 @@ func patchFrom(prev, s *store.Snapshot) json.RawMessage {
 // commit and entries (which a ruleset.Patch carries).
 func sameShell(a, b *ruleset.Document) bool {
 	shell := func(d ruleset.Document) []byte {
-		d.Version, d.Commit, d.Flags, d.Audiences, d.Overrides = "", "", nil, nil, nil
+		d.Version, d.Commit, d.Flags, d.Audiences, d.Overrides = "", "", ruleset.FlagMap{}, nil, nil
 		j, _ := json.Marshal(&d)
 		return j
 	}

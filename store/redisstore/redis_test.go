@@ -32,7 +32,7 @@ func snap(env, version string) *store.Snapshot {
 	return &store.Snapshot{
 		Environment: env,
 		Version:     version,
-		Document:    &ruleset.Document{Version: version, Environment: env, Flags: map[string]*ruleset.Flag{}},
+		Document:    &ruleset.Document{Version: version, Environment: env, Flags: ruleset.NewFlagMap(map[string]*ruleset.Flag{})},
 		Keys:        []store.Key{{Name: "svc", Environment: env, Kind: store.KeyServer, SHA256: strings.Repeat("a", 64)}},
 		Published:   time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC),
 	}

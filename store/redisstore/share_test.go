@@ -25,9 +25,9 @@ func envSnap(env, version string, n int) *store.Snapshot {
 		"beta": {Key: "beta", Match: "all", Conditions: []ruleset.Condition{{Attribute: "plan", Operator: "eq", Values: []json.RawMessage{json.RawMessage(`"beta"`)}}}},
 	}
 	if env == "staging" {
-		f1 := *s.Document.Flags["f1"]
+		f1 := *s.Document.Flags.Get("f1")
 		f1.Enabled = false
-		s.Document.Flags["f1"] = &f1
+		s.Document.Flags = s.Document.Flags.With(map[string]*ruleset.Flag{"f1": &f1})
 	}
 	return s
 }
@@ -69,8 +69,8 @@ func TestSnapshotsShareAcrossEnvironments(t *testing.T) {
 			t.Fatalf("%s read back differs from what was published", got.Environment)
 		}
 	}
-	for k, f := range s.Document.Flags {
-		if shared := p.Document.Flags[k] == f; shared != (k != "f1") {
+	for k, f := range s.Document.Flags.All() {
+		if shared := p.Document.Flags.Get(k) == f; shared != (k != "f1") {
 			t.Errorf("staging flag %s shared with production: %v", k, shared)
 		}
 	}
@@ -82,9 +82,9 @@ func TestSnapshotsShareAcrossEnvironments(t *testing.T) {
 	// production's, f1 (different in each) stays apart.
 	p2, s2 := next(prod, "p2", "two"), next(stag, "s2", "two")
 	for _, sn := range []*store.Snapshot{p2, s2} {
-		f1 := *sn.Document.Flags["f1"]
+		f1 := *sn.Document.Flags.Get("f1")
 		f1.Description = "edited"
-		sn.Document.Flags["f1"] = &f1
+		sn.Document.Flags = sn.Document.Flags.With(map[string]*ruleset.Flag{"f1": &f1})
 		if err := pub.Publish(ctx, sn); err != nil {
 			t.Fatal(err)
 		}
@@ -98,13 +98,13 @@ func TestSnapshotsShareAcrossEnvironments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if gp.Version != "p2" || gs.Version != "s2" || gp.Document.Flags["f2"] != p.Document.Flags["f2"] {
+	if gp.Version != "p2" || gs.Version != "s2" || gp.Document.Flags.Get("f2") != p.Document.Flags.Get("f2") {
 		t.Fatalf("patches not applied: %s %s", gp.Version, gs.Version)
 	}
-	if gs.Document.Flags["f0"] != gp.Document.Flags["f0"] || gs.Document.Flags["f0"].Description != "two" {
+	if gs.Document.Flags.Get("f0") != gp.Document.Flags.Get("f0") || gs.Document.Flags.Get("f0").Description != "two" {
 		t.Error("staging's patched f0, the same as production's, is not shared")
 	}
-	if gs.Document.Flags["f1"] == gp.Document.Flags["f1"] || gs.Document.Flags["f1"].Enabled || !gp.Document.Flags["f1"].Enabled {
+	if gs.Document.Flags.Get("f1") == gp.Document.Flags.Get("f1") || gs.Document.Flags.Get("f1").Enabled || !gp.Document.Flags.Get("f1").Enabled {
 		t.Error("f1, which differs between the environments, was shared")
 	}
 	if !reflect.DeepEqual(gs.Document, s2.Document) || !reflect.DeepEqual(gp.Document, p2.Document) {
@@ -148,7 +148,7 @@ func TestSnapshotBadFlagNamed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f, ok := got.Document.Flags["f0"]; !ok || f != nil {
+	if f, ok := got.Document.Flags.Lookup("f0"); !ok || f != nil {
 		t.Errorf("null flag f0 = %v, %v; want present and nil", f, ok)
 	}
 }

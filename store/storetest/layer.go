@@ -23,10 +23,10 @@ const eventually = 10 * time.Second
 
 // Doc returns a rule set of env with one boolean flag, checkout-v2.
 func Doc(env, version string) *ruleset.Document {
-	return &ruleset.Document{Version: version, Environment: env, Flags: map[string]*ruleset.Flag{
+	return &ruleset.Document{Version: version, Environment: env, Flags: ruleset.NewFlagMap(map[string]*ruleset.Flag{
 		"checkout-v2": {Key: "checkout-v2", Type: ruleset.TypeBoolean, Enabled: true, Off: "off", Default: "on",
 			Variants: []ruleset.Variant{{Name: "on", Value: json.RawMessage(`true`)}, {Name: "off", Value: json.RawMessage(`false`)}}},
-	}}
+	})}
 }
 
 // Kill is an override of Doc's flag to off, made at at by by.

@@ -181,9 +181,9 @@ func ValueFlag(key string, typ ruleset.FlagType, value string) *ruleset.Flag {
 
 // Doc returns a production document of the given flags.
 func Doc(version string, flags ...*ruleset.Flag) *ruleset.Document {
-	d := &ruleset.Document{Version: version, Environment: "production", Flags: map[string]*ruleset.Flag{}}
+	b := ruleset.NewFlagMapBuilder(len(flags))
 	for _, f := range flags {
-		d.Flags[f.Key] = f
+		b.Set(f.Key, f)
 	}
-	return d
+	return &ruleset.Document{Version: version, Environment: "production", Flags: b.FlagMap()}
 }
