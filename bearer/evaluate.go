@@ -124,7 +124,7 @@ func appendEvaluation(b []byte, st *envState, c ruleset.Context, clientOnly bool
 	b = appendJSONString(b, st.version)
 	b = append(b, `,"flags":{`...)
 	first := true
-	for _, f := range st.flags {
+	for f := range st.flags.all() {
 		if clientOnly && !f.client {
 			continue
 		}

@@ -106,7 +106,7 @@ func (s *Server) serveOFREPBulk(w http.ResponseWriter, r *http.Request) {
 	b := append((*bp)[:0], `{"flags":[`...)
 	first := true
 	dl := s.requestDeadline(r)
-	for _, f := range a.state.flags {
+	for f := range a.state.flags.all() {
 		if a.kind == store.KeyClient && !f.client {
 			continue
 		}

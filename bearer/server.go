@@ -343,7 +343,7 @@ func (s *Server) load(ctx context.Context, env string) error {
 		}()
 	}
 	s.presence.changed()
-	s.log.Info("loaded rule set", "environment", env, "version", st.version, "flags", len(st.flags))
+	s.log.Info("loaded rule set", "environment", env, "version", st.version, "flags", st.flags.len())
 	return nil
 }
 

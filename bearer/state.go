@@ -26,9 +26,9 @@ type envState struct {
 	keys     *keyring.Ring // the SDK keys of this environment
 	loadedAt time.Time
 	// flags are every flag's encodings, sorted by key: found by binary
-	// search (flag), so that an edit copies one slice rather than a map
-	// of every flag too.
-	flags []*flagEnc
+	// search (flag), and shared in chunks with the state an edit made
+	// this one from.
+	flags encList
 	// raw is the store's snapshot this state was built from, before the
 	// override layer: the base for the store's patches (patchStore).
 	raw *store.Snapshot
@@ -158,16 +158,21 @@ func newEnvState(snap *store.Snapshot, now func() time.Time, prev *envState) (*e
 	if len(sorted) != doc.Flags.Len() {
 		sorted = doc.Flags.Keys()
 	}
-	st.flags = make([]*flagEnc, 0, len(sorted))
+	flags := make([]*flagEnc, 0, len(sorted))
 	shared := variantTable{}
-	var old []*flagEnc // prev's, walked beside sorted
+	var old []*flagEnc    // prev's, walked beside sorted: a chunk,
+	var rest [][]*flagEnc // and the chunks after it
 	if prev != nil {
-		old = prev.flags
+		rest = prev.flags.chunks
 	}
 	for _, k := range sorted {
 		fl := doc.Flags.Get(k)
-		for len(old) > 0 && old[0].key < k {
-			old = old[1:]
+		for len(old) > 0 && old[0].key < k || len(old) == 0 && len(rest) > 0 {
+			if len(old) > 0 {
+				old = old[1:]
+			} else {
+				old, rest = rest[0], rest[1:]
+			}
 		}
 		var f *flagEnc
 		if len(old) > 0 && old[0].key == k && prev.doc.Flags.Get(k) == fl {
@@ -175,22 +180,14 @@ func newEnvState(snap *store.Snapshot, now func() time.Time, prev *envState) (*e
 		} else if f, err = encodeFlag(k, fl, shared); err != nil {
 			return nil, fmt.Errorf("encoding rule set %s of environment %s: %w", doc.Version, snap.Environment, err)
 		}
-		st.flags = append(st.flags, f)
+		flags = append(flags, f)
 	}
+	st.flags = newEncList(flags)
 	return st, nil
 }
 
 // flag returns the encodings of the flag key, or nil.
-func (st *envState) flag(key string) *flagEnc {
-	i, ok := slices.BinarySearchFunc(st.flags, key, byKey)
-	if !ok {
-		return nil
-	}
-	return st.flags[i]
-}
-
-// byKey orders encodings by key.
-func byKey(f *flagEnc, key string) int { return strings.Compare(f.key, key) }
+func (st *envState) flag(key string) *flagEnc { return st.flags.get(key) }
 
 // flagChange returns the Document snap's flags were made from and the keys
 // of the flags that differ from it, when that Document's flags are the
@@ -217,30 +214,25 @@ func flagChange(snap *store.Snapshot, prev *envState) (*ruleset.Document, []stri
 // taken from prev when the same *Flag), added or removed; every other
 // entry is prev's.
 func (st *envState) encodeChanged(prev *envState) error {
-	st.flags = slices.Clone(prev.flags)
 	shared := variantTable{}
+	var set []*flagEnc
+	var del []string
 	for _, k := range st.change.Flags {
 		fl, ok := st.doc.Flags.Lookup(k)
-		i, found := slices.BinarySearchFunc(st.flags, k, byKey)
 		if !ok {
-			if found {
-				st.flags = slices.Delete(st.flags, i, i+1)
-			}
+			del = append(del, k)
 			continue
 		}
-		if found && prev.doc.Flags.Get(k) == fl {
-			continue // prev's encoding, in place
+		if prev.flag(k) != nil && prev.doc.Flags.Get(k) == fl {
+			continue // prev's encoding
 		}
 		f, err := encodeFlag(k, fl, shared)
 		if err != nil {
 			return fmt.Errorf("encoding rule set %s of environment %s: %w", st.version, st.env, err)
 		}
-		if found {
-			st.flags[i] = f
-		} else {
-			st.flags = slices.Insert(st.flags, i, f)
-		}
+		set = append(set, f)
 	}
+	st.flags = prev.flags.with(set, del)
 	return nil
 }
 

@@ -46,8 +46,8 @@ func TestEnvStateSharesUnchangedFlags(t *testing.T) {
 	if r := old.rs.Evaluate("color", ruleset.Context{"key": "k"}); r.Variant != "red" {
 		t.Errorf("the old version changed: color = %+v, want red", r)
 	}
-	if len(st.flags) != 3 || st.flags[0].key != "banner" || st.flags[2].key != "color" {
-		t.Errorf("flags not sorted: %v", st.flags)
+	if fl := slices.Collect(st.flags.all()); len(fl) != 3 || fl[0].key != "banner" || fl[2].key != "color" {
+		t.Errorf("flags not sorted: %v", fl)
 	}
 	body, err := st.docJSON()
 	if err != nil {
@@ -176,11 +176,12 @@ func TestEnvStateNamedMatchesFull(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got.flags) != len(want.flags) {
-			t.Fatalf("step %d: %d flags, want %d", step, len(got.flags), len(want.flags))
+		gotFlags, wantFlags := slices.Collect(got.flags.all()), slices.Collect(want.flags.all())
+		if len(gotFlags) != len(wantFlags) || got.flags.len() != len(wantFlags) {
+			t.Fatalf("step %d: %d flags (len %d), want %d", step, len(gotFlags), got.flags.len(), len(wantFlags))
 		}
-		for i, f := range want.flags {
-			if g := got.flags[i]; !reflect.DeepEqual(g, f) || got.flag(f.key) != g {
+		for i, f := range wantFlags {
+			if g := gotFlags[i]; !reflect.DeepEqual(g, f) || got.flag(f.key) != g {
 				t.Fatalf("step %d: flag %d is %+v, want %+v", step, i, g, f)
 			}
 		}

@@ -103,7 +103,7 @@ func (s *Server) status(sync *store.SyncStatus, syncErr string) Status {
 	for env, h := range hubs {
 		cur := h.cur.Load()
 		es := EnvironmentStatus{
-			Version: cur.version, LoadedAt: cur.loadedAt, Flags: len(cur.flags), SSEClients: h.streams.Load(),
+			Version: cur.version, LoadedAt: cur.loadedAt, Flags: cur.flags.len(), SSEClients: h.streams.Load(),
 		}
 		if next, ok := cur.rs.NextChange(s.opts.Clock.Now()); ok {
 			es.NextClockChange = next.UTC()
