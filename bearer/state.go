@@ -61,7 +61,7 @@ func (st *envState) putFrame() ([]byte, error) {
 	if st.putBytes != nil {
 		return st.putBytes, nil
 	}
-	docJSON, err := json.Marshal(st.doc)
+	docJSON, err := st.doc.AppendJSON(nil)
 	if err != nil {
 		return nil, fmt.Errorf("encoding rule set %s of environment %s: %w", st.version, st.env, err)
 	}

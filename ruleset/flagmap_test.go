@@ -128,6 +128,19 @@ func TestFlagMapJSONAndEquality(t *testing.T) {
 	if err := json.Unmarshal(want, &back); err != nil || !reflect.DeepEqual(back, built) {
 		t.Fatalf("decoded back %v (%v), not what was encoded", back.Map(), err)
 	}
+	doc := &Document{Version: `v"flags":null`, Environment: "prod", Commit: "<c>", Flags: built,
+		Audiences: map[string]*Audience{"a": {Key: "a"}}}
+	built.Get("a").Variants = []Variant{{Name: "x", Value: json.RawMessage(" { \"k\" : \"<\u2028>\" } ")}}
+	for _, d := range []*Document{doc, {Version: "v"}} {
+		want, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := d.AppendJSON([]byte("x"))
+		if err != nil || string(got) != "x"+string(want) {
+			t.Fatalf("AppendJSON gave %s, %v; want x%s", got, err, want)
+		}
+	}
 	if got, _ := json.Marshal(FlagMap{}); string(got) != "null" {
 		t.Errorf("zero FlagMap encoded %s, want null", got)
 	}
