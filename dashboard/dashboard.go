@@ -90,6 +90,10 @@ type Dashboard struct {
 	// sampleFailing is set while samples fail, so that the failure is
 	// logged once.
 	sampleFailing atomic.Bool
+	// tickMu makes ticks one at a time, so that samples enter a breaker's
+	// history in the order of their times: Run ticks from one goroutine,
+	// but tests also tick directly while Run is running.
+	tickMu sync.Mutex
 	// flagKeys caches each environment's sorted breaker flags per
 	// Document: the tick walks them every interval.
 	flagKeys breaker.KeyCache
@@ -189,6 +193,8 @@ func (d *Dashboard) Run(ctx context.Context) error {
 // tick samples the breakers, keeps their history and trips, and sends the
 // sample (and the sync state when it changed) to the open pages.
 func (d *Dashboard) tick(ctx context.Context) {
+	d.tickMu.Lock()
+	defer d.tickMu.Unlock()
 	now := d.opts.Clock.Now()
 	list, err := sampleBreakers(ctx, d.opts.Store, d.opts.Metrics, &d.flagKeys, now, d.opts.MaxBreakers)
 	if err != nil {
