@@ -167,12 +167,14 @@ func newEnvState(snap *store.Snapshot, now func() time.Time, prev *envState) (*e
 	}
 	for _, k := range sorted {
 		fl := doc.Flags.Get(k)
-		for len(old) > 0 && old[0].key < k || len(old) == 0 && len(rest) > 0 {
-			if len(old) > 0 {
+		for { // to prev's first encoding not below k
+			for len(old) > 0 && old[0].key < k {
 				old = old[1:]
-			} else {
-				old, rest = rest[0], rest[1:]
 			}
+			if len(old) > 0 || len(rest) == 0 {
+				break
+			}
+			old, rest = rest[0], rest[1:]
 		}
 		var f *flagEnc
 		if len(old) > 0 && old[0].key == k && prev.doc.Flags.Get(k) == fl {

@@ -80,6 +80,32 @@ func TestSharesFlags(t *testing.T) {
 	}
 }
 
+// A state built whole from another walks the other's encodings chunk by
+// chunk beside its sorted keys: past the first chunk too, every flag held
+// alike keeps its encoding.
+func TestEnvStateSharesEncodingsPastTheFirstChunk(t *testing.T) {
+	prod := bigDoc(3*encChunk + 7)
+	prev, err := newEnvState(snapshot(prod), time.Now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stag := *prod
+	stag.Environment, stag.Version = "staging", "s1"
+	stag.Flags = ruleset.NewFlagMap(prod.Flags.Map()) // the same *Flag values, not the same FlagMap: built whole
+	st, err := newEnvState(snapshot(&stag), time.Now, prev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(prev.flags.chunks) < 4 || st.flags.len() != prod.Flags.Len() {
+		t.Fatalf("%d chunks, %d encodings; want 4 chunks and %d", len(prev.flags.chunks), st.flags.len(), prod.Flags.Len())
+	}
+	for _, k := range prod.Flags.Keys() {
+		if st.flag(k) != prev.flag(k) {
+			t.Fatalf("flag %s encoded again", k)
+		}
+	}
+}
+
 // An environment's first state is built from another environment's: the
 // flags the two Documents hold alike (the same *Flag, as the stores share
 // them) keep one encoding, and each environment still serves its own

@@ -166,8 +166,9 @@ func (b *FlagMapBuilder) Set(key string, f *Flag) {
 // Delete removes the flag key, if there is one.
 func (b *FlagMapBuilder) Delete(key string) {
 	b.check()
-	if _, ok := b.t.shards[shardOf(key)][key]; ok {
-		b.t.del(key)
+	i := shardOf(key)
+	if _, ok := b.t.shards[i][key]; ok {
+		delete(b.t.own(i), key)
 		b.n--
 	}
 }
